@@ -1,0 +1,228 @@
+/*
+ * wsexec - a work-stealing executor for CPU-bound tasks, with Python's wait().
+ *
+ * Usage:
+ *
+ *     static int square(void *arg, void **result) {
+ *         *result = (void *)((long)arg * (long)arg);
+ *         return 0;                         // nonzero: the task "raised" that code
+ *     }
+ *
+ *     wse_executor *ex;
+ *     wse_executor_create(&ex, NULL);       // one worker per online CPU
+ *     wse_future *f[4];
+ *     for (long i = 0; i < 4; i++)
+ *         wse_submit(ex, square, (void *)i, &f[i]);
+ *     size_t n_done;
+ *     wse_wait(f, 4, 1.5, WSE_ALL_COMPLETED, f, &n_done);   // f is now partitioned
+ *     for (size_t i = 0; i < 4; i++)
+ *         wse_future_release(f[i]);
+ *     wse_executor_destroy(ex);            // runs what is queued, joins, frees
+ *
+ * Conventions: every command returns 0 or a positive errno value (as pthreads does)
+ * and never prints or aborts on a caller's mistake; predicates return bool; getters
+ * return the value. Any thread may call any function unless its comment says
+ * otherwise. ABI: versions with the same major number are ABI compatible;
+ * wse_options only ever grows at its end, and a zeroed wse_options means defaults.
+ */
+#ifndef WSEXEC_H
+#define WSEXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WSE_EXPORT __attribute__((visibility("default")))
+#else
+#define WSE_EXPORT
+#endif
+
+#define WSE_VERSION_MAJOR 0
+#define WSE_VERSION_MINOR 1
+#define WSE_VERSION_PATCH 0
+#define WSE_VERSION_HEX \
+    ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
+
+/* The version of the library actually linked, as WSE_VERSION_HEX. */
+WSE_EXPORT unsigned wse_version(void);
+
+typedef struct wse_executor wse_executor;
+typedef struct wse_future wse_future;
+
+/*
+ * A task. Return 0 on success and optionally store a value in *result (it starts
+ * as NULL). Any nonzero return means the task failed ("raised an exception") with
+ * that code; a value stored by a failing task is ignored.
+ */
+typedef int (*wse_task_fn)(void *arg, void **result);
+
+/* Executor options. Zero-initialise, then set what you need; 0 means default. */
+typedef struct wse_options {
+    unsigned workers;          /* worker threads; 0: one per online CPU (max 1024) */
+    unsigned deque_capacity;   /* initial slots of each worker's deque, rounded up
+                                  to a power of two; 0: 256. Deques grow as needed */
+    unsigned spin_rounds;      /* rounds an idle worker searches for work before it
+                                  parks; 0: default (64) */
+    const char *thread_name;   /* prefix of worker thread names (at most 10 bytes
+                                  are used, then the worker index); NULL: "wse" */
+} wse_options;
+
+/*
+ * Create an executor and start its workers. opts may be NULL (defaults).
+ * EINVAL: out is NULL, or opts->workers > 1024. ENOMEM: out of memory. EAGAIN:
+ * the system could not start a thread. On error nothing is left running or
+ * allocated and *out is untouched.
+ */
+WSE_EXPORT int wse_executor_create(wse_executor **out, const wse_options *opts);
+
+/*
+ * Stop accepting work, as Python's Executor.shutdown. Afterwards every submit
+ * returns ESHUTDOWN, also from the executor's own workers, so a task that spawns
+ * children must expect it. With cancel_pending, every task not yet started
+ * becomes CANCELLED now (its waiters and callbacks run); without it, queued tasks
+ * still run. With wait, returns once the queues are empty and every started task
+ * has finished; without it, returns at once. May be called more than once (a later
+ * call may add cancel_pending or wait).
+ * EINVAL: ex is NULL. EDEADLK: wait is true and the caller is one of ex's workers
+ * (nothing is changed then).
+ */
+WSE_EXPORT int wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending);
+
+/*
+ * wse_shutdown(ex, true, false), then join the workers and free the executor.
+ * Futures stay valid until released. EINVAL: ex is NULL. EDEADLK: called from one
+ * of ex's workers (nothing is changed then).
+ */
+WSE_EXPORT int wse_executor_destroy(wse_executor *ex);
+
+/* The executor whose worker is calling, or NULL on any other thread. */
+WSE_EXPORT wse_executor *wse_current(void);
+
+/* The number of worker threads of ex (0 if ex is NULL). */
+WSE_EXPORT unsigned wse_executor_workers(const wse_executor *ex);
+
+/*
+ * Submit fn(arg). From a worker of ex the task goes on that worker's own deque (it
+ * will usually run next on the same thread: LIFO); from any other thread it goes on
+ * the executor's injection queue (FIFO). out may be NULL (fire and forget);
+ * otherwise *out receives a future holding one reference, which the caller must
+ * release with wse_future_release().
+ * EINVAL: ex or fn is NULL. ESHUTDOWN: ex is shut down. ENOMEM: out of memory.
+ * On error nothing was submitted and *out is untouched.
+ */
+WSE_EXPORT int wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out);
+
+/*
+ * Submit n tasks fn(args[i]) at once. args may be NULL (every arg is NULL). out
+ * (n slots) may be NULL. All or nothing: on any error no task was submitted and
+ * out is untouched. EINVAL: ex or fn is NULL, or n is 0. ESHUTDOWN, ENOMEM: as
+ * wse_submit.
+ */
+WSE_EXPORT int wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[],
+                                size_t n, wse_future *out[]);
+
+/* States. A future moves only forward: PENDING -> RUNNING -> DONE | FAILED, or
+ * PENDING -> CANCELLED. */
+typedef enum { WSE_PENDING, WSE_RUNNING, WSE_DONE, WSE_FAILED, WSE_CANCELLED } wse_state;
+
+/* The current state of f (WSE_PENDING if f is NULL). */
+WSE_EXPORT wse_state wse_future_state(const wse_future *f);
+
+/* True if f is DONE, FAILED or CANCELLED (false if f is NULL). */
+WSE_EXPORT bool wse_future_done(const wse_future *f);
+
+/* The value the task stored in *result, once DONE; NULL otherwise. */
+WSE_EXPORT void *wse_future_value(const wse_future *f);
+
+/* FAILED: the task's nonzero return; CANCELLED: ECANCELED; otherwise 0 (EINVAL if
+ * f is NULL). */
+WSE_EXPORT int wse_future_error(const wse_future *f);
+
+/*
+ * Cancel f if it has not started: true if it was PENDING and is now CANCELLED (its
+ * waiters wake and its callbacks run on the calling thread). False if it is running
+ * or done, or f is NULL. A running task is never interrupted.
+ */
+WSE_EXPORT bool wse_future_cancel(wse_future *f);
+
+/*
+ * Wait until f is done or timeout_s seconds have passed (WSE_FOREVER: no limit;
+ * 0: poll). 0 when f is done, ETIMEDOUT otherwise (nothing is cancelled).
+ * EINVAL: f is NULL or timeout_s is NaN. EDEADLK: f is the future of the task the
+ * calling worker is running (or of one it is nested in). ENOMEM: out of memory.
+ * On a worker thread the caller runs other tasks while it waits; see wse_wait().
+ */
+WSE_EXPORT int wse_future_wait(wse_future *f, double timeout_s);
+
+/*
+ * Run cb(f, arg) once when f completes (DONE, FAILED or CANCELLED), on the thread
+ * that completes it; if f is already done, run it now on the calling thread.
+ * Callbacks of one future run in the order they were added. cb must not block for
+ * long: it delays the completing worker. EINVAL: f or cb is NULL. ENOMEM: out of
+ * memory (cb will not run).
+ */
+WSE_EXPORT int wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg);
+
+/* Take one more reference to f; returns f. */
+WSE_EXPORT wse_future *wse_future_retain(wse_future *f);
+
+/* Drop one reference; the last one frees f. NULL is ignored. The executor holds
+ * its own reference until the task has run or was cancelled, so releasing early
+ * never stops a task. */
+WSE_EXPORT void wse_future_release(wse_future *f);
+
+typedef enum {
+    WSE_FIRST_COMPLETED = 1,   /* any future is done */
+    WSE_FIRST_EXCEPTION,       /* any future FAILED (CANCELLED is no failure); else all done */
+    WSE_ALL_COMPLETED          /* every future is done */
+} wse_return_when;
+
+#define WSE_FOREVER (-1.0)
+
+/*
+ * Wait on a set of futures with Python's concurrent.futures.wait() rules.
+ *
+ * Returns 0 when the return_when condition holds, ETIMEDOUT when the deadline
+ * passed first (a timeout is not an error and cancels nothing). In both cases
+ * out[0 .. *n_done) holds the done futures and out[*n_done .. n) the others, each
+ * part in input order. out may be NULL or the futures array itself; n_done may be
+ * NULL. Duplicates are allowed (each entry reported in its own slot); futures may
+ * belong to different executors. No references are taken or dropped.
+ *
+ * timeout_s < 0 (WSE_FOREVER): no limit; 0: poll, never blocks. The deadline is on
+ * CLOCK_MONOTONIC.
+ *
+ * A plain thread blocks without using CPU. A worker thread never blocks idle: it
+ * runs other tasks (its own deque first, then the injection queue, then steals)
+ * until the condition holds or the deadline passes, so nested fork-join cannot
+ * deadlock even with one worker. The deadline is checked between tasks, so a long
+ * task picked up while helping can make a worker's wait return late. Because any
+ * queued task may run there, a task must not hold a lock across a wait that
+ * another task of the same executor needs.
+ *
+ * Errors (nothing is touched): EINVAL: futures is NULL, n is 0, an entry is NULL,
+ * return_when is unknown, or timeout_s is NaN. EDEADLK: ALL_COMPLETED over a set
+ * holding the future of the task the calling worker is running (or one it is
+ * nested in). ENOMEM: more than 16 futures and no memory for the waiter block.
+ */
+WSE_EXPORT int wse_wait(wse_future *const futures[], size_t n, double timeout_s,
+                        wse_return_when return_when, wse_future *out[], size_t *n_done);
+
+/*
+ * wse_wait() with an absolute CLOCK_MONOTONIC deadline (NULL: no limit; a past
+ * deadline polls). EINVAL also for tv_nsec outside [0, 1e9).
+ */
+WSE_EXPORT int wse_wait_until(wse_future *const futures[], size_t n,
+                              const struct timespec *deadline, wse_return_when return_when,
+                              wse_future *out[], size_t *n_done);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSEXEC_H */

@@ -1,0 +1,362 @@
+/*
+ * Futures: the state machine, the waiter list and the reference count.
+ *
+ * State word (f->state, see internal.h): wse_state in the low 3 bits, F_LOCK and
+ * F_WAITERS above. Every change is a CAS, and the state only moves forward:
+ *
+ *     PENDING --start--> RUNNING --finish--> DONE | FAILED
+ *     PENDING --cancel-> CANCELLED
+ *
+ * Exactly one of start and cancel wins on a PENDING future (both CAS from
+ * PENDING). A completing CAS (to DONE, FAILED or CANCELLED) is acq_rel: the value
+ * and error written before it are visible to any thread that reads a done state
+ * with acquire (wse__future_state_acquire()).
+ *
+ * Waiters. f->nodes is a circular doubly linked list of wait nodes (one per
+ * wse_wait() entry watching f) and callback nodes, guarded by the F_LOCK bit. The
+ * lock is never held while user code runs, and a completing CAS never happens
+ * while it is held. A completing CAS that sees F_WAITERS takes F_LOCK in the same
+ * CAS; the completing thread then notifies every latch under the lock, detaches
+ * the callbacks, releases the lock and runs the callbacks. Because registration
+ * checks "done?" and links under the lock, and completion changes the state only
+ * when the lock is free, a node is either linked before the completing CAS (and
+ * then F_WAITERS is set and the completer sees it) or its registration sees the
+ * done state: no lost wake-up, and no fence beyond the CASes themselves.
+ *
+ * A future nobody waits on completes with a single CAS: no lock, no system call.
+ *
+ * Lifetime. f->refs counts references: the submitter's `out` holds one and the
+ * executor holds one from submission until the task has run or been dropped as
+ * cancelled (wse__run_task(), wse__cancel_queued()). A thread completing f always
+ * holds a reference, so callbacks may release the last user reference. A wait
+ * node lives on its waiter's stack or block; the waiter unlinks it (under F_LOCK)
+ * before it returns, so a completing thread, which only reaches nodes under the
+ * lock, never touches a node after its waiter is gone.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "alloc.h"
+
+static void
+backoff(unsigned *spins)
+{
+    if (++*spins < 64) {
+        wse_cpu_relax();
+    } else {
+        /* The holder may be preempted (2 vCPUs): give it the CPU. */
+        sched_yield();
+    }
+}
+
+/* Take F_LOCK; returns the state word as locked. */
+static uint32_t
+lock_future(wse_future *f)
+{
+    unsigned spins = 0;
+    /* relaxed: a guess for the CAS, which re-reads. */
+    uint32_t old = wse_load_u32_relaxed(&f->state);
+
+    for (;;) {
+        if ((old & F_LOCK) == 0) {
+            /* acq_rel: acquire pairs with the release in unlock_future() and in
+             * complete_locked(), so we see the list as the last holder left it. */
+            if (wse_cas_u32_acq_rel(&f->state, &old, old | F_LOCK))
+                return old | F_LOCK;
+            continue;
+        }
+        backoff(&spins);
+        /* relaxed: re-read for the next CAS attempt. */
+        old = wse_load_u32_relaxed(&f->state);
+    }
+}
+
+/* Release F_LOCK, setting F_WAITERS to whether the list is non-empty. The state
+ * bits may change meanwhile (PENDING -> RUNNING is allowed under the lock), so
+ * this is a CAS loop, not a store. */
+static void
+unlock_future(wse_future *f)
+{
+    uint32_t waiters = f->nodes != NULL ? F_WAITERS : 0;
+    /* relaxed: a guess for the CAS. */
+    uint32_t old = wse_load_u32_relaxed(&f->state);
+    uint32_t desired;
+
+    do {
+        desired = (old & ~(F_LOCK | F_WAITERS)) | waiters;
+        /* acq_rel (release half): our list edits before the unlock; pairs with the
+         * acquiring CAS in lock_future() and in transition(). */
+    } while (!wse_cas_u32_acq_rel(&f->state, &old, desired));
+}
+
+/*
+ * Move f from `from` to `to` by CAS. A completing move waits for F_LOCK to be free
+ * and, if F_WAITERS is set, takes F_LOCK in the same CAS. Returns false if f was
+ * not in `from`. *locked tells whether the caller now holds F_LOCK.
+ */
+static bool
+transition(wse_future *f, wse_state from, wse_state to, bool *locked)
+{
+    bool completing = wse__state_done(to);
+    unsigned spins = 0;
+    /* relaxed: a guess for the CAS. */
+    uint32_t old = wse_load_u32_relaxed(&f->state);
+    uint32_t desired;
+
+    for (;;) {
+        if ((old & F_STATE_MASK) != (uint32_t)from)
+            return false;
+        if (completing && (old & F_LOCK)) {
+            backoff(&spins);
+            old = wse_load_u32_relaxed(&f->state);
+            continue;
+        }
+        desired = (old & ~F_STATE_MASK) | (uint32_t)to;
+        if (completing && (old & F_WAITERS))
+            desired |= F_LOCK;
+        /* acq_rel: release publishes value/error (written before) to readers of
+         * the done state; acquire pairs with unlock_future() so the list is
+         * current when we take the lock here. */
+        if (wse_cas_u32_acq_rel(&f->state, &old, desired)) {
+            *locked = (desired & F_LOCK) != 0;
+            return true;
+        }
+    }
+}
+
+/*
+ * After a completing transition that took F_LOCK: notify every latch, detach the
+ * callbacks, release the lock (the list is now empty) and run the callbacks in the
+ * order they were added.
+ */
+static void
+complete_locked(wse_future *f, wse_state to)
+{
+    struct wse_node *head = f->nodes;
+    struct wse_node *n = head;
+    struct wse_node *cb_first = NULL;
+    struct wse_node *cb_last = NULL;
+    struct wse_node *next;
+
+    f->nodes = NULL;
+    if (head != NULL) {
+        do {
+            next = n->next;
+            n->linked = 0;
+            if (n->latch != NULL) {
+                wse__latch_notify(n->latch, to);
+            } else {
+                n->next = NULL;
+                if (cb_last != NULL)
+                    cb_last->next = n;
+                else
+                    cb_first = n;
+                cb_last = n;
+            }
+            n = next;
+        } while (n != head);
+    }
+    /* release: the emptied list (and each node's linked = 0) before the lock is
+     * free; pairs with the acquiring CAS in lock_future(). The state is final, so
+     * no other thread changes the word while we hold the lock: a store suffices. */
+    wse_store_u32_release(&f->state, (uint32_t)to);
+
+    for (n = cb_first; n != NULL; n = next) {
+        next = n->next;
+        n->cb(f, n->cb_arg);
+        wse__free(n);
+    }
+}
+
+wse_future *
+wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
+{
+    wse_future *f = wse__malloc(sizeof(*f));
+
+    if (f == NULL)
+        return NULL;
+    memset(f, 0, sizeof(*f));
+    f->state = WSE_PENDING;
+    f->refs = refs;
+    f->fn = fn;
+    f->arg = arg;
+    return f;
+}
+
+bool
+wse__future_start(wse_future *f)
+{
+    bool locked;
+
+    return transition(f, WSE_PENDING, WSE_RUNNING, &locked);
+}
+
+void
+wse__future_finish(wse_future *f, int rc, void *value)
+{
+    wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
+    bool locked = false;
+
+    /* Plain writes: only the running thread writes these, and readers read them
+     * only after an acquire load sees the done state set by the CAS below. */
+    f->value = rc == 0 ? value : NULL;
+    f->error = rc;
+    if (transition(f, WSE_RUNNING, to, &locked) && locked)
+        complete_locked(f, to);
+}
+
+/* Link node at the tail of f's list unless f is done. false: f is done and node
+ * was not linked. */
+static bool
+link_if_pending(wse_future *f, struct wse_node *node)
+{
+    uint32_t s = lock_future(f);
+    struct wse_node *head;
+
+    if (wse__state_done((wse_state)(s & F_STATE_MASK))) {
+        unlock_future(f);
+        return false;
+    }
+    head = f->nodes;
+    if (head == NULL) {
+        node->next = node;
+        node->prev = node;
+        f->nodes = node;
+    } else {
+        node->next = head;
+        node->prev = head->prev;
+        head->prev->next = node;
+        head->prev = node;
+    }
+    node->linked = 1;
+    unlock_future(f);
+    return true;
+}
+
+bool
+wse__future_add_waiter(wse_future *f, struct wse_node *node)
+{
+    return link_if_pending(f, node);
+}
+
+void
+wse__future_remove_waiter(wse_future *f, struct wse_node *node)
+{
+    lock_future(f);
+    if (node->linked) {
+        if (node->next == node) {
+            f->nodes = NULL;
+        } else {
+            node->prev->next = node->next;
+            node->next->prev = node->prev;
+            if (f->nodes == node)
+                f->nodes = node->next;
+        }
+        node->linked = 0;
+    }
+    unlock_future(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Public API                                                                  */
+
+wse_state
+wse_future_state(const wse_future *f)
+{
+    if (f == NULL)
+        return WSE_PENDING;
+    return wse__future_state_acquire(f);
+}
+
+bool
+wse_future_done(const wse_future *f)
+{
+    return f != NULL && wse__state_done(wse__future_state_acquire(f));
+}
+
+void *
+wse_future_value(const wse_future *f)
+{
+    if (f == NULL || wse__future_state_acquire(f) != WSE_DONE)
+        return NULL;
+    return f->value;
+}
+
+int
+wse_future_error(const wse_future *f)
+{
+    if (f == NULL)
+        return EINVAL;
+    switch (wse__future_state_acquire(f)) {
+    case WSE_FAILED:
+        return f->error;
+    case WSE_CANCELLED:
+        return ECANCELED;
+    default:
+        return 0;
+    }
+}
+
+bool
+wse_future_cancel(wse_future *f)
+{
+    bool locked = false;
+
+    if (f == NULL)
+        return false;
+    if (!transition(f, WSE_PENDING, WSE_CANCELLED, &locked))
+        return false;
+    if (locked)
+        complete_locked(f, WSE_CANCELLED);
+    return true;
+}
+
+int
+wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
+{
+    struct wse_node *node;
+
+    if (f == NULL || cb == NULL)
+        return EINVAL;
+    node = wse__malloc(sizeof(*node));
+    if (node == NULL)
+        return ENOMEM;
+    memset(node, 0, sizeof(*node));
+    node->cb = cb;
+    node->cb_arg = arg;
+
+    if (!link_if_pending(f, node)) {
+        wse__free(node);
+        cb(f, arg);
+    }
+    return 0;
+}
+
+wse_future *
+wse_future_retain(wse_future *f)
+{
+    if (f != NULL) {
+        /* acq_rel: a reference count; the increment needs no order of its own
+         * (the caller already holds a reference), acq_rel keeps it simple. */
+        wse_faa_u32_acq_rel(&f->refs, 1);
+    }
+    return f;
+}
+
+void
+wse_future_release(wse_future *f)
+{
+    if (f == NULL)
+        return;
+    /* acq_rel: release orders our uses of f before the decrement; acquire (on the
+     * last one) orders the free after every other holder's uses. */
+    if (wse_faa_u32_acq_rel(&f->refs, (uint32_t)-1) == 1) {
+#ifndef NDEBUG
+        memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
+#endif
+        wse__free(f);
+    }
+}

@@ -1,0 +1,116 @@
+/*
+ * The injection queue: tasks submitted by threads that are not workers of the
+ * executor. A mutex-protected intrusive FIFO through wse_future.next (no
+ * allocation: the future is the queue node), plus an atomic length that workers
+ * read without the lock to skip an empty queue.
+ *
+ * The length is the "publish" half of the no-lost-wake-up protocol (park.c): a
+ * submitter stores the new length, issues a full fence, then reads the sleeper
+ * count; a parking worker stores the sleeper count, issues a full fence, then
+ * reads the length (wse__inject_nonempty()).
+ *
+ * Closing (shutdown) happens under the same mutex as pushing, so a submission
+ * either lands before the close (and is run or cancelled by the shutdown) or
+ * fails with ESHUTDOWN: nothing is stranded in a queue nobody drains.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+int
+wse__inject_init(struct wse_inject *q)
+{
+    int rc = pthread_mutex_init(&q->mutex, NULL);
+
+    if (rc != 0)
+        return rc;
+    q->head = NULL;
+    q->tail = NULL;
+    q->closed = 0;
+    q->length = 0;
+    return 0;
+}
+
+void
+wse__inject_destroy(struct wse_inject *q)
+{
+    pthread_mutex_destroy(&q->mutex);
+}
+
+int
+wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int64_t n,
+                 wse_future *out[])
+{
+    wse_future *f;
+    int64_t i = 0;
+
+    wse__lock(&q->mutex);
+    if (q->closed) {
+        wse__unlock(&q->mutex);
+        return ESHUTDOWN;
+    }
+    /* Record the chain while we own it: once it is queued, workers may pop (and
+     * relink) its futures. */
+    if (out != NULL) {
+        for (f = first; i < n; f = f->next)
+            out[i++] = f;
+    }
+    last->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = first;
+    else
+        q->head = first;
+    q->tail = last;
+    /* relaxed: written under the mutex; lock-free readers pair through the
+     * full fences of the park protocol (see the file comment). */
+    wse_store_i64_relaxed(&q->length, wse_load_i64_relaxed(&q->length) + n);
+    wse__unlock(&q->mutex);
+    return 0;
+}
+
+wse_future *
+wse__inject_pop(struct wse_inject *q)
+{
+    wse_future *f;
+
+    if (!wse__inject_nonempty(q))
+        return NULL;
+    wse__lock(&q->mutex);
+    f = q->head;
+    if (f != NULL) {
+        q->head = f->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        f->next = NULL;
+        /* relaxed: under the mutex, see wse__inject_push(). */
+        wse_store_i64_relaxed(&q->length, wse_load_i64_relaxed(&q->length) - 1);
+    }
+    wse__unlock(&q->mutex);
+    return f;
+}
+
+wse_future *
+wse__inject_close(struct wse_inject *q, bool take_all)
+{
+    wse_future *chain = NULL;
+
+    wse__lock(&q->mutex);
+    q->closed = 1;
+    if (take_all) {
+        chain = q->head;
+        q->head = NULL;
+        q->tail = NULL;
+        /* relaxed: under the mutex. */
+        wse_store_i64_relaxed(&q->length, 0);
+    }
+    wse__unlock(&q->mutex);
+    return chain;
+}
+
+bool
+wse__inject_nonempty(struct wse_inject *q)
+{
+    /* relaxed: a hint; ordered against the sleeper count by the callers' full
+     * fences (park.c), and a pop rechecks under the mutex. */
+    return wse_load_i64_relaxed(&q->length) > 0;
+}

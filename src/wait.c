@@ -1,0 +1,330 @@
+/*
+ * wse_wait(): Python's concurrent.futures.wait() over wsexec futures.
+ *
+ * 1. Check the arguments (EINVAL, EDEADLK) before touching anything.
+ * 2. Snapshot every state. If the return_when condition already holds, or the
+ *    deadline has passed (timeout 0 polls), partition and return: no lock, no
+ *    allocation for up to STACK_NODES futures.
+ * 3. Otherwise register a wait node on each future (future.c links it under the
+ *    future's bit lock unless the future is already done). The latch counts what
+ *    is still needed: 1 completion for FIRST_COMPLETED; otherwise one per
+ *    registered future, with a bias of 1 held during registration so the count
+ *    cannot reach 0 before every node is linked. Completing threads call
+ *    wse__latch_notify() under the future's lock; a failure trips a
+ *    FIRST_EXCEPTION latch at once.
+ * 4. Wait for the latch or the deadline. A plain thread sleeps on the latch's
+ *    condition variable (CLOCK_MONOTONIC). A worker helps: it runs tasks (own
+ *    deque, injection queue, steals) and parks with the latch when it finds none.
+ * 5. Unlink every node (each under its future's lock: after that no completing
+ *    thread can reach the latch, so it may leave the stack), snapshot the states
+ *    again and partition on that snapshot. The result code is decided by the same
+ *    snapshot, so the code and the partition always agree.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Up to this many futures, the wait nodes live on the caller's stack. */
+#define STACK_NODES 8
+
+int
+wse__cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t attr;
+    int rc = pthread_condattr_init(&attr);
+
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(c, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
+void
+wse__latch_notify(struct wse_latch *l, wse_state s)
+{
+    bool trip;
+
+    if (l->mode == WSE_FIRST_COMPLETED)
+        trip = true;
+    else if (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED)
+        trip = true;
+    else
+        /* acq_rel: the count of one latch, decremented by several completers. */
+        trip = wse_faa_u32_acq_rel(&l->remaining, (uint32_t)-1) == 1;
+    if (!trip)
+        return;
+    /* acq_rel exchange: only the first tripper wakes the waiter; release pairs
+     * with the acquire loads of tripped in wait_plain() and latch_tripped(). */
+    if (wse_fas_u32_acq_rel(&l->tripped, 1) != 0)
+        return;
+    if (l->worker != NULL) {
+        wse__wake_worker(l->worker);
+    } else {
+        /* tripped is set before we take the mutex; the waiter checks it under the
+         * mutex before each sleep, so the signal cannot be lost. */
+        wse__lock(&l->mutex);
+        if (l->sleeping)
+            pthread_cond_signal(&l->cond);
+        wse__unlock(&l->mutex);
+    }
+}
+
+static bool
+tripped(const struct wse_latch *l)
+{
+    /* acquire: pairs with the exchange in wse__latch_notify(). */
+    return wse_load_u32_acquire(&l->tripped) != 0;
+}
+
+/* Snapshot the states into nodes[i].done; count the done and failed ones. */
+static void
+snapshot(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
+{
+    size_t done = 0;
+    size_t failed = 0;
+    size_t i;
+    wse_state s;
+
+    for (i = 0; i < n; i++) {
+        s = wse__future_state_acquire(nodes[i].future);
+        nodes[i].done = wse__state_done(s);
+        done += nodes[i].done;
+        failed += s == WSE_FAILED;
+    }
+    *n_done = done;
+    *n_failed = failed;
+}
+
+static bool
+condition_holds(wse_return_when mode, size_t n, size_t n_done, size_t n_failed)
+{
+    switch (mode) {
+    case WSE_FIRST_COMPLETED:
+        return n_done > 0;
+    case WSE_FIRST_EXCEPTION:
+        return n_failed > 0 || n_done == n;
+    default:
+        return n_done == n;
+    }
+}
+
+/* Stable partition of the snapshot into out (which may be the input array:
+ * nodes hold their own copy of each pointer). */
+static void
+partition(const struct wse_node *nodes, size_t n, size_t n_done, wse_future *out[])
+{
+    size_t d = 0;
+    size_t p = n_done;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i].done)
+            out[d++] = nodes[i].future;
+        else
+            out[p++] = nodes[i].future;
+    }
+}
+
+/* Is f the future of a task this thread is running (or nested in)? */
+static bool
+running_here(const wse_future *f)
+{
+    const struct wse_running *r;
+
+    for (r = wse__tls_running; r != NULL; r = r->outer) {
+        if (r->future == f)
+            return true;
+    }
+    return false;
+}
+
+/* A plain thread: sleep until the latch trips or the deadline passes. */
+static void
+wait_plain(struct wse_latch *l, const struct wse_deadline *deadline)
+{
+    wse__lock(&l->mutex);
+    while (!tripped(l)) {
+        l->sleeping = true;
+        if (!wse__cond_wait(&l->cond, &l->mutex, deadline)) {
+            l->sleeping = false;
+            break;
+        }
+        l->sleeping = false;
+    }
+    wse__unlock(&l->mutex);
+}
+
+/* A worker: run other tasks until the latch trips or the deadline passes. The
+ * deadline is checked between tasks only. */
+static void
+wait_helping(struct wse_worker *w, struct wse_latch *l, const struct wse_deadline *deadline)
+{
+    wse_future *f;
+
+    while (!tripped(l) && !wse__deadline_passed(deadline)) {
+        /* First a quick look (own deque, injection queue, steal); spinning is
+         * for idle workers, a waiter wants to be parked on its latch. */
+        f = wse__find_task(w);
+        if (f != NULL) {
+            wse__run_task(w, f);
+            continue;
+        }
+        wse__park(w, l, deadline);
+    }
+}
+
+/* Register on every future, wait, unregister. Returns with the latch dead: 0, or
+ * the error of initialising the latch (nothing registered then). */
+static int
+block(struct wse_node *nodes, size_t n, wse_return_when mode,
+      const struct wse_deadline *deadline)
+{
+    struct wse_worker *w = wse__tls_worker;
+    struct wse_latch latch;
+    size_t i;
+    int rc;
+
+    latch.remaining = 1;    /* the registration bias */
+    latch.tripped = 0;
+    latch.mode = mode;
+    latch.worker = w;
+    latch.sleeping = false;
+    if (w == NULL) {
+        /* A plain thread sleeps on its own mutex and condition variable. */
+        rc = pthread_mutex_init(&latch.mutex, NULL);
+        if (rc != 0)
+            return rc;
+        rc = wse__cond_init_monotonic(&latch.cond);
+        if (rc != 0) {
+            pthread_mutex_destroy(&latch.mutex);
+            return rc;
+        }
+    }
+
+    for (i = 0; i < n && !tripped(&latch); i++) {
+        nodes[i].latch = &latch;
+        if (mode != WSE_FIRST_COMPLETED) {
+            /* acq_rel: see wse__latch_notify(); counted before the node is linked
+             * so a completion right after linking cannot trip the latch early. */
+            wse_faa_u32_acq_rel(&latch.remaining, 1);
+        }
+        nodes[i].registered = wse__future_add_waiter(nodes[i].future, &nodes[i]);
+        if (!nodes[i].registered) {
+            /* Done before we could link: count it as its completer would have. */
+            wse__latch_notify(&latch, wse__future_state_acquire(nodes[i].future));
+        }
+    }
+    /* Drop the registration bias (a non-failure completion's decrement). */
+    if (mode != WSE_FIRST_COMPLETED && !tripped(&latch))
+        wse__latch_notify(&latch, WSE_DONE);
+
+    if (!tripped(&latch)) {
+        if (w != NULL)
+            wait_helping(w, &latch, deadline);
+        else
+            wait_plain(&latch, deadline);
+    }
+
+    while (i > 0) {
+        i--;
+        if (nodes[i].registered)
+            wse__future_remove_waiter(nodes[i].future, &nodes[i]);
+    }
+    if (w == NULL) {
+        pthread_cond_destroy(&latch.cond);
+        pthread_mutex_destroy(&latch.mutex);
+    }
+    return 0;
+}
+
+static int
+wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *deadline,
+          wse_return_when mode, wse_future *out[], size_t *n_done_out)
+{
+    struct wse_node stack_nodes[STACK_NODES];
+    struct wse_node *nodes = stack_nodes;
+    size_t n_done;
+    size_t n_failed;
+    size_t i;
+    int rc;
+
+    if (futures == NULL || n == 0)
+        return EINVAL;
+    if (mode != WSE_FIRST_COMPLETED && mode != WSE_FIRST_EXCEPTION &&
+        mode != WSE_ALL_COMPLETED)
+        return EINVAL;
+    for (i = 0; i < n; i++) {
+        if (futures[i] == NULL)
+            return EINVAL;
+    }
+    if (mode == WSE_ALL_COMPLETED && wse__tls_running != NULL) {
+        for (i = 0; i < n; i++) {
+            if (running_here(futures[i]))
+                return EDEADLK;
+        }
+    }
+    if (n > STACK_NODES) {
+        nodes = wse__calloc(n, sizeof(*nodes));
+        if (nodes == NULL)
+            return ENOMEM;
+    } else {
+        memset(stack_nodes, 0, sizeof(stack_nodes));
+    }
+    for (i = 0; i < n; i++)
+        nodes[i].future = futures[i];
+
+    snapshot(nodes, n, &n_done, &n_failed);
+    if (!condition_holds(mode, n, n_done, n_failed) && !wse__deadline_passed(deadline)) {
+        rc = block(nodes, n, mode, deadline);
+        if (rc != 0)
+            goto out_free_nodes;
+        snapshot(nodes, n, &n_done, &n_failed);
+    }
+    rc = condition_holds(mode, n, n_done, n_failed) ? 0 : ETIMEDOUT;
+    if (out != NULL)
+        partition(nodes, n, n_done, out);
+    if (n_done_out != NULL)
+        *n_done_out = n_done;
+out_free_nodes:
+    if (nodes != stack_nodes)
+        wse__free(nodes);
+    return rc;
+}
+
+int
+wse_wait(wse_future *const futures[], size_t n, double timeout_s, wse_return_when return_when,
+         wse_future *out[], size_t *n_done)
+{
+    struct wse_deadline deadline;
+
+    if (wse__deadline_in(timeout_s, &deadline) != 0)
+        return EINVAL;
+    return wait_impl(futures, n, &deadline, return_when, out, n_done);
+}
+
+int
+wse_wait_until(wse_future *const futures[], size_t n, const struct timespec *deadline,
+               wse_return_when return_when, wse_future *out[], size_t *n_done)
+{
+    struct wse_deadline d;
+
+    if (wse__deadline_at(deadline, &d) != 0)
+        return EINVAL;
+    return wait_impl(futures, n, &d, return_when, out, n_done);
+}
+
+int
+wse_future_wait(wse_future *f, double timeout_s)
+{
+    wse_future *one[1] = { f };
+
+    if (f == NULL)
+        return EINVAL;
+    return wse_wait(one, 1, timeout_s, WSE_ALL_COMPLETED, NULL, NULL);
+}
