@@ -273,13 +273,25 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
         nodes = wse__calloc(n, sizeof(*nodes));
         if (nodes == NULL)
             return ENOMEM;
-    } else {
-        memset(stack_nodes, 0, sizeof(stack_nodes));
     }
     for (i = 0; i < n; i++)
-        nodes[i].future = futures[i];
+        nodes[i] = (struct wse_node){ .future = futures[i] };
 
     snapshot(nodes, n, &n_done, &n_failed);
+    if (wse__tls_worker != NULL && n <= STACK_NODES) {
+        /* A worker waiting on a few futures, usually the children it has just
+         * pushed: run tasks from its own deque (newest first) until the condition
+         * holds, before paying for registration. The deadline is checked between
+         * tasks; a poll (deadline already passed) runs nothing. */
+        wse_future *f;
+
+        while (!condition_holds(mode, n, n_done, n_failed) &&
+               !wse__deadline_passed(deadline) &&
+               (f = deque_pop(&wse__tls_worker->deque)) != NULL) {
+            wse__run_task(wse__tls_worker, f);
+            snapshot(nodes, n, &n_done, &n_failed);
+        }
+    }
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__deadline_passed(deadline)) {
         rc = block(nodes, n, mode, deadline);
         if (rc != 0)
