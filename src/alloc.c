@@ -1,18 +1,74 @@
-/* The one allocation point of the library (see alloc.h). */
+/*
+ * The one allocation point of the library (see alloc.h).
+ *
+ * With WSE_FAULT_INJECTION (a CMake option for test builds), allocations are
+ * counted and the k-th one (1-based) can be made to fail, once or from then on,
+ * so a test can walk every allocation of a scenario (SQLite's OOM loop).
+ */
 #include "alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic.h"
+
+#ifndef WSE_FAULT_INJECTION
+#define WSE_FAULT_INJECTION 0
+#endif
+
+/* Allocations counted since the last wse__fault_arm(); atomic. */
+static int64_t fault_count;
+/* The allocation number that fails (0: none); atomic. */
+static int64_t fault_at;
+/* Nonzero: every allocation from fault_at on fails; atomic. */
+static uint32_t fault_persistent;
+
+void
+wse__fault_arm(int64_t fail_at, bool persistent)
+{
+    /* relaxed: set up by the test before the scenario starts its threads (thread
+     * creation orders it); read as a hint by should_fail(). */
+    wse_store_i64_relaxed(&fault_count, 0);
+    wse_store_u32_relaxed(&fault_persistent, persistent);
+    wse_store_i64_relaxed(&fault_at, fail_at);
+}
+
+int64_t
+wse__fault_count(void)
+{
+    /* relaxed: read by the test after the scenario has joined its threads. */
+    return wse_load_i64_relaxed(&fault_count);
+}
+
+static bool
+should_fail(void)
+{
+    int64_t at;
+    int64_t k;
+
+    if (!WSE_FAULT_INJECTION)
+        return false;
+    /* relaxed: a counter; only its atomicity matters (each number once). */
+    k = wse_faa_i64_relaxed(&fault_count, 1) + 1;
+    at = wse_load_i64_relaxed(&fault_at);
+    if (at == 0)
+        return false;
+    return k == at || (k > at && wse_load_u32_relaxed(&fault_persistent));
+}
+
 void *
 wse__malloc(size_t size)
 {
+    if (should_fail())
+        return NULL;
     return malloc(size);
 }
 
 void *
 wse__calloc(size_t n, size_t size)
 {
+    if (should_fail())
+        return NULL;
     return calloc(n, size);
 }
 
@@ -22,7 +78,7 @@ wse__zalloc_aligned(size_t align, size_t size)
     size_t rounded = (size + align - 1) / align * align;
     void *p;
 
-    if (rounded < size)
+    if (rounded < size || should_fail())
         return NULL;
     p = aligned_alloc(align, rounded);
     if (p != NULL)

@@ -5,7 +5,9 @@
 #ifndef WSE_ALLOC_H
 #define WSE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* malloc(size); NULL when out of memory. */
 void *wse__malloc(size_t size);
@@ -15,5 +17,12 @@ void *wse__calloc(size_t n, size_t size);
 void *wse__zalloc_aligned(size_t align, size_t size);
 /* free(p). */
 void wse__free(void *p);
+
+/* Fault injection (effective only in a WSE_FAULT_INJECTION build): reset the
+ * allocation counter and make allocation number fail_at (1-based; 0: none) fail,
+ * and with persistent every later one too. */
+void wse__fault_arm(int64_t fail_at, bool persistent);
+/* Allocations counted since the last wse__fault_arm(). */
+int64_t wse__fault_count(void);
 
 #endif /* WSE_ALLOC_H */

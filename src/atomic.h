@@ -13,15 +13,13 @@
  * release store is ck_pr_fence_release() + ck_pr_store. On x86-64 (CK_MD_TSO) those
  * fences are compiler barriers only; ck_pr_fence_memory() is an mfence. ck_pr
  * read-modify-writes are lock-prefixed (serialising) on TSO; on weaker machines
- * the ck_pr_fence_*_atomic fences around them give the stated order.
+ * the ck_pr_fence_*atomic* fences around them give the stated order.
  *
  * ThreadSanitizer understands neither ck_pr's inline assembly nor stand-alone
  * fences (measured: RESEARCH.md 0.1), so under TSan every operation maps to the
  * __atomic builtin with the order on the access itself. The code above this layer
  * puts orders on accesses (store_release of a publishing index, not a fence plus a
  * relaxed store) so that both mappings express the same synchronisation.
- *
- * The WSE_CHAOS build (issue 4) hooks every operation here.
  */
 #ifndef WSE_ATOMIC_H
 #define WSE_ATOMIC_H
@@ -53,52 +51,100 @@
  * right level when the macros below write `const T *`. */
 typedef void *wse_ptr;
 
+/*
+ * Chaos scheduling (issue 4): in a WSE_CHAOS build every operation below first
+ * calls wse__chaos_point() (chaos.c), which yields or spins at seeded random, so
+ * rare interleavings become common. In other builds the branch is constant-false
+ * and vanishes.
+ */
+#ifndef WSE_CHAOS
+#define WSE_CHAOS 0
+#endif
+void wse__chaos_point(void);
+#define WSE_CHAOS_POINT()          \
+    do {                           \
+        if (WSE_CHAOS)             \
+            wse__chaos_point();    \
+    } while (0)
+
 #if WSE_TSAN
 
 /* ------------------------------------------------------------------------- */
 /* ThreadSanitizer mapping: C11 orders on each access.                       */
 
-#define WSE_ATOMIC_OPS(T, N)                                                           \
+#define WSE_ATOMIC_OPS(T, N)                                                            \
     WSE_INLINE T wse_load_##N##_relaxed(const T *p)                                     \
-    { return __atomic_load_n(p, __ATOMIC_RELAXED); }                                    \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        return __atomic_load_n(p, __ATOMIC_RELAXED);                                    \
+    }                                                                                   \
     WSE_INLINE T wse_load_##N##_acquire(const T *p)                                     \
-    { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }                                    \
-    WSE_INLINE T wse_load_##N##_seq_cst(const T *p)                                     \
-    { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }                                    \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                    \
+    }                                                                                   \
     WSE_INLINE void wse_store_##N##_relaxed(T *p, T v)                                  \
-    { __atomic_store_n(p, v, __ATOMIC_RELAXED); }                                       \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        __atomic_store_n(p, v, __ATOMIC_RELAXED);                                       \
+    }                                                                                   \
     WSE_INLINE void wse_store_##N##_release(T *p, T v)                                  \
-    { __atomic_store_n(p, v, __ATOMIC_RELEASE); }                                       \
-    WSE_INLINE void wse_store_##N##_seq_cst(T *p, T v)                                  \
-    { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }                                       \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);                                       \
+    }                                                                                   \
     WSE_INLINE bool wse_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
-    { return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_ACQ_REL,  \
-                                         __ATOMIC_ACQUIRE); }                           \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        return __atomic_compare_exchange_n(p, expected, desired, false,                 \
+                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);         \
+    }                                                                                   \
     WSE_INLINE bool wse_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
-    { return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_SEQ_CST,  \
-                                         __ATOMIC_SEQ_CST); }
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        return __atomic_compare_exchange_n(p, expected, desired, false,                 \
+                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);         \
+    }
 
 WSE_ATOMIC_OPS(uint32_t, u32)
 WSE_ATOMIC_OPS(int64_t, i64)
 WSE_ATOMIC_OPS(wse_ptr, ptr)
 
-WSE_INLINE uint32_t wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
-{ return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
-WSE_INLINE uint32_t wse_faa_u32_seq_cst(uint32_t *p, uint32_t v)
-{ return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
-WSE_INLINE uint32_t wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
-{ return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
-WSE_INLINE uint32_t wse_and_u32_release(uint32_t *p, uint32_t v)
-{ return __atomic_fetch_and(p, v, __ATOMIC_RELEASE); }
+WSE_INLINE uint32_t
+wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
+{
+    WSE_CHAOS_POINT();
+    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+
+WSE_INLINE int64_t
+wse_faa_i64_relaxed(int64_t *p, int64_t v)
+{
+    WSE_CHAOS_POINT();
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+WSE_INLINE uint32_t
+wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
+{
+    WSE_CHAOS_POINT();
+    return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+}
 
 /* gcc warns that TSan does not model atomic_thread_fence. A seq_cst read-modify-
  * write of a thread-local word is a locked instruction, a full barrier on x86-64,
  * and carries no false synchronisation between threads. The protocols that use
- * this fence (deque take/steal, park/wake) rely on it for liveness, not for the
- * happens-before edges TSan checks, which are on the accesses themselves. */
+ * this fence (deque pop/steal, park/wake) rely on it for liveness (which store
+ * each side sees), not for the happens-before edges TSan checks, which are on
+ * the accesses themselves. */
 static _Thread_local uint32_t wse_tsan_fence_word;
-WSE_INLINE void wse_fence_seq_cst(void)
-{ __atomic_fetch_add(&wse_tsan_fence_word, 0, __ATOMIC_SEQ_CST); }
+
+WSE_INLINE void
+wse_fence_seq_cst(void)
+{
+    WSE_CHAOS_POINT();
+    __atomic_fetch_add(&wse_tsan_fence_word, 0, __ATOMIC_SEQ_CST);
+}
 
 #else /* !WSE_TSAN */
 
@@ -106,75 +152,152 @@ WSE_INLINE void wse_fence_seq_cst(void)
 /* Concurrency Kit mapping.                                                   */
 
 /* ck_pr names its 64-bit operations on uint64_t; int64_t indices go through a
- * same-size cast (two's complement, as C11 atomics on int64_t would). */
-#define WSE_CK_OPS(T, N, CKT, CK)                                                      \
+ * same-size cast (two's complement, as C11 atomics on int64_t would). CKT is the
+ * ck_pr type, CK the suffix of its functions. */
+#define WSE_CK_OPS(T, N, CKT, CK)                                                       \
     WSE_INLINE T wse_load_##N##_relaxed(const T *p)                                     \
-    { return (T)ck_pr_load_##CK((const CKT *)p); }                                      \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        return (T)ck_pr_load_##CK((const CKT *)p);                                      \
+    }                                                                                   \
     WSE_INLINE T wse_load_##N##_acquire(const T *p)                                     \
-    { T v = (T)ck_pr_load_##CK((const CKT *)p); ck_pr_fence_acquire(); return v; }      \
-    WSE_INLINE T wse_load_##N##_seq_cst(const T *p)                                     \
-    { ck_pr_fence_memory(); T v = (T)ck_pr_load_##CK((const CKT *)p);                   \
-      ck_pr_fence_acquire(); return v; }                                                \
+    {                                                                                   \
+        T v;                                                                            \
+        WSE_CHAOS_POINT();                                                              \
+        v = (T)ck_pr_load_##CK((const CKT *)p);                                         \
+        ck_pr_fence_acquire();                                                          \
+        return v;                                                                       \
+    }                                                                                   \
     WSE_INLINE void wse_store_##N##_relaxed(T *p, T v)                                  \
-    { ck_pr_store_##CK((CKT *)p, (CKT)v); }                                             \
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
+    }                                                                                   \
     WSE_INLINE void wse_store_##N##_release(T *p, T v)                                  \
-    { ck_pr_fence_release(); ck_pr_store_##CK((CKT *)p, (CKT)v); }                      \
-    WSE_INLINE void wse_store_##N##_seq_cst(T *p, T v)                                  \
-    { ck_pr_fence_release(); ck_pr_store_##CK((CKT *)p, (CKT)v); ck_pr_fence_memory(); }\
+    {                                                                                   \
+        WSE_CHAOS_POINT();                                                              \
+        ck_pr_fence_release();                                                          \
+        ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
+    }                                                                                   \
     WSE_INLINE bool wse_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
-    { CKT old; ck_pr_fence_release(); ck_pr_fence_load_atomic();                        \
-      bool ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);   \
-      ck_pr_fence_atomic_load(); ck_pr_fence_acquire();                                 \
-      if (!ok) *expected = (T)old;                                                      \
-      return ok; }                                                                      \
+    {                                                                                   \
+        CKT old;                                                                        \
+        bool ok;                                                                        \
+        WSE_CHAOS_POINT();                                                              \
+        ck_pr_fence_release();                                                          \
+        ck_pr_fence_load_atomic();                                                      \
+        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);      \
+        ck_pr_fence_atomic_load();                                                      \
+        ck_pr_fence_acquire();                                                          \
+        if (!ok)                                                                        \
+            *expected = (T)old;                                                         \
+        return ok;                                                                      \
+    }                                                                                   \
     WSE_INLINE bool wse_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
-    { CKT old; ck_pr_fence_atomic(); ck_pr_fence_store_atomic();                        \
-      ck_pr_fence_load_atomic();                                                        \
-      bool ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);   \
-      ck_pr_fence_atomic(); ck_pr_fence_atomic_load(); ck_pr_fence_atomic_store();      \
-      if (!ok) *expected = (T)old;                                                      \
-      return ok; }
+    {                                                                                   \
+        CKT old;                                                                        \
+        bool ok;                                                                        \
+        WSE_CHAOS_POINT();                                                              \
+        ck_pr_fence_atomic();                                                           \
+        ck_pr_fence_store_atomic();                                                     \
+        ck_pr_fence_load_atomic();                                                      \
+        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);      \
+        ck_pr_fence_atomic();                                                           \
+        ck_pr_fence_atomic_load();                                                      \
+        ck_pr_fence_atomic_store();                                                     \
+        if (!ok)                                                                        \
+            *expected = (T)old;                                                         \
+        return ok;                                                                      \
+    }
 
 WSE_CK_OPS(uint32_t, u32, uint32_t, 32)
 WSE_CK_OPS(int64_t, i64, uint64_t, 64)
 
-/* Pointers: ck_pr_load_ptr/ck_pr_cas_ptr_value take void *. */
-WSE_INLINE void *wse_load_ptr_relaxed(void *const *p) { return ck_pr_load_ptr(p); }
-WSE_INLINE void *wse_load_ptr_acquire(void *const *p)
-{ void *v = ck_pr_load_ptr(p); ck_pr_fence_acquire(); return v; }
-WSE_INLINE void wse_store_ptr_relaxed(void **p, void *v) { ck_pr_store_ptr(p, v); }
-WSE_INLINE void wse_store_ptr_release(void **p, void *v)
-{ ck_pr_fence_release(); ck_pr_store_ptr(p, v); }
+/* Pointers: ck_pr_load_ptr/ck_pr_store_ptr take void *. */
+WSE_INLINE void *
+wse_load_ptr_relaxed(void *const *p)
+{
+    WSE_CHAOS_POINT();
+    return ck_pr_load_ptr(p);
+}
+
+WSE_INLINE void *
+wse_load_ptr_acquire(void *const *p)
+{
+    void *v;
+
+    WSE_CHAOS_POINT();
+    v = ck_pr_load_ptr(p);
+    ck_pr_fence_acquire();
+    return v;
+}
+
+WSE_INLINE void
+wse_store_ptr_relaxed(void **p, void *v)
+{
+    WSE_CHAOS_POINT();
+    ck_pr_store_ptr(p, v);
+}
+
+WSE_INLINE void
+wse_store_ptr_release(void **p, void *v)
+{
+    WSE_CHAOS_POINT();
+    ck_pr_fence_release();
+    ck_pr_store_ptr(p, v);
+}
 
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
- * atomic fences make them acq_rel (or seq_cst) elsewhere. */
-WSE_INLINE uint32_t wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
-{ ck_pr_fence_release(); ck_pr_fence_load_atomic();
-  uint32_t r = ck_pr_faa_32(p, v);
-  ck_pr_fence_atomic_load(); ck_pr_fence_acquire(); return r; }
-WSE_INLINE uint32_t wse_faa_u32_seq_cst(uint32_t *p, uint32_t v)
-{ ck_pr_fence_atomic(); ck_pr_fence_store_atomic(); ck_pr_fence_load_atomic();
-  uint32_t r = ck_pr_faa_32(p, v);
-  ck_pr_fence_atomic(); ck_pr_fence_atomic_load(); ck_pr_fence_atomic_store(); return r; }
-WSE_INLINE uint32_t wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
-{ ck_pr_fence_release(); ck_pr_fence_load_atomic();
-  uint32_t r = ck_pr_fas_32(p, v);
-  ck_pr_fence_atomic_load(); ck_pr_fence_acquire(); return r; }
-WSE_INLINE uint32_t wse_and_u32_release(uint32_t *p, uint32_t v)
-{ uint32_t old = ck_pr_load_32(p);
-  ck_pr_fence_release(); ck_pr_fence_load_atomic();
-  while (!ck_pr_cas_32_value(p, old, old & v, &old))
-      ck_pr_stall();
-  return old; }
+ * atomic fences make them acq_rel elsewhere. */
+WSE_INLINE uint32_t
+wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
+{
+    uint32_t r;
+
+    WSE_CHAOS_POINT();
+    ck_pr_fence_release();
+    ck_pr_fence_load_atomic();
+    r = ck_pr_faa_32(p, v);
+    ck_pr_fence_atomic_load();
+    ck_pr_fence_acquire();
+    return r;
+}
+
+WSE_INLINE int64_t
+wse_faa_i64_relaxed(int64_t *p, int64_t v)
+{
+    WSE_CHAOS_POINT();
+    return (int64_t)ck_pr_faa_64((uint64_t *)p, (uint64_t)v);
+}
+
+WSE_INLINE uint32_t
+wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
+{
+    uint32_t r;
+
+    WSE_CHAOS_POINT();
+    ck_pr_fence_release();
+    ck_pr_fence_load_atomic();
+    r = ck_pr_fas_32(p, v);
+    ck_pr_fence_atomic_load();
+    ck_pr_fence_acquire();
+    return r;
+}
 
 /* Full fence: orders every earlier load and store before every later one (mfence
  * on x86-64): the StoreLoad edge of the Dekker protocols. */
-WSE_INLINE void wse_fence_seq_cst(void) { ck_pr_fence_memory(); }
+WSE_INLINE void
+wse_fence_seq_cst(void)
+{
+    WSE_CHAOS_POINT();
+    ck_pr_fence_memory();
+}
 
 #endif /* WSE_TSAN */
 
 /* A CPU hint inside spin loops (x86 pause). */
-WSE_INLINE void wse_cpu_relax(void)
+WSE_INLINE void
+wse_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

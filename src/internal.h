@@ -208,6 +208,9 @@ struct wse_running {
 extern _Thread_local struct wse_worker *wse__tls_worker;
 extern _Thread_local struct wse_running *wse__tls_running;
 
+/* The seed of the WSE_CHAOS build's random scheduling (chaos.c). */
+int64_t wse__chaos_seed(void);
+
 /* ------------------------------------------------------------------------- */
 /* Executor (executor.c)                                                       */
 
