@@ -1,0 +1,70 @@
+#!/bin/sh
+# Install what building and testing wsexec needs, on Debian (bookworm) or a derivative:
+# a C compiler and make, cmake, pkg-config, Concurrency Kit (libck-dev) and Check.
+#
+# Idempotent: checks what is already usable and installs only what is missing, with one
+# `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
+# one line, or apt's output when something fails.
+set -eu
+
+missing=""
+want() { # want PACKAGE: add it to the list once
+    case " $missing " in *" $1 "*) ;; *) missing="$missing $1" ;; esac
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# A compiler that can build and link a C program (gcc alone lacks libc6-dev).
+cc_ok() {
+    have cc || return 1
+    tmp=$(mktemp -d) || return 1
+    printf '#include <stdio.h>\nint main(void) { return puts("") < 0; }\n' >"$tmp/t.c"
+    if cc "$tmp/t.c" -o "$tmp/t" >/dev/null 2>&1; then ok=0; else ok=1; fi
+    rm -rf "$tmp"
+    return $ok
+}
+
+if ! cc_ok || ! have make || ! have nm; then want build-essential; fi
+have cmake || want cmake
+have pkg-config || want pkg-config
+if have pkg-config; then
+    pkg-config --exists ck || want libck-dev
+    pkg-config --exists check || want check
+else
+    want libck-dev
+    want check
+fi
+
+if [ -z "$missing" ]; then
+    echo "setup.sh: all build dependencies are present"
+    exit 0
+fi
+
+if ! have apt-get; then
+    echo "setup.sh: missing:$missing; no apt-get here, please install their equivalents" >&2
+    exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    if have sudo; then
+        sudo="sudo"
+    else
+        echo "setup.sh: missing:$missing; run as root (or install sudo) to install them" >&2
+        exit 1
+    fi
+fi
+
+echo "setup.sh: installing:$missing"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() {
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup.sh: failed: $*" >&2
+        exit 1
+    fi
+}
+run $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# shellcheck disable=SC2086 # $missing is a list of package names
+run $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+echo "setup.sh: done"
