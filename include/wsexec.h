@@ -162,9 +162,12 @@ WSE_EXPORT int wse_future_wait(wse_future *f, double timeout_s);
 /*
  * Run cb(f, arg) once when f completes (DONE, FAILED or CANCELLED), on the thread
  * that completes it; if f is already done, run it now on the calling thread.
- * Callbacks of one future run in the order they were added. cb must not block for
- * long: it delays the completing worker. EINVAL: f or cb is NULL. ENOMEM: out of
- * memory (cb will not run).
+ * Callbacks of one future run in the order they were added: one added while the
+ * completing thread is still running earlier callbacks (from another thread, or
+ * from inside a callback) is queued and runs on that thread after them. cb may
+ * call any wsexec function; it must not block for long, as it delays the
+ * completing worker. EINVAL: f or cb is NULL. ENOMEM: out of memory (cb will not
+ * run).
  */
 WSE_EXPORT int wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg);
 
@@ -208,7 +211,9 @@ typedef enum {
  * Errors (nothing is touched): EINVAL: futures is NULL, n is 0, an entry is NULL,
  * return_when is unknown, or timeout_s is NaN. EDEADLK: ALL_COMPLETED over a set
  * holding the future of the task the calling worker is running (or one it is
- * nested in). ENOMEM: more than 16 futures and no memory for the waiter block.
+ * nested in); FIRST_COMPLETED and FIRST_EXCEPTION over such a set are allowed, as
+ * another future can satisfy them, and otherwise wait for the deadline. ENOMEM:
+ * more than 8 futures and no memory for the waiter block.
  */
 WSE_EXPORT int wse_wait(wse_future *const futures[], size_t n, double timeout_s,
                         wse_return_when return_when, wse_future *out[], size_t *n_done);

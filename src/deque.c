@@ -8,12 +8,12 @@
  *
  * Fields and who writes them:
  *   top     - the index of the oldest item. Only ever grows, and only by a
- *             successful CAS (thieves in deque_steal(); the owner in deque_pop()
+ *             successful CAS (thieves in wse__deque_steal(); the owner in wse__deque_pop()
  *             when it races thieves for the last item).
  *   bottom  - one past the newest item. Written only by the owner.
  *   array   - the circular buffer. Replaced only by the owner (grow()).
  * Indices are signed 64 bits: they never wrap in practice (2^63 pushes), so there
- * is no ABA on top, and deque_pop() on an empty deque computes bottom - 1 = -1 <
+ * is no ABA on top, and wse__deque_pop() on an empty deque computes bottom - 1 = -1 <
  * top without the unsigned underflow that would make an empty deque look full.
  * The deque holds the items with indices in [top, bottom).
  *
@@ -22,18 +22,18 @@
  * the value, but a plain access would still be a data race in C11.
  *
  * Two races matter:
- *  1. Owner pop vs. thief steal of the last item. deque_pop() first publishes
- *     bottom - 1, then (seq_cst fence) reads top; deque_steal() reads top, then
+ *  1. Owner pop vs. thief steal of the last item. wse__deque_pop() first publishes
+ *     bottom - 1, then (seq_cst fence) reads top; wse__deque_steal() reads top, then
  *     (seq_cst fence) reads bottom. The fences order these Dekker-style, so they
  *     cannot both believe they own the last item without the CAS on top deciding.
- *  2. Publication: deque_push() writes the slot, then stores bottom with release;
- *     deque_steal() loads bottom with acquire before it reads the slot, so the
+ *  2. Publication: wse__deque_push() writes the slot, then stores bottom with release;
+ *     wse__deque_steal() loads bottom with acquire before it reads the slot, so the
  *     thief sees the item (and everything the pusher wrote before pushing it).
  *
  * Reclamation: growth copies [top, bottom) into an array twice the size and
  * publishes it with a release store. A thief may still be reading the old array,
  * so it is not freed at once: retired arrays are kept on a list and freed in
- * deque_destroy(). Each array is half the size of the next, so the retired ones
+ * wse__deque_destroy(). Each array is half the size of the next, so the retired ones
  * together are smaller than the live one: at most 2x memory, no per-steal cost
  * (ck_epoch would add an epoch section to every steal to save that memory).
  */
@@ -73,12 +73,12 @@ slot_load(struct deque_array *a, int64_t i)
 static inline void
 slot_store(struct deque_array *a, int64_t i, void *item)
 {
-    /* relaxed: published by the release store of bottom in deque_push(). */
+    /* relaxed: published by the release store of bottom in wse__deque_push(). */
     wse_store_ptr_relaxed(&a->slot[i & a->mask], item);
 }
 
 int
-deque_init(struct deque *dq, size_t capacity)
+wse__deque_init(struct deque *dq, size_t capacity)
 {
     int64_t size = 2;
 
@@ -94,7 +94,7 @@ deque_init(struct deque *dq, size_t capacity)
 }
 
 void
-deque_destroy(struct deque *dq)
+wse__deque_destroy(struct deque *dq)
 {
     struct deque_array *a = dq->array;
     struct deque_array *next;
@@ -125,17 +125,17 @@ grow(struct deque *dq, struct deque_array *a, int64_t t, int64_t b)
     a->next = dq->retired;
     dq->retired = a;
     /* release: the copied slots before the new array pointer; pairs with the
-     * acquire load of array in deque_steal(). */
+     * acquire load of array in wse__deque_steal(). */
     wse_store_ptr_release((void **)&dq->array, bigger);
     return bigger;
 }
 
 int
-deque_push(struct deque *dq, void *item)
+wse__deque_push(struct deque *dq, void *item)
 {
     /* relaxed: bottom is written only by this thread (the owner). */
     int64_t b = wse_load_i64_relaxed(&dq->bottom);
-    /* acquire: pairs with the CAS on top in deque_steal(); a slot below top is
+    /* acquire: pairs with the CAS on top in wse__deque_steal(); a slot below top is
      * free only once the thief that took it has read it. */
     int64_t t = wse_load_i64_acquire(&dq->top);
     /* relaxed: array is written only by this thread. */
@@ -148,14 +148,14 @@ deque_push(struct deque *dq, void *item)
     }
     slot_store(a, b, item);
     /* release: the slot (and the item's contents) before bottom; pairs with the
-     * acquire load of bottom in deque_steal(). Le et al. use a release fence and
+     * acquire load of bottom in wse__deque_steal(). Le et al. use a release fence and
      * a relaxed store; the order on the store is the same edge, visible to TSan. */
     wse_store_i64_release(&dq->bottom, b + 1);
     return 0;
 }
 
 void *
-deque_pop(struct deque *dq)
+wse__deque_pop(struct deque *dq)
 {
     /* relaxed: owner-only field. */
     int64_t b = wse_load_i64_relaxed(&dq->bottom) - 1;
@@ -164,7 +164,7 @@ deque_pop(struct deque *dq)
     void *item;
 
     /* relaxed store + seq_cst fence: bottom - 1 must be visible before we read
-     * top (StoreLoad); pairs with the seq_cst fence in deque_steal() between its
+     * top (StoreLoad); pairs with the seq_cst fence in wse__deque_steal() between its
      * loads of top and bottom. */
     wse_store_i64_relaxed(&dq->bottom, b);
     wse_fence_seq_cst();
@@ -178,7 +178,7 @@ deque_pop(struct deque *dq)
     item = slot_load(a, b);
     if (t == b) {
         /* The last item: race the thieves for it with the same CAS they use.
-         * seq_cst: pairs with the CAS in deque_steal(). */
+         * seq_cst: pairs with the CAS in wse__deque_steal(). */
         if (!wse_cas_i64_seq_cst(&dq->top, &t, t + 1))
             item = NULL;
         wse_store_i64_relaxed(&dq->bottom, b + 1);
@@ -187,7 +187,7 @@ deque_pop(struct deque *dq)
 }
 
 enum deque_steal_result
-deque_steal(struct deque *dq, void **item)
+wse__deque_steal(struct deque *dq, void **item)
 {
     /* acquire: pairs with the seq_cst CAS on top by other takers. */
     int64_t t = wse_load_i64_acquire(&dq->top);
@@ -195,9 +195,9 @@ deque_steal(struct deque *dq, void **item)
     struct deque_array *a;
     void *x;
 
-    /* seq_cst fence: top before bottom (pairs with the fence in deque_pop()). */
+    /* seq_cst fence: top before bottom (pairs with the fence in wse__deque_pop()). */
     wse_fence_seq_cst();
-    /* acquire: pairs with the release store of bottom in deque_push(); the slot
+    /* acquire: pairs with the release store of bottom in wse__deque_push(); the slot
      * and the item's contents are visible after it. */
     b = wse_load_i64_acquire(&dq->bottom);
     if (t >= b)
@@ -206,7 +206,7 @@ deque_steal(struct deque *dq, void **item)
      * consume; compilers implement consume as acquire. */
     a = wse_load_ptr_acquire((void *const *)&dq->array);
     x = slot_load(a, t);
-    /* seq_cst: decides the race with other thieves and with deque_pop(). */
+    /* seq_cst: decides the race with other thieves and with wse__deque_pop(). */
     if (!wse_cas_i64_seq_cst(&dq->top, &t, t + 1))
         return DEQUE_ABORT;
     *item = x;
@@ -214,7 +214,7 @@ deque_steal(struct deque *dq, void **item)
 }
 
 int64_t
-deque_size_hint(const struct deque *dq)
+wse__deque_size_hint(const struct deque *dq)
 {
     /* relaxed: a hint only; callers recheck with a real pop or steal. */
     int64_t b = wse_load_i64_relaxed(&dq->bottom);

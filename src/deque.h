@@ -3,8 +3,8 @@
  * orders of Le, Pop, Cohen and Zappa Nardelli, PPoPP 2013 (Figure 1). See deque.c
  * for the protocol. Items are non-NULL pointers.
  *
- * Who may call what: deque_push() and deque_pop() only by the deque's owner thread;
- * deque_steal() by any thread, concurrently with the owner and other thieves.
+ * Who may call what: wse__deque_push() and wse__deque_pop() only by the deque's owner thread;
+ * wse__deque_steal() by any thread, concurrently with the owner and other thieves.
  */
 #ifndef WSE_DEQUE_H
 #define WSE_DEQUE_H
@@ -23,11 +23,11 @@ struct deque {
     int64_t bottom WSE_CACHE_ALIGNED;
     /* The current array (owner writes on growth, thieves read). */
     struct deque_array *array;
-    /* Arrays retired by growth, freed by deque_destroy(); owner only. */
+    /* Arrays retired by growth, freed by wse__deque_destroy(); owner only. */
     struct deque_array *retired;
 } WSE_CACHE_ALIGNED;
 
-/* What deque_steal() found. */
+/* What wse__deque_steal() found. */
 enum deque_steal_result {
     DEQUE_STOLEN = 0, /* *item holds the stolen item */
     DEQUE_EMPTY,      /* nothing to steal */
@@ -36,22 +36,22 @@ enum deque_steal_result {
 
 /* Initialise with room for capacity items (rounded up to a power of two, at least
  * 2). 0 or ENOMEM. */
-int deque_init(struct deque *dq, size_t capacity);
+int wse__deque_init(struct deque *dq, size_t capacity);
 
 /* Free the arrays. No other thread may use dq any more. */
-void deque_destroy(struct deque *dq);
+void wse__deque_destroy(struct deque *dq);
 
 /* Owner: push item at the bottom. 0, or ENOMEM if the deque was full and could not
  * grow (item not pushed). */
-int deque_push(struct deque *dq, void *item);
+int wse__deque_push(struct deque *dq, void *item);
 
 /* Owner: pop the most recently pushed item, or NULL if empty. */
-void *deque_pop(struct deque *dq);
+void *wse__deque_pop(struct deque *dq);
 
 /* Any thread: take the oldest item. */
-enum deque_steal_result deque_steal(struct deque *dq, void **item);
+enum deque_steal_result wse__deque_steal(struct deque *dq, void **item);
 
 /* Any thread: a hint of the number of items (may be stale at once). */
-int64_t deque_size_hint(const struct deque *dq);
+int64_t wse__deque_size_hint(const struct deque *dq);
 
 #endif /* WSE_DEQUE_H */

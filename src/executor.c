@@ -100,7 +100,7 @@ free_executor(wse_executor *ex, unsigned n_init)
 
     for (i = 0; i < n_init; i++) {
         pthread_cond_destroy(&ex->workers[i].wake);
-        deque_destroy(&ex->workers[i].deque);
+        wse__deque_destroy(&ex->workers[i].deque);
     }
     wse__free(ex->workers);
     wse__free(ex);
@@ -158,12 +158,12 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     for (n_init = 0; n_init < ex->n_workers; n_init++) {
         struct wse_worker *w = &ex->workers[n_init];
 
-        rc = deque_init(&w->deque, capacity);
+        rc = wse__deque_init(&w->deque, capacity);
         if (rc != 0)
             goto out_free_executor;
         rc = wse__cond_init_monotonic(&w->wake);
         if (rc != 0) {
-            deque_destroy(&w->deque);
+            wse__deque_destroy(&w->deque);
             goto out_free_executor;
         }
         w->ex = ex;
@@ -238,7 +238,7 @@ cancel_all_queued(wse_executor *ex, wse_future *chain)
      * concurrently see EX_CANCEL when they run the task and cancel it then. */
     for (i = 0; i < ex->n_workers; i++) {
         do {
-            r = deque_steal(&ex->workers[i].deque, &item);
+            r = wse__deque_steal(&ex->workers[i].deque, &item);
             if (r == DEQUE_STOLEN)
                 wse__cancel_queued(item);
         } while (r != DEQUE_EMPTY);
@@ -307,7 +307,7 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
             rc = ESHUTDOWN;
             goto out_free_future;
         }
-        rc = deque_push(&w->deque, f);
+        rc = wse__deque_push(&w->deque, f);
         if (rc != 0)
             goto out_free_future;
         wse__wake_some(ex, 1, false);

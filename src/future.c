@@ -127,10 +127,31 @@ transition(wse_future *f, wse_state from, wse_state to, bool *locked)
     }
 }
 
+/* Run a chain of callback nodes (linked through next, NULL-terminated) in order
+ * and free them. */
+static void
+run_callbacks(wse_future *f, struct wse_node *n)
+{
+    struct wse_node *next;
+
+    for (; n != NULL; n = next) {
+        next = n->next;
+        n->cb(f, n->cb_arg);
+        wse__free(n);
+    }
+}
+
 /*
  * After a completing transition that took F_LOCK: notify every latch, detach the
  * callbacks, release the lock (the list is now empty) and run the callbacks in the
  * order they were added.
+ *
+ * While the callbacks run, the state word carries F_CALLBACKS: a callback added
+ * meanwhile (wse_future_on_done() on a future that is already done) is appended to
+ * the list instead of running at once on its caller, and runs here after the
+ * earlier ones, so callbacks of one future always run in the order they were
+ * added. The loop ends when the list is found empty under the lock, which also
+ * clears F_CALLBACKS.
  */
 static void
 complete_locked(wse_future *f, wse_state to)
@@ -162,12 +183,23 @@ complete_locked(wse_future *f, wse_state to)
     /* release: the emptied list (and each node's linked = 0) before the lock is
      * free; pairs with the acquiring CAS in lock_future(). The state is final, so
      * no other thread changes the word while we hold the lock: a store suffices. */
-    wse_store_u32_release(&f->state, (uint32_t)to);
+    wse_store_u32_release(&f->state, (uint32_t)to | (cb_first != NULL ? F_CALLBACKS : 0));
 
-    for (n = cb_first; n != NULL; n = next) {
-        next = n->next;
-        n->cb(f, n->cb_arg);
-        wse__free(n);
+    while (cb_first != NULL) {
+        run_callbacks(f, cb_first);
+        cb_first = NULL;
+        lock_future(f);
+        head = f->nodes;
+        if (head == NULL) {
+            /* release: as above; clears F_LOCK and F_CALLBACKS together. */
+            wse_store_u32_release(&f->state, (uint32_t)to);
+            break;
+        }
+        /* Callbacks added while we ran the previous batch, in the order added. */
+        head->prev->next = NULL;
+        cb_first = head;
+        f->nodes = NULL;
+        unlock_future(f);
     }
 }
 
@@ -208,15 +240,17 @@ wse__future_finish(wse_future *f, int rc, void *value)
         complete_locked(f, to);
 }
 
-/* Link node at the tail of f's list unless f is done. false: f is done and node
- * was not linked. */
+/* Link node at the tail of f's list unless f is done; a callback node is also
+ * linked to a done future whose callbacks are still running (F_CALLBACKS), so it
+ * runs after them. false: not linked. */
 static bool
-link_if_pending(wse_future *f, struct wse_node *node)
+link_node(wse_future *f, struct wse_node *node)
 {
     uint32_t s = lock_future(f);
     struct wse_node *head;
 
-    if (wse__state_done((wse_state)(s & F_STATE_MASK))) {
+    if (wse__state_done((wse_state)(s & F_STATE_MASK)) &&
+        (node->latch != NULL || (s & F_CALLBACKS) == 0)) {
         unlock_future(f);
         return false;
     }
@@ -239,7 +273,7 @@ link_if_pending(wse_future *f, struct wse_node *node)
 bool
 wse__future_add_waiter(wse_future *f, struct wse_node *node)
 {
-    return link_if_pending(f, node);
+    return link_node(f, node);
 }
 
 void
@@ -328,7 +362,7 @@ wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
     node->cb = cb;
     node->cb_arg = arg;
 
-    if (!link_if_pending(f, node)) {
+    if (!link_node(f, node)) {
         wse__free(node);
         cb(f, arg);
     }

@@ -25,12 +25,15 @@
  *   F_WAITERS  - the waiter list is not empty; a completing thread takes the
  *                slow path only when it is set, so completing a future nobody
  *                waits on is one CAS, no lock, no system call.
+ *   F_CALLBACKS - the future is done and its completing thread is still running
+ *                callbacks; wse_future_on_done() queues behind them (future.c).
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while F_LOCK is
  * held, so a thread holding the lock sees a stable "done or not".
  */
 #define F_STATE_MASK 0x7u
 #define F_LOCK 0x8u
 #define F_WAITERS 0x10u
+#define F_CALLBACKS 0x20u
 
 /* A node on a future's waiter list: a wait() latch or a done callback. */
 struct wse_node {

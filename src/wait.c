@@ -287,7 +287,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
 
         while (!condition_holds(mode, n, n_done, n_failed) &&
                !wse__deadline_passed(deadline) &&
-               (f = deque_pop(&wse__tls_worker->deque)) != NULL) {
+               (f = wse__deque_pop(&wse__tls_worker->deque)) != NULL) {
             wse__run_task(wse__tls_worker, f);
             snapshot(nodes, n, &n_done, &n_failed);
         }

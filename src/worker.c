@@ -50,7 +50,7 @@ steal_any(struct wse_worker *w)
         if (victim == w)
             continue;
         do {
-            r = deque_steal(&victim->deque, &item);
+            r = wse__deque_steal(&victim->deque, &item);
             if (r == DEQUE_STOLEN)
                 return item;
             /* ABORT: another taker won the race for that item; the deque may
@@ -63,7 +63,7 @@ steal_any(struct wse_worker *w)
 wse_future *
 wse__find_task(struct wse_worker *w)
 {
-    wse_future *f = deque_pop(&w->deque);
+    wse_future *f = wse__deque_pop(&w->deque);
 
     if (f == NULL)
         f = wse__inject_pop(&w->ex->inject);
@@ -80,7 +80,7 @@ wse__work_visible(struct wse_executor *ex)
     if (wse__inject_nonempty(&ex->inject))
         return true;
     for (i = 0; i < ex->n_workers; i++) {
-        if (deque_size_hint(&ex->workers[i].deque) > 0)
+        if (wse__deque_size_hint(&ex->workers[i].deque) > 0)
             return true;
     }
     return false;

@@ -18,16 +18,16 @@
 START_TEST(deque_pop_fresh_returns_null)
 {
     struct deque dq;
-    ck_assert_int_eq(deque_init(&dq, 8), 0);
-    ck_assert_ptr_null(deque_pop(&dq));
-    ck_assert_ptr_null(deque_pop(&dq));
-    ck_assert_int_eq(deque_size_hint(&dq), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 8), 0);
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    ck_assert_int_eq(wse__deque_size_hint(&dq), 0);
     /* Still a working deque after pops on empty (bottom must not drift). */
-    ck_assert_int_eq(deque_push(&dq, ITEM(7)), 0);
-    ck_assert_int_eq(deque_size_hint(&dq), 1);
-    ck_assert_ptr_eq(deque_pop(&dq), ITEM(7));
-    ck_assert_ptr_null(deque_pop(&dq));
-    deque_destroy(&dq);
+    ck_assert_int_eq(wse__deque_push(&dq, ITEM(7)), 0);
+    ck_assert_int_eq(wse__deque_size_hint(&dq), 1);
+    ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(7));
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -35,14 +35,14 @@ START_TEST(deque_steal_fresh_returns_empty)
 {
     struct deque dq;
     void *item = NULL;
-    ck_assert_int_eq(deque_init(&dq, 8), 0);
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    ck_assert_int_eq(deque_push(&dq, ITEM(3)), 0);
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+    ck_assert_int_eq(wse__deque_init(&dq, 8), 0);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_push(&dq, ITEM(3)), 0);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
     ck_assert_ptr_eq(item, ITEM(3));
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    deque_destroy(&dq);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -50,21 +50,21 @@ START_TEST(deque_empty_after_drain_both_ends)
 {
     struct deque dq;
     void *item = NULL;
-    ck_assert_int_eq(deque_init(&dq, 2), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     for (int round = 0; round < 100; round++) {
-        ck_assert_int_eq(deque_push(&dq, ITEM(round)), 0);
+        ck_assert_int_eq(wse__deque_push(&dq, ITEM(round)), 0);
         if (round % 2) {
-            ck_assert_ptr_eq(deque_pop(&dq), ITEM(round));
+            ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(round));
         } else {
-            ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+            ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
             ck_assert_ptr_eq(item, ITEM(round));
         }
-        ck_assert_ptr_null(deque_pop(&dq));
-        ck_assert_ptr_null(deque_pop(&dq));
-        ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-        ck_assert_int_eq(deque_size_hint(&dq), 0);
+        ck_assert_ptr_null(wse__deque_pop(&dq));
+        ck_assert_ptr_null(wse__deque_pop(&dq));
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+        ck_assert_int_eq(wse__deque_size_hint(&dq), 0);
     }
-    deque_destroy(&dq);
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -73,13 +73,13 @@ START_TEST(deque_init_small_capacities)
     static const size_t caps[] = {0, 1, 2, 3, 5, 1000};
     for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
         struct deque dq;
-        ck_assert_int_eq(deque_init(&dq, caps[c]), 0);
+        ck_assert_int_eq(wse__deque_init(&dq, caps[c]), 0);
         for (int i = 0; i < 10; i++)
-            ck_assert_int_eq(deque_push(&dq, ITEM(i)), 0);
+            ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
         for (int i = 9; i >= 0; i--)
-            ck_assert_ptr_eq(deque_pop(&dq), ITEM(i));
-        ck_assert_ptr_null(deque_pop(&dq));
-        deque_destroy(&dq);
+            ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(i));
+        ck_assert_ptr_null(wse__deque_pop(&dq));
+        wse__deque_destroy(&dq);
     }
 }
 END_TEST
@@ -87,14 +87,14 @@ END_TEST
 START_TEST(deque_pop_is_lifo)
 {
     struct deque dq;
-    ck_assert_int_eq(deque_init(&dq, 256), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 256), 0);
     for (int i = 0; i < 200; i++)
-        ck_assert_int_eq(deque_push(&dq, ITEM(i)), 0);
-    ck_assert_int_eq(deque_size_hint(&dq), 200);
+        ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
+    ck_assert_int_eq(wse__deque_size_hint(&dq), 200);
     for (int i = 199; i >= 0; i--)
-        ck_assert_ptr_eq(deque_pop(&dq), ITEM(i));
-    ck_assert_ptr_null(deque_pop(&dq));
-    deque_destroy(&dq);
+        ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(i));
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -102,17 +102,17 @@ START_TEST(deque_steal_is_fifo)
 {
     struct deque dq;
     void *item;
-    ck_assert_int_eq(deque_init(&dq, 256), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 256), 0);
     for (int i = 0; i < 200; i++)
-        ck_assert_int_eq(deque_push(&dq, ITEM(i)), 0);
+        ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
     for (int i = 0; i < 200; i++) {
         item = NULL;
-        ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(i));
-        ck_assert_int_eq(deque_size_hint(&dq), 199 - i);
+        ck_assert_int_eq(wse__deque_size_hint(&dq), 199 - i);
     }
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    deque_destroy(&dq);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -121,20 +121,20 @@ START_TEST(deque_growth_from_two_preserves_items)
     enum { N = 1 << 17 }; /* 16 doublings from capacity 2 */
     struct deque dq;
     void *item;
-    ck_assert_int_eq(deque_init(&dq, 2), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     for (int i = 0; i < N; i++)
-        ck_assert_int_eq(deque_push(&dq, ITEM(i)), 0);
-    ck_assert_int_eq(deque_size_hint(&dq), N);
+        ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
+    ck_assert_int_eq(wse__deque_size_hint(&dq), N);
     /* Oldest half from the top, in order; newest half from the bottom, reversed. */
     for (int i = 0; i < N / 2; i++) {
-        ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(i));
     }
     for (int i = N - 1; i >= N / 2; i--)
-        ck_assert_ptr_eq(deque_pop(&dq), ITEM(i));
-    ck_assert_ptr_null(deque_pop(&dq));
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    deque_destroy(&dq);
+        ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(i));
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -144,26 +144,26 @@ START_TEST(deque_growth_while_wrapped)
     struct deque dq;
     void *item;
     int next_in = 0, next_out = 0;
-    ck_assert_int_eq(deque_init(&dq, 4), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 4), 0);
     for (int round = 0; round < 12; round++) {
         /* Advance top so the occupied slots wrap, then overfill to force growth. */
         for (int k = 0; k < 3; k++)
-            ck_assert_int_eq(deque_push(&dq, ITEM(next_in++)), 0);
+            ck_assert_int_eq(wse__deque_push(&dq, ITEM(next_in++)), 0);
         for (int k = 0; k < 2; k++) {
-            ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+            ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
             ck_assert_ptr_eq(item, ITEM(next_out++));
         }
         for (int k = 0; k < (4 << (round % 6)); k++)
-            ck_assert_int_eq(deque_push(&dq, ITEM(next_in++)), 0);
+            ck_assert_int_eq(wse__deque_push(&dq, ITEM(next_in++)), 0);
     }
-    ck_assert_int_eq(deque_size_hint(&dq), next_in - next_out);
+    ck_assert_int_eq(wse__deque_size_hint(&dq), next_in - next_out);
     while (next_out < next_in) {
-        ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(next_out++));
     }
-    ck_assert_int_eq(deque_steal(&dq, &item), DEQUE_EMPTY);
-    ck_assert_ptr_null(deque_pop(&dq));
-    deque_destroy(&dq);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_ptr_null(wse__deque_pop(&dq));
+    wse__deque_destroy(&dq);
 }
 END_TEST
 
@@ -175,17 +175,17 @@ START_TEST(deque_interleaved_matches_model)
     ck_assert_ptr_nonnull(model);
     size_t head = 0, tail = 0; /* model[head .. tail) oldest .. newest */
     struct deque dq;
-    ck_assert_int_eq(deque_init(&dq, 2), 0);
+    ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     uint32_t rnd = 12345;
     uintptr_t next = 0;
     for (int op = 0; op < OPS; op++) {
         rnd = rnd * 1103515245u + 12345u;
         unsigned r = (rnd >> 16) % 10;
         if (r < 5) {
-            ck_assert_int_eq(deque_push(&dq, ITEM(next)), 0);
+            ck_assert_int_eq(wse__deque_push(&dq, ITEM(next)), 0);
             model[tail++] = next++;
         } else if (r < 8) {
-            void *p = deque_pop(&dq);
+            void *p = wse__deque_pop(&dq);
             if (head == tail) {
                 ck_assert_ptr_null(p);
             } else {
@@ -193,7 +193,7 @@ START_TEST(deque_interleaved_matches_model)
             }
         } else {
             void *p = NULL;
-            enum deque_steal_result sr = deque_steal(&dq, &p);
+            enum deque_steal_result sr = wse__deque_steal(&dq, &p);
             if (head == tail) {
                 ck_assert_int_eq(sr, DEQUE_EMPTY);
             } else {
@@ -201,11 +201,11 @@ START_TEST(deque_interleaved_matches_model)
                 ck_assert_ptr_eq(p, ITEM(model[head++]));
             }
         }
-        ck_assert_int_eq(deque_size_hint(&dq), (int64_t)(tail - head));
+        ck_assert_int_eq(wse__deque_size_hint(&dq), (int64_t)(tail - head));
         if (head == tail)
             head = tail = 0; /* keep the model compact */
     }
-    deque_destroy(&dq);
+    wse__deque_destroy(&dq);
     free(model);
 }
 END_TEST
@@ -244,7 +244,7 @@ thief_main(void *arg)
     pthread_barrier_wait(&g_start);
     for (;;) {
         void *item = NULL;
-        enum deque_steal_result r = deque_steal(&g_dq, &item);
+        enum deque_steal_result r = wse__deque_steal(&g_dq, &item);
         if (r == DEQUE_STOLEN) {
             take(item);
             mine++;
@@ -276,18 +276,18 @@ owner_run(int mode)
         if (burst > g_items - i)
             burst = g_items - i;
         for (long k = 0; k < burst; k++)
-            ck_assert_int_eq(deque_push(&g_dq, ITEM(i + k)), 0);
+            ck_assert_int_eq(wse__deque_push(&g_dq, ITEM(i + k)), 0);
         i += burst;
         long pops = mode == 0 ? (long)((rnd >> 8) % (unsigned)(burst + 1)) : 1;
         for (long k = 0; k < pops; k++) {
-            void *p = deque_pop(&g_dq);
+            void *p = wse__deque_pop(&g_dq);
             if (p == NULL)
                 break;
             take(p);
         }
     }
     void *p;
-    while ((p = deque_pop(&g_dq)) != NULL)
+    while ((p = wse__deque_pop(&g_dq)) != NULL)
         take(p);
     flag_set(&g_owner_done);
 }
@@ -300,7 +300,7 @@ stress(int mode, long items)
     g_owner_done = 0;
     g_taken = calloc((size_t)items, 1);
     ck_assert_ptr_nonnull(g_taken);
-    ck_assert_int_eq(deque_init(&g_dq, 2), 0);
+    ck_assert_int_eq(wse__deque_init(&g_dq, 2), 0);
     ck_assert_int_eq(pthread_barrier_init(&g_start, NULL, THIEVES + 1), 0);
 
     pthread_t th[THIEVES];
@@ -317,13 +317,13 @@ stress(int mode, long items)
         if (g_taken[i] != 1)
             ck_abort_msg("item %ld taken %d times", i, (int)g_taken[i]);
     }
-    ck_assert_int_eq(deque_size_hint(&g_dq), 0);
+    ck_assert_int_eq(wse__deque_size_hint(&g_dq), 0);
     void *item;
-    ck_assert_int_eq(deque_steal(&g_dq, &item), DEQUE_EMPTY);
-    ck_assert_ptr_null(deque_pop(&g_dq));
+    ck_assert_int_eq(wse__deque_steal(&g_dq, &item), DEQUE_EMPTY);
+    ck_assert_ptr_null(wse__deque_pop(&g_dq));
 
     pthread_barrier_destroy(&g_start);
-    deque_destroy(&g_dq);
+    wse__deque_destroy(&g_dq);
     free(g_taken);
     g_taken = NULL;
 }

@@ -486,32 +486,99 @@ END_TEST
 
 struct nested_cb {
     struct cb_log *log;
-    struct cb_arg inner;
-    int rc;
+    int rc;                 /* wse_future_on_done() inside the outer callback */
+    int outer_returned;     /* atomic: the outer callback has returned */
+    int inner_saw_outer;    /* the inner callback saw outer_returned set */
+    pthread_t outer_thread;
+    pthread_t inner_thread;
 };
+
+static void
+cb_inner_check(wse_future *f, void *arg)
+{
+    struct nested_cb *n = arg;
+    (void)f;
+    n->inner_saw_outer = __atomic_load_n(&n->outer_returned, __ATOMIC_SEQ_CST);
+    n->inner_thread = pthread_self();
+    counter_add(&n->log->count, 1);
+}
 
 static void
 cb_add_another(wse_future *f, void *arg)
 {
     struct nested_cb *n = arg;
-    /* f is done: the new callback runs now, inside this one. */
-    n->rc = wse_future_on_done(f, cb_record, &n->inner);
+    /* f is done and its callbacks are running: the new one is queued behind
+     * this one, to keep the order in which callbacks were added. */
+    n->rc = wse_future_on_done(f, cb_inner_check, n);
+    n->outer_thread = pthread_self();
     counter_add(&n->log->count, 100);
+    __atomic_store_n(&n->outer_returned, 1, __ATOMIC_SEQ_CST);
 }
 
-START_TEST(on_done_added_inside_callback_runs_now)
+START_TEST(on_done_added_inside_callback_runs_after_it)
 {
     struct blocked b;
     blocked_start(&b, 1);
     struct cb_log log = {0};
-    struct nested_cb n = {&log, {&log, 7}, -1};
+    struct nested_cb n = {.log = &log, .rc = -1};
     ck_assert_int_eq(wse_future_on_done(b.gate_f[0], cb_add_another, &n), 0);
     blocked_release(&b);
     spin_until_at_least(&log.count, 101, "the nested callback");
     blocked_finish(&b);
     ck_assert_int_eq(n.rc, 0);
     ck_assert_int_eq(counter_get(&log.count), 101);
-    ck_assert_int_eq(log.order[0], 7);
+    ck_assert_int_eq(n.inner_saw_outer, 1);
+    ck_assert(pthread_equal(n.inner_thread, n.outer_thread));
+}
+END_TEST
+
+struct slow_cb {
+    int started;            /* atomic: the slow callback is running */
+    int release;            /* atomic: let it return */
+    int order[2];           /* ids in the order the callbacks ran */
+    int count;              /* atomic */
+};
+
+static void
+cb_slow_first(wse_future *f, void *arg)
+{
+    struct slow_cb *s = arg;
+    (void)f;
+    __atomic_store_n(&s->started, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&s->release, __ATOMIC_SEQ_CST))
+        sched_yield();
+    s->order[__atomic_fetch_add(&s->count, 1, __ATOMIC_SEQ_CST)] = 1;
+}
+
+static void
+cb_second(wse_future *f, void *arg)
+{
+    struct slow_cb *s = arg;
+    (void)f;
+    s->order[__atomic_fetch_add(&s->count, 1, __ATOMIC_SEQ_CST)] = 2;
+}
+
+/* A callback added from another thread while the completing thread is still
+ * running an earlier one waits for it: callbacks run in the order added. */
+START_TEST(on_done_added_during_callbacks_keeps_order)
+{
+    struct blocked b;
+    blocked_start(&b, 1);
+    struct slow_cb s = {0};
+    ck_assert_int_eq(wse_future_on_done(b.gate_f[0], cb_slow_first, &s), 0);
+    blocked_release(&b);
+    while (!__atomic_load_n(&s.started, __ATOMIC_SEQ_CST))
+        sched_yield();
+    ck_assert(wse_future_done(b.gate_f[0]));
+    ck_assert_int_eq(wse_future_on_done(b.gate_f[0], cb_second, &s), 0);
+    /* Queued, not run on this thread: the first callback has not returned. */
+    ck_assert_int_eq(__atomic_load_n(&s.count, __ATOMIC_SEQ_CST), 0);
+    __atomic_store_n(&s.release, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&s.count, __ATOMIC_SEQ_CST) < 2)
+        sched_yield();
+    blocked_finish(&b);
+    ck_assert_int_eq(s.order[0], 1);
+    ck_assert_int_eq(s.order[1], 2);
 }
 END_TEST
 
@@ -793,7 +860,8 @@ future_suite(void)
     tcase_add_test(tc, on_done_failed_future);
     tcase_add_test(tc, on_done_cancelled_runs_on_cancelling_thread);
     tcase_add_test(tc, on_done_callback_may_release_its_reference);
-    tcase_add_test(tc, on_done_added_inside_callback_runs_now);
+    tcase_add_test(tc, on_done_added_inside_callback_runs_after_it);
+    tcase_add_test(tc, on_done_added_during_callbacks_keeps_order);
     tcase_add_test(tc, on_done_race_with_completion_runs_exactly_once);
     tcase_add_test(tc, on_done_null_arguments_einval);
     suite_add_tcase(s, tc);
