@@ -2,6 +2,14 @@
 # Install what building and testing wsexec needs, on Debian (bookworm) or a derivative:
 # a C compiler and make, cmake, pkg-config, Concurrency Kit (libck-dev) and Check.
 #
+#   tools/setup.sh            the build and the unit tests
+#   tools/setup.sh --verify   also what CI's verification jobs use: spin (the
+#                             Promela model), clang with its sanitizer and
+#                             libFuzzer runtimes, valgrind, faketime, cppcheck,
+#                             clang-tidy
+#   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
+#                             LLVM's OpenMP, gnuplot, python3
+#
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
 # one line, or apt's output when something fails.
@@ -34,6 +42,34 @@ else
     want libck-dev
     want check
 fi
+
+# dpkg_has PACKAGE: the Debian package is installed.
+dpkg_has() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
+for arg in "$@"; do
+    case "$arg" in
+    --verify)
+        have spin || want spin
+        have clang || want clang
+        dpkg_has libclang-rt-14-dev || want libclang-rt-14-dev
+        have valgrind || want valgrind
+        have faketime || want faketime
+        have cppcheck || want cppcheck
+        have clang-tidy || want clang-tidy
+        ;;
+    --bench)
+        dpkg_has libtbb-dev || want libtbb-dev
+        dpkg_has libomp-dev || want libomp-dev
+        have g++ || want g++
+        have gnuplot || want gnuplot-nox
+        have python3 || want python3
+        ;;
+    *)
+        echo "setup.sh: unknown option '$arg' (use --verify and/or --bench)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 if [ -z "$missing" ]; then
     echo "setup.sh: all build dependencies are present"
