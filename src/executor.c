@@ -38,6 +38,8 @@ wse__unlock(pthread_mutex_t *m)
         abort();
 }
 
+/* false: the deadline has passed. true: woken (perhaps spuriously); the caller
+ * re-checks its condition. */
 bool
 wse__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct wse_deadline *deadline)
 {
@@ -48,8 +50,12 @@ wse__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct wse_deadline 
     } else {
         rc = pthread_cond_timedwait(c, m, &deadline->at);
     }
-    if (rc == ETIMEDOUT)
-        return false;
+    if (rc == ETIMEDOUT) {
+        /* Trust, but check against our own clock: an interposed or broken
+         * timedwait (libfaketime 0.9.10 times out CLOCK_MONOTONIC waits at
+         * once) then costs a retry, never an early return. */
+        return !wse__deadline_passed(deadline);
+    }
     if (rc != 0)
         abort();
     return true;
@@ -297,6 +303,11 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 
     if (ex == NULL || fn == NULL)
         return EINVAL;
+    /* acquire: pairs with set_flags(). A quick refusal before allocating (so a
+     * shut-down executor says ESHUTDOWN even when memory is short); the push
+     * below decides for real. */
+    if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN)
+        return ESHUTDOWN;
     f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
     if (f == NULL)
         return ENOMEM;
@@ -339,6 +350,9 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
 
     if (ex == NULL || fn == NULL || n == 0)
         return EINVAL;
+    /* acquire: as in wse_submit(); the push decides for real. */
+    if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN)
+        return ESHUTDOWN;
     for (i = 0; i < n; i++) {
         f = wse__future_new(fn, args != NULL ? args[i] : NULL, out != NULL ? 2 : 1);
         if (f == NULL) {

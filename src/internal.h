@@ -45,7 +45,7 @@ struct wse_node {
     wse_future *future;         /* the future this node watches (wait nodes) */
     uint32_t linked;            /* on the list; under F_LOCK */
     uint8_t registered;         /* wait(): linked by this waiter (owner only) */
-    uint8_t done;               /* wait(): snapshot of "done" for the partition */
+    uint8_t state;              /* wait(): the state in the latest snapshot */
 };
 
 struct wse_future {

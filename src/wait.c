@@ -82,23 +82,49 @@ tripped(const struct wse_latch *l)
     return wse_load_u32_acquire(&l->tripped) != 0;
 }
 
-/* Snapshot the states into nodes[i].done; count the done and failed ones. */
-static void
-snapshot(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
+/* Read every state into nodes[i].state; count the done and failed ones. Returns
+ * true if any state differs from what the nodes held before. */
+static bool
+collect(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
 {
     size_t done = 0;
     size_t failed = 0;
+    bool changed = false;
     size_t i;
     wse_state s;
 
     for (i = 0; i < n; i++) {
         s = wse__future_state_acquire(nodes[i].future);
-        nodes[i].done = wse__state_done(s);
-        done += nodes[i].done;
+        changed |= nodes[i].state != (uint8_t)s;
+        nodes[i].state = (uint8_t)s;
+        done += wse__state_done(s);
         failed += s == WSE_FAILED;
     }
     *n_done = done;
     *n_failed = failed;
+    return changed;
+}
+
+/* Up to this many extra collects for a stable snapshot. */
+#define STABLE_TRIES 8
+
+/*
+ * A snapshot that holds at one instant: collect again until two consecutive
+ * collects agree (the classic double collect; states only move forward, so two
+ * equal collects mean nothing changed in between). Reading states one after
+ * another could otherwise report the two entries of a duplicate on different
+ * sides, or a future as done while one that completed before it is reported
+ * pending. Under a storm of completions it gives up after STABLE_TRIES collects
+ * and reports the last one, whose entries each held at the time they were read.
+ */
+static void
+snapshot(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
+{
+    unsigned tries = 0;
+
+    collect(nodes, n, n_done, n_failed);
+    while (tries++ < STABLE_TRIES && collect(nodes, n, n_done, n_failed))
+        ;
 }
 
 static bool
@@ -124,7 +150,7 @@ partition(const struct wse_node *nodes, size_t n, size_t n_done, wse_future *out
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (nodes[i].done)
+        if (wse__state_done((wse_state)nodes[i].state))
             out[d++] = nodes[i].future;
         else
             out[p++] = nodes[i].future;
@@ -275,9 +301,9 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
             return ENOMEM;
     }
     for (i = 0; i < n; i++)
-        nodes[i] = (struct wse_node){ .future = futures[i] };
+        nodes[i] = (struct wse_node){ .future = futures[i], .state = 0xff };
 
-    snapshot(nodes, n, &n_done, &n_failed);
+    collect(nodes, n, &n_done, &n_failed);
     if (wse__tls_worker != NULL && n <= STACK_NODES) {
         /* A worker waiting on a few futures, usually the children it has just
          * pushed: run tasks from its own deque (newest first) until the condition
@@ -289,15 +315,17 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
                !wse__deadline_passed(deadline) &&
                (f = wse__deque_pop(&wse__tls_worker->deque)) != NULL) {
             wse__run_task(wse__tls_worker, f);
-            snapshot(nodes, n, &n_done, &n_failed);
+            collect(nodes, n, &n_done, &n_failed);
         }
     }
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__deadline_passed(deadline)) {
         rc = block(nodes, n, mode, deadline);
         if (rc != 0)
             goto out_free_nodes;
-        snapshot(nodes, n, &n_done, &n_failed);
     }
+    /* The result: one stable snapshot decides both the partition and the code
+     * (states only move forward, so a condition seen above still holds). */
+    snapshot(nodes, n, &n_done, &n_failed);
     rc = condition_holds(mode, n, n_done, n_failed) ? 0 : ETIMEDOUT;
     if (out != NULL)
         partition(nodes, n, n_done, out);
