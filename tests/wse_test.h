@@ -367,6 +367,24 @@ env_long(const char *name, long dflt)
     return (*end == '\0' && v > 0) ? v : dflt;
 }
 
+/* Worker count for tests that work with any count: WSE_TEST_WORKERS (1..1024)
+ * if set, else dflt. The chaos runner (tests/chaos/run.sh) sets it to run the
+ * same tests with 1, 2, 3 and 8 workers. Tests that need an exact count use
+ * make_executor(n) / blocked_start(b, n) directly. */
+static inline unsigned
+wse_test_workers(unsigned dflt)
+{
+    long v = env_long("WSE_TEST_WORKERS", (long)dflt);
+    return v >= 1 && v <= 1024 ? (unsigned)v : dflt;
+}
+
+/* make_executor(wse_test_workers(dflt)). */
+static inline wse_executor *
+make_executor_any(unsigned dflt)
+{
+    return make_executor(wse_test_workers(dflt));
+}
+
 /* Run one suite in Check's default (fork) mode; exit status for CTest. */
 static inline int
 run_suite(Suite *s)

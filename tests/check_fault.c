@@ -1,0 +1,545 @@
+/*
+ * Out of memory at every allocation (issue 4 item 1), SQLite style.
+ *
+ * Needs a WSE_FAULT_INJECTION build: wse__fault_arm(k, persistent) makes the k-th
+ * allocation of the library fail (and with persistent every later one). Each
+ * scenario is first run unarmed to count its N allocations, then once for every k
+ * in 1..N (and again with persistent failure). Each run checks:
+ *   - every call returns 0, or ENOMEM where it may allocate; with a one-shot
+ *     failure that was reached exactly one call (or task) saw ENOMEM;
+ *   - outputs are untouched on error;
+ *   - no future is lost or completed twice: every future handed back reaches a
+ *     final state, DONE iff its task ran (exactly once), CANCELLED iff it never
+ *     ran; a rejected task never runs; every accepted callback runs exactly once,
+ *     a rejected one never;
+ *   - the executor runs new work afterwards (unarmed, if it exists);
+ *   - nothing leaks: run this suite under -DWSE_SANITIZE=address (LeakSanitizer
+ *     checks each forked test at its exit).
+ *
+ * Tasks never call ck_assert: they record problems in R.bad and the test thread
+ * checks them.
+ */
+#include "wse_test.h"
+
+#include "alloc.h"
+
+#define MAXF 512
+#define CHILDREN 64
+
+/* State of one run of a scenario. Tasks find it as a global. */
+static struct run {
+    int64_t k;
+    bool persistent;
+    int enomem;                 /* ENOMEM results seen (test thread and tasks) */
+    int bad;                    /* unexpected results */
+    int bad_line;               /* line of the first unexpected result */
+    int bad_rc;
+    int next_id;                /* task ids */
+    int runs[MAXF];             /* runs per task id */
+    int accepted[MAXF];         /* 1 if the submit of that id returned 0 */
+    int next_cb;                /* callback ids */
+    int cbs[MAXF];              /* runs per callback id */
+    int cb_accepted[MAXF];      /* 1 if on_done returned 0 */
+    int nf;                     /* futures handed back (owned references) */
+    wse_future *f[MAXF];
+    int fid[MAXF];              /* task id of each, -1: a gate */
+    wse_executor *ex;           /* NULL: not created or destroyed in the scenario */
+    unsigned workers;
+    bool shut;                  /* shut down inside the scenario */
+    struct gate gate;
+    int gates;                  /* gate tasks accepted */
+} R;
+
+#define BAD(rc_) note_bad(__LINE__, (rc_))
+
+static void
+note_bad(int line, int rc)
+{
+    if (counter_add(&R.bad, 1) == 1) {
+        __atomic_store_n(&R.bad_line, line, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&R.bad_rc, rc, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* Check a result: 0 is fine; ENOMEM only where the call may allocate. Returns rc. */
+#define NOTE(rc_, may_alloc_) note_rc(__LINE__, (rc_), (may_alloc_))
+
+static int
+note_rc(int line, int rc, bool may_alloc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == ENOMEM && may_alloc) {
+        counter_add(&R.enomem, 1);
+        /* The failing allocation must have happened by now. */
+        if (R.k == 0 || wse__fault_count() < R.k)
+            note_bad(line, -rc);
+        return rc;
+    }
+    note_bad(line, rc);
+    return rc;
+}
+
+static int
+task_mark(void *arg, void **result)
+{
+    int id = (int)(intptr_t)arg;
+    counter_add(&R.runs[id], 1);
+    *result = arg;
+    return 0;
+}
+
+static void
+cb_mark(wse_future *f, void *arg)
+{
+    (void)f;
+    counter_add(&R.cbs[(int)(intptr_t)arg], 1);
+}
+
+static void
+keep_future(wse_future *f, int id)
+{
+    int i = counter_add(&R.nf, 1) - 1;
+    if (i >= MAXF) {
+        BAD(0);
+        return;
+    }
+    R.fid[i] = id;
+    __atomic_store_n(&R.f[i], f, __ATOMIC_SEQ_CST);
+}
+
+/* Submit task_mark with a fresh id; keeps the future. Returns rc (0 / ENOMEM /
+ * ESHUTDOWN if allow_shutdown). *out gets the future (NULL on error). */
+static int
+sub(wse_future **out, bool allow_shutdown)
+{
+    int id = counter_add(&R.next_id, 1) - 1;
+    wse_future *f = SENTINEL;
+    int rc = wse_submit(R.ex, task_mark, (void *)(intptr_t)id, &f);
+    if (rc == 0) {
+        R.accepted[id] = 1;
+        keep_future(f, id);
+    } else {
+        if (f != SENTINEL)
+            BAD(rc); /* out touched on error */
+        if (!(rc == ESHUTDOWN && allow_shutdown))
+            NOTE(rc, true);
+        f = NULL;
+    }
+    if (out)
+        *out = f;
+    return rc;
+}
+
+static int
+on_done(wse_future *f)
+{
+    int id = counter_add(&R.next_cb, 1) - 1;
+    int rc = wse_future_on_done(f, cb_mark, (void *)(intptr_t)id);
+    if (rc == 0)
+        R.cb_accepted[id] = 1;
+    else
+        NOTE(rc, true);
+    return rc;
+}
+
+/* Wait for all of fs (n > 8: the waiter block is allocated); on ENOMEM fall
+ * back to one future at a time (never allocates). */
+static void
+wait_all(wse_future *const fs[], size_t n)
+{
+    if (n == 0)
+        return;
+    wse_future *out[MAXF];
+    size_t n_done = SENTINEL_N;
+    out[0] = SENTINEL;
+    int rc = wse_wait(fs, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, &n_done);
+    if (rc == 0) {
+        if (n_done != n)
+            BAD(-1);
+        return;
+    }
+    if (NOTE(rc, n > 8) == ENOMEM && (n_done != SENTINEL_N || out[0] != SENTINEL))
+        BAD(-2); /* touched on error */
+    for (size_t i = 0; i < n; i++) {
+        if (NOTE(wse_future_wait(fs[i], WSE_FOREVER), false) != 0)
+            return;
+    }
+}
+
+/* Occupy every worker with a gate task (as far as memory allows). */
+static void
+block_workers(void)
+{
+    for (unsigned i = 0; i < R.workers; i++) {
+        wse_future *f = SENTINEL;
+        int rc = wse_submit(R.ex, gate_task, &R.gate, &f);
+        if (rc == 0) {
+            R.gates++;
+            keep_future(f, -1);
+        } else {
+            NOTE(rc, true);
+        }
+    }
+    gate_wait_entered(&R.gate, R.gates);
+}
+
+/* ---- Scenarios (R.ex exists; the failure is armed) ------------------------------- */
+
+static void
+sc_nothing(void)
+{
+}
+
+static void
+sc_submit_outside(void)
+{
+    wse_future *f;
+    for (int i = 0; i < 12; i++) {
+        if (sub(&f, false) == 0)
+            NOTE(wse_future_wait(f, WSE_FOREVER), false);
+    }
+}
+
+/* A task that submits CHILDREN children from its worker (deque growth from
+ * capacity 2), then waits for them with wse_wait (the waiter block). */
+static int
+task_parent(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    wse_future *kids[CHILDREN];
+    size_t n = 0;
+    for (int i = 0; i < CHILDREN; i++) {
+        wse_future *f;
+        if (sub(&f, false) == 0)
+            kids[n++] = f;
+    }
+    wait_all(kids, n);
+    return 0;
+}
+
+static void
+sc_submit_from_worker(void)
+{
+    wse_future *p = SENTINEL;
+    int rc = wse_submit(R.ex, task_parent, NULL, &p);
+    if (NOTE(rc, true) != 0)
+        return;
+    NOTE(wse_future_wait(p, WSE_FOREVER), false);
+    if (wse_future_state(p) != WSE_DONE)
+        BAD(-3);
+    wse_future_release(p);
+}
+
+static int
+task_batch_parent(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    enum { N = 16 };
+    void *args[N];
+    wse_future *out[N];
+    int base = counter_add(&R.next_id, N) - N;
+    for (int i = 0; i < N; i++) {
+        args[i] = (void *)(intptr_t)(base + i);
+        out[i] = SENTINEL;
+    }
+    int rc = wse_submit_batch(R.ex, task_mark, args, N, out);
+    if (rc != 0) {
+        NOTE(rc, true);
+        for (int i = 0; i < N; i++) {
+            if (out[i] != SENTINEL)
+                BAD(rc);
+        }
+        return 0;
+    }
+    for (int i = 0; i < N; i++) {
+        R.accepted[base + i] = 1;
+        keep_future(out[i], base + i);
+    }
+    wait_all(out, N);
+    return 0;
+}
+
+static void
+sc_submit_batch(void)
+{
+    /* From outside. */
+    (void)task_batch_parent(NULL, NULL);
+    /* From a worker. */
+    wse_future *p = SENTINEL;
+    if (NOTE(wse_submit(R.ex, task_batch_parent, NULL, &p), true) != 0)
+        return;
+    NOTE(wse_future_wait(p, WSE_FOREVER), false);
+    wse_future_release(p);
+}
+
+static int
+task_wait_many(void *arg, void **result)
+{
+    (void)result;
+    wait_all(arg, 12);
+    return 0;
+}
+
+static void
+sc_wait_many(void)
+{
+    wse_future *fs[12];
+    size_t n = 0;
+    for (int i = 0; i < 12; i++) {
+        wse_future *f;
+        if (sub(&f, false) == 0)
+            fs[n++] = f;
+    }
+    if (n < 12) {
+        wait_all(fs, n);
+        return;
+    }
+    /* A plain thread: FIRST_COMPLETED with a poll, then ALL_COMPLETED. */
+    size_t nd = SENTINEL_N;
+    int rc = wse_wait(fs, n, 0, WSE_FIRST_COMPLETED, NULL, &nd);
+    if (rc != 0 && rc != ETIMEDOUT)
+        NOTE(rc, true);
+    wait_all(fs, n);
+    /* A worker waiting on the same (done) set. */
+    wse_future *p = SENTINEL;
+    if (NOTE(wse_submit(R.ex, task_wait_many, fs, &p), true) != 0)
+        return;
+    NOTE(wse_future_wait(p, WSE_FOREVER), false);
+    wse_future_release(p);
+}
+
+static void
+sc_on_done(void)
+{
+    block_workers();
+    wse_future *fs[10];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++) {
+        wse_future *f;
+        if (sub(&f, false) == 0) {
+            fs[n++] = f;
+            on_done(f);
+            on_done(f);
+        }
+    }
+    for (size_t i = 0; i < n; i += 2)
+        (void)wse_future_cancel(fs[i]);
+    gate_open(&R.gate);
+    wait_all(fs, n);
+    /* On a done future: runs now (still allocates the node first). */
+    if (n > 0)
+        on_done(fs[0]);
+}
+
+static void
+sc_shutdown_cancel(void)
+{
+    block_workers();
+    wse_future *fs[10];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++) {
+        wse_future *f;
+        if (sub(&f, false) == 0) {
+            fs[n++] = f;
+            on_done(f);
+        }
+    }
+    NOTE(wse_shutdown(R.ex, false, true), false);
+    R.shut = true;
+    if (R.gates == (int)R.workers) {
+        /* Every worker was blocked: every task was still pending. */
+        for (size_t i = 0; i < n; i++) {
+            if (wse_future_state(fs[i]) != WSE_CANCELLED)
+                BAD(-4);
+        }
+    }
+    /* ESHUTDOWN; or ENOMEM when the future's allocation failed first (SPEC does
+     * not order the two). */
+    wse_future *f = SENTINEL;
+    int rc = wse_submit(R.ex, task_mark, NULL, &f);
+    if (f != SENTINEL)
+        BAD(-5);
+    if (rc != ESHUTDOWN)
+        NOTE(rc, true);
+    gate_open(&R.gate);
+    /* Destroy under the armed failure: it must not need memory. */
+    NOTE(wse_executor_destroy(R.ex), false);
+    R.ex = NULL;
+}
+
+/* ---- The driver ------------------------------------------------------------------ */
+
+struct scenario {
+    const char *name;
+    unsigned workers;
+    unsigned deque_capacity;
+    void (*body)(void);
+    bool deterministic;   /* the allocation count does not depend on timing */
+};
+
+/* Run sc once with the failure armed at k; returns the allocations counted. */
+static int64_t
+run_once(const struct scenario *sc, int64_t k, bool persistent)
+{
+    memset(&R, 0, sizeof R);
+    R.k = k;
+    R.persistent = persistent;
+    R.workers = sc->workers;
+
+    wse__fault_arm(k, persistent);
+    wse_options o = {0};
+    o.workers = sc->workers;
+    o.deque_capacity = sc->deque_capacity;
+    wse_executor *ex = (wse_executor *)SENTINEL;
+    int rc = wse_executor_create(&ex, &o);
+    NOTE(rc, true);
+    if (rc == 0) {
+        R.ex = ex;
+        sc->body();
+    } else {
+        ck_assert_msg(ex == (wse_executor *)SENTINEL, "create touched *out on error");
+    }
+    gate_open(&R.gate);
+    int64_t used = wse__fault_count();
+    wse__fault_arm(0, false);
+
+    /* The executor still runs new work. */
+    if (R.ex != NULL && !R.shut) {
+        wse_future *f = NULL;
+        ck_assert_int_eq(wse_submit(R.ex, task_value, (void *)(uintptr_t)77, &f), 0);
+        ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
+        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+        ck_assert_ptr_eq(wse_future_value(f), (void *)(uintptr_t)77);
+        wse_future_release(f);
+    }
+    /* Every future handed back reaches a final state. */
+    int nf = counter_get(&R.nf);
+    for (int i = 0; i < nf; i++)
+        ck_assert_int_eq(wse_future_wait(R.f[i], 60.0), 0);
+    if (R.ex != NULL)
+        ck_assert_int_eq(wse_executor_destroy(R.ex), 0); /* joins: callbacks done */
+
+    ck_assert_msg(R.bad == 0, "%s k=%lld%s: unexpected result %d at line %d", sc->name,
+                  (long long)k, persistent ? " persistent" : "", R.bad_rc, R.bad_line);
+    for (int i = 0; i < nf; i++) {
+        wse_state s = wse_future_state(R.f[i]);
+        int id = R.fid[i];
+        if (id < 0) {
+            ck_assert_int_eq(s, WSE_DONE);
+            continue;
+        }
+        ck_assert_msg(s == WSE_DONE || s == WSE_CANCELLED, "%s k=%lld: future %d state %d",
+                      sc->name, (long long)k, id, (int)s);
+        ck_assert_int_eq(R.runs[id], s == WSE_DONE ? 1 : 0);
+        if (s == WSE_DONE)
+            ck_assert_ptr_eq(wse_future_value(R.f[i]), (void *)(intptr_t)id);
+        else
+            ck_assert_int_eq(wse_future_error(R.f[i]), ECANCELED);
+    }
+    for (int id = 0; id < R.next_id && id < MAXF; id++) {
+        ck_assert_msg(R.runs[id] <= 1, "task %d ran %d times", id, R.runs[id]);
+        if (!R.accepted[id])
+            ck_assert_msg(R.runs[id] == 0, "%s k=%lld: rejected task %d ran", sc->name,
+                          (long long)k, id);
+    }
+    for (int c = 0; c < R.next_cb && c < MAXF; c++)
+        ck_assert_msg(R.cbs[c] == R.cb_accepted[c], "%s k=%lld: callback %d ran %d times",
+                      sc->name, (long long)k, c, R.cbs[c]);
+    if (k > 0 && used >= k) {
+        if (persistent)
+            ck_assert_msg(R.enomem >= 1, "%s k=%lld persistent: no ENOMEM reported",
+                          sc->name, (long long)k);
+        else
+            ck_assert_msg(R.enomem == 1, "%s k=%lld: %d ENOMEM reported for one failure",
+                          sc->name, (long long)k, R.enomem);
+    } else {
+        ck_assert_int_eq(R.enomem, 0);
+    }
+    for (int i = 0; i < nf; i++)
+        wse_future_release(R.f[i]);
+    return used;
+}
+
+static void
+walk(const struct scenario *sc)
+{
+    int64_t n = run_once(sc, 0, false);
+    ck_assert_int_gt(n, 0);
+    int64_t reached = 0, missed = 0, preached = 0;
+    /* A timing-dependent scenario may allocate a little more on some runs. */
+    int64_t limit = sc->deterministic ? n : n + n / 4 + 2;
+    for (int64_t k = 1; k <= limit; k++) {
+        if (run_once(sc, k, false) >= k)
+            reached++;
+        else
+            missed++;
+        if (run_once(sc, k, true) >= k)
+            preached++;
+    }
+    if (sc->deterministic)
+        ck_assert_int_eq(missed, 0);
+    printf("fault: %-22s workers=%u allocations=%lld walked k=1..%lld: one-shot failures "
+           "hit %lld (not reached %lld), persistent hit %lld\n",
+           sc->name, sc->workers, (long long)n, (long long)limit, (long long)reached,
+           (long long)missed, (long long)preached);
+    fflush(stdout);
+}
+
+static const struct scenario scenarios[] = {
+    { "create", 1, 0, sc_nothing, true },
+    { "create", 2, 0, sc_nothing, true },
+    { "submit_outside", 1, 0, sc_submit_outside, true },
+    { "submit_outside", 2, 0, sc_submit_outside, true },
+    { "submit_from_worker", 1, 2, sc_submit_from_worker, true },
+    { "submit_from_worker", 2, 2, sc_submit_from_worker, false },
+    { "submit_batch", 1, 2, sc_submit_batch, true },
+    { "wait_many", 1, 0, sc_wait_many, true },
+    { "wait_many", 2, 0, sc_wait_many, true },
+    { "on_done", 1, 0, sc_on_done, true },
+    { "on_done", 2, 0, sc_on_done, true },
+    { "shutdown_cancel", 1, 0, sc_shutdown_cancel, true },
+    { "shutdown_cancel", 2, 0, sc_shutdown_cancel, true },
+};
+
+START_TEST(fault_every_allocation)
+{
+    walk(&scenarios[_i]);
+}
+END_TEST
+
+/* The library's allocations go through the counter at all (guards against a build
+ * without WSE_FAULT_INJECTION, where every walk would be empty). */
+START_TEST(fault_injection_is_active)
+{
+    wse__fault_arm(1, false);
+    wse_executor *ex = (wse_executor *)SENTINEL;
+    wse_options o = {0};
+    o.workers = 1;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), ENOMEM);
+    ck_assert_ptr_eq(ex, (wse_executor *)SENTINEL);
+    ck_assert_int_eq(wse__fault_count(), 1);
+    wse__fault_arm(0, false);
+}
+END_TEST
+
+static Suite *
+fault_suite(void)
+{
+    Suite *s = suite_create("fault");
+    TCase *tc = tcase_create("oom");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fault_injection_is_active);
+    tcase_add_loop_test(tc, fault_every_allocation, 0,
+                        (int)(sizeof scenarios / sizeof scenarios[0]));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return run_suite(fault_suite());
+}
