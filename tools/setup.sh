@@ -8,7 +8,7 @@
 #                             libFuzzer runtimes, valgrind, faketime, cppcheck,
 #                             clang-tidy
 #   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
-#                             LLVM's OpenMP, gnuplot, python3
+#                             LLVM's OpenMP (with clang), gnuplot, python3
 #
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
@@ -61,6 +61,7 @@ for arg in "$@"; do
         dpkg_has libtbb-dev || want libtbb-dev
         dpkg_has libomp-dev || want libomp-dev
         have g++ || want g++
+        have clang || want clang
         have gnuplot || want gnuplot-nox
         have python3 || want python3
         ;;

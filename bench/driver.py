@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Runs every benchmark configuration RUNS times, interleaved (shuffled within each
+round), then writes bench/results/{raw.csv,summary.csv,results.md,*.png} and prints
+the tables. Usage: driver.py BUILD_DIR RESULTS_DIR (bench/run.sh calls it)."""
+import csv
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+BUILD, RESULTS = sys.argv[1], sys.argv[2]
+HERE = os.path.dirname(os.path.abspath(__file__))
+QUICK = os.environ.get("QUICK") == "1"
+
+
+def env(name, default, quick):
+    v = os.environ.get(name)
+    return v if v else (quick if QUICK else default)
+
+
+RUNS = int(env("RUNS", "5", "1"))
+FIB_N = env("FIB_N", "30 32", "25").split()
+FLAT_N = env("FLAT_N", "1000000", "100000")
+PY_FLAT_N = env("PY_FLAT_N", "20000", "2000")
+FF_TASKS = env("FF_TASKS", "10000", "10000")
+WAITN_MAX = int(env("WAITN_MAX", "1000000", "10000"))
+PY_WAITN_MAX = int(env("PY_WAITN_MAX", "100000", "10000"))
+WORKERS = env("WORKERS", "2", "2")
+CHILD_ENV = dict(os.environ)
+for k, d, q in [("RT_HOT_N", "20000", "2000"), ("RT_GAP_N", "200", "20"),
+                ("FC_N", "100", "20"), ("FF_N", "20", "3"), ("IDLE_MS", "2000", "300")]:
+    CHILD_ENV[k] = env(k, d, q)
+PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
+
+BIN = {
+    "wsexec": os.path.join(BUILD, "wse_bench"),
+    "tbb": os.path.join(BUILD, "tbb_bench"),
+    "omp-gcc": os.path.join(BUILD, "omp_gcc_bench"),
+    "omp-clang": os.path.join(BUILD, "omp_clang_bench"),
+    "condvar-pool": os.path.join(BUILD, "cv_bench"),
+    "sequential": os.path.join(BUILD, "seq_bench"),
+}
+
+
+def cmd(peer, workload, param, config, workers):
+    if peer == "cpython":
+        return [sys.executable, os.path.join(HERE, "py_bench.py"), workload, param, config,
+                workers]
+    return [BIN[peer], workload, param, config, workers]
+
+
+def jobs():
+    """(peer, workload, param, config, workers) for every configuration."""
+    j = []
+    w = WORKERS
+    for n in FIB_N:
+        for k in ("1", w):
+            for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang"):
+                j.append((peer, "fib", n, f"{peer}-{k}w", k))
+        j.append(("sequential", "fib", n, "sequential", "1"))
+    for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "sequential"):
+        j.append((peer, "flat", FLAT_N, peer, w))
+    j.append(("wsexec", "flat", FLAT_N, "wsexec-batch", w))
+    j.append(("cpython", "flat", PY_FLAT_N, "cpython", w))
+    for p in ("hot", "gap5ms"):
+        for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "cpython"):
+            j.append((peer, "rt", p, peer, w))
+    for peer in ("wsexec", "condvar-pool", "cpython"):
+        j.append((peer, "fc", "64", peer, w))
+    for peer in ("wsexec", "cpython"):
+        j.append((peer, "ff", FF_TASKS, peer, w))
+    n = 1
+    while n <= WAITN_MAX:
+        j.append(("wsexec", "waitn", str(n), "wsexec", w))
+        if n <= PY_WAITN_MAX:
+            j.append(("cpython", "waitn", str(n), "cpython", w))
+        n *= 10
+    for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "cpython"):
+        j.append((peer, "idle", "-", peer, w))
+    return [x for x in j if x[0] == "cpython" or os.path.exists(BIN[x[0]])]
+
+
+def run_all():
+    rows = []
+    todo = jobs()
+    t_start = time.monotonic()
+    for r in range(1, RUNS + 1):
+        order = list(todo)
+        random.Random(r).shuffle(order)
+        for peer, workload, param, config, workers in order:
+            c = cmd(peer, workload, param, config, workers)
+            try:
+                p = subprocess.run(c, capture_output=True, text=True, timeout=600,
+                                   env=PY_ENV if peer == "cpython" else CHILD_ENV)
+            except subprocess.TimeoutExpired:
+                print(f"  TIMEOUT: {' '.join(c)}", file=sys.stderr)
+                continue
+            if p.returncode != 0:
+                print(f"  FAILED ({p.returncode}): {' '.join(c)}\n{p.stderr}", file=sys.stderr)
+                continue
+            for line in p.stdout.splitlines():
+                wl, pa, co, metric, value = line.split(",")
+                rows.append((r, wl, pa, co, metric, float(value)))
+        print(f"round {r}/{RUNS} done, {time.monotonic() - t_start:.0f} s", flush=True)
+    with open(os.path.join(RESULTS, "raw.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run", "workload", "param", "config", "metric", "value"])
+        w.writerows(rows)
+    return rows, time.monotonic() - t_start
+
+
+# workload -> (title, primary metric, higher is better, unit note)
+META = {
+    "fib": ("Fork-join fib(n), no cutoff: wall time", "time_ms", False),
+    "flat": ("Flat batch of tiny tasks (~50 ns) from the main thread, one wait for all",
+             "warm_Mtasks_s", True),
+    "rt": ("Round trip: submit one task and wait for it (hot, and after 5 ms gaps)",
+           "median_us", False),
+    "fc": ("First-completed wake-up: 64 tasks, one finishes after 1 ms, 63 spin; "
+           "its completion to the waiter's return", "median_us", False),
+    "ff": ("Fail-fast: 10,000 tasks of 50 us, one fails; failure to the return of "
+           "wait(FIRST_EXCEPTION); tasks started after the failure", "median_us", False),
+    "waitn": ("Wait cost against n: ns per future", None, False),
+    "idle": ("Idle executor: CPU over the idle period (% of one core)", "cpu_pct", False),
+}
+ORDER = ["fib", "flat", "rt", "fc", "ff", "waitn", "idle"]
+
+
+def is_peer(config):
+    return not config.startswith("wsexec") and config != "sequential"
+
+
+def group_key(workload, param, config):
+    if workload == "fib":
+        return (param, config.rsplit("-", 1)[-1] if config != "sequential" else None)
+    if workload == "rt":
+        return param
+    return None
+
+
+def fmt(v):
+    if v is None:
+        return "–"
+    a = abs(v)
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def summarize(rows):
+    vals = defaultdict(list)
+    for _, wl, pa, co, metric, v in rows:
+        vals[(wl, pa, co, metric)].append(v)
+    med = {k: statistics.median(v) for k, v in vals.items()}
+    with open(os.path.join(RESULTS, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["workload", "param", "config", "metric", "median", "runs"])
+        for k in sorted(med):
+            w.writerow(list(k) + [f"{med[k]:.6g}", len(vals[k])])
+    return med
+
+
+def tables(med):
+    out = []
+    for wl in ORDER:
+        keys = [k for k in med if k[0] == wl]
+        if not keys:
+            continue
+        title, primary, higher = META[wl]
+        out.append(f"### {wl}: {title}\n")
+        if wl == "waitn":
+            series = sorted({(k[2], k[3]) for k in keys})
+            ns = sorted({int(k[1]) for k in keys})
+            out.append("| n | " + " | ".join(f"{c} {m}" for c, m in series) + " |")
+            out.append("|---:|" + "---:|" * len(series))
+            for n in ns:
+                out.append(f"| {n:,} | " + " | ".join(
+                    fmt(med.get((wl, str(n), c, m))) for c, m in series) + " |")
+            out.append("")
+            continue
+        metrics = [m for m in ["time_ms", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
+                               "p99_us", "cpu_pct", "in_vain"] if any(k[3] == m for k in keys)]
+        rowsk = sorted({(k[1], k[2]) for k in keys},
+                       key=lambda x: (int(x[0]) if x[0].isdigit() else x[0], x[1]))
+        best = {}
+        for pa, co in rowsk:
+            v = med.get((wl, pa, co, primary))
+            g = group_key(wl, pa, co)
+            if v is not None and is_peer(co):
+                b = best.get(g)
+                best[g] = v if b is None else (max(b, v) if higher else min(b, v))
+        better = "higher" if higher else "lower"
+        out.append(f"| param | configuration | " + " | ".join(metrics) +
+                   f" | {primary} / best peer ({better} is better) |")
+        out.append("|---|---|" + "---:|" * (len(metrics) + 1))
+        for pa, co in rowsk:
+            v = med.get((wl, pa, co, primary))
+            b = best.get(group_key(wl, pa, co))
+            ratio = f"{v / b:.2f}" if v is not None and b else "–"
+            name = f"**{co}**" if co.startswith("wsexec") else co
+            out.append(f"| {pa} | {name} | " + " | ".join(
+                fmt(med.get((wl, pa, co, m))) for m in metrics) + f" | {ratio} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def plots(med):
+    made = []
+    for wl in ORDER:
+        keys = [k for k in med if k[0] == wl]
+        if not keys:
+            continue
+        title, primary, _ = META[wl]
+        dat = os.path.join(RESULTS, f"{wl}.dat")
+        gp = os.path.join(RESULTS, f"{wl}.gp")
+        png = f"{wl}.png"
+        with open(dat, "w") as f:
+            if wl == "waitn":
+                series = sorted({(k[2], k[3]) for k in keys})
+                ns = sorted({int(k[1]) for k in keys})
+                for n in ns:
+                    f.write(f"{n} " + " ".join(
+                        str(med.get((wl, str(n), c, m), "NaN")) for c, m in series) + "\n")
+                plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{c} {m}'"
+                                 for i, (c, m) in enumerate(series))
+                head = ("set logscale xy\nset xlabel 'n futures'\n"
+                        "set ylabel 'ns per future'\nset key top left\n")
+            else:
+                sel = sorted((k[1], k[2]) for k in keys if k[3] == primary)
+                for i, (pa, co) in enumerate(sel):
+                    label = co if len({p for p, _ in sel}) == 1 else f"{co} ({pa})"
+                    color = 7 if co.startswith("wsexec") else 3
+                    f.write(f"{i} \"{label}\" {med[(wl, pa, co, primary)]} {color}\n")
+                plot = f"'{dat}' using 1:3:4:xtic(2) with boxes lc variable notitle"
+                head = (f"set logscale y\nset ylabel '{primary} (log)'\n"
+                        "set style fill solid 0.6\nset boxwidth 0.7\n"
+                        "set xtics rotate by -40 font ',8'\nset bmargin 9\n"
+                        "set yrange [*:*]\nset offsets 0.5, 0.5, 0, 0\n")
+        with open(gp, "w") as f:
+            f.write(f"set terminal pngcairo size 900,520 noenhanced\n"
+                    f"set output '{os.path.join(RESULTS, png)}'\n"
+                    f"set title \"{title}\" font ',10'\nset grid ytics\n{head}plot {plot}\n")
+        p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"gnuplot failed on {gp}: {p.stderr}", file=sys.stderr)
+        else:
+            made.append(png)
+    return made
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    print(f"RUNS={RUNS} QUICK={int(QUICK)} FIB_N={' '.join(FIB_N)} FLAT_N={FLAT_N} "
+          f"workers={WORKERS}", flush=True)
+    rows, secs = run_all()
+    med = summarize(rows)
+    md = tables(med)
+    pngs = plots(med)
+    stamp = time.strftime("%Y-%m-%d %H:%M %Z")
+    with open(os.path.join(RESULTS, "results.md"), "w") as f:
+        f.write(f"# wsexec benchmark results\n\n{stamp}; {RUNS} interleaved runs per "
+                f"configuration, medians over runs (p99: median of the per-run p99s); "
+                f"{secs:.0f} s. Raw data: raw.csv, medians: summary.csv.\n\n{md}\n"
+                + "".join(f"![{p}]({p})\n" for p in pngs))
+    print("\n" + md)
+    print(f"written: {RESULTS}/results.md, raw.csv, summary.csv, {', '.join(pngs)}")
+
+
+main()

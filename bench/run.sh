@@ -1,0 +1,18 @@
+#!/bin/sh
+# The wsexec benchmark, one command, from a clone of the repository:
+#   bench/run.sh              full run (RUNS=5, about 10 minutes on 2 cores)
+#   QUICK=1 bench/run.sh      smoke run (under a minute)
+# Knobs (environment): RUNS, WORKERS, FIB_N ("30 32"), FLAT_N, PY_FLAT_N, RT_HOT_N,
+# RT_GAP_N, FC_N, FF_N, PY_FF_N, FF_TASKS, WAITN_MAX, PY_WAITN_MAX, IDLE_MS, BUILD_DIR.
+# Results: bench/results/ (results.md, raw.csv, summary.csv, one PNG per workload).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=${BUILD_DIR:-$here/build}
+
+"$root/tools/setup.sh" --bench
+command -v clang >/dev/null 2>&1 ||
+    echo "run.sh: clang not found: the OpenMP/libomp peer is skipped (apt-get install clang)"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+exec python3 "$here/driver.py" "$build" "$here/results"

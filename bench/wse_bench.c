@@ -1,0 +1,376 @@
+/* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
+ * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <wsexec.h>
+
+#include "common.h"
+
+static const char *workload, *param, *config;
+static unsigned workers;
+
+static wse_executor *make_executor(void)
+{
+    wse_options o = {0};
+    o.workers = workers;
+    wse_executor *ex;
+    BENCH_CHECK(wse_executor_create(&ex, &o));
+    return ex;
+}
+
+static void release_all(wse_future **f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        wse_future_release(f[i]);
+}
+
+static int noop_task(void *arg, void **res)
+{
+    *res = arg;
+    return 0;
+}
+
+/* ---- 1. fork-join fib: a future per spawned task, wait(ALL_COMPLETED) inside */
+static int fib_task(void *arg, void **res)
+{
+    intptr_t n = (intptr_t)arg;
+    if (n < 2) {
+        *res = (void *)n;
+        return 0;
+    }
+    wse_executor *ex = wse_current();
+    wse_future *f[2];
+    BENCH_CHECK(wse_submit(ex, fib_task, (void *)(n - 1), &f[0]));
+    BENCH_CHECK(wse_submit(ex, fib_task, (void *)(n - 2), &f[1]));
+    BENCH_CHECK(wse_wait(f, 2, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    *res = (void *)((intptr_t)wse_future_value(f[0]) + (intptr_t)wse_future_value(f[1]));
+    release_all(f, 2);
+    return 0;
+}
+
+static long fib_run(wse_executor *ex, int n)
+{
+    wse_future *f;
+    BENCH_CHECK(wse_submit(ex, fib_task, (void *)(intptr_t)n, &f));
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    long v = (long)(intptr_t)wse_future_value(f);
+    wse_future_release(f);
+    return v;
+}
+
+static void bench_fib(void)
+{
+    int n = atoi(param);
+    wse_executor *ex = make_executor();
+    fib_run(ex, n > 25 ? 25 : n); /* warm-up */
+    int64_t t0 = now_ns();
+    long v = fib_run(ex, n);
+    int64_t t1 = now_ns();
+    if (v != fib_expected(n)) {
+        fprintf(stderr, "fib(%d) = %ld, wrong\n", n, v);
+        exit(1);
+    }
+    emit(workload, param, config, "time_ms", (double)(t1 - t0) / 1e6);
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+/* ---- 2. flat batch of tiny tasks from the main thread, one wait for all */
+static int tiny_task(void *arg, void **res)
+{
+    *res = (void *)(uintptr_t)tiny_work((uintptr_t)arg);
+    return 0;
+}
+
+static void bench_flat(void)
+{
+    size_t n = (size_t)atol(param);
+    bool batch = strstr(config, "batch") != NULL;
+    void **args = malloc(n * sizeof *args);
+    wse_future **f = malloc(n * sizeof *f);
+    if (!args || !f) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        args[i] = (void *)(uintptr_t)(i + 1);
+    wse_executor *ex = make_executor();
+    for (int round = 0; round < 2; round++) {
+        int64_t t0 = now_ns();
+        if (batch) {
+            BENCH_CHECK(wse_submit_batch(ex, tiny_task, args, n, f));
+        } else {
+            for (size_t i = 0; i < n; i++)
+                BENCH_CHECK(wse_submit(ex, tiny_task, args[i], &f[i]));
+        }
+        BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+        int64_t t1 = now_ns();
+        emit(workload, param, config, round == 0 ? "cold_Mtasks_s" : "warm_Mtasks_s",
+             (double)n / ((double)(t1 - t0) / 1e9) / 1e6);
+        release_all(f, n);
+    }
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(args);
+    free(f);
+}
+
+/* ---- 3. round trip: submit one task, wait for it; hot, or with gaps */
+static void bench_rt(void)
+{
+    bool gap = strcmp(param, "hot") != 0;
+    size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
+    int64_t gap_ns = env_long("RT_GAP_US", 5000) * 1000;
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    wse_executor *ex = make_executor();
+    for (int i = 0; i < 100; i++) { /* warm-up */
+        wse_future *f;
+        BENCH_CHECK(wse_submit(ex, noop_task, NULL, &f));
+        BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+        wse_future_release(f);
+    }
+    int64_t c0 = process_cpu_ns(), w0 = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        if (gap)
+            sleep_ns(gap_ns);
+        wse_future *f;
+        int64_t t0 = now_ns();
+        BENCH_CHECK(wse_submit(ex, noop_task, NULL, &f));
+        BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+        lat[i] = now_ns() - t0;
+        wse_future_release(f);
+    }
+    int64_t c1 = process_cpu_ns(), w1 = now_ns();
+    emit_latency(workload, param, config, lat, n);
+    emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(lat);
+}
+
+/* ---- 4. first-completed wake-up: 64 tasks, one finishes early */
+#define FC_TASKS 64
+static atomic_int fc_stop;
+static _Atomic int64_t fc_done_at;
+
+static int fc_task(void *arg, void **res)
+{
+    (void)res;
+    int64_t start = now_ns();
+    if (arg) { /* the early one */
+        spin_until_ns(start + env_long("FC_EARLY_US", 1000) * 1000);
+        atomic_store(&fc_done_at, now_ns());
+        return 0;
+    }
+    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) &&
+           now_ns() - start < 20000000) {
+    }
+    return 0;
+}
+
+static void bench_fc(void)
+{
+    size_t n = (size_t)env_long("FC_N", 100);
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    wse_executor *ex = make_executor();
+    for (size_t s = 0; s < n + 5; s++) { /* 5 warm-up samples */
+        wse_future *f[FC_TASKS], *out[FC_TASKS];
+        size_t n_done;
+        atomic_store(&fc_stop, 0);
+        atomic_store(&fc_done_at, 0);
+        for (int i = 0; i < FC_TASKS; i++)
+            BENCH_CHECK(wse_submit(ex, fc_task, (void *)(intptr_t)(i == 0), &f[i]));
+        BENCH_CHECK(wse_wait(f, FC_TASKS, WSE_FOREVER, WSE_FIRST_COMPLETED, out, &n_done));
+        int64_t t = now_ns();
+        if (n_done < 1 || out[0] != f[0]) {
+            fprintf(stderr, "fc: the early task was not the first done\n");
+            exit(1);
+        }
+        if (s >= 5)
+            lat[s - 5] = t - atomic_load(&fc_done_at);
+        atomic_store(&fc_stop, 1);
+        BENCH_CHECK(wse_wait(f, FC_TASKS, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+        release_all(f, FC_TASKS);
+    }
+    emit_latency(workload, param, config, lat, n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(lat);
+}
+
+/* ---- 5. fail-fast: one task of many fails; FIRST_EXCEPTION, then cancel */
+static atomic_int ff_submitted, ff_failed, ff_in_vain;
+static _Atomic int64_t ff_failed_at;
+
+static int ff_task(void *arg, void **res)
+{
+    (void)res;
+    if (arg) { /* the failing one: fails 1 ms after the last submission */
+        while (!atomic_load(&ff_submitted)) {
+        }
+        spin_until_ns(now_ns() + env_long("FF_FAIL_AFTER_US", 1000) * 1000);
+        atomic_store(&ff_failed_at, now_ns());
+        atomic_store(&ff_failed, 1);
+        return EIO;
+    }
+    if (atomic_load(&ff_failed))
+        atomic_fetch_add(&ff_in_vain, 1);
+    spin_until_ns(now_ns() + env_long("FF_TASK_US", 50) * 1000);
+    return 0;
+}
+
+static void bench_ff(void)
+{
+    size_t tasks = (size_t)atol(param);
+    size_t n = (size_t)env_long("FF_N", 20);
+    int64_t *lat = malloc(n * sizeof *lat), *vain = malloc(n * sizeof *vain);
+    wse_future **f = malloc(tasks * sizeof *f);
+    if (!lat || !vain || !f)
+        exit(1);
+    for (size_t s = 0; s < n + 1; s++) { /* 1 warm-up sample */
+        atomic_store(&ff_submitted, 0);
+        atomic_store(&ff_failed, 0);
+        atomic_store(&ff_in_vain, 0);
+        wse_executor *ex = make_executor();
+        for (size_t i = 0; i < tasks; i++)
+            BENCH_CHECK(wse_submit(ex, ff_task, (void *)(intptr_t)(i == 0), &f[i]));
+        atomic_store(&ff_submitted, 1);
+        BENCH_CHECK(wse_wait(f, tasks, WSE_FOREVER, WSE_FIRST_EXCEPTION, NULL, NULL));
+        int64_t t = now_ns();
+        BENCH_CHECK(wse_shutdown(ex, false, true));
+        BENCH_CHECK(wse_executor_destroy(ex));
+        if (wse_future_error(f[0]) != EIO) {
+            fprintf(stderr, "ff: the failing task did not fail\n");
+            exit(1);
+        }
+        if (s >= 1) {
+            lat[s - 1] = t - atomic_load(&ff_failed_at);
+            vain[s - 1] = atomic_load(&ff_in_vain);
+        }
+        release_all(f, tasks);
+    }
+    emit_latency(workload, param, config, lat, n);
+    emit(workload, param, config, "in_vain", (double)quantile(vain, n, 0.5));
+    free(lat);
+    free(vain);
+    free(f);
+}
+
+/* ---- 6. wait cost against n: done futures (fast path) and pending ones */
+static atomic_int gate_open, gates_running;
+
+static int gate_task(void *arg, void **res)
+{
+    (void)arg;
+    (void)res;
+    atomic_fetch_add(&gates_running, 1);
+    while (!atomic_load(&gate_open)) {
+    }
+    return 0;
+}
+
+static void *opener(void *arg)
+{
+    sleep_ns(*(int64_t *)arg);
+    atomic_store(&gate_open, 1);
+    return NULL;
+}
+
+static void bench_waitn(void)
+{
+    size_t n = (size_t)atol(param);
+    wse_future **f = malloc(n * sizeof *f), **out = malloc(n * sizeof *out);
+    wse_future *gates[1024];
+    if (!f || !out)
+        exit(1);
+    wse_executor *ex = make_executor();
+
+    /* Pending futures, completed by a gate: the waiter's own CPU time per future.
+     * Three rounds (the first one warms up), the median is reported. */
+    int64_t cpu[3];
+    for (int round = 0; round < 3; round++) {
+        atomic_store(&gate_open, 0);
+        atomic_store(&gates_running, 0);
+        for (unsigned i = 0; i < workers; i++)
+            BENCH_CHECK(wse_submit(ex, gate_task, NULL, &gates[i]));
+        while (atomic_load(&gates_running) < (int)workers) {
+        }
+        for (size_t i = 0; i < n; i++)
+            BENCH_CHECK(wse_submit(ex, noop_task, NULL, &f[i]));
+        int64_t delay = 2000000 + (int64_t)n * 200;
+        pthread_t th;
+        BENCH_CHECK(pthread_create(&th, NULL, opener, &delay));
+        int64_t c0 = thread_cpu_ns();
+        BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, NULL));
+        cpu[round] = thread_cpu_ns() - c0;
+        BENCH_CHECK(pthread_join(th, NULL));
+        BENCH_CHECK(wse_wait(gates, workers, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+        release_all(gates, workers);
+        if (round < 2)
+            release_all(f, n);
+    }
+    emit(workload, param, config, "pending_cpu_ns_per_future",
+         (double)quantile(cpu, 3, 0.5) / (double)n);
+
+    /* The same futures, now done: the fast path, wall time per future. */
+    size_t reps = n >= 100000 ? 3 : 300000 / n;
+    int64_t *v = malloc(reps * sizeof *v);
+    if (!v)
+        exit(1);
+    for (size_t r = 0; r < reps; r++) {
+        int64_t t0 = now_ns();
+        BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, NULL));
+        v[r] = now_ns() - t0;
+    }
+    emit(workload, param, config, "done_ns_per_future",
+         (double)quantile(v, reps, 0.5) / (double)n);
+    release_all(f, n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(v);
+    free(f);
+    free(out);
+}
+
+/* ---- 7. idle: CPU used by an idle executor (after one small batch) */
+static void bench_idle(void)
+{
+    int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
+    wse_executor *ex = make_executor();
+    wse_future *f[1000];
+    for (int i = 0; i < 1000; i++)
+        BENCH_CHECK(wse_submit(ex, tiny_task, (void *)(intptr_t)i, &f[i]));
+    BENCH_CHECK(wse_wait(f, 1000, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    release_all(f, 1000);
+    int64_t c0 = process_cpu_ns(), w0 = now_ns();
+    sleep_ns(idle_ns);
+    int64_t c1 = process_cpu_ns(), w1 = now_ns();
+    emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);
+        return 2;
+    }
+    workload = argv[1];
+    param = argv[2];
+    config = argv[3];
+    workers = (unsigned)atoi(argv[4]);
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } table[] = {{"fib", bench_fib}, {"flat", bench_flat}, {"rt", bench_rt},
+                 {"fc", bench_fc},   {"ff", bench_ff},     {"waitn", bench_waitn},
+                 {"idle", bench_idle}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(workload, table[i].name) == 0) {
+            table[i].fn();
+            return fflush(stdout) != 0;
+        }
+    fprintf(stderr, "%s: unknown workload %s\n", argv[0], workload);
+    return 2;
+}
