@@ -50,10 +50,8 @@ wse__latch_notify(struct wse_latch *l, wse_state s)
 {
     bool trip;
 
-    if (l->mode == WSE_FIRST_COMPLETED)
-        trip = true;
-    else if (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED)
-        trip = true;
+    if (l->mode == WSE_FIRST_COMPLETED || (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED))
+        trip = true;    /* any completion, or a failure, ends the wait at once */
     else
         /* acq_rel: the count of one latch, decremented by several completers. */
         trip = wse_faa_u32_acq_rel(&l->remaining, (uint32_t)-1) == 1;

@@ -141,8 +141,9 @@ wse__worker_main(void *arg)
     char name[16];
 
     wse__tls_worker = w;
-    snprintf(name, sizeof(name), "%.10s-%u", ex->thread_name, w->index);
-    pthread_setname_np(pthread_self(), name);
+    /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
+    (void)snprintf(name, sizeof(name), "%.10s-%u", ex->thread_name, w->index);
+    (void)pthread_setname_np(pthread_self(), name);
     for (;;) {
         f = wse__search(w);
         if (f != NULL) {

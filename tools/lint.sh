@@ -1,0 +1,59 @@
+#!/bin/sh
+# Static analysis of src/: clang-tidy (checks in .clang-tidy) and cppcheck (suppressions,
+# each with its reason, in tools/cppcheck-suppressions.txt). Exits nonzero if either
+# reports anything.
+#
+#   tools/lint.sh [BUILD_DIR]
+#
+# BUILD_DIR (default $TMPDIR/wsexec-lint) receives a CMake configure with
+# compile_commands.json (clang, no tests or tools: only the library's sources).
+# Needs clang-tidy and cppcheck (tools/setup.sh --verify).
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-${TMPDIR:-/tmp}/wsexec-lint}
+status=0
+
+for tool in clang-tidy cppcheck cmake; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "lint: $tool not found (tools/setup.sh --verify)"; exit 2; }
+done
+
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DCMAKE_C_COMPILER=clang \
+    -DWSE_BUILD_TESTS=OFF -DWSE_BUILD_TOOLS=OFF >"$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log"; echo "lint: cmake configure failed"; exit 2; }
+
+# --- clang-tidy --------------------------------------------------------------------
+echo "lint: clang-tidy $(clang-tidy --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n 1) on src/*.c"
+tidy_log="$build/clang-tidy.log"
+: >"$tidy_log"
+for src in "$root"/src/*.c; do
+    clang-tidy --quiet -p "$build" "$src" >>"$tidy_log" 2>&1 || status=1
+done
+if grep -qE '(warning|error):' "$tidy_log"; then
+    status=1
+fi
+if [ "$status" -ne 0 ]; then
+    cat "$tidy_log"
+    echo "lint: clang-tidy reported findings"
+else
+    echo "lint: clang-tidy clean"
+fi
+
+# --- cppcheck ----------------------------------------------------------------------
+echo "lint: $(cppcheck --version) on src/"
+# The suppressions file gives each entry's reason on '#' lines, which are stripped
+# here before cppcheck reads it.
+supp="$build/cppcheck-suppressions.txt"
+grep -vE '^[[:space:]]*(#|$)' "$root/tools/cppcheck-suppressions.txt" >"$supp"
+if ! cppcheck --quiet --enable=warning,style,performance,portability --error-exitcode=1 \
+        --inline-suppr --std=c11 -D_GNU_SOURCE -I "$root/include" -I "$root/src" \
+        --suppressions-list="$supp" --template=gcc \
+        "$root/src" >"$build/cppcheck.log" 2>&1 || [ -s "$build/cppcheck.log" ]; then
+    cat "$build/cppcheck.log"
+    echo "lint: cppcheck reported findings"
+    status=1
+else
+    echo "lint: cppcheck clean"
+fi
+exit "$status"
