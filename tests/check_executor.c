@@ -105,7 +105,7 @@ START_TEST(executor_create_destroy_idle)
     }
     /* Repeatedly, with a little work each time. */
     for (int i = 0; i < 50; i++) {
-        wse_executor *ex = make_executor(2);
+        wse_executor *ex = make_executor_any(2);
         int ran = 0;
         ck_assert_int_eq(wse_submit(ex, task_count, &ran, NULL), 0);
         ck_assert_int_eq(wse_executor_destroy(ex), 0);
@@ -223,7 +223,7 @@ plain_thread_current(void *arg)
 START_TEST(current_null_on_plain_threads)
 {
     ck_assert_ptr_null(wse_current());
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     ck_assert_ptr_null(wse_current());
     wse_executor *seen = EX_SENTINEL;
     pthread_t t;
@@ -237,7 +237,7 @@ END_TEST
 
 START_TEST(current_is_executor_inside_task)
 {
-    wse_executor *a = make_executor(2), *b = make_executor(3);
+    wse_executor *a = make_executor_any(2), *b = make_executor(3);
     struct where wa = {.expected = a}, wb = {.expected = b};
     for (int i = 0; i < 50; i++) {
         ck_assert_int_eq(wse_submit(a, task_where, &wa, NULL), 0);
@@ -583,7 +583,7 @@ END_TEST
 
 START_TEST(submit_after_shutdown_eshutdown)
 {
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     int ran = 0;
     ck_assert_int_eq(wse_shutdown(ex, true, false), 0);
     wse_future *out = SENTINEL;
@@ -740,7 +740,7 @@ task_arg_is_null(void *arg, void **result)
 
 START_TEST(submit_batch_args_null)
 {
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     wse_future *out[10];
     ck_assert_int_eq(wse_submit_batch(ex, task_arg_is_null, NULL, 10, out), 0);
     ck_assert_int_eq(wse_wait(out, 10, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL), 0);

@@ -103,7 +103,7 @@ task_check_result_null(void *arg, void **result)
 
 START_TEST(future_result_starts_null)
 {
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     wse_future *f[16];
     for (int i = 0; i < 16; i++)
         ck_assert_int_eq(wse_submit(ex, task_check_result_null, NULL, &f[i]), 0);
@@ -249,7 +249,7 @@ END_TEST
 START_TEST(future_cancel_race_with_start)
 {
     enum { ROUNDS = 2000 };
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     int ran = 0, cancelled = 0;
     for (int r = 0; r < ROUNDS; r++) {
         wse_future *f;
@@ -586,7 +586,7 @@ END_TEST
 START_TEST(on_done_race_with_completion_runs_exactly_once)
 {
     enum { ROUNDS = 2000 };
-    wse_executor *ex = make_executor(2);
+    wse_executor *ex = make_executor_any(2);
     struct cb_log log = {0};
     struct cb_arg a = {&log, 0};
     for (int r = 0; r < ROUNDS; r++) {

@@ -378,11 +378,13 @@ wse_test_workers(unsigned dflt)
     return v >= 1 && v <= 1024 ? (unsigned)v : dflt;
 }
 
-/* make_executor(wse_test_workers(dflt)). */
+/* An executor with WSE_TEST_WORKERS workers (the chaos runner sets it), but never
+ * fewer than `least`, the count the test needs (a gate may hold one worker). */
 static inline wse_executor *
-make_executor_any(unsigned dflt)
+make_executor_any(unsigned least)
 {
-    return make_executor(wse_test_workers(dflt));
+    unsigned n = wse_test_workers(least);
+    return make_executor(n > least ? n : least);
 }
 
 /* Run one suite in Check's default (fork) mode; exit status for CTest. */

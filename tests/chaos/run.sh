@@ -9,6 +9,8 @@
 #
 # Environment: WSE_CHAOS_BUDGET (seconds, default 150; the argument wins),
 # WSE_CHAOS_FIRST_SEED (default: from the clock). Prints the total iterations.
+# WSE_TEST_WORKERS reaches every test that does not need an exact worker count
+# (tests needing at least 2 keep 2 when it is 1; single-worker tests keep 1).
 set -u
 
 bindir=${1:?usage: run.sh <build-dir>/tests [budget-seconds]}
