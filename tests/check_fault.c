@@ -356,14 +356,14 @@ sc_shutdown_cancel(void)
                 BAD(-4);
         }
     }
-    /* ESHUTDOWN; or ENOMEM when the future's allocation failed first (SPEC does
-     * not order the two). */
+    /* ESHUTDOWN, even under an allocation failure: the shut-down check comes
+     * before the allocation. */
     wse_future *f = SENTINEL;
     int rc = wse_submit(R.ex, task_mark, NULL, &f);
     if (f != SENTINEL)
         BAD(-5);
     if (rc != ESHUTDOWN)
-        NOTE(rc, true);
+        BAD(-6);
     gate_open(&R.gate);
     /* Destroy under the armed failure: it must not need memory. */
     NOTE(wse_executor_destroy(R.ex), false);
