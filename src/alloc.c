@@ -3,7 +3,8 @@
  *
  * With WSE_FAULT_INJECTION (a CMake option for test builds), allocations are
  * counted and the k-th one (1-based) can be made to fail, once or from then on,
- * so a test can walk every allocation of a scenario (SQLite's OOM loop).
+ * so a test can walk every allocation of a scenario (SQLite's OOM loop). Thread
+ * starts are counted the same way, so the EAGAIN path of create can be tested.
  */
 #include "alloc.h"
 
@@ -38,6 +39,28 @@ wse__fault_count(void)
 {
     /* relaxed: read by the test after the scenario has joined its threads. */
     return wse_load_i64_relaxed(&fault_count);
+}
+
+/* Thread starts counted since the last wse__fault_arm_thread(); atomic. */
+static int64_t thread_count;
+/* The thread start that fails (0: none); atomic. */
+static int64_t thread_at;
+
+void
+wse__fault_arm_thread(int64_t fail_at)
+{
+    /* relaxed: set up by the test before the scenario (see wse__fault_arm()). */
+    wse_store_i64_relaxed(&thread_count, 0);
+    wse_store_i64_relaxed(&thread_at, fail_at);
+}
+
+bool
+wse__fault_thread_start(void)
+{
+    if (!WSE_FAULT_INJECTION)
+        return false;
+    /* relaxed: a counter; only its atomicity matters. */
+    return wse_faa_i64_relaxed(&thread_count, 1) + 1 == wse_load_i64_relaxed(&thread_at);
 }
 
 static bool

@@ -24,5 +24,10 @@ void wse__free(void *p);
 void wse__fault_arm(int64_t fail_at, bool persistent);
 /* Allocations counted since the last wse__fault_arm(). */
 int64_t wse__fault_count(void);
+/* Make thread start number fail_at (1-based; 0: none) fail with EAGAIN. */
+void wse__fault_arm_thread(int64_t fail_at);
+/* True if this thread start is the one to fail (always false outside a
+ * WSE_FAULT_INJECTION build). */
+bool wse__fault_thread_start(void);
 
 #endif /* WSE_ALLOC_H */

@@ -189,7 +189,9 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
         goto out_destroy_park;
 
     for (i = 0; i < ex->n_workers; i++) {
-        rc = pthread_create(&ex->workers[i].thread, NULL, wse__worker_main, &ex->workers[i]);
+        rc = wse__fault_thread_start()
+                 ? EAGAIN
+                 : pthread_create(&ex->workers[i].thread, NULL, wse__worker_main, &ex->workers[i]);
         if (rc != 0) {
             stop_started(ex, i);
             goto out_destroy_join;

@@ -525,6 +525,43 @@ START_TEST(fault_injection_is_active)
 }
 END_TEST
 
+static int
+task_value_7(void *arg, void **result)
+{
+    (void)arg;
+    *result = (void *)(intptr_t)7;
+    return 0;
+}
+
+/* A worker thread that cannot start: create returns EAGAIN with *out untouched,
+ * after stopping and joining the workers it had started (LeakSanitizer checks
+ * that nothing is left), for each position of the failing start. */
+START_TEST(fault_thread_start_eagain)
+{
+    enum { WORKERS = 4 };
+    for (int k = 1; k <= WORKERS; k++) {
+        wse_options o = {0};
+        o.workers = WORKERS;
+        wse_executor *ex = (wse_executor *)SENTINEL;
+        wse__fault_arm_thread(k);
+        ck_assert_int_eq(wse_executor_create(&ex, &o), EAGAIN);
+        ck_assert_ptr_eq(ex, (wse_executor *)SENTINEL);
+    }
+    /* Disarmed: the next create starts every thread and runs work. */
+    wse__fault_arm_thread(0);
+    wse_options o = {0};
+    o.workers = WORKERS;
+    wse_executor *ex = NULL;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    wse_future *f = NULL;
+    ck_assert_int_eq(wse_submit(ex, task_value_7, NULL, &f), 0);
+    ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
+    ck_assert_ptr_eq(wse_future_value(f), (void *)(intptr_t)7);
+    wse_future_release(f);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 static Suite *
 fault_suite(void)
 {
@@ -532,6 +569,7 @@ fault_suite(void)
     TCase *tc = tcase_create("oom");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fault_injection_is_active);
+    tcase_add_test(tc, fault_thread_start_eagain);
     tcase_add_loop_test(tc, fault_every_allocation, 0,
                         (int)(sizeof scenarios / sizeof scenarios[0]));
     suite_add_tcase(s, tc);
