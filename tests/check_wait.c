@@ -75,7 +75,7 @@ END_TEST
 
 START_TEST(wait_first_completed_wakes_on_completion)
 {
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0}, gb = {0};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf = start_gate(ex, &gb);
@@ -230,7 +230,7 @@ END_TEST
 
 START_TEST(wait_first_exception_wakes_on_failure)
 {
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0}, gb = {.code = EPIPE};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf = start_gate(ex, &gb);
@@ -957,7 +957,7 @@ END_TEST
 START_TEST(py_test_first_completed)
 {
     /* [f1 completes during the wait, f2 blocked] -> done {f1}, not_done {f2}. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate g1 = {0}, g2 = {0};
     wse_future *f1 = start_gate(ex, &g1);
     wse_future *f2 = start_gate(ex, &g2);
@@ -1065,7 +1065,7 @@ START_TEST(py_test_first_exception_some_already_complete)
     /* [SUCCESSFUL, CANCELLED, failing later, blocked] -> done {SUCCESSFUL,
      * CANCELLED, failing}, pending {blocked}. (Python's not-notified CANCELLED
      * would be pending; in wsexec it is done.) */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     wse_future *s = make_done(ex, (void *)(uintptr_t)42);
     struct gate gblock = {0}, gfail = {.code = EDOM};
     wse_future *blocked_f = start_gate(ex, &gblock);
@@ -1203,7 +1203,7 @@ END_TEST
 START_TEST(aio_test_wait_first_completed)
 {
     /* a: long (blocked), b: short -> done {b}, pending {a}, a not done. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf;
@@ -1224,7 +1224,7 @@ END_TEST
 START_TEST(aio_test_wait_first_exception)
 {
     /* b raises at once, a runs long -> done {b}, pending {a}. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf;
@@ -1246,7 +1246,7 @@ END_TEST
 START_TEST(aio_test_wait_first_exception_in_wait)
 {
     /* b raises after a short delay, during the wait. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0}, gb = {.code = EBADMSG};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf = start_gate(ex, &gb);
@@ -1268,7 +1268,7 @@ END_TEST
 START_TEST(aio_test_wait_with_exception)
 {
     /* ALL_COMPLETED where one raises: 2 done, exactly 1 failed. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0}, gb = {.code = EIO};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf = start_gate(ex, &gb);
@@ -1294,7 +1294,7 @@ START_TEST(aio_test_wait_with_timeout)
 {
     /* a finishes during the wait, b outlasts the timeout: done {a}, pending {b},
      * ETIMEDOUT (not an error), nothing cancelled. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct gate ga = {0}, gb = {0};
     wse_future *a = start_gate(ex, &ga);
     wse_future *bf = start_gate(ex, &gb);
@@ -1320,7 +1320,7 @@ START_TEST(aio_test_wait_concurrent_complete)
 {
     /* a completes about when the timeout expires. Whatever wins, the result is
      * consistent: b (blocked) is pending; a is in the done part only if done. */
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     for (int round = 0; round < 10; round++) {
         struct gate ga = {0}, gb = {0};
         wse_future *a = start_gate(ex, &ga);
@@ -1589,7 +1589,7 @@ START_TEST(wait_in_worker_helps_by_stealing)
 {
     struct blocked other;
     blocked_start(&other, 1);
-    wse_executor *ex = make_executor_any(2);
+    wse_executor *ex = make_executor(2);
     struct steal_help h = {.release = other.gate_f[0], .rc_b = -1};
     wse_future *a, *bf;
     ck_assert_int_eq(wse_submit(ex, task_push_and_block, &h, &a), 0);

@@ -9,8 +9,9 @@
 #
 # Environment: WSE_CHAOS_BUDGET (seconds, default 150; the argument wins),
 # WSE_CHAOS_FIRST_SEED (default: from the clock). Prints the total iterations.
-# WSE_TEST_WORKERS reaches every test that does not need an exact worker count
-# (tests needing at least 2 keep 2 when it is 1; single-worker tests keep 1).
+# WSE_TEST_WORKERS reaches the stress suite and the unit tests that do not depend
+# on the worker count (8 in check_future/check_executor; never fewer than they
+# need). Tests that saturate a pool with gate tasks (check_wait) keep their count.
 set -u
 
 bindir=${1:?usage: run.sh <build-dir>/tests [budget-seconds]}
