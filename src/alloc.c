@@ -54,17 +54,10 @@ wse__fault_arm_thread(int64_t fail_at)
     wse_store_i64_relaxed(&thread_at, fail_at);
 }
 
-bool
-wse__fault_thread_start(void)
-{
-    if (!WSE_FAULT_INJECTION)
-        return false;
-    /* relaxed: a counter; only its atomicity matters. */
-    return wse_faa_i64_relaxed(&thread_count, 1) + 1 == wse_load_i64_relaxed(&thread_at);
-}
-
+/* Count one event on *count; true if it is event number *at (1-based; 0: none),
+ * or a later one when persistent. */
 static bool
-should_fail(void)
+counted_hit(int64_t *count, int64_t *at_p, bool persistent)
 {
     int64_t at;
     int64_t k;
@@ -72,11 +65,25 @@ should_fail(void)
     if (!WSE_FAULT_INJECTION)
         return false;
     /* relaxed: a counter; only its atomicity matters (each number once). */
-    k = wse_faa_i64_relaxed(&fault_count, 1) + 1;
-    at = wse_load_i64_relaxed(&fault_at);
+    k = wse_faa_i64_relaxed(count, 1) + 1;
+    at = wse_load_i64_relaxed(at_p);
     if (at == 0)
         return false;
-    return k == at || (k > at && wse_load_u32_relaxed(&fault_persistent));
+    return k == at || (k > at && persistent);
+}
+
+bool
+wse__fault_thread_start(void)
+{
+    return counted_hit(&thread_count, &thread_at, false);
+}
+
+static bool
+should_fail(void)
+{
+    /* relaxed: set by wse__fault_arm() before the scenario. */
+    return counted_hit(&fault_count, &fault_at,
+                       WSE_FAULT_INJECTION && wse_load_u32_relaxed(&fault_persistent));
 }
 
 void *

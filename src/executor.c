@@ -305,21 +305,17 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 
     if (ex == NULL || fn == NULL)
         return EINVAL;
-    /* acquire: pairs with set_flags(). A quick refusal before allocating (so a
-     * shut-down executor says ESHUTDOWN even when memory is short); the push
-     * below decides for real. */
+    /* acquire: pairs with set_flags(). Checked before allocating, so a shut-down
+     * executor says ESHUTDOWN even when memory is short. It decides for a
+     * worker's own push: a push that races a shutdown is still run (or
+     * cancelled) by this worker before it idles. From other threads the
+     * injection queue decides again under its mutex. */
     if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN)
         return ESHUTDOWN;
     f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
     if (f == NULL)
         return ENOMEM;
     if (w != NULL && w->ex == ex) {
-        /* acquire: pairs with set_flags(); see wse_shutdown(). A push that races
-         * a shutdown is still run (or cancelled) by this worker before it idles. */
-        if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN) {
-            rc = ESHUTDOWN;
-            goto out_free_future;
-        }
         rc = wse__deque_push(&w->deque, f);
         if (rc != 0)
             goto out_free_future;

@@ -116,6 +116,14 @@ struct wse_latch {
 /* A watched future completed with state s. */
 void wse__latch_notify(struct wse_latch *l, wse_state s);
 
+/* Has the latch tripped? */
+static inline bool
+wse__latch_tripped(const struct wse_latch *l)
+{
+    /* acquire: pairs with the exchange in wse__latch_notify(). */
+    return wse_load_u32_acquire(&l->tripped) != 0;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Injection queue (inject.c)                                                  */
 

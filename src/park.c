@@ -112,13 +112,6 @@ stack_remove(struct wse_executor *ex, struct wse_worker *w)
     publish_count(p);
 }
 
-static bool
-latch_tripped(const struct wse_latch *l)
-{
-    /* acquire: pairs with the exchange in wse__latch_notify(). */
-    return l != NULL && wse_load_u32_acquire(&l->tripped) != 0;
-}
-
 enum park_result
 wse__park(struct wse_worker *w, struct wse_latch *latch, const struct wse_deadline *deadline)
 {
@@ -144,7 +137,7 @@ wse__park(struct wse_worker *w, struct wse_latch *latch, const struct wse_deadli
     wse_fence_seq_cst();
 
     wse__lock(&p->mutex);
-    if (wse__work_visible(ex) || latch_tripped(latch) ||
+    if (wse__work_visible(ex) || (latch != NULL && wse__latch_tripped(latch)) ||
         (deadline != NULL && wse__deadline_passed(deadline))) {
         if (w->parked)
             stack_remove(ex, w);
@@ -163,7 +156,8 @@ wse__park(struct wse_worker *w, struct wse_latch *latch, const struct wse_deadli
             pthread_cond_broadcast(&p->quiet);
         }
     }
-    while (w->parked && !w->notified && !p->terminated && !latch_tripped(latch)) {
+    while (w->parked && !w->notified && !p->terminated &&
+           !(latch != NULL && wse__latch_tripped(latch))) {
         if (!wse__cond_wait(&w->wake, &p->mutex, deadline))
             break;
     }

@@ -58,7 +58,7 @@ wse__latch_notify(struct wse_latch *l, wse_state s)
     if (!trip)
         return;
     /* acq_rel exchange: only the first tripper wakes the waiter; release pairs
-     * with the acquire loads of tripped in wait_plain() and latch_tripped(). */
+     * with the acquire load in wse__latch_tripped(). */
     if (wse_fas_u32_acq_rel(&l->tripped, 1) != 0)
         return;
     if (l->worker != NULL) {
@@ -71,13 +71,6 @@ wse__latch_notify(struct wse_latch *l, wse_state s)
             pthread_cond_signal(&l->cond);
         wse__unlock(&l->mutex);
     }
-}
-
-static bool
-tripped(const struct wse_latch *l)
-{
-    /* acquire: pairs with the exchange in wse__latch_notify(). */
-    return wse_load_u32_acquire(&l->tripped) != 0;
 }
 
 /* Read every state into nodes[i].state; count the done and failed ones. Returns
@@ -173,7 +166,7 @@ static void
 wait_plain(struct wse_latch *l, const struct wse_deadline *deadline)
 {
     wse__lock(&l->mutex);
-    while (!tripped(l)) {
+    while (!wse__latch_tripped(l)) {
         l->sleeping = true;
         if (!wse__cond_wait(&l->cond, &l->mutex, deadline)) {
             l->sleeping = false;
@@ -191,7 +184,7 @@ wait_helping(struct wse_worker *w, struct wse_latch *l, const struct wse_deadlin
 {
     wse_future *f;
 
-    while (!tripped(l) && !wse__deadline_passed(deadline)) {
+    while (!wse__latch_tripped(l) && !wse__deadline_passed(deadline)) {
         /* First a quick look (own deque, injection queue, steal); spinning is
          * for idle workers, a waiter wants to be parked on its latch. */
         f = wse__find_task(w);
@@ -231,7 +224,7 @@ block(struct wse_node *nodes, size_t n, wse_return_when mode,
         }
     }
 
-    for (i = 0; i < n && !tripped(&latch); i++) {
+    for (i = 0; i < n && !wse__latch_tripped(&latch); i++) {
         nodes[i].latch = &latch;
         if (mode != WSE_FIRST_COMPLETED) {
             /* acq_rel: see wse__latch_notify(); counted before the node is linked
@@ -245,10 +238,10 @@ block(struct wse_node *nodes, size_t n, wse_return_when mode,
         }
     }
     /* Drop the registration bias (a non-failure completion's decrement). */
-    if (mode != WSE_FIRST_COMPLETED && !tripped(&latch))
+    if (mode != WSE_FIRST_COMPLETED && !wse__latch_tripped(&latch))
         wse__latch_notify(&latch, WSE_DONE);
 
-    if (!tripped(&latch)) {
+    if (!wse__latch_tripped(&latch)) {
         if (w != NULL)
             wait_helping(w, &latch, deadline);
         else
