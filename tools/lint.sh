@@ -5,13 +5,14 @@
 #
 #   tools/lint.sh [BUILD_DIR]
 #
-# BUILD_DIR (default $TMPDIR/wsexec-lint) receives a CMake configure with
+# BUILD_DIR (default build-lint/ in the checkout, so that two checkouts never share a
+# CMake cache) receives a CMake configure with
 # compile_commands.json (clang, no tests or tools: only the library's sources).
 # Needs clang-tidy and cppcheck (tools/setup.sh --verify).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-${TMPDIR:-/tmp}/wsexec-lint}
+build=${1:-$root/build-lint}
 status=0
 
 for tool in clang-tidy cppcheck cmake; do

@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [BUILD_DIR]
 #
 # SECONDS: fuzzing time (default 60; 0: only replay the corpus). A long run is
-# `tests/fuzz/run.sh 3600`. BUILD_DIR (default $TMPDIR/wsexec-fuzz) holds the binary,
+# `tests/fuzz/run.sh 3600`. BUILD_DIR (default build-fuzz/ in the checkout) holds the binary,
 # the working corpus (new inputs found; the seed corpus in the tree is read only) and
 # crash artifacts (crash-*, timeout-*, leak-*). Exits nonzero on a crash, a model
 # violation, a leak, a timeout (> 10 s for one input) or a build failure.
@@ -16,7 +16,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 secs=${1:-60}
-build=${2:-${TMPDIR:-/tmp}/wsexec-fuzz}
+build=${2:-$root/build-fuzz}
 cc=${CC:-clang}
 case "$cc" in *clang*) ;; *) cc=clang ;; esac
 
