@@ -11,7 +11,8 @@
  * Normal builds use Concurrency Kit: ck_pr loads and stores are atomic in size but
  * carry no ordering, so an acquire load is ck_pr_load + ck_pr_fence_acquire() and a
  * release store is ck_pr_fence_release() + ck_pr_store. On x86-64 (CK_MD_TSO) those
- * fences are compiler barriers only; ck_pr_fence_memory() is an mfence. ck_pr
+ * fences are compiler barriers only; the full fence is a locked instruction (see
+ * wse_fence_seq_cst()). ck_pr
  * read-modify-writes are lock-prefixed (serialising) on TSO; on weaker machines
  * the ck_pr_fence_*atomic* fences around them give the stated order.
  *
@@ -107,11 +108,19 @@ void wse__chaos_point(void);
     }
 
 WSE_ATOMIC_OPS(uint32_t, u32)
+WSE_ATOMIC_OPS(uint64_t, u64)
 WSE_ATOMIC_OPS(int64_t, i64)
 WSE_ATOMIC_OPS(wse_ptr, ptr)
 
 WSE_INLINE uint32_t
 wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
+{
+    WSE_CHAOS_POINT();
+    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+
+WSE_INLINE uint64_t
+wse_faa_u64_acq_rel(uint64_t *p, uint64_t v)
 {
     WSE_CHAOS_POINT();
     return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
@@ -211,6 +220,7 @@ wse_fence_seq_cst(void)
     }
 
 WSE_CK_OPS(uint32_t, u32, uint32_t, 32)
+WSE_CK_OPS(uint64_t, u64, uint64_t, 64)
 WSE_CK_OPS(int64_t, i64, uint64_t, 64)
 
 /* Pointers: ck_pr_load_ptr/ck_pr_store_ptr take void *. */
@@ -263,6 +273,20 @@ wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
     return r;
 }
 
+WSE_INLINE uint64_t
+wse_faa_u64_acq_rel(uint64_t *p, uint64_t v)
+{
+    uint64_t r;
+
+    WSE_CHAOS_POINT();
+    ck_pr_fence_release();
+    ck_pr_fence_load_atomic();
+    r = ck_pr_faa_64(p, v);
+    ck_pr_fence_atomic_load();
+    ck_pr_fence_acquire();
+    return r;
+}
+
 WSE_INLINE int64_t
 wse_faa_i64_relaxed(int64_t *p, int64_t v)
 {
@@ -284,13 +308,30 @@ wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
     return r;
 }
 
-/* Full fence: orders every earlier load and store before every later one (mfence
- * on x86-64): the StoreLoad edge of the Dekker protocols. */
+/* Full fence: orders every earlier load and store before every later one: the
+ * StoreLoad edge of the Dekker protocols (deque pop/steal, park/wake).
+ *
+ * On x86-64 a locked read-modify-write is a full barrier for ordinary memory
+ * (Intel SDM vol. 3, 8.2.2: loads and stores are not reordered with locked
+ * instructions) and costs about half of an mfence, which also waits for
+ * non-temporal and write-combining stores we never issue (crossbeam-epoch and
+ * Linux's smp_mb() make the same choice). The word is on our stack, so the
+ * instruction contends with nobody; ck_pr's asm clobbers memory, so it is a
+ * compiler barrier too. Measured: fib(32) on one worker, where the owner's pop
+ * runs this once per task (docs/performance.md). */
 WSE_INLINE void
 wse_fence_seq_cst(void)
 {
     WSE_CHAOS_POINT();
+#if defined(__x86_64__) && defined(CK_MD_TSO)
+    {
+        uint32_t word = 0;
+
+        (void)ck_pr_fas_32(&word, 0);
+    }
+#else
     ck_pr_fence_memory();
+#endif
 }
 
 #endif /* WSE_TSAN */

@@ -331,7 +331,7 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
     return 0;
 
 out_free_future:
-    wse__free(f);
+    wse__small_free(f);
     return rc;
 }
 
@@ -372,7 +372,7 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
 out_free_chain:
     for (f = first; f != NULL; f = next) {
         next = f->next;
-        wse__free(f);
+        wse__small_free(f);
     }
     /* All or nothing: out is left as the caller gave it. */
     return rc;

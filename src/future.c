@@ -1,8 +1,9 @@
 /*
  * Futures: the state machine, the waiter list and the reference count.
  *
- * State word (f->state, see internal.h): wse_state in the low 3 bits, F_LOCK and
- * F_WAITERS above. Every change is a CAS, and the state only moves forward:
+ * The word (f->word, see internal.h): wse_state in the low 3 bits, F_LOCK,
+ * F_WAITERS and F_CALLBACKS above, the reference count in the high half. Every
+ * change of the state is a CAS, and the state only moves forward:
  *
  *     PENDING --start--> RUNNING --finish--> DONE | FAILED
  *     PENDING --cancel-> CANCELLED
@@ -25,10 +26,14 @@
  *
  * A future nobody waits on completes with a single CAS: no lock, no system call.
  *
- * Lifetime. f->refs counts references: the submitter's `out` holds one and the
- * executor holds one from submission until the task has run or been dropped as
- * cancelled (wse__run_task(), wse__cancel_queued()). A thread completing f always
- * holds a reference, so callbacks may release the last user reference. A wait
+ * Lifetime. The high half of f->word counts references: the submitter's `out`
+ * holds one and the executor holds one from submission until the task has run or
+ * been dropped as cancelled (wse__run_task(), wse__cancel_queued()). A thread
+ * completing f always holds a reference, so callbacks may release the last user
+ * reference. A worker that finishes a task nobody waits on drops the executor's
+ * reference in the completing CAS itself (wse__future_finish_release()): one
+ * read-modify-write instead of two on the hot path of fork-join. With waiters or
+ * callbacks it keeps the reference until they are done, then drops it apart. A wait
  * node lives on its waiter's stack or block; the waiter unlinks it (under F_LOCK)
  * before it returns, so a completing thread, which only reaches nodes under the
  * lock, never touches a node after its waiter is gone.
@@ -41,6 +46,9 @@
 
 #include "alloc.h"
 
+_Static_assert(sizeof(struct wse_future) <= WSE_SMALL_BLOCK, "a future is a small block");
+_Static_assert(sizeof(struct wse_node) <= WSE_SMALL_BLOCK, "a callback node is a small block");
+
 static void
 backoff(unsigned *spins)
 {
@@ -52,26 +60,41 @@ backoff(unsigned *spins)
     }
 }
 
-/* Take F_LOCK; returns the state word as locked. */
-static uint32_t
+/* Take F_LOCK; returns the word as locked. */
+static uint64_t
 lock_future(wse_future *f)
 {
     unsigned spins = 0;
     /* relaxed: a guess for the CAS, which re-reads. */
-    uint32_t old = wse_load_u32_relaxed(&f->state);
+    uint64_t old = wse_load_u64_relaxed(&f->word);
 
     for (;;) {
         if ((old & F_LOCK) == 0) {
             /* acq_rel: acquire pairs with the release in unlock_future() and in
-             * complete_locked(), so we see the list as the last holder left it. */
-            if (wse_cas_u32_acq_rel(&f->state, &old, old | F_LOCK))
+             * set_low(), so we see the list as the last holder left it. */
+            if (wse_cas_u64_acq_rel(&f->word, &old, old | F_LOCK))
                 return old | F_LOCK;
             continue;
         }
         backoff(&spins);
         /* relaxed: re-read for the next CAS attempt. */
-        old = wse_load_u32_relaxed(&f->state);
+        old = wse_load_u64_relaxed(&f->word);
     }
+}
+
+/* Under F_LOCK with a final state: replace the state and flags by `low`, which
+ * releases the lock. A CAS loop, because other threads may change the reference
+ * count in the high half meanwhile. */
+static void
+set_low(wse_future *f, uint32_t low)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t old = wse_load_u64_relaxed(&f->word);
+
+    /* acq_rel (release half): our list edits before the lock is free; pairs with
+     * the acquiring CAS in lock_future(). */
+    while (!wse_cas_u64_acq_rel(&f->word, &old, (old & ~(uint64_t)F_LOW_MASK) | low))
+        ;
 }
 
 /* Release F_LOCK, setting F_WAITERS to whether the list is non-empty. The state
@@ -80,48 +103,53 @@ lock_future(wse_future *f)
 static void
 unlock_future(wse_future *f)
 {
-    uint32_t waiters = f->nodes != NULL ? F_WAITERS : 0;
+    uint64_t waiters = f->nodes != NULL ? F_WAITERS : 0;
     /* relaxed: a guess for the CAS. */
-    uint32_t old = wse_load_u32_relaxed(&f->state);
-    uint32_t desired;
+    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t desired;
 
     do {
-        desired = (old & ~(F_LOCK | F_WAITERS)) | waiters;
+        desired = (old & ~(uint64_t)(F_LOCK | F_WAITERS)) | waiters;
         /* acq_rel (release half): our list edits before the unlock; pairs with the
          * acquiring CAS in lock_future() and in transition(). */
-    } while (!wse_cas_u32_acq_rel(&f->state, &old, desired));
+    } while (!wse_cas_u64_acq_rel(&f->word, &old, desired));
 }
 
 /*
  * Move f from `from` to `to` by CAS. A completing move waits for F_LOCK to be free
- * and, if F_WAITERS is set, takes F_LOCK in the same CAS. Returns false if f was
- * not in `from`. *locked tells whether the caller now holds F_LOCK.
+ * and, if F_WAITERS is set, takes F_LOCK in the same CAS; otherwise, if drop_ref,
+ * it also drops the caller's reference in that CAS. Returns false if f was not in
+ * `from`; else *after is the word the CAS wrote (F_LOCK in it: the caller holds
+ * the lock and still its reference).
  */
 static bool
-transition(wse_future *f, wse_state from, wse_state to, bool *locked)
+transition(wse_future *f, wse_state from, wse_state to, bool drop_ref, uint64_t *after)
 {
     bool completing = wse__state_done(to);
     unsigned spins = 0;
     /* relaxed: a guess for the CAS. */
-    uint32_t old = wse_load_u32_relaxed(&f->state);
-    uint32_t desired;
+    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t desired;
 
     for (;;) {
-        if ((old & F_STATE_MASK) != (uint32_t)from)
+        if ((old & F_STATE_MASK) != (uint64_t)from)
             return false;
         if (completing && (old & F_LOCK)) {
             backoff(&spins);
-            old = wse_load_u32_relaxed(&f->state);
+            old = wse_load_u64_relaxed(&f->word);
             continue;
         }
-        desired = (old & ~F_STATE_MASK) | (uint32_t)to;
+        desired = (old & ~(uint64_t)F_STATE_MASK) | (uint64_t)to;
         if (completing && (old & F_WAITERS))
             desired |= F_LOCK;
+        else if (drop_ref)
+            desired -= F_REF;
         /* acq_rel: release publishes value/error (written before) to readers of
-         * the done state; acquire pairs with unlock_future() so the list is
-         * current when we take the lock here. */
-        if (wse_cas_u32_acq_rel(&f->state, &old, desired)) {
-            *locked = (desired & F_LOCK) != 0;
+         * the done state, and orders our uses of f before a dropped reference;
+         * acquire pairs with unlock_future() so the list is current when we take
+         * the lock here, and with other holders' releases before a free. */
+        if (wse_cas_u64_acq_rel(&f->word, &old, desired)) {
+            *after = desired;
             return true;
         }
     }
@@ -137,7 +165,7 @@ run_callbacks(wse_future *f, struct wse_node *n)
     for (; n != NULL; n = next) {
         next = n->next;
         n->cb(f, n->cb_arg);
-        wse__free(n);
+        wse__small_free(n);
     }
 }
 
@@ -180,10 +208,8 @@ complete_locked(wse_future *f, wse_state to)
             n = next;
         } while (n != head);
     }
-    /* release: the emptied list (and each node's linked = 0) before the lock is
-     * free; pairs with the acquiring CAS in lock_future(). The state is final, so
-     * no other thread changes the word while we hold the lock: a store suffices. */
-    wse_store_u32_release(&f->state, (uint32_t)to | (cb_first != NULL ? F_CALLBACKS : 0));
+    /* The emptied list (and each node's linked = 0) before the lock is free. */
+    set_low(f, (uint32_t)to | (cb_first != NULL ? F_CALLBACKS : 0));
 
     while (cb_first != NULL) {
         run_callbacks(f, cb_first);
@@ -191,8 +217,8 @@ complete_locked(wse_future *f, wse_state to)
         lock_future(f);
         head = f->nodes;
         if (head == NULL) {
-            /* release: as above; clears F_LOCK and F_CALLBACKS together. */
-            wse_store_u32_release(&f->state, (uint32_t)to);
+            /* Clears F_LOCK and F_CALLBACKS together. */
+            set_low(f, (uint32_t)to);
             break;
         }
         /* Callbacks added while we ran the previous batch, in the order added. */
@@ -206,13 +232,12 @@ complete_locked(wse_future *f, wse_state to)
 wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 {
-    wse_future *f = wse__malloc(sizeof(*f));
+    wse_future *f = wse__small_alloc();
 
     if (f == NULL)
         return NULL;
     memset(f, 0, sizeof(*f));
-    f->state = WSE_PENDING;
-    f->refs = refs;
+    f->word = (uint64_t)refs << F_REF_SHIFT | WSE_PENDING;
     f->fn = fn;
     f->arg = arg;
     return f;
@@ -221,23 +246,39 @@ wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 bool
 wse__future_start(wse_future *f)
 {
-    bool locked;
+    uint64_t after;
 
-    return transition(f, WSE_PENDING, WSE_RUNNING, &locked);
+    return transition(f, WSE_PENDING, WSE_RUNNING, false, &after);
+}
+
+static void
+free_future(wse_future *f)
+{
+#ifndef NDEBUG
+    memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
+#endif
+    wse__small_free(f);
 }
 
 void
-wse__future_finish(wse_future *f, int rc, void *value)
+wse__future_finish_release(wse_future *f, int rc, void *value)
 {
     wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
-    bool locked = false;
+    uint64_t after;
 
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
     f->value = rc == 0 ? value : NULL;
     f->error = rc;
-    if (transition(f, WSE_RUNNING, to, &locked) && locked)
+    if (!transition(f, WSE_RUNNING, to, true, &after)) {
+        /* Not reached: only the running thread moves f out of RUNNING. */
+        wse_future_release(f);
+    } else if (after & F_LOCK) {
         complete_locked(f, to);
+        wse_future_release(f);
+    } else if ((after >> F_REF_SHIFT) == 0) {
+        free_future(f);
+    }
 }
 
 /* Link node at the tail of f's list unless f is done; a callback node is also
@@ -246,7 +287,7 @@ wse__future_finish(wse_future *f, int rc, void *value)
 static bool
 link_node(wse_future *f, struct wse_node *node)
 {
-    uint32_t s = lock_future(f);
+    uint64_t s = lock_future(f);
     struct wse_node *head;
 
     if (wse__state_done((wse_state)(s & F_STATE_MASK)) &&
@@ -337,13 +378,13 @@ wse_future_error(const wse_future *f)
 bool
 wse_future_cancel(wse_future *f)
 {
-    bool locked = false;
+    uint64_t after;
 
     if (f == NULL)
         return false;
-    if (!transition(f, WSE_PENDING, WSE_CANCELLED, &locked))
+    if (!transition(f, WSE_PENDING, WSE_CANCELLED, false, &after))
         return false;
-    if (locked)
+    if (after & F_LOCK)
         complete_locked(f, WSE_CANCELLED);
     return true;
 }
@@ -355,7 +396,7 @@ wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
 
     if (f == NULL || cb == NULL)
         return EINVAL;
-    node = wse__malloc(sizeof(*node));
+    node = wse__small_alloc();
     if (node == NULL)
         return ENOMEM;
     memset(node, 0, sizeof(*node));
@@ -363,7 +404,7 @@ wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
     node->cb_arg = arg;
 
     if (!link_node(f, node)) {
-        wse__free(node);
+        wse__small_free(node);
         cb(f, arg);
     }
     return 0;
@@ -375,7 +416,7 @@ wse_future_retain(wse_future *f)
     if (f != NULL) {
         /* acq_rel: a reference count; the increment needs no order of its own
          * (the caller already holds a reference), acq_rel keeps it simple. */
-        wse_faa_u32_acq_rel(&f->refs, 1);
+        wse_faa_u64_acq_rel(&f->word, F_REF);
     }
     return f;
 }
@@ -385,12 +426,18 @@ wse_future_release(wse_future *f)
 {
     if (f == NULL)
         return;
+    /* acquire: pairs with the release half of every other holder's drop (their
+     * CAS or fetch-and-add), so their uses of f happen before the free. If the
+     * count says ours is the only reference, nobody else can reach f to take or
+     * drop one, and the free needs no read-modify-write: fork-join parents
+     * release children that the worker finished a moment ago, so this is the
+     * common case. */
+    if ((wse_load_u64_acquire(&f->word) >> F_REF_SHIFT) == 1) {
+        free_future(f);
+        return;
+    }
     /* acq_rel: release orders our uses of f before the decrement; acquire (on the
      * last one) orders the free after every other holder's uses. */
-    if (wse_faa_u32_acq_rel(&f->refs, (uint32_t)-1) == 1) {
-#ifndef NDEBUG
-        memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
-#endif
-        wse__free(f);
-    }
+    if ((wse_faa_u64_acq_rel(&f->word, (uint64_t)0 - F_REF) >> F_REF_SHIFT) == 1)
+        free_future(f);
 }

@@ -19,7 +19,8 @@
 /* Futures (future.c)                                                         */
 
 /*
- * The state word of a future: the wse_state in the low bits, plus two flags.
+ * The word of a future: the reference count in the high 32 bits, and in the low
+ * bits the wse_state plus three flags.
  *   F_LOCK     - a bit lock guarding the waiter list (f->nodes). Held for a few
  *                stores at a time; never held while user code runs.
  *   F_WAITERS  - the waiter list is not empty; a completing thread takes the
@@ -28,12 +29,17 @@
  *   F_CALLBACKS - the future is done and its completing thread is still running
  *                callbacks; wse_future_on_done() queues behind them (future.c).
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while F_LOCK is
- * held, so a thread holding the lock sees a stable "done or not".
+ * held, so a thread holding the lock sees a stable "done or not". One word, so
+ * that a worker finishing a task drops the queue's reference in the same CAS
+ * (future.c).
  */
 #define F_STATE_MASK 0x7u
 #define F_LOCK 0x8u
 #define F_WAITERS 0x10u
 #define F_CALLBACKS 0x20u
+#define F_LOW_MASK 0xffffffffu          /* state and flags */
+#define F_REF_SHIFT 32
+#define F_REF ((uint64_t)1 << F_REF_SHIFT) /* one reference */
 
 /* A node on a future's waiter list: a wait() latch or a done callback. */
 struct wse_node {
@@ -49,8 +55,7 @@ struct wse_node {
 };
 
 struct wse_future {
-    uint32_t state;             /* atomic: wse_state | F_LOCK | F_WAITERS */
-    uint32_t refs;              /* atomic reference count */
+    uint64_t word;              /* atomic: refs << 32 | F_* | wse_state */
     int error;                  /* published by the completing CAS (release) */
     uint32_t reserved;
     void *value;                /* published by the completing CAS (release) */
@@ -68,9 +73,10 @@ wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
 /* PENDING -> RUNNING; false if it was cancelled. */
 bool wse__future_start(wse_future *f);
 
-/* RUNNING -> DONE (rc == 0, with value) or FAILED (rc). Wakes waiters, runs
+/* RUNNING -> DONE (rc == 0, with value) or FAILED (rc), then drop the calling
+ * queue's reference (in the same CAS when nobody waits). Wakes waiters, runs
  * callbacks on the calling thread. */
-void wse__future_finish(wse_future *f, int rc, void *value);
+void wse__future_finish_release(wse_future *f, int rc, void *value);
 
 /* Register a wait node on f. Returns false (node not linked) if f is already done. */
 bool wse__future_add_waiter(wse_future *f, struct wse_node *node);
@@ -85,7 +91,7 @@ wse__future_state_acquire(const wse_future *f)
 {
     /* acquire: pairs with the completing CAS (release) in future.c, so value and
      * error are visible once the state says done. */
-    return (wse_state)(wse_load_u32_acquire(&f->state) & F_STATE_MASK);
+    return (wse_state)(wse_load_u64_acquire(&f->word) & F_STATE_MASK);
 }
 
 static inline bool

@@ -281,8 +281,12 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
             return EINVAL;
     }
     if (mode == WSE_ALL_COMPLETED && wse__tls_running != NULL) {
+        /* A future this thread is running is RUNNING as this thread sees it (it
+         * made the transition itself), so only those need the walk up the chain
+         * of nested tasks: fork-join waits on PENDING children skip it. */
         for (i = 0; i < n; i++) {
-            if (running_here(futures[i]))
+            if (wse__future_state_acquire(futures[i]) == WSE_RUNNING &&
+                running_here(futures[i]))
                 return EDEADLK;
         }
     }

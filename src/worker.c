@@ -15,6 +15,8 @@
 #include <sched.h>
 #include <stdio.h>
 
+#include "alloc.h"
+
 _Thread_local struct wse_worker *wse__tls_worker;
 _Thread_local struct wse_running *wse__tls_running;
 
@@ -109,8 +111,7 @@ wse__run_task(struct wse_worker *w, wse_future *f)
     wse__tls_running = &running;
     rc = f->fn(f->arg, &result);
     wse__tls_running = running.outer;
-    wse__future_finish(f, rc, result);
-    wse_future_release(f);
+    wse__future_finish_release(f, rc, result);
 }
 
 wse_future *
@@ -141,6 +142,7 @@ wse__worker_main(void *arg)
     char name[16];
 
     wse__tls_worker = w;
+    wse__small_cache_enable();
     /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
     (void)snprintf(name, sizeof(name), "%.10s-%u", ex->thread_name, w->index);
     (void)pthread_setname_np(pthread_self(), name);
@@ -153,6 +155,7 @@ wse__worker_main(void *arg)
         if (wse__park(w, NULL, NULL) == PARK_TERMINATED)
             break;
     }
+    wse__small_cache_disable();
     wse__tls_worker = NULL;
     return NULL;
 }
