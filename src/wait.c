@@ -161,10 +161,48 @@ running_here(const wse_future *f)
     return false;
 }
 
+#ifndef WSE_WAIT_SPIN_NS
+#define WSE_WAIT_SPIN_NS 5000
+#endif
+
+/* Nanoseconds from a to b. */
+static int64_t
+elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+/*
+ * A plain thread first spins on the latch for up to WSE_WAIT_SPIN_NS (or to the
+ * deadline): a short task completes sooner than a futex wake-up reaches a
+ * sleeping thread, so the waiter neither sleeps nor costs its completer a system
+ * call (the latch is signalled only if `sleeping`). True if the latch tripped.
+ */
+static bool
+spin_plain(const struct wse_latch *l, const struct wse_deadline *deadline)
+{
+    struct timespec start = wse__now();
+    struct timespec now;
+    unsigned i;
+
+    for (i = 1;; i++) {
+        if (wse__latch_tripped(l))
+            return true;
+        wse_cpu_relax();
+        if (i % 16 == 0) {
+            now = wse__now();
+            if (elapsed_ns(&start, &now) >= WSE_WAIT_SPIN_NS || wse__deadline_passed(deadline))
+                return false;
+        }
+    }
+}
+
 /* A plain thread: sleep until the latch trips or the deadline passes. */
 static void
 wait_plain(struct wse_latch *l, const struct wse_deadline *deadline)
 {
+    if (spin_plain(l, deadline))
+        return;
     wse__lock(&l->mutex);
     while (!wse__latch_tripped(l)) {
         l->sleeping = true;
