@@ -222,3 +222,16 @@ wse__deque_size_hint(const struct deque *dq)
 
     return b > t ? b - t : 0;
 }
+
+int64_t
+wse__deque_room(const struct deque *dq)
+{
+    /* relaxed: owner-only fields. */
+    int64_t b = wse_load_i64_relaxed(&dq->bottom);
+    const struct deque_array *a = wse_load_ptr_relaxed((void *const *)&dq->array);
+    /* acquire: as in wse__deque_push(); a slot below top is free once its thief
+     * has read it. */
+    int64_t t = wse_load_i64_acquire(&dq->top);
+
+    return a->size - 1 - (b - t);
+}

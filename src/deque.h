@@ -51,6 +51,10 @@ void *wse__deque_pop(struct deque *dq);
 /* Any thread: take the oldest item. */
 enum deque_steal_result wse__deque_steal(struct deque *dq, void **item);
 
+/* Owner: how many more items fit without growing (a lower bound: thieves only
+ * make room). */
+int64_t wse__deque_room(const struct deque *dq);
+
 /* Any thread: a hint of the number of items (may be stale at once). */
 int64_t wse__deque_size_hint(const struct deque *dq);
 

@@ -196,7 +196,13 @@ complete_locked(wse_future *f, wse_state to)
             next = n->next;
             n->linked = 0;
             if (n->latch != NULL) {
+                /* A detached block (wait.c) lives as long as our node's
+                 * reference: drop it after the last touch of node and latch. */
+                struct wse_wait_block *b = n->latch->block;
+
                 wse__latch_notify(n->latch, to);
+                if (b != NULL)
+                    wse__wait_block_put(b);
             } else {
                 n->next = NULL;
                 if (cb_last != NULL)

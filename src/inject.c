@@ -68,22 +68,45 @@ wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int6
     return 0;
 }
 
+/* Under q->mutex: unlink the head (not NULL). */
+static wse_future *
+take_head(struct wse_inject *q)
+{
+    wse_future *f = q->head;
+
+    q->head = f->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    f->next = NULL;
+    return f;
+}
+
+/*
+ * Go's globrunqget: a worker takes its share of the queue (length / workers, at
+ * most `max`, which the caller bounds by the room left in its deque, so the
+ * pushes never allocate and never fail). The moved tasks go to the bottom of its
+ * deque, where it pops them without a lock and idle workers steal them. They
+ * stay visible throughout: pushed before the length drops.
+ */
 wse_future *
-wse__inject_pop(struct wse_inject *q)
+wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max)
 {
     wse_future *f;
+    int64_t len;
+    int64_t k;
 
     if (!wse__inject_nonempty(q))
         return NULL;
     wse__lock(&q->mutex);
     f = q->head;
     if (f != NULL) {
-        q->head = f->next;
-        if (q->head == NULL)
-            q->tail = NULL;
-        f->next = NULL;
         /* relaxed: under the mutex, see wse__inject_push(). */
-        wse_store_i64_relaxed(&q->length, wse_load_i64_relaxed(&q->length) - 1);
+        len = wse_load_i64_relaxed(&q->length);
+        f = take_head(q);
+        for (k = 0; dq != NULL && k < max && q->head != NULL; k++)
+            (void)wse__deque_push(dq, take_head(q));
+        /* relaxed: under the mutex, see wse__inject_push(). */
+        wse_store_i64_relaxed(&q->length, len - 1 - k);
     }
     wse__unlock(&q->mutex);
     return f;

@@ -114,13 +114,38 @@ struct wse_latch {
     uint32_t tripped;           /* atomic: the return_when condition holds */
     wse_return_when mode;
     struct wse_worker *worker;  /* the waiting worker, or NULL for a plain thread */
+    struct wse_wait_block *block; /* the detachable block holding this latch, or
+                                   NULL: the waiter unlinks its nodes (wait.c) */
     pthread_mutex_t mutex;      /* plain thread: guards the sleep/wake handshake */
     pthread_cond_t cond;        /* plain thread: CLOCK_MONOTONIC */
     bool sleeping;              /* plain thread: blocked in cond; under mutex */
+    bool kicked;                /* plain thread: signalled, counted in
+                                   wse__plain_wakeups; under mutex */
+};
+
+/* Plain waiters signalled and not yet running again (wait.c); atomic. Workers
+ * yield between tasks while it is not zero (worker.c). */
+extern uint32_t wse__plain_wakeups;
+
+/*
+ * A plain thread's wait on more than a few futures keeps its latch and nodes in
+ * one heap block that it does not unlink when it returns: nodes still linked
+ * on pending futures stay there, and each completing thread drops the block's
+ * reference for its node after notifying the (tripped, so silent) latch. The
+ * last reference frees the block. See wait.c.
+ */
+struct wse_wait_block {
+    uint32_t refs;              /* atomic: the waiter's + one per linked node */
+    bool latch_ready;           /* latch.mutex and latch.cond initialised */
+    struct wse_latch latch;
+    struct wse_node nodes[];
 };
 
 /* A watched future completed with state s. */
 void wse__latch_notify(struct wse_latch *l, wse_state s);
+
+/* Drop one reference to a wait block; the last one frees it. */
+void wse__wait_block_put(struct wse_wait_block *b);
 
 /* Has the latch tripped? */
 static inline bool
@@ -148,8 +173,10 @@ void wse__inject_destroy(struct wse_inject *q);
  * (nothing appended, out untouched). */
 int wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int64_t n,
                      wse_future *out[]);
-/* Pop the oldest future, or NULL. */
-wse_future *wse__inject_pop(struct wse_inject *q);
+/* Pop the oldest future, or NULL. The worker that owns dq also moves up to `max`
+ * more (its fair share) into dq, so that a big batch is not taken from the
+ * queue's mutex one task at a time. dq may be NULL. */
+wse_future *wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max);
 /* Close the queue (later pushes fail); return the queued chain if take_all. */
 wse_future *wse__inject_close(struct wse_inject *q, bool take_all);
 /* True if the queue may hold something (a hint; see inject.c for the order). */

@@ -30,6 +30,8 @@
 /* Up to this many futures, the wait nodes live on the caller's stack. */
 #define STACK_NODES 8
 
+uint32_t wse__plain_wakeups;
+
 int
 wse__cond_init_monotonic(pthread_cond_t *c)
 {
@@ -67,8 +69,12 @@ wse__latch_notify(struct wse_latch *l, wse_state s)
         /* tripped is set before we take the mutex; the waiter checks it under the
          * mutex before each sleep, so the signal cannot be lost. */
         wse__lock(&l->mutex);
-        if (l->sleeping)
+        if (l->sleeping && !l->kicked) {
+            l->kicked = true;
+            /* acq_rel: a counter read as a hint by wse__run_task(). */
+            wse_faa_u32_acq_rel(&wse__plain_wakeups, 1);
             pthread_cond_signal(&l->cond);
+        }
         wse__unlock(&l->mutex);
     }
 }
@@ -201,16 +207,22 @@ spin_plain(const struct wse_latch *l, const struct wse_deadline *deadline)
 static void
 wait_plain(struct wse_latch *l, const struct wse_deadline *deadline)
 {
+    bool rc;
+
     if (spin_plain(l, deadline))
         return;
     wse__lock(&l->mutex);
     while (!wse__latch_tripped(l)) {
         l->sleeping = true;
-        if (!wse__cond_wait(&l->cond, &l->mutex, deadline)) {
-            l->sleeping = false;
-            break;
-        }
+        rc = wse__cond_wait(&l->cond, &l->mutex, deadline);
         l->sleeping = false;
+        if (l->kicked) {
+            l->kicked = false;
+            /* acq_rel: the count of wse__latch_notify(); we run again. */
+            wse_faa_u32_acq_rel(&wse__plain_wakeups, (uint32_t)-1);
+        }
+        if (!rc)
+            break;
     }
     wse__unlock(&l->mutex);
 }
@@ -234,66 +246,131 @@ wait_helping(struct wse_worker *w, struct wse_latch *l, const struct wse_deadlin
     }
 }
 
-/* Register on every future, wait, unregister. Returns with the latch dead: 0, or
- * the error of initialising the latch (nothing registered then). */
+/* The size of a wait block for n nodes; 0 on overflow. */
+static size_t
+block_size(size_t n)
+{
+    size_t head = sizeof(struct wse_wait_block);
+
+    if (n > (SIZE_MAX - head) / sizeof(struct wse_node))
+        return 0;
+    return head + n * sizeof(struct wse_node);
+}
+
+void
+wse__wait_block_put(struct wse_wait_block *b)
+{
+    /* acq_rel: release orders our last touch of the block before the drop;
+     * acquire (for the last one) orders every other holder's before the free. */
+    if (wse_faa_u32_acq_rel(&b->refs, (uint32_t)-1) != 1)
+        return;
+    if (b->latch_ready) {
+        pthread_cond_destroy(&b->latch.cond);
+        pthread_mutex_destroy(&b->latch.mutex);
+    }
+    wse__free(b);
+}
+
+/*
+ * Register on every future, wait, then let go of the nodes. Returns 0, or the
+ * error of initialising the latch (nothing registered then).
+ *
+ * Letting go. With a latch on the stack (n <= STACK_NODES, or a worker, whose
+ * latch points at the worker and must not outlive the wait), every node still
+ * linked is unlinked under its future's lock: after that no completing thread can
+ * reach the latch. A plain thread waiting on more futures uses the latch in its
+ * wait block `wb` and leaves the nodes linked: the block counts one reference per
+ * linked node, which the completing thread drops after notifying (complete_locked()
+ * in future.c), and the waiter's own, dropped by wait_impl(). Setting `tripped`
+ * first makes later notifications silent. So a FIRST_COMPLETED or
+ * FIRST_EXCEPTION wait on 10,000 futures returns without touching the ones still
+ * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
+ */
 static int
 block(struct wse_node *nodes, size_t n, wse_return_when mode,
-      const struct wse_deadline *deadline)
+      const struct wse_deadline *deadline, struct wse_wait_block *wb)
 {
     struct wse_worker *w = wse__tls_worker;
-    struct wse_latch latch;
+    struct wse_latch stack_latch;
+    struct wse_latch *latch = &stack_latch;
+    bool detach = wb != NULL && w == NULL;
+    size_t linked = 0;
     size_t i;
     int rc;
 
-    latch.remaining = 1;    /* the registration bias */
-    latch.tripped = 0;
-    latch.mode = mode;
-    latch.worker = w;
-    latch.sleeping = false;
+    if (detach)
+        latch = &wb->latch;
+    /* The registration bias of 1, and for the counting modes one completion per
+     * future, counted before any node is linked so that no completion can trip
+     * the latch early; a future found done at registration is counted down at
+     * once (below), as its completer would have. */
+    latch->remaining = mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n;
+    latch->tripped = 0;
+    latch->mode = mode;
+    latch->worker = w;
+    latch->block = detach ? wb : NULL;
+    latch->sleeping = false;
+    latch->kicked = false;
     if (w == NULL) {
         /* A plain thread sleeps on its own mutex and condition variable. */
-        rc = pthread_mutex_init(&latch.mutex, NULL);
+        rc = pthread_mutex_init(&latch->mutex, NULL);
         if (rc != 0)
             return rc;
-        rc = wse__cond_init_monotonic(&latch.cond);
+        rc = wse__cond_init_monotonic(&latch->cond);
         if (rc != 0) {
-            pthread_mutex_destroy(&latch.mutex);
+            pthread_mutex_destroy(&latch->mutex);
             return rc;
         }
     }
+    if (detach) {
+        wb->latch_ready = true;
+        /* relaxed: not yet shared; the future lock taken by each link publishes
+         * it to the completers. One reference per node that may be linked. */
+        wse_store_u32_relaxed(&wb->refs, 1 + (uint32_t)n);
+    }
 
-    for (i = 0; i < n && !wse__latch_tripped(&latch); i++) {
-        nodes[i].latch = &latch;
-        if (mode != WSE_FIRST_COMPLETED) {
-            /* acq_rel: see wse__latch_notify(); counted before the node is linked
-             * so a completion right after linking cannot trip the latch early. */
-            wse_faa_u32_acq_rel(&latch.remaining, 1);
-        }
-        nodes[i].registered = wse__future_add_waiter(nodes[i].future, &nodes[i]);
-        if (!nodes[i].registered) {
+    for (i = 0; i < n && !wse__latch_tripped(latch); i++) {
+        nodes[i].latch = latch;
+        /* Done is final: a future the last collect saw done needs no lock. */
+        nodes[i].registered = !wse__state_done((wse_state)nodes[i].state) &&
+                              wse__future_add_waiter(nodes[i].future, &nodes[i]);
+        if (nodes[i].registered) {
+            linked++;
+        } else {
             /* Done before we could link: count it as its completer would have. */
-            wse__latch_notify(&latch, wse__future_state_acquire(nodes[i].future));
+            wse__latch_notify(latch, wse__future_state_acquire(nodes[i].future));
         }
     }
     /* Drop the registration bias (a non-failure completion's decrement). */
-    if (mode != WSE_FIRST_COMPLETED && !wse__latch_tripped(&latch))
-        wse__latch_notify(&latch, WSE_DONE);
-
-    if (!wse__latch_tripped(&latch)) {
-        if (w != NULL)
-            wait_helping(w, &latch, deadline);
-        else
-            wait_plain(&latch, deadline);
+    if (mode != WSE_FIRST_COMPLETED && !wse__latch_tripped(latch))
+        wse__latch_notify(latch, WSE_DONE);
+    if (detach && linked < n) {
+        /* acq_rel: the references of the nodes that were never linked. The
+         * waiter's own keeps the count above zero. */
+        wse_faa_u32_acq_rel(&wb->refs, (uint32_t)0 - (uint32_t)(n - linked));
     }
 
+    if (!wse__latch_tripped(latch)) {
+        if (w != NULL)
+            wait_helping(w, latch, deadline);
+        else
+            wait_plain(latch, deadline);
+    }
+
+    if (detach) {
+        /* acq_rel exchange, as in wse__latch_notify(): from now on a
+         * notification of this latch only counts, it wakes nobody. */
+        (void)wse_fas_u32_acq_rel(&latch->tripped, 1);
+        return 0;
+    }
     while (i > 0) {
         i--;
         if (nodes[i].registered)
             wse__future_remove_waiter(nodes[i].future, &nodes[i]);
     }
     if (w == NULL) {
-        pthread_cond_destroy(&latch.cond);
-        pthread_mutex_destroy(&latch.mutex);
+        pthread_cond_destroy(&latch->cond);
+        pthread_mutex_destroy(&latch->mutex);
     }
     return 0;
 }
@@ -304,8 +381,10 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
 {
     struct wse_node stack_nodes[STACK_NODES];
     struct wse_node *nodes = stack_nodes;
+    struct wse_wait_block *wb = NULL;
     size_t n_done;
     size_t n_failed;
+    size_t size;
     size_t i;
     int rc;
 
@@ -328,10 +407,29 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
                 return EDEADLK;
         }
     }
+    /* Every future done: done is final, so this one pass is a stable snapshot,
+     * and the partition is the input order. No node, no allocation (the last
+     * wait of a big batch usually finds it so). */
+    for (i = 0; i < n && wse__state_done(wse__future_state_acquire(futures[i])); i++)
+        ;
+    if (i == n) {
+        if (out != NULL && out != futures)
+            memmove(out, futures, n * sizeof(*out));
+        if (n_done_out != NULL)
+            *n_done_out = n;
+        return 0;
+    }
     if (n > STACK_NODES) {
-        nodes = wse__calloc(n, sizeof(*nodes));
-        if (nodes == NULL)
+        /* The one allocation of a wait: its nodes (and latch) in one block. The
+         * latch and the block count in 32 bits; that many nodes would not fit
+         * in memory anyway. */
+        size = n < UINT32_MAX ? block_size(n) : 0;
+        wb = size != 0 ? wse__calloc(1, size) : NULL;
+        if (wb == NULL)
             return ENOMEM;
+        /* relaxed: the waiter's reference; not yet shared. */
+        wse_store_u32_relaxed(&wb->refs, 1);
+        nodes = wb->nodes;
     }
     for (i = 0; i < n; i++)
         nodes[i] = (struct wse_node){ .future = futures[i], .state = 0xff };
@@ -352,21 +450,23 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
         }
     }
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__deadline_passed(deadline)) {
-        rc = block(nodes, n, mode, deadline);
+        rc = block(nodes, n, mode, deadline, wb);
         if (rc != 0)
-            goto out_free_nodes;
+            goto out_put_block;
     }
     /* The result: one stable snapshot decides both the partition and the code
-     * (states only move forward, so a condition seen above still holds). */
+     * (states only move forward, so a condition seen above still holds). The
+     * nodes' future and state fields are the waiter's own, also while a
+     * detached node is still linked. */
     snapshot(nodes, n, &n_done, &n_failed);
     rc = condition_holds(mode, n, n_done, n_failed) ? 0 : ETIMEDOUT;
     if (out != NULL)
         partition(nodes, n, n_done, out);
     if (n_done_out != NULL)
         *n_done_out = n_done;
-out_free_nodes:
-    if (nodes != stack_nodes)
-        wse__free(nodes);
+out_put_block:
+    if (wb != NULL)
+        wse__wait_block_put(wb);
     return rc;
 }
 

@@ -719,6 +719,86 @@ START_TEST(wait_many_futures)
 }
 END_TEST
 
+/* A plain thread's wait on more than 8 futures returns without unlinking its
+ * nodes from the futures still pending (wait.c, "detached" wait block). Those
+ * futures must still work: a second wait on them, a callback, their completion
+ * after every user reference is gone (which frees the block: ASan and valgrind
+ * check that nothing leaks or is touched after the free). */
+static int detached_cb_runs;
+
+static void
+detached_cb(wse_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    counter_add(&detached_cb_runs, 1);
+}
+
+START_TEST(wait_many_returns_leaving_pending_futures_usable)
+{
+    enum { N = 64 };
+    struct blocked b;
+    wse_future *f[N], *out[N];
+    struct delayed_cancel dc;
+    size_t nd = SENTINEL_N;
+
+    blocked_start(&b, 2);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(wse_submit(b.ex, task_value, (void *)(intptr_t)i, &f[i]), 0);
+    delayed_cancel_start(&dc, f[N - 1], 20000);
+    ck_assert_int_eq(wse_wait(f, N, WSE_FOREVER, WSE_FIRST_COMPLETED, out, &nd), 0);
+    ck_assert_int_eq(delayed_cancel_join(&dc), 1);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_ptr_eq(out[0], f[N - 1]);
+    ck_assert_ptr_eq(out[1], f[0]);
+    /* The futures now carry the first wait's nodes; wait on them again. */
+    ck_assert_int_eq(wse_wait(f, N, 0.01, WSE_ALL_COMPLETED, NULL, &nd), ETIMEDOUT);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_int_eq(wse_future_on_done(f[0], detached_cb, NULL), 0);
+    ck_assert_int_eq(counter_get(&detached_cb_runs), 0);
+    /* Drop every user reference while the tasks are still queued: only the
+     * executor's keeps each future (and so the wait blocks) alive. */
+    for (int i = 1; i < N; i++)
+        wse_future_release(f[i]);
+    blocked_release(&b);
+    ck_assert_int_eq(wse_future_wait(f[0], WSE_FOREVER), 0);
+    ck_assert_ptr_eq(wse_future_value(f[0]), (void *)0);
+    blocked_finish(&b);
+    ck_assert_int_eq(counter_get(&detached_cb_runs), 1);
+    wse_future_release(f[0]);
+}
+END_TEST
+
+/* FIRST_EXCEPTION over many futures, then shutdown(cancel_pending): the pending
+ * futures are cancelled with the wait's nodes still on them. */
+START_TEST(wait_many_first_exception_then_cancel_pending)
+{
+    enum { N = 100 };
+    struct blocked b;
+    wse_executor *ex2 = make_executor(1);
+    struct gate gf = {.code = EIO};
+    struct delayed_flag df;
+    wse_future *f[N];
+    size_t nd = SENTINEL_N;
+
+    blocked_start(&b, 1);
+    f[0] = start_gate(ex2, &gf);
+    for (int i = 1; i < N; i++)
+        ck_assert_int_eq(wse_submit(b.ex, task_value, NULL, &f[i]), 0);
+    delayed_flag_start(&df, &gf.open, 20000);
+    ck_assert_int_eq(wse_wait(f, N, WSE_FOREVER, WSE_FIRST_EXCEPTION, NULL, &nd), 0);
+    delayed_flag_join(&df);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert_int_eq(wse_future_error(f[0]), EIO);
+    ck_assert_int_eq(wse_shutdown(b.ex, false, true), 0);
+    blocked_finish(&b);
+    for (int i = 1; i < N; i++)
+        ck_assert_int_eq(wse_future_state(f[i]), WSE_CANCELLED);
+    ck_assert_int_eq(wse_executor_destroy(ex2), 0);
+    release_all(f, N);
+}
+END_TEST
+
 /* ---- wse_wait_until ---------------------------------------------------------------- */
 
 static int
@@ -1948,6 +2028,8 @@ wait_suite(void)
     tcase_add_test(tc, wait_duplicates_all_completed_wakes);
     tcase_add_test(tc, wait_futures_of_two_executors);
     tcase_add_test(tc, wait_many_futures);
+    tcase_add_test(tc, wait_many_returns_leaving_pending_futures_usable);
+    tcase_add_test(tc, wait_many_first_exception_then_cancel_pending);
     tcase_add_test(tc, wait_until_absolute_deadline);
     tcase_add_test(tc, wait_until_null_deadline_forever);
     tcase_add_test(tc, wait_until_past_deadline_polls);
