@@ -200,7 +200,10 @@ typedef enum {
  * timeout_s < 0 (WSE_FOREVER): no limit; 0: poll, never blocks. The deadline is on
  * CLOCK_MONOTONIC.
  *
- * A plain thread blocks without using CPU. A worker thread never blocks idle: it
+ * A plain thread spins for a few microseconds, then blocks without using CPU. A
+ * wait by a plain thread on more than 8 futures leaves its (refcounted) waiter
+ * block linked on the futures still pending when it returns; each is freed when
+ * the last of them completes. A worker thread never blocks idle: it
  * runs other tasks (its own deque first, then the injection queue, then steals)
  * until the condition holds or the deadline passes, so nested fork-join cannot
  * deadlock even with one worker. The deadline is checked between tasks, so a long
