@@ -259,53 +259,28 @@ wse_store_ptr_release(void **p, void *v)
 
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
  * atomic fences make them acq_rel elsewhere. */
-WSE_INLINE uint32_t
-wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
-{
-    uint32_t r;
+#define WSE_CK_RMW_ACQ_REL(T, NAME, CK_OP)                                              \
+    WSE_INLINE T NAME(T *p, T v)                                                        \
+    {                                                                                   \
+        T r;                                                                            \
+        WSE_CHAOS_POINT();                                                              \
+        ck_pr_fence_release();                                                          \
+        ck_pr_fence_load_atomic();                                                      \
+        r = CK_OP(p, v);                                                                \
+        ck_pr_fence_atomic_load();                                                      \
+        ck_pr_fence_acquire();                                                          \
+        return r;                                                                       \
+    }
 
-    WSE_CHAOS_POINT();
-    ck_pr_fence_release();
-    ck_pr_fence_load_atomic();
-    r = ck_pr_faa_32(p, v);
-    ck_pr_fence_atomic_load();
-    ck_pr_fence_acquire();
-    return r;
-}
-
-WSE_INLINE uint64_t
-wse_faa_u64_acq_rel(uint64_t *p, uint64_t v)
-{
-    uint64_t r;
-
-    WSE_CHAOS_POINT();
-    ck_pr_fence_release();
-    ck_pr_fence_load_atomic();
-    r = ck_pr_faa_64(p, v);
-    ck_pr_fence_atomic_load();
-    ck_pr_fence_acquire();
-    return r;
-}
+WSE_CK_RMW_ACQ_REL(uint32_t, wse_faa_u32_acq_rel, ck_pr_faa_32)
+WSE_CK_RMW_ACQ_REL(uint64_t, wse_faa_u64_acq_rel, ck_pr_faa_64)
+WSE_CK_RMW_ACQ_REL(uint32_t, wse_fas_u32_acq_rel, ck_pr_fas_32)
 
 WSE_INLINE int64_t
 wse_faa_i64_relaxed(int64_t *p, int64_t v)
 {
     WSE_CHAOS_POINT();
     return (int64_t)ck_pr_faa_64((uint64_t *)p, (uint64_t)v);
-}
-
-WSE_INLINE uint32_t
-wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
-{
-    uint32_t r;
-
-    WSE_CHAOS_POINT();
-    ck_pr_fence_release();
-    ck_pr_fence_load_atomic();
-    r = ck_pr_fas_32(p, v);
-    ck_pr_fence_atomic_load();
-    ck_pr_fence_acquire();
-    return r;
 }
 
 /* Full fence: orders every earlier load and store before every later one: the
