@@ -375,18 +375,11 @@ block(struct wse_node *nodes, size_t n, wse_return_when mode,
     return 0;
 }
 
+/* The argument checks of wse_wait(): 0, EINVAL or EDEADLK. */
 static int
-wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *deadline,
-          wse_return_when mode, wse_future *out[], size_t *n_done_out)
+check_args(wse_future *const futures[], size_t n, wse_return_when mode)
 {
-    struct wse_node stack_nodes[STACK_NODES];
-    struct wse_node *nodes = stack_nodes;
-    struct wse_wait_block *wb = NULL;
-    size_t n_done;
-    size_t n_failed;
-    size_t size;
     size_t i;
-    int rc;
 
     if (futures == NULL || n == 0)
         return EINVAL;
@@ -407,18 +400,48 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
                 return EDEADLK;
         }
     }
-    /* Every future done: done is final, so this one pass is a stable snapshot,
-     * and the partition is the input order. No node, no allocation (the last
-     * wait of a big batch usually finds it so). */
-    for (i = 0; i < n && wse__state_done(wse__future_state_acquire(futures[i])); i++)
-        ;
-    if (i == n) {
-        if (out != NULL && out != futures)
-            memmove(out, futures, n * sizeof(*out));
-        if (n_done_out != NULL)
-            *n_done_out = n;
-        return 0;
+    return 0;
+}
+
+/* Every future done: done is final, so this one pass is a stable snapshot, and
+ * the partition is the input order. No node, no allocation (the last wait of a
+ * big batch usually finds it so). False if some future is not done. */
+static bool
+all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_done_out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!wse__state_done(wse__future_state_acquire(futures[i])))
+            return false;
     }
+    if (out != NULL && out != futures) {
+        for (i = 0; i < n; i++)
+            out[i] = futures[i];
+    }
+    if (n_done_out != NULL)
+        *n_done_out = n;
+    return true;
+}
+
+static int
+wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *deadline,
+          wse_return_when mode, wse_future *out[], size_t *n_done_out)
+{
+    struct wse_node stack_nodes[STACK_NODES];
+    struct wse_node *nodes = stack_nodes;
+    struct wse_wait_block *wb = NULL;
+    size_t n_done;
+    size_t n_failed;
+    size_t size;
+    size_t i;
+    int rc;
+
+    rc = check_args(futures, n, mode);
+    if (rc != 0)
+        return rc;
+    if (all_done(futures, n, out, n_done_out))
+        return 0;
     if (n > STACK_NODES) {
         /* The one allocation of a wait: its nodes (and latch) in one block. The
          * latch and the block count in 32 bits; that many nodes would not fit
