@@ -82,37 +82,35 @@ lock_future(wse_future *f)
     }
 }
 
-/* Under F_LOCK with a final state: replace the state and flags by `low`, which
- * releases the lock. A CAS loop, because other threads may change the reference
- * count in the high half meanwhile. */
+/* Under F_LOCK: clear the `clear` bits of the word and set `set`, which releases
+ * the lock when `clear` includes F_LOCK. A CAS loop, because other threads may
+ * change the reference count in the high half, and start may move PENDING to
+ * RUNNING while the lock is held. */
 static void
-set_low(wse_future *f, uint32_t low)
+unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 {
     /* relaxed: a guess for the CAS. */
     uint64_t old = wse_load_u64_relaxed(&f->word);
 
     /* acq_rel (release half): our list edits before the lock is free; pairs with
-     * the acquiring CAS in lock_future(). */
-    while (!wse_cas_u64_acq_rel(&f->word, &old, (old & ~(uint64_t)F_LOW_MASK) | low))
+     * the acquiring CAS in lock_future() and in transition(). */
+    while (!wse_cas_u64_acq_rel(&f->word, &old, (old & ~clear) | set))
         ;
 }
 
-/* Release F_LOCK, setting F_WAITERS to whether the list is non-empty. The state
- * bits may change meanwhile (PENDING -> RUNNING is allowed under the lock), so
- * this is a CAS loop, not a store. */
+/* With a final state: replace the state and flags by `low`, releasing F_LOCK. */
+static void
+set_low(wse_future *f, uint32_t low)
+{
+    unlock_update(f, F_LOW_MASK, low);
+}
+
+/* Release F_LOCK, setting F_WAITERS to whether the list is non-empty; the state
+ * bits are kept as they are. */
 static void
 unlock_future(wse_future *f)
 {
-    uint64_t waiters = f->nodes != NULL ? F_WAITERS : 0;
-    /* relaxed: a guess for the CAS. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
-    uint64_t desired;
-
-    do {
-        desired = (old & ~(uint64_t)(F_LOCK | F_WAITERS)) | waiters;
-        /* acq_rel (release half): our list edits before the unlock; pairs with the
-         * acquiring CAS in lock_future() and in transition(). */
-    } while (!wse_cas_u64_acq_rel(&f->word, &old, desired));
+    unlock_update(f, F_LOCK | F_WAITERS, f->nodes != NULL ? F_WAITERS : 0);
 }
 
 /*

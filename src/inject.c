@@ -82,26 +82,26 @@ take_head(struct wse_inject *q)
 }
 
 /*
- * Go's globrunqget: a worker takes its share of the queue (length / workers, at
- * most `max`, which the caller bounds by the room left in its deque, so the
- * pushes never allocate and never fail). The moved tasks go to the bottom of its
+ * Go's globrunqget: a worker takes its share of the queue (length / ways, read
+ * under the mutex, at most `max`, which the caller bounds by the room left in
+ * its deque, so the pushes never allocate and never fail). The moved tasks go to the bottom of its
  * deque, where it pops them without a lock and idle workers steal them. They
  * stay visible throughout: pushed before the length drops.
  */
 wse_future *
-wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max)
+wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max, unsigned ways)
 {
     wse_future *f;
     int64_t len;
     int64_t k;
 
-    if (!wse__inject_nonempty(q))
-        return NULL;
     wse__lock(&q->mutex);
     f = q->head;
     if (f != NULL) {
         /* relaxed: under the mutex, see wse__inject_push(). */
         len = wse_load_i64_relaxed(&q->length);
+        if (max > len / (int64_t)ways)
+            max = len / (int64_t)ways;
         f = take_head(q);
         for (k = 0; dq != NULL && k < max && q->head != NULL; k++)
             (void)wse__deque_push(dq, take_head(q));

@@ -173,10 +173,11 @@ void wse__inject_destroy(struct wse_inject *q);
  * (nothing appended, out untouched). */
 int wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int64_t n,
                      wse_future *out[]);
-/* Pop the oldest future, or NULL. The worker that owns dq also moves up to `max`
- * more (its fair share) into dq, so that a big batch is not taken from the
- * queue's mutex one task at a time. dq may be NULL. */
-wse_future *wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max);
+/* Pop the oldest future, or NULL. The worker that owns dq also moves its fair
+ * share of the rest (length / ways), at most `max`, into dq, so that a big batch
+ * is not taken from the queue's mutex one task at a time. dq may be NULL. It
+ * takes the mutex: callers check wse__inject_nonempty() first, without it. */
+wse_future *wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max, unsigned ways);
 /* Close the queue (later pushes fail); return the queued chain if take_all. */
 wse_future *wse__inject_close(struct wse_inject *q, bool take_all);
 /* True if the queue may hold something (a hint; see inject.c for the order). */

@@ -70,19 +70,14 @@ wse__find_task(struct wse_worker *w)
 {
     struct wse_executor *ex = w->ex;
     wse_future *f = wse__deque_pop(&w->deque);
-    int64_t share;
     int64_t room;
 
     if (f == NULL && wse__inject_nonempty(&ex->inject)) {
-        /* A fair share of what is queued, as much as fits in the deque without
-         * growing. relaxed (inside wse__inject_nonempty()): a hint. */
-        share = wse_load_i64_relaxed(&ex->inject.length) / (int64_t)ex->n_workers;
+        /* Our share of what is queued, as much as fits in the deque without
+         * growing. */
         room = wse__deque_room(&w->deque);
-        if (share > room)
-            share = room;
-        if (share > INJECT_GRAB_MAX)
-            share = INJECT_GRAB_MAX;
-        f = wse__inject_pop(&ex->inject, &w->deque, share);
+        f = wse__inject_pop(&ex->inject, &w->deque,
+                            room < INJECT_GRAB_MAX ? room : INJECT_GRAB_MAX, ex->n_workers);
     }
     if (f == NULL)
         f = steal_any(w);
