@@ -67,14 +67,26 @@ typedef struct wse_options {
     unsigned deque_capacity;   /* initial slots of each worker's deque, rounded up
                                   to a power of two; 0: 256. Deques grow as needed */
     unsigned spin_rounds;      /* rounds an idle worker searches for work before it
-                                  parks; 0: default (64) */
+                                  parks; 0: default (64); at most
+                                  WSE_MAX_SPIN_ROUNDS. Shutdown ends a spin at once */
     const char *thread_name;   /* prefix of worker thread names (at most 10 bytes
                                   are used, then the worker index); NULL: "wse" */
+    size_t stack_size;         /* bytes of stack of each worker thread; 0: 64 MiB
+                                  (virtual memory: pages cost only once touched);
+                                  at least WSE_MIN_STACK_SIZE */
+    unsigned max_spare_workers; /* threads started beyond `workers` to keep that
+                                  many running while workers block in waits;
+                                  0: 4 * workers + 64; at most 65536 */
 } wse_options;
+
+#define WSE_MAX_SPIN_ROUNDS 1000000u
+#define WSE_MIN_STACK_SIZE ((size_t)1 << 20)
 
 /*
  * Create an executor and start its workers. opts may be NULL (defaults).
- * EINVAL: out is NULL, or opts->workers > 1024. ENOMEM: out of memory. EAGAIN:
+ * EINVAL: out is NULL, opts->workers > 1024, opts->spin_rounds >
+ * WSE_MAX_SPIN_ROUNDS, opts->stack_size is nonzero and below WSE_MIN_STACK_SIZE,
+ * or opts->max_spare_workers > 65536. ENOMEM: out of memory. EAGAIN:
  * the system could not start a thread. On error nothing is left running or
  * allocated and *out is untouched.
  */

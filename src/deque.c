@@ -235,3 +235,37 @@ wse__deque_room(const struct wse__deque *dq)
 
     return a->size - 1 - (b - t);
 }
+
+void *
+wse__deque_peek(const struct wse__deque *dq)
+{
+    /* relaxed: owner-only fields; top is a hint here, the pop decides. */
+    int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
+    int64_t t = wse__atomic_load_i64_relaxed(&dq->top);
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
+
+    return b > t ? slot_load(a, b - 1) : NULL;
+}
+
+bool
+wse__deque_contains(const struct wse__deque *dq, const void *item)
+{
+    /* acquire, fence, acquire: as in wse__deque_steal(), so that the slots in
+     * [t, b) were written by the pushes that published b. */
+    int64_t t = wse__atomic_load_i64_acquire(&dq->top);
+    int64_t b;
+    struct wse__deque_array *a;
+    int64_t i;
+
+    wse__atomic_fence_seq_cst();
+    b = wse__atomic_load_i64_acquire(&dq->bottom);
+    /* acquire: pairs with the release store of array in grow(). */
+    a = wse__atomic_load_ptr_acquire((void *const *)&dq->array);
+    if (b - t > a->size)
+        t = b - a->size;
+    for (i = t; i < b; i++) {
+        if (slot_load(a, i) == item)
+            return true;
+    }
+    return false;
+}

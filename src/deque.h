@@ -9,6 +9,7 @@
 #ifndef WSE__DEQUE_H
 #define WSE__DEQUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,15 @@ enum wse__deque_steal_result wse__deque_steal(struct wse__deque *dq, void **item
 /* Owner: how many more items fit without growing (a lower bound: thieves only
  * make room). */
 int64_t wse__deque_room(const struct wse__deque *dq);
+
+/* Owner: the most recently pushed item without taking it, or NULL if the deque
+ * looks empty (a thief may take it at any time: take it with wse__deque_pop()). */
+void *wse__deque_peek(const struct wse__deque *dq);
+
+/* Any thread: is item among the queued items [top, bottom) as read now? Items
+ * are compared as pointers and never dereferenced. Only a hint against a
+ * concurrent owner (it may have taken it since); exact for the owner. */
+bool wse__deque_contains(const struct wse__deque *dq, const void *item);
 
 /* Any thread: a hint of the number of items (may be stale at once). */
 int64_t wse__deque_size_hint(const struct wse__deque *dq);

@@ -27,8 +27,10 @@
 #include "worker.h"
 
 #define MAX_WORKERS 1024
+#define MAX_SPARES 65536u
 #define DEFAULT_DEQUE_CAPACITY 256
 #define DEFAULT_SPIN_ROUNDS 64
+#define DEFAULT_STACK_SIZE ((size_t)64 << 20)
 
 /* An executor is its pool of workers (first: a pool pointer is the executor's
  * address), plus what only create and destroy use. */
@@ -36,7 +38,69 @@ struct wse_executor {
     struct wse__pool pool;
     pthread_mutex_t join_mutex;   /* serialises joining the threads */
     bool joined;                  /* under join_mutex */
+    uint32_t generation;          /* fork_generation at create */
 };
+
+/*
+ * fork(). The child has only the forking thread: the workers of an executor
+ * created before the fork do not exist there, and its mutexes may be held by
+ * threads that are gone. A pthread_atfork() child handler bumps a generation
+ * counter; every call on an executor compares the executor's generation with it
+ * (one plain load: getpid() would be a system call) and, in a child, returns
+ * EOWNERDEAD. The handler also clears the forking thread's worker identity, so
+ * a child forked from inside a task is a plain thread.
+ */
+static uint32_t fork_generation;  /* atomic: bumped in each child */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void
+on_fork_child(void)
+{
+    /* relaxed: the child has one thread; threads it starts later are ordered
+     * after this by pthread_create. */
+    wse__atomic_store_u32_relaxed(&fork_generation,
+                                  wse__atomic_load_u32_relaxed(&fork_generation) + 1);
+    wse__worker_tls = NULL;
+    wse__worker_running = NULL;
+}
+
+static void
+register_fork_handler(void)
+{
+    /* On failure (ENOMEM) forks are not detected; nothing else changes. */
+    (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static uint32_t
+fork_generation_now(void)
+{
+    (void)pthread_once(&fork_once, register_fork_handler);
+    /* relaxed: see on_fork_child(). */
+    return wse__atomic_load_u32_relaxed(&fork_generation);
+}
+
+/* Was ex created in a parent of this process (before a fork)? */
+static bool
+inherited(const wse_executor *ex)
+{
+    /* relaxed: see on_fork_child(). */
+    return ex->generation != wse__atomic_load_u32_relaxed(&fork_generation);
+}
+
+/* In a forked child: free ex's memory without touching its locks or threads
+ * (they belong to the parent's threads); queued tasks are leaked. */
+static void
+free_inherited(wse_executor *ex)
+{
+    unsigned n = wse__atomic_load_u32_relaxed(&ex->pool.n_started);
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        wse__deque_destroy(&ex->pool.workers[i].deque);
+    wse__park_free_inherited(&ex->pool.park);
+    wse__alloc_free(ex->pool.workers);
+    wse__alloc_free(ex);
+}
 
 /* OR bits into ex->flags. */
 static void
@@ -74,7 +138,7 @@ free_executor(wse_executor *ex, unsigned n_init)
 {
     unsigned i;
 
-    for (i = 0; i < n_init; i++)
+    for (i = 0; i < n_init && ex->pool.workers != NULL; i++)
         wse__worker_destroy(&ex->pool.workers[i]);
     wse__alloc_free(ex->pool.workers);
     wse__alloc_free(ex);
@@ -111,7 +175,9 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
         return EINVAL;
     if (opts != NULL)
         o = *opts;
-    if (o.workers > MAX_WORKERS)
+    if (o.workers > MAX_WORKERS || o.spin_rounds > WSE_MAX_SPIN_ROUNDS ||
+        (o.stack_size != 0 && o.stack_size < WSE_MIN_STACK_SIZE) ||
+        o.max_spare_workers > MAX_SPARES)
         return EINVAL;
 
     ex = wse__alloc_aligned(WSE__CACHE_LINE, sizeof(*ex));
@@ -120,12 +186,16 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     pool = &ex->pool;
     pool->owner = ex;
     pool->n_workers = o.workers != 0 ? o.workers : default_workers();
+    pool->n_slots = pool->n_workers +
+                    (o.max_spare_workers != 0 ? o.max_spare_workers : 4 * pool->n_workers + 64);
     pool->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
+    pool->stack_size = o.stack_size != 0 ? o.stack_size : DEFAULT_STACK_SIZE;
     strncpy(pool->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
             sizeof(pool->thread_name) - 1);
     capacity = o.deque_capacity != 0 ? o.deque_capacity : DEFAULT_DEQUE_CAPACITY;
 
-    pool->workers = wse__alloc_aligned(WSE__CACHE_LINE, pool->n_workers * sizeof(*pool->workers));
+    /* Zeroed: a spare slot is initialised when its spare starts. */
+    pool->workers = wse__alloc_aligned(WSE__CACHE_LINE, pool->n_slots * sizeof(*pool->workers));
     if (pool->workers == NULL) {
         rc = ENOMEM;
         goto out_free_executor;
@@ -138,19 +208,23 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     rc = wse__inject_init(&pool->inject);
     if (rc != 0)
         goto out_free_executor;
-    rc = wse__park_init(&pool->park, pool->n_workers, &pool->inject);
+    rc = wse__park_init(&pool->park, pool->n_slots, pool->n_workers, &pool->inject);
     if (rc != 0)
         goto out_destroy_inject;
     for (i = 0; i < pool->n_workers; i++)
         wse__park_attach(&pool->park, i, &pool->workers[i].deque);
-    rc = pthread_mutex_init(&ex->join_mutex, NULL);
+    rc = wse__worker_spares_init(pool, capacity);
     if (rc != 0)
         goto out_destroy_park;
+    rc = pthread_mutex_init(&ex->join_mutex, NULL);
+    if (rc != 0)
+        goto out_destroy_spares;
+    ex->generation = fork_generation_now();
+    /* Plain: the threads are created after this (pthread_create orders it). */
+    pool->n_started = pool->n_workers;
 
     for (i = 0; i < pool->n_workers; i++) {
-        rc = wse__fault_thread_start() ? EAGAIN
-                                       : pthread_create(&pool->workers[i].thread, NULL,
-                                                        wse__worker_main, &pool->workers[i]);
+        rc = wse__worker_spawn(&pool->workers[i]);
         if (rc != 0) {
             stop_started(ex, i);
             goto out_destroy_join;
@@ -161,6 +235,8 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
 
 out_destroy_join:
     pthread_mutex_destroy(&ex->join_mutex);
+out_destroy_spares:
+    wse__worker_spares_destroy(pool);
 out_destroy_park:
     wse__park_destroy(&pool->park);
 out_destroy_inject:
@@ -191,7 +267,7 @@ wse_current(void)
 unsigned
 wse_executor_workers(const wse_executor *ex)
 {
-    return ex != NULL ? ex->pool.n_workers : 0;
+    return ex != NULL && !inherited(ex) ? ex->pool.n_workers : 0;
 }
 
 /* Cancel every task queued anywhere (shutdown with cancel_pending). */
@@ -225,6 +301,8 @@ wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
 
     if (ex == NULL)
         return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
     if (wait && called_from_worker_of(ex))
         return EDEADLK;
     chain = wse__inject_close(&ex->pool.inject, cancel_pending);
@@ -244,6 +322,10 @@ wse_executor_destroy(wse_executor *ex)
 
     if (ex == NULL)
         return EINVAL;
+    if (inherited(ex)) {
+        free_inherited(ex);
+        return EOWNERDEAD;
+    }
     if (called_from_worker_of(ex))
         return EDEADLK;
     wse_shutdown(ex, true, false);
@@ -251,10 +333,12 @@ wse_executor_destroy(wse_executor *ex)
     if (!ex->joined) {
         for (i = 0; i < ex->pool.n_workers; i++)
             pthread_join(ex->pool.workers[i].thread, NULL);
+        wse__worker_spares_join(&ex->pool);
         ex->joined = true;
     }
     wse__sync_unlock(&ex->join_mutex);
     pthread_mutex_destroy(&ex->join_mutex);
+    wse__worker_spares_destroy(&ex->pool);
     wse__park_destroy(&ex->pool.park);
     wse__inject_destroy(&ex->pool.inject);
     free_executor(ex, ex->pool.n_workers);
@@ -270,6 +354,8 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 
     if (ex == NULL || fn == NULL)
         return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
     /* acquire: pairs with set_flags(). Checked before allocating, so a shut-down
      * executor says ESHUTDOWN even when memory is short. It decides for a
      * worker's own push: a push that races a shutdown is still run (or
@@ -313,6 +399,8 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
 
     if (ex == NULL || fn == NULL || n == 0)
         return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
     /* acquire: as in wse_submit(); the push decides for real. */
     if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
         return ESHUTDOWN;

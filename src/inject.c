@@ -139,3 +139,18 @@ wse__inject_nonempty(struct wse__inject *q)
      * fences (park.c), and a pop rechecks under the mutex. */
     return wse__atomic_load_i64_relaxed(&q->length) > 0;
 }
+
+bool
+wse__inject_contains(struct wse__inject *q, const wse_future *f, int64_t max)
+{
+    const wse_future *it;
+    bool found = false;
+
+    if (!wse__inject_nonempty(q))
+        return false;
+    wse__sync_lock(&q->mutex);
+    for (it = q->head; it != NULL && max > 0 && !found; it = it->next, max--)
+        found = it == f;
+    wse__sync_unlock(&q->mutex);
+    return found;
+}

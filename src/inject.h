@@ -34,6 +34,9 @@ int wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last,
  * takes the mutex: callers check wse__inject_nonempty() first, without it. */
 wse_future *wse__inject_pop(struct wse__inject *q, struct wse__deque *dq, int64_t max,
                             unsigned ways);
+/* Is f queued here (a hint: a worker may pop it at once)? Takes the mutex;
+ * looks at no more than `max` entries. */
+bool wse__inject_contains(struct wse__inject *q, const wse_future *f, int64_t max);
 /* Close the queue (later pushes fail); return the queued chain if take_all. */
 wse_future *wse__inject_close(struct wse__inject *q, bool take_all);
 /* True if the queue may hold something (a hint; see inject.c for the order). */

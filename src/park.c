@@ -47,7 +47,7 @@
 #include "sync.h"
 
 int
-wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject)
+wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject)
 {
     unsigned i = 0;
     int rc = ENOMEM;
@@ -72,7 +72,7 @@ wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject)
         goto out_destroy_mutex;
     p->n_parked = 0;
     p->n_idle = 0;
-    p->n_live = n;
+    p->n_live = n_live;
     p->shutdown = false;
     p->terminated = false;
     p->n_sleeping = 0;
@@ -105,9 +105,19 @@ wse__park_destroy(struct wse__park *p)
 }
 
 void
+wse__park_free_inherited(struct wse__park *p)
+{
+    wse__alloc_free(p->parkers);
+    wse__alloc_free(p->deques);
+    wse__alloc_free(p->sleepers);
+}
+
+void
 wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq)
 {
-    p->deques[i] = dq;
+    /* release: the initialised deque before its pointer; pairs with the acquire
+     * load in work_visible(). */
+    wse__atomic_store_ptr_release((void **)&p->deques[i], dq);
 }
 
 /* True if some queue may hold a task: the re-check step of parking. */
@@ -119,11 +129,18 @@ work_visible(const struct wse__park *p)
     if (wse__inject_nonempty(p->inject))
         return true;
     for (i = 0; i < p->n; i++) {
-        if (wse__deque_size_hint(p->deques[i]) > 0)
+        /* acquire: pairs with wse__park_attach(). */
+        const struct wse__deque *dq = wse__atomic_load_ptr_acquire((void *const *)&p->deques[i]);
+
+        if (dq != NULL && wse__deque_size_hint(dq) > 0)
             return true;
     }
     return false;
 }
+
+/* Under p->mutex: terminate if shut down and every live worker is idle. */
+static void
+maybe_terminate(struct wse__park *p);
 
 /* Under p->mutex: keep the lock-free copy of the sleeper count current. */
 static void
@@ -173,6 +190,54 @@ wake_all_locked(struct wse__park *p)
     }
 }
 
+static void
+maybe_terminate(struct wse__park *p)
+{
+    /* shutdown is set under this mutex after the injection queue was closed,
+     * so the re-read below is final. */
+    if (!p->terminated && p->shutdown && p->n_idle == p->n_live && !work_visible(p)) {
+        p->terminated = true;
+        wake_all_locked(p);
+        pthread_cond_broadcast(&p->quiet);
+    }
+}
+
+void
+wse__park_join(struct wse__park *p)
+{
+    wse__sync_lock(&p->mutex);
+    p->n_live++;
+    wse__sync_unlock(&p->mutex);
+}
+
+void
+wse__park_leave(struct wse__park *p)
+{
+    wse__sync_lock(&p->mutex);
+    p->n_live--;
+    maybe_terminate(p);
+    wse__sync_unlock(&p->mutex);
+}
+
+void
+wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
+                const struct wse__deadline *deadline)
+{
+    struct wse__parker *k = &p->parkers[self];
+
+    /* The tripper sets the latch before it calls wse__park_wake_one(), which
+     * takes this mutex; we read the latch under it before each sleep, so the
+     * signal cannot fall between the check and the sleep. */
+    wse__sync_lock(&p->mutex);
+    k->blocked = true;
+    while (!wse__latch_tripped(latch)) {
+        if (!wse__sync_cond_wait(&k->wake, &p->mutex, deadline))
+            break;
+    }
+    k->blocked = false;
+    wse__sync_unlock(&p->mutex);
+}
+
 enum wse__park_result
 wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *latch,
                 const struct wse__deadline *deadline)
@@ -208,13 +273,7 @@ wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *lat
     }
     if (top) {
         p->n_idle++;
-        /* shutdown is set under this mutex after the injection queue was
-         * closed, so the re-read below is final. */
-        if (p->shutdown && p->n_idle == p->n_live && !work_visible(p)) {
-            p->terminated = true;
-            wake_all_locked(p);
-            pthread_cond_broadcast(&p->quiet);
-        }
+        maybe_terminate(p);
     }
     while (k->parked && !k->notified && !p->terminated &&
            !(latch != NULL && wse__latch_tripped(latch))) {
@@ -273,7 +332,7 @@ wse__park_wake_one(struct wse__park *p, unsigned i)
      * mutex before each sleep, so taking the mutex here and signalling cannot
      * fall between its check and its sleep. */
     wse__sync_lock(&p->mutex);
-    if (p->parkers[i].parked)
+    if (p->parkers[i].parked || p->parkers[i].blocked)
         pthread_cond_signal(&p->parkers[i].wake);
     wse__sync_unlock(&p->mutex);
 }

@@ -23,14 +23,16 @@ struct wse__parker {
     pthread_cond_t wake;          /* CLOCK_MONOTONIC */
     bool parked;                  /* on the sleeper stack */
     bool notified;                /* woken by a submitter or a latch */
+    bool blocked;                 /* in wse__park_block() */
     unsigned stack_pos;           /* index in sleepers while parked */
 };
 
 struct wse__park {
     pthread_mutex_t mutex;
-    unsigned n;                   /* workers */
+    unsigned n;                   /* worker slots (workers and spares) */
     struct wse__parker *parkers;  /* n */
-    struct wse__deque **deques;   /* n: the queues the re-check looks at */
+    struct wse__deque **deques;   /* n (atomic pointers; NULL: slot not started):
+                                     the queues the re-check looks at */
     struct wse__inject *inject;
     unsigned *sleepers;           /* stack of parked worker indices; under mutex */
     unsigned n_parked;            /* length of sleepers; under mutex */
@@ -47,12 +49,20 @@ struct wse__park {
 /* Why wse__park_sleep() returned. */
 enum wse__park_result { WSE__PARK_RECHECK, WSE__PARK_TERMINATED };
 
-/* Initialise for n workers whose external queue is inject. 0, ENOMEM or a
- * pthread error (nothing left allocated). */
-int wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject);
+/* Initialise for n worker slots, of which n_live start at once, whose external
+ * queue is inject. 0, ENOMEM or a pthread error (nothing left allocated). */
+int wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject);
 void wse__park_destroy(struct wse__park *p);
-/* Register worker i's deque for the re-check (before any worker starts). */
+/* In a forked child: free p's memory only (its locks belong to the parent's
+ * threads). */
+void wse__park_free_inherited(struct wse__park *p);
+/* Register worker i's deque for the re-check (before worker i starts). */
 void wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq);
+/* A spare worker joins the live workers (before it runs anything), or leaves
+ * them (it retires, with nothing on its stack or its deque). Leaving may
+ * terminate a shut-down park. */
+void wse__park_join(struct wse__park *p);
+void wse__park_leave(struct wse__park *p);
 
 /* Park worker `self` until woken, latch (may be NULL) trips, the deadline (may be
  * NULL) passes, or the executor terminates. latch NULL: an idle worker at top
@@ -60,10 +70,15 @@ void wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq);
 enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
                                       const struct wse__latch *latch,
                                       const struct wse__deadline *deadline);
+/* A worker waiting inside a task that may not help: block until latch trips or
+ * the deadline (may be NULL) passes. Not on the sleeper stack: submissions do
+ * not wake it; wse__park_wake_one() does. */
+void wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
+                     const struct wse__deadline *deadline);
 /* After publishing n tasks: wake up to n parked workers, if any is parked.
  * need_fence: issue the full fence of the protocol first (see park.c). */
 void wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence);
-/* Wake worker i if it is parked (its latch tripped). */
+/* Wake worker i if it is parked or blocked (its latch tripped). */
 void wse__park_wake_one(struct wse__park *p, unsigned i);
 /* Shut down: the last worker to go idle with no work left terminates the park.
  * Wakes every parked worker. */

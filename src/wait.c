@@ -13,9 +13,10 @@
  *    node's function (wait_node_notify(): the latch's count-down) under the
  *    future's lock; a failure trips a FIRST_EXCEPTION latch at once.
  * 4. Wait for the latch or the deadline. A plain thread sleeps on the latch's
- *    condition variable (CLOCK_MONOTONIC). A worker helps: it runs tasks (own
- *    deque, injection queue, steals) and parks with the latch when it finds none;
- *    its latch's wake function (worker_wake()) signals it through the park.
+ *    condition variable (CLOCK_MONOTONIC). A worker helps only with what it
+ *    waits on: it runs those of its futures that are tasks still queued in its
+ *    pool, and blocks when there are none (a spare worker takes its place); its
+ *    latch's wake function (worker_wake()) signals it through the park.
  * 5. Unlink every node (each under its future's lock: after that no completing
  *    thread can reach the latch, so it may leave the stack), snapshot the states
  *    again and partition on that snapshot. The result code is decided by the same
@@ -186,22 +187,45 @@ running_here(const wse_future *f)
     return false;
 }
 
-/* A worker: run other tasks until the latch trips or the deadline passes. The
- * deadline is checked between tasks only. */
+/* Queue entries a waiting worker looks at per attempt to find what it waits on
+ * outside its own deque. */
+#define TAKE_BUDGET 4096
+
+/*
+ * A worker: until the latch trips or the deadline passes, run the tasks it
+ * waits on that are still queued in its pool, while the stack has room; block
+ * when there is none (a spare runs the rest meanwhile). Never another task: a
+ * task run on top of this frame must not need this frame to return first, and
+ * only a task this wait waits on is sure not to (see docs/design.md, "Safe
+ * helping"). The deadline is checked between such tasks.
+ */
 static void
-wait_helping(struct wse__worker *w, struct wse__latch *l, const struct wse__deadline *deadline)
+wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *nodes, size_t n,
+             const struct wse__deadline *deadline)
 {
+    size_t cursor = 0;
+    size_t k;
+    int64_t budget;
+    enum wse__take took;
     wse_future *f;
 
     while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
-        /* First a quick look (own deque, injection queue, steal); spinning is
-         * for idle workers, a waiter wants to be parked on its latch. */
-        f = wse__worker_find_task(w);
-        if (f != NULL) {
-            wse__worker_run_task(w, f);
-            continue;
+        took = WSE__TAKE_NONE;
+        f = NULL;
+        if (wse__worker_stack_ok(w)) {
+            budget = TAKE_BUDGET;
+            for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
+                f = nodes[cursor].future;
+                cursor = cursor + 1 < n ? cursor + 1 : 0;
+                took = wse__worker_take(w, f, &budget);
+            }
         }
-        wse__park_sleep(&w->pool->park, w->index, l, deadline);
+        if (took == WSE__TAKE_POPPED)
+            wse__worker_run_task(w, f);
+        else if (took == WSE__TAKE_CLAIMED)
+            wse__worker_run_claimed(w, f);
+        else
+            wse__worker_block(w, l, deadline);
     }
 }
 
@@ -289,7 +313,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
 
     if (!wse__latch_tripped(latch)) {
         if (w != NULL)
-            wait_helping(w, latch, deadline);
+            wait_helping(w, latch, nodes, n, deadline);
         else
             wse__latch_sleep(latch, deadline);
     }
@@ -349,13 +373,25 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
         if (!wse__future_state_done(wse__future_state_acquire(futures[i])))
             return false;
     }
-    if (out != NULL && out != futures) {
-        for (i = 0; i < n; i++)
-            out[i] = futures[i];
-    }
+    /* memmove: out may overlap futures in any way. */
+    if (out != NULL && out != futures)
+        memmove(out, futures, n * sizeof(*out));
     if (n_done_out != NULL)
         *n_done_out = n;
     return true;
+}
+
+/* Is f one of the n entries? */
+static bool
+awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i].future == f)
+            return true;
+    }
+    return false;
 }
 
 static int
@@ -394,15 +430,17 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     collect(nodes, n, &n_done, &n_failed);
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
         /* A worker waiting on a few futures, usually the children it has just
-         * pushed: run tasks from its own deque (newest first) until the condition
-         * holds, before paying for registration. The deadline is checked between
+         * pushed: while the newest task of its own deque is one of them, run it,
+         * before paying for registration. The deadline is checked between
          * tasks; a poll (deadline already passed) runs nothing. */
+        struct wse__worker *w = wse__worker_tls;
         wse_future *f;
 
         while (!condition_holds(mode, n, n_done, n_failed) &&
                !wse__clock_deadline_passed(deadline) &&
-               (f = wse__deque_pop(&wse__worker_tls->deque)) != NULL) {
-            wse__worker_run_task(wse__worker_tls, f);
+               (f = wse__deque_peek(&w->deque)) != NULL && awaited(nodes, n, f) &&
+               wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
+            wse__worker_run_task(w, f);
             collect(nodes, n, &n_done, &n_failed);
         }
     }

@@ -7,16 +7,22 @@
  * and stealing the oldest task (FIFO: the biggest piece of a fork-join tree). An
  * idle worker repeats that for spin_rounds rounds, then parks (park.c).
  *
- * The same search serves a worker that waits inside a task (the wait layer):
- * it helps by running whatever it finds until its latch trips.
+ * A worker that waits inside a task (the wait layer) does not search: it may
+ * run only the tasks it waits on (wse__worker_take()), and blocks otherwise,
+ * with a spare worker started or resumed in its place (wse__worker_block()).
+ * Spares live in the slots after the workers; one retires at top level when
+ * more threads run than the pool has workers. See docs/design.md, "Safe
+ * helping".
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 
 #include "alloc.h"
 #include "latch.h"
+#include "sync.h"
 
 _Thread_local struct wse__worker *wse__worker_tls;
 _Thread_local struct wse__running *wse__worker_running;
@@ -33,13 +39,64 @@ wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, 
     w->rng = 0x9E3779B97F4A7C15ULL * (index + 1) ^ (uintptr_t)pool;
     if (w->rng == 0)
         w->rng = 1;
+    w->spare = index >= pool->n_workers;
+    if (w->spare) {
+        rc = wse__sync_cond_init(&w->resume);
+        if (rc != 0) {
+            wse__deque_destroy(&w->deque);
+            return rc;
+        }
+    }
+    w->ready = true;
     return 0;
 }
 
 void
 wse__worker_destroy(struct wse__worker *w)
 {
+    if (!w->ready)
+        return;
+    if (w->spare)
+        pthread_cond_destroy(&w->resume);
     wse__deque_destroy(&w->deque);
+    w->ready = false;
+}
+
+int
+wse__worker_spawn(struct wse__worker *w)
+{
+    pthread_attr_t attr;
+    int rc;
+
+    if (wse__fault_thread_start())
+        return EAGAIN;
+    rc = pthread_attr_init(&attr);
+    if (rc != 0)
+        return rc;
+    rc = pthread_attr_setstacksize(&attr, w->pool->stack_size);
+    if (rc == 0)
+        rc = pthread_create(&w->thread, &attr, wse__worker_main, w);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+int
+wse__worker_spares_init(struct wse__pool *pool, size_t deque_capacity)
+{
+    struct wse__spares *sp = &pool->spares;
+
+    sp->n_blocked = 0;
+    sp->n_active = 0;
+    sp->closing = false;
+    sp->excess = 0;
+    sp->deque_capacity = deque_capacity;
+    return pthread_mutex_init(&sp->mutex, NULL);
+}
+
+void
+wse__worker_spares_destroy(struct wse__pool *pool)
+{
+    pthread_mutex_destroy(&pool->spares.mutex);
 }
 
 /* xorshift64*: victim selection only; owner-only state. */
@@ -59,7 +116,9 @@ static wse_future *
 steal_any(struct wse__worker *w)
 {
     struct wse__pool *pool = w->pool;
-    unsigned n = pool->n_workers;
+    /* acquire: pairs with the release in start_spare(): the slot's deque is
+     * initialised. */
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
     unsigned start;
     unsigned i;
     struct wse__worker *victim;
@@ -106,24 +165,16 @@ wse__worker_find_task(struct wse__worker *w)
     return f;
 }
 
-void
-wse__worker_run_task(struct wse__worker *w, wse_future *f)
+/* Run f, which this thread moved to RUNNING, and finish it; drops one
+ * reference, which the caller holds. */
+static void
+run_started(struct wse__worker *w, wse_future *f)
 {
     struct wse__running running;
     void *result = NULL;
     int rc;
 
-    /* acquire: pairs with the release in the executor's set_flags(): after a
-     * shutdown with cancel_pending, queued tasks are cancelled, not run. */
-    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) {
-        wse__future_cancel_queued(f);
-        return;
-    }
-    if (!wse__future_start(f)) {
-        /* Cancelled while queued: drop the queue's reference. */
-        wse_future_release(f);
-        return;
-    }
+    (void)w;
     running.future = f;
     running.outer = wse__worker_running;
     wse__worker_running = &running;
@@ -137,6 +188,234 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f)
         sched_yield();
 }
 
+void
+wse__worker_run_task(struct wse__worker *w, wse_future *f)
+{
+    /* acquire: pairs with the release in the executor's set_flags(): after a
+     * shutdown with cancel_pending, queued tasks are cancelled, not run. */
+    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) {
+        wse__future_cancel_queued(f);
+        return;
+    }
+    if (!wse__future_start(f)) {
+        /* Cancelled while queued, or claimed in place by a waiter (a
+         * tombstone): drop the queue's reference. */
+        wse_future_release(f);
+        return;
+    }
+    run_started(w, f);
+}
+
+void
+wse__worker_run_claimed(struct wse__worker *w, wse_future *f)
+{
+    /* The queue keeps its reference (its taker drops it); finishing drops this
+     * one. */
+    run_started(w, wse_future_retain(f));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Helping while waiting                                                       */
+
+bool
+wse__worker_stack_ok(const struct wse__worker *w)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+    return w->stack_lo == 0 || here - w->stack_lo > WSE__STACK_MARGIN;
+}
+
+/* Is f queued anywhere in w's pool? Looks at no more than *budget entries of
+ * the other queues. */
+static bool
+queued_in_pool(struct wse__worker *w, const wse_future *f, int64_t *budget)
+{
+    struct wse__pool *pool = w->pool;
+    /* acquire: as in steal_any(). */
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
+    unsigned i;
+    int64_t len;
+
+    if (wse__deque_contains(&w->deque, f))
+        return true;
+    for (i = 0; i < n && *budget > 0; i++) {
+        if (&pool->workers[i] == w)
+            continue;
+        len = wse__deque_size_hint(&pool->workers[i].deque);
+        if (len == 0)
+            continue;
+        *budget -= len;
+        if (wse__deque_contains(&pool->workers[i].deque, f))
+            return true;
+    }
+    if (*budget <= 0)
+        return false;
+    len = *budget;
+    *budget = 0;
+    return wse__inject_contains(&pool->inject, f, len);
+}
+
+enum wse__take
+wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
+{
+    wse_future *g;
+
+    if (wse__future_state_acquire(f) != WSE_PENDING)
+        return WSE__TAKE_NONE;
+    /* acquire: as in wse__worker_run_task(): a cancelling pool runs nothing. */
+    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL)
+        return WSE__TAKE_NONE;
+    if (wse__deque_peek(&w->deque) == f) {
+        /* The usual fork-join case: the child just pushed. The pop returns f
+         * or, if a thief took it meanwhile, NULL (only we write our slots). */
+        g = wse__deque_pop(&w->deque);
+        if (g == f)
+            return WSE__TAKE_POPPED;
+    }
+    /* Anywhere else in the pool: a future found in our queues is a task of
+     * this executor, so it may run here; starting it decides the race with
+     * whoever takes its queue entry. */
+    if (queued_in_pool(w, f, budget) && wse__future_start(f))
+        return WSE__TAKE_CLAIMED;
+    return WSE__TAKE_NONE;
+}
+
+/* Under spares.mutex: keep the lock-free hint current. */
+static void
+publish_excess(struct wse__spares *sp)
+{
+    /* relaxed: a hint that a spare reads between tasks; it decides under the
+     * mutex. */
+    wse__atomic_store_u32_relaxed(&sp->excess, sp->n_active > sp->n_blocked);
+}
+
+/* Under spares.mutex: start the spare in the first unstarted slot. */
+static bool
+start_spare(struct wse__pool *pool)
+{
+    /* relaxed: written only under spares.mutex, which we hold. */
+    unsigned i = wse__atomic_load_u32_relaxed(&pool->n_started);
+    struct wse__worker *s;
+
+    if (i >= pool->n_slots)
+        return false;
+    s = &pool->workers[i];
+    if (wse__worker_init(s, pool, i, pool->spares.deque_capacity) != 0)
+        return false;
+    wse__park_attach(&pool->park, i, &s->deque);
+    wse__park_join(&pool->park);
+    if (wse__worker_spawn(s) != 0) {
+        /* No thread: the slot stays unused (its deque is empty). */
+        wse__park_leave(&pool->park);
+        wse__park_attach(&pool->park, i, NULL);
+        wse__worker_destroy(s);
+        return false;
+    }
+    /* release: the slot's initialised deque before the count; pairs with the
+     * acquire loads in steal_any() and queued_in_pool(). */
+    wse__atomic_store_u32_release(&pool->n_started, i + 1);
+    return true;
+}
+
+/* Under spares.mutex: resume a retired spare, or start one. */
+static bool
+activate_spare(struct wse__pool *pool)
+{
+    unsigned n = wse__atomic_load_u32_relaxed(&pool->n_started);
+    unsigned i;
+
+    for (i = pool->n_workers; i < n; i++) {
+        struct wse__worker *s = &pool->workers[i];
+
+        if (s->retired) {
+            s->retired = false;
+            wse__park_join(&pool->park);
+            pthread_cond_signal(&s->resume);
+            return true;
+        }
+    }
+    return start_spare(pool);
+}
+
+/* Spin this many pauses on the latch before blocking: a child stolen a moment
+ * ago often finishes sooner than a spare could be woken. */
+#define BLOCK_SPIN 256
+
+void
+wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
+                  const struct wse__deadline *deadline)
+{
+    struct wse__pool *pool = w->pool;
+    struct wse__spares *sp = &pool->spares;
+    unsigned i;
+
+    for (i = 0; i < BLOCK_SPIN; i++) {
+        if (wse__latch_tripped(l))
+            return;
+        wse__atomic_pause();
+    }
+    wse__sync_lock(&sp->mutex);
+    sp->n_blocked++;
+    /* Running threads: n_workers + n_active - n_blocked. Keep n_workers; at
+     * the ceiling (no slot left) block without a spare. */
+    if (sp->n_active < sp->n_blocked && activate_spare(pool))
+        sp->n_active++;
+    publish_excess(sp);
+    wse__sync_unlock(&sp->mutex);
+
+    wse__park_block(&pool->park, w->index, l, deadline);
+
+    wse__sync_lock(&sp->mutex);
+    sp->n_blocked--;
+    publish_excess(sp);
+    wse__sync_unlock(&sp->mutex);
+}
+
+/* A spare at top level: retire if more threads run than the pool needs (its
+ * deque is empty: nobody else pushes on it), until resumed. False when the
+ * executor is being destroyed: the spare exits. */
+static bool
+spare_retire_if_excess(struct wse__worker *w)
+{
+    struct wse__pool *pool = w->pool;
+    struct wse__spares *sp = &pool->spares;
+    bool keep = true;
+
+    /* relaxed: a hint; decided under the mutex. */
+    if (!wse__atomic_load_u32_relaxed(&sp->excess) || wse__deque_size_hint(&w->deque) != 0)
+        return true;
+    wse__sync_lock(&sp->mutex);
+    if (sp->n_active > sp->n_blocked && !sp->closing) {
+        sp->n_active--;
+        publish_excess(sp);
+        w->retired = true;
+        wse__park_leave(&pool->park);
+        while (w->retired && !sp->closing)
+            wse__sync_cond_wait(&w->resume, &sp->mutex, NULL);
+        keep = !w->retired;
+    }
+    wse__sync_unlock(&sp->mutex);
+    return keep;
+}
+
+void
+wse__worker_spares_join(struct wse__pool *pool)
+{
+    struct wse__spares *sp = &pool->spares;
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
+    unsigned i;
+
+    wse__sync_lock(&sp->mutex);
+    sp->closing = true;
+    for (i = pool->n_workers; i < n; i++)
+        pthread_cond_signal(&pool->workers[i].resume);
+    wse__sync_unlock(&sp->mutex);
+    for (i = pool->n_workers; i < n; i++) {
+        pthread_join(pool->workers[i].thread, NULL);
+        wse__worker_destroy(&pool->workers[i]);
+    }
+}
+
 /* wse__worker_find_task(), retried for up to spin_rounds rounds before giving
  * up (NULL). */
 static wse_future *
@@ -146,10 +425,14 @@ search(struct wse__worker *w)
     wse_future *f;
     unsigned i;
 
-    for (i = 0; i <= rounds; i++) {
+    for (i = 0;; i++) {
         f = wse__worker_find_task(w);
         if (f != NULL)
             return f;
+        /* relaxed: a hint checked every round, so that shutdown stops a long
+         * spin at once; the park decides for real. */
+        if (i >= rounds || (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN))
+            break;
         if (i % 16 == 15)
             sched_yield();
         else
@@ -166,12 +449,23 @@ wse__worker_main(void *arg)
     wse_future *f;
     char name[16];
 
+    pthread_attr_t attr;
+    void *lo;
+    size_t size;
+
     wse__worker_tls = w;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+            w->stack_lo = (uintptr_t)lo;
+        pthread_attr_destroy(&attr);
+    }
     wse__alloc_cache_enable();
     /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
     (void)snprintf(name, sizeof(name), "%.10s-%u", pool->thread_name, w->index);
     (void)pthread_setname_np(pthread_self(), name);
     for (;;) {
+        if (w->spare && !spare_retire_if_excess(w))
+            break;
         f = search(w);
         if (f != NULL) {
             wse__worker_run_task(w, f);

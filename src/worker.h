@@ -17,6 +17,7 @@
 #include "deque.h"
 #include "future.h"
 #include "inject.h"
+#include "latch.h"
 #include "park.h"
 
 /* Pool flags (wse__pool.flags). */
@@ -25,16 +26,35 @@
 
 struct wse__worker;
 
+/* Free stack a worker keeps before it runs a task on top of a waiting one. */
+#define WSE__STACK_MARGIN ((uintptr_t)256 * 1024)
+
+/* Spare workers: started (or resumed) when a worker blocks in a wait, so that
+ * n_workers threads keep running tasks; retired when no longer needed. Every
+ * field under mutex, except the `excess` hint. */
+struct wse__spares {
+    pthread_mutex_t mutex;
+    unsigned n_blocked;           /* workers and spares blocked in a wait */
+    unsigned n_active;            /* spares started and not retired */
+    bool closing;                 /* destroy: retired spares exit */
+    uint32_t excess;              /* atomic hint: n_active > n_blocked */
+    size_t deque_capacity;        /* for a new spare's deque */
+};
+
 /* The workers of one executor and their shared queues. */
 struct wse__pool {
     wse_executor *owner;          /* the executor this pool is (wse_current()) */
     unsigned n_workers;
+    unsigned n_slots;             /* n_workers + the most spares */
     unsigned spin_rounds;
+    size_t stack_size;            /* of every worker thread */
     char thread_name[11];         /* worker name prefix */
-    struct wse__worker *workers;  /* n_workers, cache-aligned */
+    struct wse__worker *workers;  /* n_slots, cache-aligned; spares after the workers */
+    uint32_t n_started;           /* atomic: slots whose thread started (only grows) */
     uint32_t flags;               /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
+    struct wse__spares spares;
 };
 
 struct wse__worker {
@@ -42,7 +62,12 @@ struct wse__worker {
     struct wse__pool *pool;
     unsigned index;
     uint64_t rng;                 /* victim selection; owner only */
+    uintptr_t stack_lo;           /* lowest usable stack address; 0: unknown */
     pthread_t thread;
+    bool spare;                   /* a spare slot (index >= n_workers) */
+    bool retired;                 /* a spare waiting on resume; under spares.mutex */
+    bool ready;                   /* deque initialised (spares: once started) */
+    pthread_cond_t resume;        /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
 /* The chain of tasks the calling thread is running, innermost first (EDEADLK
@@ -62,11 +87,41 @@ int wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned ind
                      size_t capacity);
 void wse__worker_destroy(struct wse__worker *w);
 
+/* Initialise and destroy the spare bookkeeping of pool. 0 or a pthread error. */
+int wse__worker_spares_init(struct wse__pool *pool, size_t deque_capacity);
+void wse__worker_spares_destroy(struct wse__pool *pool);
+/* Start w's thread with the pool's stack size. 0 or a pthread_create error. */
+int wse__worker_spawn(struct wse__worker *w);
+/* After the park terminated: let retired spares exit, join every started
+ * spare and free their deques. */
+void wse__worker_spares_join(struct wse__pool *pool);
+
 /* Find a task for w: own deque, injection queue, then steal. NULL if none. */
 wse_future *wse__worker_find_task(struct wse__worker *w);
 /* Run (or drop, if cancelled) a task taken from a queue; drops the queue's
  * reference. */
 void wse__worker_run_task(struct wse__worker *w, wse_future *f);
+
+/*
+ * Helping while waiting (the wait layer). A waiting worker may run only a task
+ * it waits on, and only with WSE__STACK_MARGIN of stack left.
+ *   wse__worker_stack_ok(): is there room to run a task on top of this frame?
+ *   wse__worker_take(): f is a task w waits on: take it if it is still PENDING
+ *     and queued in w's pool. WSE__TAKE_POPPED: popped from w's deque, run it
+ *     with wse__worker_run_task(); WSE__TAKE_CLAIMED: started in place (the
+ *     queue's entry stays, a tombstone that its taker drops), run it with
+ *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
+ *   wse__worker_block(): nothing may run: block until l trips or the deadline
+ *     passes, with a spare started or resumed so that the pool keeps
+ *     n_workers threads running.
+ */
+enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
+bool wse__worker_stack_ok(const struct wse__worker *w);
+enum wse__take wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget);
+void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
+void wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
+                       const struct wse__deadline *deadline);
+
 /* The thread function of a worker (arg: its struct wse__worker). */
 void *wse__worker_main(void *arg);
 

@@ -33,6 +33,17 @@
 /* A pointer that is never a real future: pre-fills out arrays to prove "untouched". */
 #define SENTINEL ((wse_future *)(uintptr_t)0x5e5e5e5eu)
 #define SENTINEL_N ((size_t)0xdeadbeefu)
+#define SENTINEL_EX ((wse_executor *)(uintptr_t)0x5e5e5e5eu)
+
+/* CK_TIMEOUT_MULTIPLIER (sanitizer and valgrind runs set it), at least 1: the
+ * factor for wall-clock bounds in tests. */
+static inline double
+wse_test_timeout_scale(void)
+{
+    const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+    double v = s != NULL ? atof(s) : 1.0;
+    return v >= 1.0 ? v : 1.0;
+}
 
 static inline double
 now_s(void)
