@@ -437,9 +437,14 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         wse_future *f;
 
         while (!condition_holds(mode, n, n_done, n_failed) &&
-               !wse__clock_deadline_passed(deadline) &&
-               (f = wse__deque_peek(&w->deque)) != NULL && awaited(nodes, n, f) &&
-               wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
+               !wse__clock_deadline_passed(deadline) && wse__worker_stack_ok(w) &&
+               (f = wse__deque_pop(&w->deque)) != NULL) {
+            if (!awaited(nodes, n, f)) {
+                /* Not ours to run: back where it was (the owner's push cannot
+                 * fail, the slot was just freed). */
+                (void)wse__deque_push(&w->deque, f);
+                break;
+            }
             wse__worker_run_task(w, f);
             collect(nodes, n, &n_done, &n_failed);
         }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "latch.h"
 #include "sync.h"
 
@@ -337,9 +338,32 @@ activate_spare(struct wse__pool *pool)
     return start_spare(pool);
 }
 
-/* Spin this many pauses on the latch before blocking: a child stolen a moment
- * ago often finishes sooner than a spare could be woken. */
-#define BLOCK_SPIN 256
+/* Spin up to this long on the latch before blocking: a child stolen a moment
+ * ago often finishes sooner than a spare could be woken and the waiter woken
+ * again (fork-join on 2 workers). */
+#define BLOCK_SPIN_NS 50000
+
+/* Spin on l for up to BLOCK_SPIN_NS (or the deadline); true if it tripped. */
+static bool
+spin_on_latch(const struct wse__latch *l, const struct wse__deadline *deadline)
+{
+    struct timespec start = wse__clock_now();
+    struct timespec now;
+    unsigned i;
+
+    for (i = 1;; i++) {
+        if (wse__latch_tripped(l))
+            return true;
+        wse__atomic_pause();
+        if (i % 64 == 0) {
+            now = wse__clock_now();
+            if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
+                    BLOCK_SPIN_NS ||
+                wse__clock_deadline_passed(deadline))
+                return false;
+        }
+    }
+}
 
 void
 wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
@@ -347,13 +371,9 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
 {
     struct wse__pool *pool = w->pool;
     struct wse__spares *sp = &pool->spares;
-    unsigned i;
 
-    for (i = 0; i < BLOCK_SPIN; i++) {
-        if (wse__latch_tripped(l))
-            return;
-        wse__atomic_pause();
-    }
+    if (spin_on_latch(l, deadline))
+        return;
     wse__sync_lock(&sp->mutex);
     sp->n_blocked++;
     /* Running threads: n_workers + n_active - n_blocked. Keep n_workers; at
