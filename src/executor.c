@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cpus.h"
 
 #define MAX_WORKERS 1024
 #define DEFAULT_DEQUE_CAPACITY 256
@@ -91,11 +92,7 @@ wse_version(void)
 static unsigned
 default_workers(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    if (n < 1)
-        return 1;
-    return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+    return wse__cpus_default(MAX_WORKERS);
 }
 
 /* Free what create() built for workers [0, n_init) and the executor itself. */
