@@ -53,7 +53,10 @@ if(STEP STREQUAL "install")
             ${LIBDIR}/pkgconfig/wsexec.pc
             ${LIBDIR}/cmake/wsexec/wsexecConfig.cmake
             ${LIBDIR}/cmake/wsexec/wsexecConfigVersion.cmake
-            ${LIBDIR}/cmake/wsexec/wsexecTargets.cmake)
+            ${LIBDIR}/cmake/wsexec/wsexecTargets.cmake
+            share/man/man3/wsexec.3
+            share/man/man3/wse_wait.3
+            share/man/man3/wse_wait_until.3)
     if(NOT EXISTS "${PREFIX}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
     endif()
