@@ -100,7 +100,7 @@ cpu_max_cpus(const char *path)
     if (fp == NULL)
         return 0;
     len = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
+    (void)fclose(fp);
     buf[len] = '\0';
     end = buf + len;
     if (len > 0 && end[-1] == '\n')
@@ -139,7 +139,7 @@ own_cgroup(char *buf, size_t size)
         buf[len - 3] = '\0';
         break;
     }
-    fclose(fp);
+    (void)fclose(fp);
 }
 
 /* The smallest quota of the own cgroup and its ancestors; 0 for none. */

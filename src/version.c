@@ -1,13 +1,10 @@
-/* The library's version string. WSE__PROJECT_VERSION comes from the build
- * (project(VERSION) in CMakeLists.txt, which checks that include/wsexec.h agrees). */
-#include <wsexec.h>
-
-#ifndef WSE__PROJECT_VERSION
-#error "WSE__PROJECT_VERSION must be defined by the build"
-#endif
+/* The library's version string: the header's, compiled in. CMakeLists.txt refuses to
+ * configure when the header's WSE_VERSION_* differ from project(VERSION), so this is
+ * also the version the build and the packages carry. */
+#include "wsexec.h"
 
 const char *
 wse_version_string(void)
 {
-    return WSE__PROJECT_VERSION;
+    return WSE_VERSION_STRING;
 }
