@@ -28,7 +28,7 @@ quick(void *arg, void **result)
 static int
 held(void *arg, void **result)
 {
-    struct timespec ms = { 0, 1000000 };
+    struct timespec ms = {0, 1000000};
 
     while (!atomic_load_explicit(&gate_open, memory_order_acquire))
         nanosleep(&ms, NULL);
@@ -67,8 +67,7 @@ main(int argc, char **argv)
     printf("deadline: after 100 ms %zu of %zu done, %zu pending (%s)\n", n_done, n, n - n_done,
            rc == ETIMEDOUT ? "timed out" : "no timeout");
     /* out[n_done .. n) is what is pending: exactly the held task, not cancelled. */
-    ok = ok && rc == ETIMEDOUT && n_done == n - 1 && out[n - 1] == f[0] &&
-         !wse_future_done(f[0]);
+    ok = ok && rc == ETIMEDOUT && n_done == n - 1 && out[n - 1] == f[0] && !wse_future_done(f[0]);
 
     atomic_store_explicit(&gate_open, true, memory_order_release);
     rc = wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, &n_done);

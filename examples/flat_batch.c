@@ -49,8 +49,8 @@ main(int argc, char **argv)
     /* All or nothing: on error no task was submitted. */
     if (wse_submit_batch(ex, sum_squares, args, chunks, f) != 0)
         return 1;
-    ok = wse_wait(f, chunks, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &n_done) == 0 &&
-         n_done == chunks;
+    ok =
+        wse_wait(f, chunks, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &n_done) == 0 && n_done == chunks;
     for (size_t i = 0; i < chunks; i++) {
         ok = ok && wse_future_state(f[i]) == WSE_DONE;
         total += (uint64_t)(uintptr_t)wse_future_value(f[i]);

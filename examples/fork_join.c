@@ -42,7 +42,7 @@ fib_task(void *arg, void **result)
         return rc;
     }
     /* Join: wait for both (running other tasks meanwhile); a child's failure is ours. */
-    wse_future *both[2] = { a, b };
+    wse_future *both[2] = {a, b};
     rc = wse_wait(both, 2, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL);
     if (rc == 0)
         rc = wse_future_error(a) != 0 ? wse_future_error(a) : wse_future_error(b);

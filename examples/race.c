@@ -95,8 +95,8 @@ main(int argc, char **argv)
         wse_state s = wse_future_state(f[i]);
         /* Every searcher is done: the winner, losers that stopped, cancelled ones. */
         ok = ok && (s == WSE_DONE || s == WSE_CANCELLED ||
-                    (s == WSE_FAILED && (wse_future_error(f[i]) == ECANCELED ||
-                                         wse_future_error(f[i]) == ENOENT)));
+                    (s == WSE_FAILED &&
+                     (wse_future_error(f[i]) == ECANCELED || wse_future_error(f[i]) == ENOENT)));
         wse_future_release(f[i]);
     }
     return ok ? 0 : 1;

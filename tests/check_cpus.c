@@ -147,8 +147,19 @@ END_TEST
 START_TEST(cpus_quota_garbage_ignored)
 {
     static const char *const bad[] = {
-        "", "\n", "garbage", "50000", "50000 ", " 100000", "50000 0", "0 100000",
-        "-50000 100000", "50000 100000x", "5e4 100000", "maxi 100000", "max",
+        "",
+        "\n",
+        "garbage",
+        "50000",
+        "50000 ",
+        " 100000",
+        "50000 0",
+        "0 100000",
+        "-50000 100000",
+        "50000 100000x",
+        "5e4 100000",
+        "maxi 100000",
+        "max",
         "99999999999999999999999 100000",
     };
     unsigned n = mask_cpus();
@@ -220,8 +231,8 @@ END_TEST
  * positive decimal integer. */
 START_TEST(cpus_env_override)
 {
-    static const char *const bad[] = { "", "0", "-1", "abc", "3x", " 3", "3 ", "+3", "0x3",
-                                       "99999999999999999999999" };
+    static const char *const bad[] = {"",   "0",  "-1", "abc", "3x",
+                                      " 3", "3 ", "+3", "0x3", "99999999999999999999999"};
     unsigned n = mask_cpus();
 
     fake_cgroup("50000 100000\n");

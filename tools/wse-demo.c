@@ -688,7 +688,7 @@ usage(FILE *to)
                 "(FIRST_COMPLETED), a fail-fast validation (FIRST_EXCEPTION) and a batch\n"
                 "under a deadline (ALL_COMPLETED with a timeout).\n"
                 "\n"
-                "  --workers N      worker threads per executor (default 0: one per usable CPU, or WSE_WORKERS)\n"
+                "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
                 "  --mode M         race, fail-fast, deadline or all (default all)\n"
                 "  --solvers N      race: solvers (default 4)\n"
                 "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
