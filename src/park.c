@@ -55,7 +55,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n = n;
     p->inject = inject;
     p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
-    p->deques = wse__alloc_array(n, sizeof(*p->deques));
+    p->deques = wse__alloc_array(n, sizeof(struct wse__deque *));
     p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
     if (p->sleepers == NULL || p->deques == NULL || p->parkers == NULL)
         goto out_free;
@@ -73,6 +73,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n_parked = 0;
     p->n_idle = 0;
     p->n_live = n_live;
+    p->n_held = 0;
     p->shutdown = false;
     p->terminated = false;
     p->n_sleeping = 0;
@@ -190,12 +191,13 @@ wake_all_locked(struct wse__park *p)
     }
 }
 
+/* Under p->mutex: terminate if shut down and quiescent: every live worker idle at
+ * top level, no task held outside the queues, no queue with work. */
 static void
 maybe_terminate(struct wse__park *p)
 {
-    /* shutdown is set under this mutex after the injection queue was closed,
-     * so the re-read below is final. */
-    if (!p->terminated && p->shutdown && p->n_idle == p->n_live && !work_visible(p)) {
+    if (p->shutdown && !p->terminated && p->n_idle == p->n_live && p->n_held == 0 &&
+        !work_visible(p)) {
         p->terminated = true;
         wake_all_locked(p);
         pthread_cond_broadcast(&p->quiet);
@@ -273,6 +275,8 @@ wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *lat
     }
     if (top) {
         p->n_idle++;
+        /* shutdown is set under this mutex after the injection queue was
+         * closed, so the re-read in maybe_terminate() is final. */
         maybe_terminate(p);
     }
     while (k->parked && !k->notified && !p->terminated &&
@@ -343,6 +347,30 @@ wse__park_shutdown(struct wse__park *p)
     wse__sync_lock(&p->mutex);
     p->shutdown = true;
     wake_all_locked(p);
+    wse__sync_unlock(&p->mutex);
+}
+
+bool
+wse__park_hold(struct wse__park *p)
+{
+    bool ok;
+
+    wse__sync_lock(&p->mutex);
+    ok = !p->shutdown;
+    if (ok)
+        p->n_held++;
+    wse__sync_unlock(&p->mutex);
+    return ok;
+}
+
+void
+wse__park_unhold(struct wse__park *p)
+{
+    /* The released task, if queued, is visible before this (its push): a
+     * terminating check below sees it and waits for a worker to run it. */
+    wse__sync_lock(&p->mutex);
+    p->n_held--;
+    maybe_terminate(p);
     wse__sync_unlock(&p->mutex);
 }
 

@@ -25,8 +25,7 @@
 #include "latch.h"
 #include "sync.h"
 
-_Thread_local struct wse__worker *wse__worker_tls;
-_Thread_local struct wse__running *wse__worker_running;
+WSE__TLS struct wse__worker *wse__worker_tls;
 
 int
 wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, size_t capacity)
@@ -119,7 +118,7 @@ steal_any(struct wse__worker *w)
     struct wse__pool *pool = w->pool;
     /* acquire: pairs with the release in start_spare(): the slot's deque is
      * initialised. */
-    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_spawned);
     unsigned start;
     unsigned i;
     struct wse__worker *victim;
@@ -176,11 +175,9 @@ run_started(struct wse__worker *w, wse_future *f)
     int rc;
 
     (void)w;
-    running.future = f;
-    running.outer = wse__worker_running;
-    wse__worker_running = &running;
+    wse__future_enter(&running, f);
     rc = f->u.fn(f->arg, &result);
-    wse__worker_running = running.outer;
+    wse__future_leave(&running);
     wse__future_finish_release(f, rc, result);
     /* A plain thread woken from wait() is runnable but may sit behind busy
      * workers for a whole scheduler slice (measured with perf sched: 1-4 ms on
@@ -193,8 +190,10 @@ void
 wse__worker_run_task(struct wse__worker *w, wse_future *f)
 {
     /* acquire: pairs with the release in the executor's set_flags(): after a
-     * shutdown with cancel_pending, queued tasks are cancelled, not run. */
-    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) {
+     * shutdown with cancel_pending, queued tasks are cancelled, not run. Nor
+     * does a task run whose lineage was stopped while it was queued. */
+    if ((wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) ||
+        wse__future_stop_reached(f->parent)) {
         wse__future_cancel_queued(f);
         return;
     }
@@ -233,7 +232,7 @@ queued_in_pool(struct wse__worker *w, const wse_future *f, int64_t *budget)
 {
     struct wse__pool *pool = w->pool;
     /* acquire: as in steal_any(). */
-    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_spawned);
     unsigned i;
     int64_t len;
 
@@ -266,6 +265,12 @@ wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
     /* acquire: as in wse__worker_run_task(): a cancelling pool runs nothing. */
     if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL)
         return WSE__TAKE_NONE;
+    if (wse__future_stop_reached(f->parent)) {
+        /* Stopped through its lineage: it would be cancelled when taken; do it
+         * now, which also wakes this waiter. */
+        (void)wse_future_cancel(f);
+        return WSE__TAKE_NONE;
+    }
     if (wse__deque_peek(&w->deque) == f) {
         /* The usual fork-join case: the child just pushed. The pop returns f
          * or, if a thief took it meanwhile, NULL (only we write our slots). */
@@ -295,7 +300,7 @@ static bool
 start_spare(struct wse__pool *pool)
 {
     /* relaxed: written only under spares.mutex, which we hold. */
-    unsigned i = wse__atomic_load_u32_relaxed(&pool->n_started);
+    unsigned i = wse__atomic_load_u32_relaxed(&pool->n_spawned);
     struct wse__worker *s;
 
     if (i >= pool->n_slots)
@@ -314,7 +319,7 @@ start_spare(struct wse__pool *pool)
     }
     /* release: the slot's initialised deque before the count; pairs with the
      * acquire loads in steal_any() and queued_in_pool(). */
-    wse__atomic_store_u32_release(&pool->n_started, i + 1);
+    wse__atomic_store_u32_release(&pool->n_spawned, i + 1);
     return true;
 }
 
@@ -322,7 +327,7 @@ start_spare(struct wse__pool *pool)
 static bool
 activate_spare(struct wse__pool *pool)
 {
-    unsigned n = wse__atomic_load_u32_relaxed(&pool->n_started);
+    unsigned n = wse__atomic_load_u32_relaxed(&pool->n_spawned);
     unsigned i;
 
     for (i = pool->n_workers; i < n; i++) {
@@ -422,7 +427,7 @@ void
 wse__worker_spares_join(struct wse__pool *pool)
 {
     struct wse__spares *sp = &pool->spares;
-    unsigned n = wse__atomic_load_u32_acquire(&pool->n_started);
+    unsigned n = wse__atomic_load_u32_acquire(&pool->n_spawned);
     unsigned i;
 
     wse__sync_lock(&sp->mutex);
@@ -461,6 +466,24 @@ search(struct wse__worker *w)
     return NULL;
 }
 
+/* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. */
+static WSE__TLS int worker_index_plus_one;
+
+int
+wse_worker_index(void)
+{
+    return worker_index_plus_one - 1;
+}
+
+void
+wse__worker_started_wait(struct wse__pool *pool, unsigned n)
+{
+    wse__sync_lock(&pool->start_mutex);
+    while (pool->n_started < n)
+        wse__sync_cond_wait(&pool->start_cond, &pool->start_mutex, NULL);
+    wse__sync_unlock(&pool->start_mutex);
+}
+
 void *
 wse__worker_main(void *arg)
 {
@@ -468,12 +491,12 @@ wse__worker_main(void *arg)
     struct wse__pool *pool = w->pool;
     wse_future *f;
     char name[16];
-
     pthread_attr_t attr;
     void *lo;
     size_t size;
 
     wse__worker_tls = w;
+    worker_index_plus_one = (int)w->index + 1;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         if (pthread_attr_getstack(&attr, &lo, &size) == 0)
             w->stack_lo = (uintptr_t)lo;
@@ -483,6 +506,13 @@ wse__worker_main(void *arg)
     /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
     (void)snprintf(name, sizeof(name), "%.10s-%u", pool->thread_name, w->index);
     (void)pthread_setname_np(pthread_self(), name);
+    if (pool->on_start != NULL)
+        pool->on_start(pool->owner, w->index, pool->hook_ctx);
+    /* create returns once every start hook has returned. */
+    wse__sync_lock(&pool->start_mutex);
+    pool->n_started++;
+    pthread_cond_broadcast(&pool->start_cond);
+    wse__sync_unlock(&pool->start_mutex);
     for (;;) {
         if (w->spare && !spare_retire_if_excess(w))
             break;
@@ -494,7 +524,10 @@ wse__worker_main(void *arg)
         if (wse__park_sleep(&pool->park, w->index, NULL, NULL) == WSE__PARK_TERMINATED)
             break;
     }
+    if (pool->on_stop != NULL)
+        pool->on_stop(pool->owner, w->index, pool->hook_ctx);
     wse__alloc_cache_disable();
+    worker_index_plus_one = 0;
     wse__worker_tls = NULL;
     return NULL;
 }

@@ -50,11 +50,18 @@ struct wse__pool {
     size_t stack_size;            /* of every worker thread */
     char thread_name[11];         /* worker name prefix */
     struct wse__worker *workers;  /* n_slots, cache-aligned; spares after the workers */
-    uint32_t n_started;           /* atomic: slots whose thread started (only grows) */
+    uint32_t n_spawned;           /* atomic: slots whose thread started (only grows) */
     uint32_t flags;               /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
     struct wse__spares spares;
+    /* Hooks (wse_options) and create's wait for the start hooks. */
+    void (*on_start)(wse_executor *ex, unsigned index, void *ctx);
+    void (*on_stop)(wse_executor *ex, unsigned index, void *ctx);
+    void *hook_ctx;
+    pthread_mutex_t start_mutex;
+    pthread_cond_t start_cond;
+    unsigned n_started;           /* workers past their start hook; under start_mutex */
 };
 
 struct wse__worker {
@@ -70,16 +77,9 @@ struct wse__worker {
     pthread_cond_t resume;        /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
-/* The chain of tasks the calling thread is running, innermost first (EDEADLK
- * detection; the stop lineage). */
-struct wse__running {
-    wse_future *future;
-    struct wse__running *outer;
-};
-
-/* The calling thread's worker (NULL on other threads) and running chain. */
-extern _Thread_local struct wse__worker *wse__worker_tls;
-extern _Thread_local struct wse__running *wse__worker_running;
+/* The calling thread's worker (NULL on other threads). The chain of tasks it runs
+ * is the future layer's (wse__future_running). */
+extern WSE__TLS struct wse__worker *wse__worker_tls;
 
 /* Set up worker `index` of pool with a deque of `capacity` slots: 0 or ENOMEM.
  * Destroy frees its deque. */
@@ -122,7 +122,11 @@ void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
 void wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
                        const struct wse__deadline *deadline);
 
-/* The thread function of a worker (arg: its struct wse__worker). */
+/* The thread function of a worker (arg: its struct wse__worker). It runs the
+ * start hook, counts itself started, runs tasks until the park terminates, then
+ * runs the stop hook. */
 void *wse__worker_main(void *arg);
+/* Block until n workers of pool have passed their start hook. */
+void wse__worker_started_wait(struct wse__pool *pool, unsigned n);
 
 #endif /* WSE__WORKER_H */

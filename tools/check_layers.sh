@@ -30,7 +30,8 @@ src=${1:-$here/../src}
 # layer MODULE: the layer number of a module (a .h/.c pair, or a lone header).
 layer() {
     case "$1" in
-    clock) echo 0 ;;                    # CLOCK_MONOTONIC deadlines
+    clock | cpus | version) echo 0 ;;   # CLOCK_MONOTONIC deadlines; the default
+                                        # worker count; the version string
     atomic | sync) echo 1 ;;            # the atomics layer; mutex/condvar helpers
     alloc) echo 2 ;;                    # allocation, fault injection
     deque | latch | future) echo 3 ;;   # Chase-Lev deque; waiter latch; futures
@@ -39,6 +40,7 @@ layer() {
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks
     wait | executor) echo 7 ;;          # wse_wait(); create/submit/shutdown/destroy
+    after | as_completed) echo 8 ;;     # wse_submit_after(); as_completed iterators
     *) echo "" ;;
     esac
 }
