@@ -200,7 +200,7 @@ running_here(const wse_future *f)
  * only a task this wait waits on is sure not to (see docs/design.md, "Safe
  * helping"). The deadline is checked between such tasks.
  */
-static void
+static int
 wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *nodes, size_t n,
              const struct wse__deadline *deadline)
 {
@@ -209,11 +209,13 @@ wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *node
     int64_t budget;
     enum wse__take took;
     wse_future *f;
+    bool stack_ok;
 
     while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
         took = WSE__TAKE_NONE;
         f = NULL;
-        if (wse__worker_stack_ok(w)) {
+        stack_ok = wse__worker_stack_ok(w);
+        if (stack_ok) {
             budget = TAKE_BUDGET;
             for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
                 f = nodes[cursor].future;
@@ -225,9 +227,10 @@ wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *node
             wse__worker_run_task(w, f);
         else if (took == WSE__TAKE_CLAIMED)
             wse__worker_run_claimed(w, f);
-        else
-            wse__worker_block(w, l, deadline);
+        else if (wse__worker_block(w, l, deadline, !stack_ok && n > 0) != 0)
+            return EAGAIN;
     }
+    return 0;
 }
 
 int
@@ -246,7 +249,7 @@ wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline
     if (wse__latch_tripped(l))
         return;
     if (l->wake != NULL)
-        wait_helping(l->wake_ctx, l, NULL, 0, deadline);
+        (void)wait_helping(l->wake_ctx, l, NULL, 0, deadline);
     else
         wse__latch_sleep(l, deadline);
 }
@@ -270,8 +273,9 @@ block_size(size_t n)
 }
 
 /*
- * Register on every future, wait, then let go of the nodes. Returns 0, or the
- * error of initialising the latch (nothing registered then).
+ * Register on every future, wait, then let go of the nodes. Returns 0, the
+ * error of initialising the latch (nothing registered then), or EAGAIN: a worker
+ * gave up (wse__worker_block(); the nodes are let go as usual).
  *
  * Letting go. With a latch on the stack (n <= STACK_NODES, or a worker, whose
  * latch points at the worker and must not outlive the wait), every node still
@@ -338,7 +342,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
 
     if (!wse__latch_tripped(latch)) {
         if (w != NULL)
-            wait_helping(w, latch, nodes, n, deadline);
+            rc = wait_helping(w, latch, nodes, n, deadline);
         else
             wse__latch_sleep(latch, deadline);
     }
@@ -354,7 +358,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
             (void)wse__future_unlink(nodes[i].future, &nodes[i].node);
     }
     wse__wait_latch_destroy(latch);
-    return 0;
+    return rc;
 }
 
 /* The argument checks of wse_wait(): 0, EINVAL or EDEADLK. */
@@ -425,6 +429,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
     struct wait_block *wb = NULL;
+    bool gave_up = false;
     size_t n_done;
     size_t n_failed;
     size_t size;
@@ -475,15 +480,16 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     }
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
         rc = block(nodes, n, mode, deadline, wb);
-        if (rc != 0)
+        if (rc != 0 && rc != EAGAIN)
             goto out_put_block;
+        gave_up = rc == EAGAIN;
     }
     /* The result: one stable snapshot decides both the partition and the code
      * (states only move forward, so a condition seen above still holds). The
      * nodes' future and state fields are the waiter's own, also while a
      * detached node is still linked. */
     snapshot(nodes, n, &n_done, &n_failed);
-    rc = condition_holds(mode, n, n_done, n_failed) ? 0 : ETIMEDOUT;
+    rc = condition_holds(mode, n, n_done, n_failed) ? 0 : gave_up ? EAGAIN : ETIMEDOUT;
     if (out != NULL)
         partition(nodes, n, n_done, out);
     if (n_done_out != NULL)

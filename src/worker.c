@@ -370,21 +370,29 @@ spin_on_latch(const struct wse__latch *l, const struct wse__deadline *deadline)
     }
 }
 
-void
+int
 wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
-                  const struct wse__deadline *deadline)
+                  const struct wse__deadline *deadline, bool stack_low)
 {
     struct wse__pool *pool = w->pool;
     struct wse__spares *sp = &pool->spares;
 
     if (spin_on_latch(l, deadline))
-        return;
+        return 0;
     wse__sync_lock(&sp->mutex);
+    /* Running threads: n_workers + n_active - n_blocked. Keep n_workers
+     * running once we block; at the ceiling (no slot left) block without. */
+    if (sp->n_active < sp->n_blocked + 1) {
+        if (activate_spare(pool)) {
+            sp->n_active++;
+        } else if (stack_low && pool->n_workers + sp->n_active == sp->n_blocked + 1) {
+            /* No spare and no other thread running, and what we wait on may
+             * need a stack this thread no longer has: it could wait forever. */
+            wse__sync_unlock(&sp->mutex);
+            return EAGAIN;
+        }
+    }
     sp->n_blocked++;
-    /* Running threads: n_workers + n_active - n_blocked. Keep n_workers; at
-     * the ceiling (no slot left) block without a spare. */
-    if (sp->n_active < sp->n_blocked && activate_spare(pool))
-        sp->n_active++;
     publish_excess(sp);
     wse__sync_unlock(&sp->mutex);
 
@@ -394,6 +402,7 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
     sp->n_blocked--;
     publish_excess(sp);
     wse__sync_unlock(&sp->mutex);
+    return 0;
 }
 
 /* A spare at top level: retire if more threads run than the pool needs (its

@@ -113,14 +113,16 @@ void wse__worker_run_task(struct wse__worker *w, wse_future *f);
  *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
  *   wse__worker_block(): nothing may run: block until l trips or the deadline
  *     passes, with a spare started or resumed so that the pool keeps
- *     n_workers threads running.
+ *     n_workers threads running; 0. EAGAIN (without blocking): stack_low (a
+ *     task waited on may be queued, but the stack had no room to run it), no
+ *     spare slot is left and no other thread of the pool is running.
  */
 enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
 bool wse__worker_stack_ok(const struct wse__worker *w);
 enum wse__take wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget);
 void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
-void wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
-                       const struct wse__deadline *deadline);
+int wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
+                      const struct wse__deadline *deadline, bool stack_low);
 
 /* The thread function of a worker (arg: its struct wse__worker). It runs the
  * start hook, counts itself started, runs tasks until the park terminates, then

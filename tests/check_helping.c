@@ -71,6 +71,49 @@ START_TEST(chain_depth_1e4_two_workers)
 }
 END_TEST
 
+/* Past the ceiling: one worker, one spare, a chain far deeper than two stacks
+ * hold. The thread at its stack limit with no spare left gets EAGAIN from its
+ * wait (no crash, no hang); the chain fails with it. */
+START_TEST(chain_past_the_ceiling_fails_with_eagain)
+{
+    wse_options o = {0};
+    wse_executor *ex;
+    wse_future *f;
+
+    o.workers = 1;
+    o.max_spare_workers = 1;
+    o.stack_size = 4u << 20;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    ck_assert_int_eq(wse_submit(ex, chain_task, (void *)(intptr_t)200000, &f), 0);
+    ck_assert_int_eq(wse_future_wait(f, 300.0), 0);
+    ck_assert_int_eq(wse_future_state(f), WSE_FAILED);
+    ck_assert_int_eq(wse_future_error(f), EAGAIN);
+    wse_future_release(f);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
+/* A small stack (the minimum) with the default spares: the guard and the
+ * spares still carry a deep chain. */
+START_TEST(chain_small_stacks)
+{
+    wse_options o = {0};
+    wse_executor *ex;
+    wse_future *f;
+
+    o.workers = 1;
+    o.stack_size = WSE_MIN_STACK_SIZE;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    ck_assert_int_eq(wse_submit(ex, chain_task, (void *)(intptr_t)20000, &f), 0);
+    ck_assert_int_eq(wse_future_wait(f, 300.0), 0);
+    ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+    wse_future_release(f);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    o.stack_size = WSE_MIN_STACK_SIZE - 1;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), EINVAL);
+}
+END_TEST
+
 /* ---- Nested fork-join and EDEADLK stay as they were ------------------------ */
 
 static int
@@ -697,6 +740,8 @@ helping_suite(void)
     tcase_add_test(tc, chain_depth_1e4_one_worker);
     tcase_add_test(tc, chain_depth_1e4_two_workers);
     tcase_add_test(tc, chain_depth_env_one_worker);
+    tcase_add_test(tc, chain_past_the_ceiling_fails_with_eagain);
+    tcase_add_test(tc, chain_small_stacks);
     tcase_add_test(tc, fork_join_one_worker);
     tcase_add_test(tc, edeadlk_own_and_ancestor);
     suite_add_tcase(s, tc);
