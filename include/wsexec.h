@@ -24,6 +24,12 @@
  * return the value. Any thread may call any function unless its comment says
  * otherwise. ABI: versions with the same major number are ABI compatible;
  * wse_options only ever grows at its end, and a zeroed wse_options means defaults.
+ *
+ * fork(): in the child, every call on an executor created before the fork
+ * returns EOWNERDEAD (its threads exist only in the parent); there
+ * wse_executor_destroy() frees the executor's memory without joining or locking
+ * anything and returns EOWNERDEAD; its pending futures stay pending in the child
+ * (a wait on them ends only at its deadline). New executors work in the child.
  */
 #ifndef WSEXEC_H
 #define WSEXEC_H
@@ -93,7 +99,8 @@ typedef struct wse_options {
                                   many running while workers block in waits;
                                   0: 4 * workers + 64; at most 65536 */
     /* Hooks (both may be NULL). on_worker_start runs on worker `index` (0 ..
-     * workers-1) before it takes its first task, and wse_executor_create()
+     * workers-1; a spare from workers on, when it first starts) before it
+     * takes its first task, and wse_executor_create()
      * returns only after every start hook has returned, so a hook may set up
      * per-worker state the first tasks use. on_worker_stop runs on the worker
      * after its last task, before it exits (during destroy; also for the
@@ -194,7 +201,8 @@ WSE_EXPORT bool wse_future_cancel(wse_future *f);
  * 0: poll). 0 when f is done, ETIMEDOUT otherwise (nothing is cancelled).
  * EINVAL: f is NULL or timeout_s is NaN. EDEADLK: f is the future of the task the
  * calling worker is running (or of one it is nested in). ENOMEM: out of memory.
- * On a worker thread the caller runs other tasks while it waits; see wse_wait().
+ * EAGAIN: a worker could not run f nor get a spare to run it; see wse_wait(). On a
+ * worker thread the caller runs f itself if it is still queued; see wse_wait().
  */
 WSE_EXPORT int wse_future_wait(wse_future *f, double timeout_s);
 
@@ -232,8 +240,9 @@ typedef enum {
  * Returns 0 when the return_when condition holds, ETIMEDOUT when the deadline
  * passed first (a timeout is not an error and cancels nothing). In both cases
  * out[0 .. *n_done) holds the done futures and out[*n_done .. n) the others, each
- * part in input order. out may be NULL or the futures array itself; n_done may be
- * NULL. Duplicates are allowed (each entry reported in its own slot); futures may
+ * part in input order. out may be NULL, the futures array itself, or any n
+ * slots, overlapping futures or not (the partition is computed before out is
+ * written); n_done may be NULL. Duplicates are allowed (each entry reported in its own slot); futures may
  * belong to different executors. No references are taken or dropped.
  *
  * timeout_s < 0 (WSE_FOREVER): no limit; 0: poll, never blocks. The deadline is on
@@ -242,13 +251,34 @@ typedef enum {
  * A plain thread spins for a few microseconds, then blocks without using CPU. A
  * wait by a plain thread on more than 8 futures leaves its (refcounted) waiter
  * block linked on the futures still pending when it returns; each is freed when
- * the last of them completes. A worker thread never blocks idle: it
- * runs other tasks (its own deque first, then the injection queue, then steals)
- * until the condition holds or the deadline passes, so nested fork-join cannot
- * deadlock even with one worker. The deadline is checked between tasks, so a long
- * task picked up while helping can make a worker's wait return late. Because any
- * queued task may run there, a task must not hold a lock across a wait that
- * another task of the same executor needs.
+ * the last of them completes.
+ *
+ * A worker thread (inside a task) runs only the tasks it waits on: an entry
+ * that is a task of the same executor and still queued runs on the waiting
+ * thread, on top of the waiting task, so nested fork-join never deadlocks, even
+ * with one worker. It never runs any other task there, so no acyclic pattern of
+ * waits can deadlock (a task run on top of a waiter can never be one that needs
+ * the waiter to return). When no entry can run there, the worker blocks, and a
+ * spare worker thread is resumed or started so that `workers` threads keep
+ * running tasks (wse_options.max_spare_workers). Before running an entry on top
+ * of the waiter, a worker checks that 256 KiB of its stack are left; if not it
+ * blocks and the entry runs on another thread, so chains of nested waits of any
+ * depth complete (10^6 levels on one worker: about 1 GiB of stack over ~16
+ * threads). The deadline is checked between the entries it runs, so a worker's
+ * wait returns within the deadline plus the run time of one task it waits on
+ * (measured on 2 busy workers, 16 queued 250 ms tasks, 20 waits of 10 ms on a
+ * running task: worst overshoot 0.4 ms on a quiet machine, 6-8 ms under load).
+ * The same holds for every wait built on it (wse_future_wait(),
+ * wse_as_completed_next(): the latter blocks at once). EAGAIN: the waiting
+ * worker had no stack left to run a queued entry, every spare is in use and no
+ * other thread of the executor is running, so nobody could run it: the wait
+ * returns rather than hang (with the partition, as ETIMEDOUT). Past the spare
+ * ceiling a worker otherwise blocks without a spare; if every thread of the
+ * executor is then blocked on tasks that a blocked thread would have to run,
+ * only the deadlines end the waits.
+ *
+ * A C++ exception must not leave a task: it unwinds through the library's
+ * frames, which are not built to be unwound (the future stays RUNNING).
  *
  * Errors (nothing is touched): EINVAL: futures is NULL, n is 0, an entry is NULL,
  * return_when is unknown, or timeout_s is NaN. EDEADLK: ALL_COMPLETED over a set
@@ -345,7 +375,9 @@ WSE_EXPORT int wse_submit_after(wse_executor *ex, wse_future *const deps[], size
 /* Workers                                                                     */
 
 /* The calling worker's index in its executor (0 .. workers-1, stable), or -1 on
- * any other thread. One thread-local load. */
+ * any other thread. A spare worker (wse_options.max_spare_workers) has an index
+ * from workers on (workers + max_spare_workers - 1 at most), and runs the hooks
+ * too. One thread-local load. */
 WSE_EXPORT int wse_worker_index(void);
 
 /* ------------------------------------------------------------------------- */
