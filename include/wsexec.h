@@ -277,8 +277,14 @@ typedef enum {
  * executor is then blocked on tasks that a blocked thread would have to run,
  * only the deadlines end the waits.
  *
- * A C++ exception must not leave a task: it unwinds through the library's
- * frames, which are not built to be unwound (the future stays RUNNING).
+ * C++ exceptions. An exception that leaves a task unwinds through the
+ * library's frames (built with -fexceptions): the task's future ends FAILED
+ * with ENOTRECOVERABLE (its waiters wake, its callbacks run), every wait it
+ * unwinds through lets go of its futures, the worker's chain of running tasks
+ * is restored, and the exception goes on to a handler in an enclosing task that
+ * waited (directly or not) on the thrower, on the same thread. With no handler
+ * on the worker's stack, std::terminate() ends the process, as for any thread.
+ * Callbacks and hooks must not throw.
  *
  * Errors (nothing is touched): EINVAL: futures is NULL, n is 0, an entry is NULL,
  * return_when is unknown, or timeout_s is NaN. EDEADLK: ALL_COMPLETED over a set

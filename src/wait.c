@@ -273,6 +273,35 @@ block_size(size_t n)
 }
 
 /*
+ * A worker's wait runs tasks (those it waits on), and a C++ exception from one
+ * may unwind through the wait on its way to a handler in an outer task. The
+ * guard's cleanup runs on every exit from block(); when armed (between the
+ * latch's initialisation and the normal letting go) it unlinks the nodes
+ * registered so far and destroys the latch, so no completing thread reaches a
+ * latch or node in a dead frame.
+ */
+struct block_guard {
+    struct wait_node *nodes;
+    const size_t *n_registered;   /* nodes [0, *n_registered) may be linked */
+    struct wse__latch *latch;
+    bool armed;
+};
+
+static void
+block_guard_unwind(struct block_guard *g)
+{
+    size_t i;
+
+    if (!g->armed)
+        return;
+    for (i = *g->n_registered; i > 0; i--) {
+        if (g->nodes[i - 1].registered)
+            (void)wse__future_unlink(g->nodes[i - 1].future, &g->nodes[i - 1].node);
+    }
+    wse__wait_latch_destroy(g->latch);
+}
+
+/*
  * Register on every future, wait, then let go of the nodes. Returns 0, the
  * error of initialising the latch (nothing registered then), or EAGAIN: a worker
  * gave up (wse__worker_block(); the nodes are let go as usual).
@@ -297,7 +326,10 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
     struct wse__latch *latch = &stack_latch;
     bool detach = wb != NULL && w == NULL;
     size_t linked = 0;
-    size_t i;
+    size_t i = 0;
+    struct block_guard guard __attribute__((cleanup(block_guard_unwind))) = {
+        nodes, &i, latch, false
+    };
     int rc;
 
     if (detach)
@@ -310,6 +342,10 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
                               mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n);
     if (rc != 0)
         return rc;
+    guard.latch = latch;
+    /* Only a worker runs tasks in the wait; a plain thread's wait has no user
+     * code to unwind from. */
+    guard.armed = w != NULL;
     if (detach) {
         wb->latch_ready = true;
         /* relaxed: not yet shared; the future lock taken by each link publishes
@@ -347,6 +383,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
             wse__latch_sleep(latch, deadline);
     }
 
+    guard.armed = false;
     if (detach) {
         /* From now on a notification of this latch only counts. */
         wse__latch_silence(latch);
@@ -422,13 +459,22 @@ awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
     return false;
 }
 
+/* Drop the waiter's reference to its wait block on any exit from wait_impl(),
+ * a C++ exception unwinding through a worker's wait included. */
+static void
+wait_block_put_on_exit(struct wait_block **wb)
+{
+    if (*wb != NULL)
+        block_put(*wb);
+}
+
 static int
 wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
           wse_return_when mode, wse_future *out[], size_t *n_done_out)
 {
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
-    struct wait_block *wb = NULL;
+    struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
     bool gave_up = false;
     size_t n_done;
     size_t n_failed;
@@ -495,8 +541,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     if (n_done_out != NULL)
         *n_done_out = n_done;
 out_put_block:
-    if (wb != NULL)
-        block_put(wb);
+    /* wb, if any, is put by wait_block_put_on_exit(). */
     return rc;
 }
 

@@ -165,19 +165,45 @@ wse__worker_find_task(struct wse__worker *w)
     return f;
 }
 
+/*
+ * A C++ exception that leaves a task unwinds through this frame (the library
+ * is built with -fexceptions). The guard's cleanup runs on every exit from
+ * run_started(); on a normal return it does nothing, while unwinding it puts
+ * the running chain back and finishes the task FAILED with ENOTRECOVERABLE
+ * (waking its waiters, running its callbacks, dropping the reference), then
+ * the exception goes on to the caller's handler.
+ */
+struct run_guard {
+    struct wse__running running;
+    wse_future *f;
+    bool returned;
+};
+
+static void
+run_guard_unwind(struct run_guard *g)
+{
+    if (g->returned)
+        return;
+    wse__future_leave(&g->running);
+    wse__future_finish_release(g->f, ENOTRECOVERABLE, NULL);
+}
+
 /* Run f, which this thread moved to RUNNING, and finish it; drops one
  * reference, which the caller holds. */
 static void
 run_started(struct wse__worker *w, wse_future *f)
 {
-    struct wse__running running;
+    struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
     void *result = NULL;
     int rc;
 
     (void)w;
-    wse__future_enter(&running, f);
+    guard.f = f;
+    guard.returned = false;
+    wse__future_enter(&guard.running, f);
     rc = f->u.fn(f->arg, &result);
-    wse__future_leave(&running);
+    guard.returned = true;
+    wse__future_leave(&guard.running);
     wse__future_finish_release(f, rc, result);
     /* A plain thread woken from wait() is runnable but may sit behind busy
      * workers for a whole scheduler slice (measured with perf sched: 1-4 ms on
