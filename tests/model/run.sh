@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Check the Promela model of the park/wake handshake and the waiter latch with
+# Check the Promela models of the park/wake handshake and the waiter latch
+# (park.pml) and of a waiting worker blocking with a spare (spares.pml) with
 # spin (Debian package "spin"), and check that every mutant is caught.
 #
 #   tests/model/run.sh [WORKDIR]
@@ -8,7 +9,7 @@
 # over the whole state space; "fail": spin must find an error (the mutant's hang).
 set -euo pipefail
 
-model=$(cd "$(dirname "$0")" && pwd)/park.pml
+here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 cd "$work"
@@ -19,6 +20,8 @@ if ! command -v spin >/dev/null; then
 fi
 cc=${CC:-cc}
 
+# Each case: expected result, model (park.pml unless spares:), spin -D flags.
+# spares.pml: a waiting worker blocking with a spare in its place (worker.c).
 cases=(
     "pass -DPARK_ONLY -DNW=2 -DNS=1"
     "pass -DPARK_ONLY -DNW=1 -DNS=2"
@@ -28,6 +31,10 @@ cases=(
     "fail -DPARK_ONLY -DNW=1 -DNS=2 -DNO_FENCE_PARK"
     "fail -DPARK_ONLY -DNW=1 -DNS=2 -DNO_FENCE_SUBMIT"
     "fail -DLATCH_ONLY -DNF=2 -DCHECK_OUTSIDE_LOCK"
+    "pass spares: -DSPARES"
+    "fail spares: -DTRIPPED_OUTSIDE_LOCK"
+    "fail spares: -DRETIRED_OUTSIDE_LOCK"
+    "fail spares: -DCOUNT_AFTER"
 )
 
 failed=0
@@ -35,6 +42,10 @@ total_states=0
 for c in "${cases[@]}"; do
     expect=${c%% *}
     flags=${c#* }
+    model=$here/park.pml
+    case "$flags" in
+    spares:*) model=$here/spares.pml; flags=${flags#spares: } ;;
+    esac
     rm -f pan pan.* ./*.trail
     # shellcheck disable=SC2086
     spin -a $flags "$model" >spin.out 2>&1 || { cat spin.out; exit 1; }
@@ -47,9 +58,9 @@ for c in "${cases[@]}"; do
     fi
     what=$(grep -m1 -oE 'invalid end state|assertion violated.*' pan.out | head -n1 || true)
     if [ "$expect" = pass ] && [ "$errors" = 0 ]; then
-        echo "ok    $flags: verified, $states states"
+        echo "ok    $(basename "$model") $flags: verified, $states states"
     elif [ "$expect" = fail ] && [ "${errors:-0}" -gt 0 ]; then
-        echo "ok    $flags: mutant caught ($what) after $states states"
+        echo "ok    $(basename "$model") $flags: mutant caught ($what) after $states states"
     else
         echo "FAIL  $flags: expected $expect, spin reported ${errors:-?} errors"
         cat pan.out
