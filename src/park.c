@@ -223,16 +223,18 @@ wse__park_leave(struct wse__park *p)
 
 void
 wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                const struct wse__deadline *deadline)
+                const struct wse__deadline *deadline, const uint32_t *abandon)
 {
     struct wse__parker *k = &p->parkers[self];
 
-    /* The tripper sets the latch before it calls wse__park_wake_one(), which
-     * takes this mutex; we read the latch under it before each sleep, so the
-     * signal cannot fall between the check and the sleep. */
+    /* The tripper sets the latch (and an abandoner *abandon) before it calls
+     * wse__park_wake_one(), which takes this mutex; we read both under it
+     * before each sleep, so the signal cannot fall between the check and the
+     * sleep. */
     wse__sync_lock(&p->mutex);
     k->blocked = true;
-    while (!wse__latch_tripped(latch)) {
+    /* acquire: pairs with the release store of the abandoner (worker.c). */
+    while (!wse__latch_tripped(latch) && wse__atomic_load_u32_acquire(abandon) == 0) {
         if (!wse__sync_cond_wait(&k->wake, &p->mutex, deadline))
             break;
     }

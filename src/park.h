@@ -73,11 +73,12 @@ void wse__park_leave(struct wse__park *p);
 enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
                                       const struct wse__latch *latch,
                                       const struct wse__deadline *deadline);
-/* A worker waiting inside a task that may not help: block until latch trips or
- * the deadline (may be NULL) passes. Not on the sleeper stack: submissions do
- * not wake it; wse__park_wake_one() does. */
+/* A worker waiting inside a task that may not help: block until latch trips,
+ * *abandon (atomic) is set, or the deadline (may be NULL) passes. Not on the
+ * sleeper stack: submissions do not wake it; wse__park_wake_one() does (call
+ * it after setting *abandon). */
 void wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                     const struct wse__deadline *deadline);
+                     const struct wse__deadline *deadline, const uint32_t *abandon);
 /* After publishing n tasks: wake up to n parked workers, if any is parked.
  * need_fence: issue the full fence of the protocol first (see park.c). */
 void wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence);

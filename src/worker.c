@@ -87,6 +87,7 @@ wse__worker_spares_init(struct wse__pool *pool, size_t deque_capacity)
 
     sp->n_blocked = 0;
     sp->n_active = 0;
+    sp->n_stack_blocked = 0;
     sp->closing = false;
     sp->excess = 0;
     sp->deque_capacity = deque_capacity;
@@ -396,12 +397,33 @@ spin_on_latch(const struct wse__latch *l, const struct wse__deadline *deadline)
     }
 }
 
+/* Under spares.mutex: every thread of the pool is blocked; wake the ones
+ * blocked for want of stack to give up (EAGAIN): nothing else would ever run
+ * the tasks they wait on. */
+static void
+abandon_stack_blocked(struct wse__pool *pool)
+{
+    unsigned n = wse__atomic_load_u32_relaxed(&pool->n_spawned);
+    unsigned i;
+
+    for (i = 0; i < n && pool->spares.n_stack_blocked > 0; i++) {
+        struct wse__worker *o = &pool->workers[i];
+
+        if (o->stack_blocked) {
+            /* release: pairs with the acquire load in wse__park_block(). */
+            wse__atomic_store_u32_release(&o->abandon, 1);
+            wse__park_wake_one(&pool->park, i);
+        }
+    }
+}
+
 int
 wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
                   const struct wse__deadline *deadline, bool stack_low)
 {
     struct wse__pool *pool = w->pool;
     struct wse__spares *sp = &pool->spares;
+    bool gave_up;
 
     if (spin_on_latch(l, deadline))
         return 0;
@@ -411,24 +433,39 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
     if (sp->n_active < sp->n_blocked + 1) {
         if (activate_spare(pool)) {
             sp->n_active++;
-        } else if (stack_low && pool->n_workers + sp->n_active == sp->n_blocked + 1) {
-            /* No spare and no other thread running, and what we wait on may
-             * need a stack this thread no longer has: it could wait forever. */
-            wse__sync_unlock(&sp->mutex);
-            return EAGAIN;
+        } else if (pool->n_workers + sp->n_active == sp->n_blocked + 1) {
+            /* We are the last running thread. */
+            if (stack_low) {
+                /* What we wait on may need a stack this thread no longer
+                 * has, and nobody else runs: it could wait forever. */
+                wse__sync_unlock(&sp->mutex);
+                return EAGAIN;
+            }
+            abandon_stack_blocked(pool);
         }
     }
     sp->n_blocked++;
+    if (stack_low) {
+        w->stack_blocked = true;
+        sp->n_stack_blocked++;
+    }
     publish_excess(sp);
     wse__sync_unlock(&sp->mutex);
 
-    wse__park_block(&pool->park, w->index, l, deadline);
+    wse__park_block(&pool->park, w->index, l, deadline, &w->abandon);
 
     wse__sync_lock(&sp->mutex);
     sp->n_blocked--;
+    if (stack_low) {
+        w->stack_blocked = false;
+        sp->n_stack_blocked--;
+    }
     publish_excess(sp);
+    /* Under the mutex, as it was set: cleared for the next wait. */
+    gave_up = wse__atomic_load_u32_relaxed(&w->abandon) != 0;
+    wse__atomic_store_u32_relaxed(&w->abandon, 0);
     wse__sync_unlock(&sp->mutex);
-    return 0;
+    return gave_up && !wse__latch_tripped(l) ? EAGAIN : 0;
 }
 
 /* A spare at top level: retire if more threads run than the pool needs (its

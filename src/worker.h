@@ -36,6 +36,7 @@ struct wse__spares {
     pthread_mutex_t mutex;
     unsigned n_blocked;           /* workers and spares blocked in a wait */
     unsigned n_active;            /* spares started and not retired */
+    unsigned n_stack_blocked;     /* of n_blocked: for want of stack */
     bool closing;                 /* destroy: retired spares exit */
     uint32_t excess;              /* atomic hint: n_active > n_blocked */
     size_t deque_capacity;        /* for a new spare's deque */
@@ -74,6 +75,8 @@ struct wse__worker {
     bool spare;                   /* a spare slot (index >= n_workers) */
     bool retired;                 /* a spare waiting on resume; under spares.mutex */
     bool ready;                   /* deque initialised (spares: once started) */
+    bool stack_blocked;           /* blocked for want of stack; under spares.mutex */
+    uint32_t abandon;             /* atomic: a stack_blocked wait must give up */
     pthread_cond_t resume;        /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
@@ -113,9 +116,10 @@ void wse__worker_run_task(struct wse__worker *w, wse_future *f);
  *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
  *   wse__worker_block(): nothing may run: block until l trips or the deadline
  *     passes, with a spare started or resumed so that the pool keeps
- *     n_workers threads running; 0. EAGAIN (without blocking): stack_low (a
- *     task waited on may be queued, but the stack had no room to run it), no
- *     spare slot is left and no other thread of the pool is running.
+ *     n_workers threads running; 0. EAGAIN: stack_low (a task waited on may be
+ *     queued, but the stack had no room to run it), no spare slot is left and
+ *     no other thread of the pool is running, now (without blocking) or later
+ *     (another thread blocked and left none running: it wakes this one).
  */
 enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
 bool wse__worker_stack_ok(const struct wse__worker *w);
