@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -160,11 +159,14 @@ index_of(wse_future *const futs[], size_t n, const wse_future *f)
  * One solver scans nonces start, start + 1, ... (at most limit of them) for one whose
  * hash, mix64(fnv1a64(nonce, header_hash)), has `bits` leading zero bits.
  *
- * Losers are stopped cooperatively: every solver polls the shared atomic *stop every
- * 4096 nonces and returns early once it is set. wsexec has no cooperative stop yet
- * (it is planned); wse_future_cancel() only cancels a task that has not started, and a
- * running task is never interrupted.
+ * Losers are stopped cooperatively: once the race is decided, main calls
+ * wse_future_request_stop() on every solver. A solver polls wse_stop_requested() every
+ * SOLVER_POLL nonces and, once it is set, records when it saw it and returns ECANCELED:
+ * the future ends CANCELLED. A solver that had not started is cancelled by the request
+ * itself and never runs.
  */
+#define SOLVER_POLL 1024
+
 struct solver {
     /* Set by main before submission. */
     unsigned id;
@@ -172,16 +174,16 @@ struct solver {
     uint64_t limit;
     uint64_t header_hash;
     unsigned bits;
-    atomic_bool *stop;
     double t0;
     /* Written by the task; read by main only once the future is done. */
+    bool ran;
     bool found;
     bool stopped;
     uint64_t nonce;
     uint64_t hash;
     uint64_t scanned;
     double t_start;
-    double t_end;
+    double t_end; /* when it found its answer, gave up or saw the stop */
 };
 
 static uint64_t
@@ -200,10 +202,10 @@ solve(void *arg, void **result)
     struct solver *s = arg;
     uint64_t i;
 
+    s->ran = true;
     s->t_start = mono_ms() - s->t0;
     for (i = 0; i < s->limit; i++) {
-        /* relaxed: a hint, polled again 4096 nonces later; nothing is read after it. */
-        if ((i & 4095) == 0 && atomic_load_explicit(s->stop, memory_order_relaxed)) {
+        if (i % SOLVER_POLL == 0 && wse_stop_requested()) {
             s->stopped = true;
             break;
         }
@@ -218,7 +220,9 @@ solve(void *arg, void **result)
     }
     s->scanned = i;
     s->t_end = mono_ms() - s->t0;
-    if (!s->found && !s->stopped)
+    if (s->stopped)
+        return ECANCELED; /* after a stop request: the future ends CANCELLED */
+    if (!s->found)
         return ESRCH; /* region exhausted without an answer: the task failed */
     return 0;
 }
@@ -231,7 +235,6 @@ run_race(const struct config *cfg)
     struct solver *sv = calloc(n, sizeof(*sv));
     wse_future **futs = calloc(n, sizeof(*futs));
     wse_future **set = calloc(n, sizeof(*set));
-    atomic_bool stop;
     struct solver *win = NULL;
     uint64_t state = cfg->seed;
     unsigned char header[32];
@@ -239,15 +242,14 @@ run_race(const struct config *cfg)
     size_t n_done = 0;
     int status = 1;
 
-    atomic_init(&stop, false);
     EXPECT(sv && futs && set, "out of memory");
     for (size_t i = 0; i < sizeof(header); i += 8) {
         uint64_t w = splitmix64(&state);
         memcpy(header + i, &w, 8);
     }
-    printf("\n== Race: WSE_FIRST_COMPLETED ==\n");
+    printf("\n== Race: WSE_FIRST_COMPLETED, then wse_future_request_stop ==\n");
     printf("%zu solvers search for a nonce whose hash has %u leading zero bits, each in its own\n"
-           "region of the nonce space; the first answer wins.\n",
+           "region of the nonce space; the first answer wins, the others are asked to stop.\n",
            n, cfg->bits);
     CHECK(create_executor(&ex, cfg->workers));
 
@@ -258,7 +260,6 @@ run_race(const struct config *cfg)
         sv[i].limit = UINT64_C(1) << (cfg->bits + 6); /* fails with probability e^-64 */
         sv[i].header_hash = fnv1a64(header, sizeof(header), FNV_OFFSET);
         sv[i].bits = cfg->bits;
-        sv[i].stop = &stop;
         sv[i].t0 = t0;
         CHECK(wse_submit(ex, solve, &sv[i], &futs[i]));
         set[i] = futs[i];
@@ -283,12 +284,11 @@ run_race(const struct config *cfg)
     double t_won = mono_ms() - t0;
     EXPECT(win != NULL, "no solver found a nonce");
 
-    /* Stop the losers: running ones through the flag, not-yet-started ones by cancel. */
-    atomic_store(&stop, true);
-    unsigned n_cancelled = 0;
+    /* Stop the losers: running ones see wse_stop_requested(), pending ones are cancelled. */
+    double t_req = mono_ms() - t0;
+    unsigned n_asked = 0;
     for (size_t i = 0; i < n; i++)
-        if (wse_future_cancel(futs[i]))
-            n_cancelled++;
+        n_asked += wse_future_request_stop(futs[i]);
     CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
     double t_all = mono_ms() - t0;
 
@@ -296,40 +296,53 @@ run_race(const struct config *cfg)
            win->nonce, win->hash);
     printf("        found at %.1f ms after %" PRIu64 " nonces; wse_wait returned at %.1f ms\n",
            win->t_end, win->scanned, t_won);
-    printf("losers: stop flag set at %.1f ms (they poll it every 4096 nonces; wsexec has no\n"
-           "        cooperative stop yet), %u not yet started were cancelled with\n"
-           "        wse_future_cancel(); all solvers were done at %.1f ms:\n",
-           t_won, n_cancelled, t_all);
+    printf("losers: wse_future_request_stop() on every solver at %.1f ms (%u not yet done;\n"
+           "        solvers poll wse_stop_requested() every %d nonces); all solvers were\n"
+           "        done at %.1f ms:\n",
+           t_req, n_asked, SOLVER_POLL, t_all);
+    unsigned n_stopped = 0;
+    double worst_ms = 0;
     for (size_t i = 0; i < n; i++) {
         const struct solver *s = &sv[i];
         wse_state st = wse_future_state(futs[i]);
         if (s == win) {
             printf("  solver %zu  %-9s  winner\n", i, state_name(st));
-        } else if (st == WSE_CANCELLED) {
+            continue;
+        }
+        EXPECT(st == WSE_CANCELLED || st == WSE_DONE, "loser solver %zu ended %s (%s)", i,
+               state_name(st), strerror(wse_future_error(futs[i])));
+        if (st == WSE_CANCELLED && !s->ran) {
             printf("  solver %zu  %-9s  never started\n", i, state_name(st));
-        } else if (st == WSE_DONE && s->found) {
+        } else if (st == WSE_CANCELLED) {
+            EXPECT(s->stopped, "solver %zu is CANCELLED but did not see the stop", i);
+            double after = s->t_end - t_req;
+            printf("  solver %zu  %-9s  stopped %.3f ms after the request (%" PRIu64
+                   " nonces, ran from %.1f ms)\n",
+                   i, state_name(st), after, s->scanned, s->t_start);
+            n_stopped++;
+            worst_ms = after > worst_ms ? after : worst_ms;
+        } else {
+            EXPECT(s->found, "solver %zu is DONE without an answer", i);
             printf("  solver %zu  %-9s  also found nonce 0x%016" PRIx64 " at %.1f ms (too late)\n",
                    i, state_name(st), s->nonce, s->t_end);
-        } else if (st == WSE_DONE) {
-            printf("  solver %zu  %-9s  stopped by the flag at %.1f ms after %" PRIu64
-                   " nonces (ran from %.1f ms)\n",
-                   i, state_name(st), s->t_end, s->scanned, s->t_start);
-        } else {
-            printf("  solver %zu  %-9s  %s\n", i, state_name(st),
-                   strerror(wse_future_error(futs[i])));
         }
     }
+    if (n_stopped > 0)
+        printf("  %u running loser%s stopped, the slowest %.3f ms after the request\n", n_stopped,
+               n_stopped == 1 ? "" : "s", worst_ms);
 
     uint64_t check = nonce_hash(win->header_hash, win->nonce);
     EXPECT(check == win->hash && check >> (64 - cfg->bits) == 0,
            "the winning nonce does not verify");
-    printf("verified: hash(nonce) has %u leading zero bits\n", cfg->bits);
+    printf("verified: hash(nonce) has %u leading zero bits; every loser ended CANCELLED or DONE\n",
+           cfg->bits);
     status = 0;
 out:
-    atomic_store(&stop, true); /* on an error path, end any solver still running */
     if (futs != NULL)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            wse_future_request_stop(futs[i]); /* on an error path, end any solver running */
             wse_future_release(futs[i]);
+        }
     if (ex != NULL && wse_executor_destroy(ex) != 0) {
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
