@@ -60,6 +60,7 @@ struct config {
     unsigned bits;        /* race: leading zero bits wanted */
     unsigned chunks;      /* fail-fast: number of chunks */
     unsigned chunk_kib;   /* fail-fast: chunk size in KiB */
+    unsigned passes;      /* fail-fast: passes of the checksum over a chunk */
     long bad_chunk;       /* fail-fast: index of the corrupted chunk, -1: none */
     unsigned items;       /* deadline: number of prime-counting items */
     unsigned item_unit;   /* deadline: numbers per weight unit of an item */
@@ -355,17 +356,43 @@ out:
 
 /* ---- Fail-fast: WSE_FIRST_EXCEPTION ------------------------------------------------ */
 
+/*
+ * A chunk's checksum is FNV-1a chained over `passes` passes of its bytes (a deliberately
+ * slow integrity check, so that one chunk takes a few milliseconds). A verifier polls
+ * wse_stop_requested() after every pass and returns ECANCELED once it is set.
+ */
 struct chunk {
     /* Set by main before submission. */
     unsigned char *data;
     size_t len;
+    unsigned passes;
     uint64_t seed;
+    const double *t0;
     /* Written by generate_chunk(); read once its future is done. */
     uint64_t expected; /* the manifest's checksum */
-    /* Written by verify_chunk(); read by main only once the future is done. */
+    double check_ms;   /* how long computing it took */
+    /* Written by verify_chunk() (reset before each run); read by main only once the
+     * future is done. */
     bool ran;
+    bool stopped;
     uint64_t actual;
+    double t_end;
 };
+
+static uint64_t
+chunk_checksum(const struct chunk *c, bool poll, bool *stopped)
+{
+    uint64_t h = FNV_OFFSET;
+
+    for (unsigned p = 0; p < c->passes; p++) {
+        if (poll && wse_stop_requested()) {
+            *stopped = true;
+            break;
+        }
+        h = fnv1a64(c->data, c->len, h);
+    }
+    return h;
+}
 
 /* Fill a chunk from its own seed and record its checksum in the manifest. */
 static int
@@ -379,7 +406,9 @@ generate_chunk(void *arg, void **result)
         uint64_t w = splitmix64(&state);
         memcpy(c->data + off, &w, 8);
     }
-    c->expected = fnv1a64(c->data, c->len, FNV_OFFSET);
+    double t = mono_ms();
+    c->expected = chunk_checksum(c, false, NULL);
+    c->check_ms = mono_ms() - t;
     return 0;
 }
 
@@ -390,7 +419,10 @@ verify_chunk(void *arg, void **result)
 
     (void)result;
     c->ran = true;
-    c->actual = fnv1a64(c->data, c->len, FNV_OFFSET);
+    c->actual = chunk_checksum(c, true, &c->stopped);
+    c->t_end = mono_ms() - *c->t0;
+    if (c->stopped)
+        return ECANCELED;
     return c->actual == c->expected ? 0 : EBADMSG;
 }
 
@@ -409,6 +441,127 @@ print_counts(const char *when, const unsigned c[5])
            c[WSE_FAILED], c[WSE_CANCELLED], c[WSE_RUNNING], c[WSE_PENDING]);
 }
 
+/* What one verification run observed. */
+struct ff_result {
+    unsigned in_vain;   /* chunks that ran to completion after the failure was known */
+    double vain_ms;     /* their time past that point, summed */
+    unsigned stopped;   /* running chunks that saw the stop and returned ECANCELED */
+    unsigned never_ran; /* chunks cancelled before they started */
+    double t_end;       /* when every chunk was done */
+};
+
+/*
+ * Verify every chunk on a fresh executor and stop at the first failure: with use_stop,
+ * wse_future_request_stop() on every chunk (running ones stop at their next poll,
+ * pending ones are cancelled) and then wse_shutdown(cancel_pending); without it only
+ * the shutdown, which cancels what has not started and lets running chunks finish.
+ */
+static int
+verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool use_stop,
+           struct ff_result *r)
+{
+    const size_t n = cfg->chunks;
+    wse_executor *ex = NULL;
+    wse_future **futs = calloc(n, sizeof(*futs));
+    wse_future **out = calloc(n, sizeof(*out));
+    bool submitted = false;
+    unsigned counts[5];
+    size_t n_done = 0;
+    double t0 = 0;
+    int status = 1;
+
+    memset(r, 0, sizeof(*r));
+    EXPECT(futs && out, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        ck[i].ran = false;
+        ck[i].stopped = false;
+        ck[i].actual = 0;
+        ck[i].t_end = 0;
+        ck[i].t0 = &t0;
+    }
+    printf("%s:\n", use_stop ? "with wse_future_request_stop on every chunk, then shutdown"
+                             : "without stop (shutdown with cancel_pending only)");
+    CHECK(create_executor(&ex, cfg->workers));
+    t0 = mono_ms();
+    CHECK(wse_submit_batch(ex, verify_chunk, args, n, futs));
+    submitted = true;
+    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_FIRST_EXCEPTION, out, &n_done));
+    double t_ret = mono_ms() - t0;
+
+    /* Stop at the first failure. */
+    if (use_stop)
+        for (size_t i = 0; i < n; i++)
+            wse_future_request_stop(futs[i]);
+    CHECK(wse_shutdown(ex, false, true));
+    double t_shut = mono_ms() - t0;
+    count_states(futs, n, counts);
+
+    size_t n_failed = 0;
+    for (size_t j = 0; j < n_done; j++) {
+        if (wse_future_state(out[j]) != WSE_FAILED)
+            continue;
+        size_t i = index_of(futs, n, out[j]);
+        printf("  wse_wait returned at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
+               ", manifest 0x%016" PRIx64 ")\n",
+               t_ret, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
+        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
+        n_failed++;
+    }
+    if (cfg->bad_chunk >= 0) {
+        EXPECT(n_failed >= 1, "the wait returned with no failed chunk");
+        printf("  %s at %.1f ms\n",
+               use_stop ? "request_stop on all, then shutdown(cancel_pending)"
+                        : "wse_shutdown(ex, wait=false, cancel_pending=true)",
+               t_shut);
+        print_counts("    right after:", counts);
+    } else {
+        EXPECT(n_done == n, "no failure, yet FIRST_EXCEPTION returned before all were done");
+        printf("  wse_wait returned at %.1f ms: no chunk failed, so FIRST_EXCEPTION waited for\n"
+               "  all %zu chunks, as ALL_COMPLETED would\n",
+               t_ret, n);
+    }
+
+    CHECK(wse_executor_destroy(ex)); /* waits for the running ones */
+    ex = NULL;
+    r->t_end = mono_ms() - t0;
+    count_states(futs, n, counts);
+    print_counts("    after destroy:", counts);
+
+    for (size_t i = 0; i < n; i++) {
+        wse_state st = wse_future_state(futs[i]);
+        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s after destroy", i, state_name(st));
+        EXPECT(st != WSE_CANCELLED || !ck[i].ran || ck[i].stopped,
+               "cancelled chunk %zu ran without seeing a stop", i);
+        EXPECT(!ck[i].stopped || use_stop, "chunk %zu saw a stop nobody requested", i);
+        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s",
+               i, state_name(st), ck[i].ran ? "was stopped" : "never ran");
+        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
+        r->never_ran += st == WSE_CANCELLED && !ck[i].ran;
+        r->stopped += st == WSE_CANCELLED && ck[i].ran;
+        if (cfg->bad_chunk >= 0 && st == WSE_DONE && ck[i].t_end > t_ret) {
+            r->in_vain++;
+            r->vain_ms += ck[i].t_end - t_ret;
+        }
+    }
+    printf("  finished at %.1f ms: %u never ran, %u stopped running, %u ran in vain"
+           " (%.1f ms past the failure)\n",
+           r->t_end, r->never_ran, r->stopped, r->in_vain, r->vain_ms);
+    status = 0;
+out:
+    if (submitted)
+        for (size_t i = 0; i < n; i++) {
+            wse_future_request_stop(futs[i]); /* on an error path, end the run soon */
+            wse_future_release(futs[i]);
+        }
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(out);
+    free(futs);
+    return status;
+}
+
 static int
 run_fail_fast(const struct config *cfg)
 {
@@ -419,14 +572,12 @@ run_fail_fast(const struct config *cfg)
     struct chunk *ck = calloc(n, sizeof(*ck));
     void **args = calloc(n, sizeof(*args));
     wse_future **futs = calloc(n, sizeof(*futs));
-    wse_future **out = calloc(n, sizeof(*out));
     bool submitted = false;
-    unsigned counts[5];
-    size_t n_done = 0;
+    double t_none = 0;
     int status = 1;
 
-    EXPECT(data && ck && args && futs && out, "out of memory");
-    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION ==\n");
+    EXPECT(data && ck && args && futs, "out of memory");
+    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION, then stop ==\n");
 
     CHECK(create_executor(&ex, cfg->workers));
 
@@ -438,7 +589,9 @@ run_fail_fast(const struct config *cfg)
     for (size_t i = 0; i < n; i++) {
         ck[i].data = data + i * len;
         ck[i].len = len;
+        ck[i].passes = cfg->passes;
         ck[i].seed = mix64(cfg->seed ^ mix64(i + 1));
+        ck[i].t0 = &t_none;
         args[i] = &ck[i];
     }
     CHECK(wse_submit_batch(ex, generate_chunk, args, n, futs));
@@ -450,67 +603,34 @@ run_fail_fast(const struct config *cfg)
         wse_future_release(futs[i]);
     }
     submitted = false;
+    CHECK(wse_executor_destroy(ex));
+    ex = NULL;
     if (cfg->bad_chunk >= 0)
         data[(size_t)cfg->bad_chunk * len + len / 2] ^= 0x20;
-    printf("%zu chunks of %u KiB generated in parallel with their checksums in %.1f ms; ", n,
-           cfg->chunk_kib, mono_ms() - t_gen);
+    double check_ms = 0;
+    for (size_t i = 0; i < n; i++)
+        check_ms += ck[i].check_ms;
+    printf("%zu chunks of %u KiB (checksum: %u passes, %.1f ms a chunk) generated in parallel\n"
+           "with their manifest in %.1f ms; ",
+           n, cfg->chunk_kib, cfg->passes, check_ms / (double)n, mono_ms() - t_gen);
     if (cfg->bad_chunk >= 0)
-        printf("chunk %ld corrupted.\n", cfg->bad_chunk);
+        printf("chunk %ld corrupted. The same check runs twice.\n", cfg->bad_chunk);
     else
-        printf("no chunk corrupted.\n");
+        printf("no chunk corrupted. The same check runs twice.\n");
 
-    double t0 = mono_ms();
-    CHECK(wse_submit_batch(ex, verify_chunk, args, n, futs));
-    submitted = true;
-    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_FIRST_EXCEPTION, out, &n_done));
-    double t_ret = mono_ms() - t0;
-
-    /* Stop at the first failure: no new work, and every chunk not started is cancelled. */
-    CHECK(wse_shutdown(ex, false, true));
-    double t_shut = mono_ms() - t0;
-    count_states(futs, n, counts);
-
-    size_t n_failed = 0;
-    for (size_t j = 0; j < n_done; j++) {
-        if (wse_future_state(out[j]) != WSE_FAILED)
-            continue;
-        size_t i = index_of(futs, n, out[j]);
-        printf("wse_wait returned at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
-               ", manifest 0x%016" PRIx64 ")\n",
-               t_ret, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
-        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
-        n_failed++;
-    }
+    struct ff_result plain, stopped;
+    if (verify_run(cfg, ck, args, false, &plain) != 0)
+        goto out;
+    if (verify_run(cfg, ck, args, true, &stopped) != 0)
+        goto out;
     if (cfg->bad_chunk >= 0) {
-        EXPECT(n_failed >= 1, "the wait returned with no failed chunk");
-        printf("wse_shutdown(ex, wait=false, cancel_pending=true) at %.1f ms\n", t_shut);
-        print_counts("  right after shutdown:", counts);
-        printf("  (RUNNING chunks finish their check; a running task is never interrupted)\n");
-    } else {
-        EXPECT(n_done == n, "no failure, yet FIRST_EXCEPTION returned before all were done");
-        printf("wse_wait returned at %.1f ms: no chunk failed, so FIRST_EXCEPTION waited for\n"
-               "all %zu chunks, as ALL_COMPLETED would\n",
-               t_ret, n);
+        printf("tasks run in vain (completed after the failure was known): %u without stop"
+               " (%.1f ms), %u with stop (%.1f ms)\n",
+               plain.in_vain, plain.vain_ms, stopped.in_vain, stopped.vain_ms);
+        EXPECT(plain.stopped == 0, "without a stop request %u chunks stopped", plain.stopped);
     }
-
-    CHECK(wse_executor_destroy(ex)); /* waits for the running ones */
-    ex = NULL;
-    double t_end = mono_ms() - t0;
-    count_states(futs, n, counts);
-    print_counts("  after destroy:", counts);
-    printf("  finished at %.1f ms\n", t_end);
-
-    unsigned never_ran = 0;
-    for (size_t i = 0; i < n; i++) {
-        wse_state st = wse_future_state(futs[i]);
-        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s after destroy", i, state_name(st));
-        EXPECT(st != WSE_CANCELLED || !ck[i].ran, "cancelled chunk %zu ran", i);
-        EXPECT(st == WSE_CANCELLED || ck[i].ran, "chunk %zu is %s but never ran", i,
-               state_name(st));
-        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
-        never_ran += st == WSE_CANCELLED;
-    }
-    printf("verified: %u cancelled chunks never ran, every other chunk ran once\n", never_ran);
+    printf("verified: the corrupted chunk and only it failed; every chunk that was cancelled\n"
+           "never ran or saw the stop, every other chunk ran its check to the end\n");
     status = 0;
 out:
     if (submitted)
@@ -520,7 +640,6 @@ out:
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
     }
-    free(out);
     free(futs);
     free(args);
     free(ck);
@@ -743,6 +862,7 @@ main(int argc, char **argv)
         .bits = 23,
         .chunks = 256,
         .chunk_kib = 128,
+        .passes = 8,
         .bad_chunk = 97,
         .items = 16,
         .item_unit = 20000,
@@ -752,6 +872,7 @@ main(int argc, char **argv)
     bool bits_set = false;
     bool chunks_set = false;
     bool kib_set = false;
+    bool passes_set = false;
     bool bad_set = false;
     bool deadline_set = false;
     bool quick = false;
@@ -791,6 +912,10 @@ main(int argc, char **argv)
             ok = parse_ulong(val, 1, 1u << 16, &v);
             cfg.chunk_kib = (unsigned)v;
             kib_set = true;
+        } else if (strcmp(opt, "--passes") == 0) {
+            ok = parse_ulong(val, 1, 1u << 16, &v);
+            cfg.passes = (unsigned)v;
+            passes_set = true;
         } else if (strcmp(opt, "--bad-chunk") == 0) {
             bad_set = true;
             if (val != NULL && strcmp(val, "-1") == 0) {
@@ -824,6 +949,7 @@ main(int argc, char **argv)
         cfg.bits = bits_set ? cfg.bits : 16;
         cfg.chunks = chunks_set ? cfg.chunks : 64;
         cfg.chunk_kib = kib_set ? cfg.chunk_kib : 16;
+        cfg.passes = passes_set ? cfg.passes : 32;
         cfg.deadline_ms = deadline_set ? cfg.deadline_ms : 20;
         cfg.item_unit /= 10;
     }
