@@ -1,19 +1,28 @@
 /*
- * wse-demo: the three wait modes of wsexec on real CPU-parallel work.
+ * wse-demo: the wait modes and the API of wsexec on real CPU-parallel work.
  *
  *   race      WSE_FIRST_COMPLETED  Several solvers search for a nonce whose hash has
- *                                  k leading zero bits, each in its own region of the
- *                                  nonce space; the first answer wins.
+ *           + request_stop         k leading zero bits, each in its own region of the
+ *                                  nonce space; the first answer wins, and
+ *                                  wse_future_request_stop() ends the others: they
+ *                                  poll wse_stop_requested() and end CANCELLED.
  *   fail-fast WSE_FIRST_EXCEPTION  256 chunks of a generated data set are checksum-
- *                                  verified; one chunk is corrupted. The wait returns
- *                                  at the first failure, then wse_shutdown(cancel_pending)
- *                                  makes sure the remaining chunks never run.
+ *           + request_stop         verified; one chunk is corrupted. The wait returns
+ *                                  at the first failure. Run twice: once with only
+ *                                  wse_shutdown(cancel_pending), which lets running
+ *                                  chunks finish in vain, once with a stop request to
+ *                                  every chunk first, which also ends the running ones.
+ *   dag       wse_submit_after     A longest-common-subsequence table computed as a
+ *                                  wavefront of tiles, each queued when the tiles above
+ *                                  and to its left are done; checked against one thread.
+ *   progress  as_completed         64 tasks of varying size, each result printed as it
+ *                                  arrives; every entry must come exactly once.
  *   deadline  WSE_ALL_COMPLETED    Prime counting over ranges of varying size under a
  *           + timeout              deadline: report what finished and what was still
  *                                  pending (a timeout cancels nothing), then wait for
  *                                  the rest.
  *
- * Each mode uses its own executor (fail-fast shuts its executor down). All times are
+ * Each mode uses its own executor (fail-fast shuts its executors down). All times are
  * read from CLOCK_MONOTONIC and printed in milliseconds since the mode started.
  * Run `wse-demo --help` for the options. Exit status 0 means every check passed.
  */
@@ -62,6 +71,9 @@ struct config {
     unsigned chunk_kib;   /* fail-fast: chunk size in KiB */
     unsigned passes;      /* fail-fast: passes of the checksum over a chunk */
     long bad_chunk;       /* fail-fast: index of the corrupted chunk, -1: none */
+    unsigned grid;        /* dag: tiles per side */
+    unsigned tile;        /* dag: cells per side of a tile */
+    unsigned tasks;       /* progress: number of tasks */
     unsigned items;       /* deadline: number of prime-counting items */
     unsigned item_unit;   /* deadline: numbers per weight unit of an item */
     unsigned deadline_ms; /* deadline: the timeout of the first wait */
@@ -647,6 +659,179 @@ out:
     return status;
 }
 
+/* ---- DAG: wse_submit_after ---------------------------------------------------------- */
+
+/*
+ * The length of the longest common subsequence of two generated strings a and b of
+ * length L = grid * tile, by dynamic programming over an (L+1) x (L+1) table, computed
+ * as a wavefront of grid x grid tiles: tile (i, j) needs the bottom row of tile (i-1, j)
+ * and the right column of tile (i, j-1) (the corner comes from tile (i-1, j-1), which
+ * both of those depend on). Each tile is submitted with wse_submit_after() on those two
+ * futures; no thread waits on anything until the last tile. A tile keeps only its
+ * borders.
+ */
+#define MAX_TILE 1024
+
+struct tile {
+    /* Set by main before submission. */
+    const unsigned char *a; /* the tile's characters of a (its rows) */
+    const unsigned char *b; /* ... and of b (its columns) */
+    unsigned size;
+    const struct tile *up;   /* NULL in the first row of tiles */
+    const struct tile *left; /* NULL in the first column */
+    const struct tile *diag; /* NULL in the first row or column */
+    /* Written by the task; read by dependent tiles and by main once it is done. */
+    uint32_t *bottom; /* size values: the tile's last DP row */
+    uint32_t *right;  /* size values: the tile's last DP column */
+    bool computed;
+};
+
+static int
+lcs_tile(void *arg, void **result)
+{
+    struct tile *t = arg;
+    const unsigned sz = t->size;
+    uint32_t row[MAX_TILE + 1]; /* row[0]: the left neighbour, row[1 ..]: this tile's row */
+
+    (void)result;
+    /* The dependencies completed before this task was queued: their borders are ready. */
+    if ((t->up && !t->up->computed) || (t->left && !t->left->computed))
+        return EPROTO;
+    row[0] = t->diag ? t->diag->bottom[sz - 1] : 0;
+    for (unsigned j = 0; j < sz; j++)
+        row[j + 1] = t->up ? t->up->bottom[j] : 0;
+    for (unsigned i = 0; i < sz; i++) {
+        uint32_t diag = row[0];
+        row[0] = t->left ? t->left->right[i] : 0;
+        for (unsigned j = 0; j < sz; j++) {
+            uint32_t up = row[j + 1];
+            uint32_t v = t->a[i] == t->b[j] ? diag + 1 : (up > row[j] ? up : row[j]);
+            diag = up;
+            row[j + 1] = v;
+        }
+        t->right[i] = row[sz];
+    }
+    memcpy(t->bottom, row + 1, sz * sizeof(row[0]));
+    t->computed = true;
+    return 0;
+}
+
+/* The last row of the LCS table of a and b (length len each), by one thread. */
+static void
+lcs_sequential(const unsigned char *a, const unsigned char *b, size_t len, uint32_t *row)
+{
+    memset(row, 0, (len + 1) * sizeof(row[0]));
+    for (size_t i = 0; i < len; i++) {
+        uint32_t diag = 0;
+        for (size_t j = 0; j < len; j++) {
+            uint32_t up = row[j + 1];
+            row[j + 1] = a[i] == b[j] ? diag + 1 : (up > row[j] ? up : row[j]);
+            diag = up;
+        }
+    }
+}
+
+static int
+run_dag(const struct config *cfg)
+{
+    const size_t g = cfg->grid;
+    const size_t sz = cfg->tile;
+    const size_t len = g * sz;
+    const size_t n = g * g;
+    wse_executor *ex = NULL;
+    unsigned char *a = malloc(len);
+    unsigned char *b = malloc(len);
+    struct tile *tiles = calloc(n, sizeof(*tiles));
+    uint32_t *borders = calloc(2 * n * sz, sizeof(*borders));
+    uint32_t *seq = calloc(len + 1, sizeof(*seq));
+    wse_future **futs = calloc(n, sizeof(*futs));
+    size_t n_submitted = 0;
+    int status = 1;
+
+    EXPECT(a && b && tiles && borders && seq && futs, "out of memory");
+    printf("\n== DAG: a wavefront of tiles with wse_submit_after ==\n");
+    uint64_t state = cfg->seed ^ UINT64_C(0x5eed);
+    for (size_t i = 0; i < len; i++) {
+        a[i] = (unsigned char)('a' + splitmix64(&state) % 4);
+        b[i] = (unsigned char)('a' + splitmix64(&state) % 4);
+    }
+    printf("LCS of two random strings of %zu letters over {a,b,c,d}: %zu x %zu tiles of %zu x %zu\n"
+           "cells; tile (i,j) runs after tiles (i-1,j) and (i,j-1).\n",
+           len, g, g, sz, sz);
+    for (size_t i = 0; i < g; i++)
+        for (size_t j = 0; j < g; j++) {
+            struct tile *t = &tiles[i * g + j];
+            t->a = a + i * sz;
+            t->b = b + j * sz;
+            t->size = (unsigned)sz;
+            t->up = i > 0 ? &tiles[(i - 1) * g + j] : NULL;
+            t->left = j > 0 ? &tiles[i * g + j - 1] : NULL;
+            t->diag = i > 0 && j > 0 ? &tiles[(i - 1) * g + j - 1] : NULL;
+            t->bottom = borders + (i * g + j) * 2 * sz;
+            t->right = t->bottom + sz;
+        }
+
+    CHECK(create_executor(&ex, cfg->workers));
+    double t0 = mono_ms();
+    for (size_t i = 0; i < g; i++)
+        for (size_t j = 0; j < g; j++) {
+            wse_future *deps[2];
+            size_t n_deps = 0;
+            if (i > 0)
+                deps[n_deps++] = futs[(i - 1) * g + j];
+            if (j > 0)
+                deps[n_deps++] = futs[i * g + j - 1];
+            CHECK(wse_submit_after(ex, deps, n_deps, lcs_tile, &tiles[i * g + j],
+                                   &futs[i * g + j]));
+            n_submitted++;
+        }
+    double t_sub = mono_ms() - t0;
+    CHECK(wse_future_wait(futs[n - 1], WSE_FOREVER));
+    double t_par = mono_ms() - t0;
+    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    for (size_t i = 0; i < n; i++)
+        EXPECT(wse_future_state(futs[i]) == WSE_DONE, "tile %zu is %s (%s)", i,
+               state_name(wse_future_state(futs[i])), strerror(wse_future_error(futs[i])));
+
+    double t1 = mono_ms();
+    lcs_sequential(a, b, len, seq);
+    double t_seq = mono_ms() - t1;
+
+    uint32_t lcs = tiles[n - 1].bottom[sz - 1];
+    printf("%zu tasks (%zu waves) submitted in %.1f ms; the last tile was done at %.1f ms\n", n,
+           2 * g - 1, t_sub, t_par);
+    printf("one thread, the whole table row by row: %.1f ms (speed-up %.2f)\n", t_seq,
+           t_par > 0 ? t_seq / t_par : 0.0);
+    for (size_t j = 0; j < g; j++) {
+        const uint32_t *got = tiles[(g - 1) * g + j].bottom;
+        for (size_t k = 0; k < sz; k++)
+            EXPECT(got[k] == seq[1 + j * sz + k],
+                   "last row, column %zu: the tiles say %" PRIu32 ", one thread %" PRIu32,
+                   j * sz + k + 1, got[k], seq[1 + j * sz + k]);
+    }
+    printf("LCS length %" PRIu32 "\n", lcs);
+    printf("verified: the tiles' last row (%zu values) equals the sequential computation's\n",
+           len);
+    status = 0;
+out:
+    if (status != 0)
+        for (size_t i = 0; i < n_submitted; i++)
+            wse_future_cancel(futs[i]); /* on an error path, do not start what is left */
+    for (size_t i = 0; i < n_submitted; i++)
+        wse_future_release(futs[i]);
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(futs);
+    free(seq);
+    free(borders);
+    free(tiles);
+    free(b);
+    free(a);
+    return status;
+}
+
 /* ---- Deadline: WSE_ALL_COMPLETED with a timeout ------------------------------------ */
 
 /* Items cover [PRIME_BASE, PRIME_BASE + sum of lengths) in consecutive ranges. */
@@ -810,31 +995,136 @@ out:
     return status;
 }
 
+/* ---- Progress: wse_as_completed ---------------------------------------------------- */
+
+/*
+ * A batch of prime-counting tasks of varying size (1 to 16 units), consumed with
+ * wse_as_completed_create/next: each result is reported as it arrives, not in
+ * submission order.
+ */
+static int
+run_progress(const struct config *cfg)
+{
+    const size_t n = cfg->tasks;
+    const uint32_t unit = cfg->item_unit / 8;
+    wse_executor *ex = NULL;
+    wse_as_completed *it = NULL;
+    struct prime_item *items = calloc(n, sizeof(*items));
+    wse_future **futs = calloc(n, sizeof(*futs));
+    unsigned *seen = calloc(n, sizeof(*seen));
+    size_t n_submitted = 0;
+    int status = 1;
+
+    EXPECT(items && futs && seen, "out of memory");
+    printf("\n== Progress: wse_as_completed ==\n");
+    uint64_t state = cfg->seed ^ UINT64_C(0x9a0c);
+    uint32_t lo = PRIME_BASE;
+    for (size_t i = 0; i < n; i++) {
+        items[i].lo = lo;
+        items[i].hi = lo + (uint32_t)(1 + splitmix64(&state) % 16) * unit;
+        lo = items[i].hi;
+    }
+    printf("%zu tasks count the primes in [%" PRIu32 ", %" PRIu32 "), in ranges of 1 to 16\n"
+           "units of %" PRIu32 " numbers; results are printed as they arrive.\n",
+           n, items[0].lo, items[n - 1].hi, unit);
+
+    CHECK(create_executor(&ex, cfg->workers));
+    double t0 = mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        items[i].t0 = t0;
+        CHECK(wse_submit(ex, count_primes, &items[i], &futs[i]));
+        n_submitted++;
+    }
+    CHECK(wse_as_completed_create(&it, futs, n, WSE_FOREVER));
+
+    uint64_t total = 0;
+    size_t order = 0;
+    size_t out_of_order = 0;
+    size_t prev = 0;
+    for (;;) {
+        wse_future *f = NULL;
+        size_t idx = n;
+        int rc = wse_as_completed_next(it, &f, &idx);
+        if (rc == ENOENT)
+            break;
+        CHECK(rc);
+        double t = mono_ms() - t0;
+        EXPECT(idx < n && f == futs[idx], "entry %zu: not the future submitted there", idx);
+        EXPECT(wse_future_state(f) == WSE_DONE, "task %zu is %s", idx,
+               state_name(wse_future_state(f)));
+        seen[idx]++;
+        order++;
+        out_of_order += order > 1 && idx < prev;
+        prev = idx;
+        uintptr_t count = (uintptr_t)wse_future_value(f);
+        total += count;
+        printf("  [%2zu/%zu] %5.1f%%  task %2zu  %2" PRIu32 " units  %5" PRIuPTR
+               " primes  at %7.1f ms\n",
+               order, n, 100.0 * (double)order / (double)n, idx,
+               (items[idx].hi - items[idx].lo) / unit, count, t);
+    }
+    double t_all = mono_ms() - t0;
+    for (size_t i = 0; i < n; i++)
+        EXPECT(seen[i] == 1, "task %zu came %u times", i, seen[i]);
+    EXPECT(order == n, "%zu entries for %zu tasks", order, n);
+    printf("all %zu done at %.1f ms; %zu arrived before a task submitted earlier\n", n, t_all,
+           out_of_order);
+
+    uint64_t sieved = 0;
+    CHECK(sieve_count(items[0].lo, items[n - 1].hi, &sieved));
+    EXPECT(sieved == total, "the sieve counts %" PRIu64 " primes, the tasks %" PRIu64, sieved,
+           total);
+    printf("verified: every task came exactly once, then ENOENT; a sieve also counts %" PRIu64
+           " primes\n",
+           sieved);
+    status = 0;
+out:
+    wse_as_completed_destroy(it);
+    for (size_t i = 0; i < n_submitted; i++)
+        wse_future_release(futs[i]);
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(seen);
+    free(futs);
+    free(items);
+    return status;
+}
+
 /* ---- Options --------------------------------------------------------------------- */
 
 static void
 usage(FILE *to)
 {
     fprintf(to, "usage: wse-demo [options]\n"
-                "Runs three CPU-parallel batches, one per wait mode of wsexec: a race\n"
-                "(FIRST_COMPLETED), a fail-fast validation (FIRST_EXCEPTION) and a batch\n"
-                "under a deadline (ALL_COMPLETED with a timeout).\n"
+                "Runs CPU-parallel batches that show wsexec's wait modes and API: a race\n"
+                "(FIRST_COMPLETED, then a stop request to the losers), a fail-fast validation\n"
+                "(FIRST_EXCEPTION, then stop), a dependency graph (wse_submit_after), a batch\n"
+                "consumed as it completes (as_completed) and a batch under a deadline\n"
+                "(ALL_COMPLETED with a timeout).\n"
                 "\n"
                 "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
-                "  --mode M         race, fail-fast, deadline or all (default all)\n"
+                "  --mode M         race, fail-fast, dag, progress, deadline or all (default all)\n"
                 "  --solvers N      race: solvers (default 4)\n"
                 "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
                 "  --chunks N       fail-fast: chunks (default 256)\n"
                 "  --chunk-kib N    fail-fast: KiB per chunk (default 128)\n"
+                "  --passes N       fail-fast: checksum passes over a chunk (default 8)\n"
                 "  --bad-chunk I    fail-fast: the corrupted chunk, -1 for none\n"
                 "                   (default 38%% of the chunks: 97 of 256)\n"
+                "  --grid N         dag: tiles per side, 1-256 (default 24)\n"
+                "  --tile N         dag: cells per side of a tile, 1-%d (default 256)\n"
+                "  --tasks N        progress: tasks (default 64)\n"
                 "  --items N        deadline: prime-counting items (default 16)\n"
                 "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
                 "  --seed S         seed of the generated data (default 1)\n"
-                "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB,\n"
-                "                   items a tenth as large, deadline 20 ms\n"
+                "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB and\n"
+                "                   32 passes, 8 x 8 tiles of 64, prime ranges a tenth as\n"
+                "                   large, deadline 20 ms\n"
                 "  -h, --help       this text\n"
-                "Exit status: 0 when every mode ran and its results verified.\n");
+                "Exit status: 0 when every mode ran and its results verified.\n",
+            MAX_TILE);
 }
 
 /* Parse an unsigned decimal into [min, max]; false on anything else. */
@@ -864,6 +1154,9 @@ main(int argc, char **argv)
         .chunk_kib = 128,
         .passes = 8,
         .bad_chunk = 97,
+        .grid = 24,
+        .tile = 256,
+        .tasks = 64,
         .items = 16,
         .item_unit = 20000,
         .deadline_ms = 200,
@@ -874,6 +1167,8 @@ main(int argc, char **argv)
     bool kib_set = false;
     bool passes_set = false;
     bool bad_set = false;
+    bool grid_set = false;
+    bool tile_set = false;
     bool deadline_set = false;
     bool quick = false;
     const char *mode = "all";
@@ -892,7 +1187,8 @@ main(int argc, char **argv)
             continue;
         } else if (strcmp(opt, "--mode") == 0) {
             ok = val != NULL && (strcmp(val, "all") == 0 || strcmp(val, "race") == 0 ||
-                                 strcmp(val, "fail-fast") == 0 || strcmp(val, "deadline") == 0);
+                                 strcmp(val, "fail-fast") == 0 || strcmp(val, "dag") == 0 ||
+                                 strcmp(val, "progress") == 0 || strcmp(val, "deadline") == 0);
             mode = val;
         } else if (strcmp(opt, "--workers") == 0) {
             ok = parse_ulong(val, 0, 1024, &v);
@@ -924,6 +1220,17 @@ main(int argc, char **argv)
                 ok = parse_ulong(val, 0, 1u << 20, &v);
                 cfg.bad_chunk = (long)v;
             }
+        } else if (strcmp(opt, "--grid") == 0) {
+            ok = parse_ulong(val, 1, 256, &v);
+            cfg.grid = (unsigned)v;
+            grid_set = true;
+        } else if (strcmp(opt, "--tile") == 0) {
+            ok = parse_ulong(val, 1, MAX_TILE, &v);
+            cfg.tile = (unsigned)v;
+            tile_set = true;
+        } else if (strcmp(opt, "--tasks") == 0) {
+            ok = parse_ulong(val, 1, 4096, &v);
+            cfg.tasks = (unsigned)v;
         } else if (strcmp(opt, "--items") == 0) {
             ok = parse_ulong(val, 1, 64, &v);
             cfg.items = (unsigned)v;
@@ -950,6 +1257,8 @@ main(int argc, char **argv)
         cfg.chunks = chunks_set ? cfg.chunks : 64;
         cfg.chunk_kib = kib_set ? cfg.chunk_kib : 16;
         cfg.passes = passes_set ? cfg.passes : 32;
+        cfg.grid = grid_set ? cfg.grid : 8;
+        cfg.tile = tile_set ? cfg.tile : 64;
         cfg.deadline_ms = deadline_set ? cfg.deadline_ms : 20;
         cfg.item_unit /= 10;
     }
@@ -983,6 +1292,10 @@ main(int argc, char **argv)
         failed |= run_race(&cfg);
     if (all || strcmp(mode, "fail-fast") == 0)
         failed |= run_fail_fast(&cfg);
+    if (all || strcmp(mode, "dag") == 0)
+        failed |= run_dag(&cfg);
+    if (all || strcmp(mode, "progress") == 0)
+        failed |= run_progress(&cfg);
     if (all || strcmp(mode, "deadline") == 0)
         failed |= run_deadline(&cfg);
     printf("\nwse-demo: %s\n", failed ? "FAILED" : "all checks passed");
