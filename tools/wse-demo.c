@@ -545,8 +545,8 @@ verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool 
         EXPECT(st != WSE_CANCELLED || !ck[i].ran || ck[i].stopped,
                "cancelled chunk %zu ran without seeing a stop", i);
         EXPECT(!ck[i].stopped || use_stop, "chunk %zu saw a stop nobody requested", i);
-        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s",
-               i, state_name(st), ck[i].ran ? "was stopped" : "never ran");
+        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s", i,
+               state_name(st), ck[i].ran ? "was stopped" : "never ran");
         EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
         r->never_ran += st == WSE_CANCELLED && !ck[i].ran;
         r->stopped += st == WSE_CANCELLED && ck[i].ran;
@@ -781,8 +781,8 @@ run_dag(const struct config *cfg)
                 deps[n_deps++] = futs[(i - 1) * g + j];
             if (j > 0)
                 deps[n_deps++] = futs[i * g + j - 1];
-            CHECK(wse_submit_after(ex, deps, n_deps, lcs_tile, &tiles[i * g + j],
-                                   &futs[i * g + j]));
+            CHECK(
+                wse_submit_after(ex, deps, n_deps, lcs_tile, &tiles[i * g + j], &futs[i * g + j]));
             n_submitted++;
         }
     double t_sub = mono_ms() - t0;
@@ -810,8 +810,7 @@ run_dag(const struct config *cfg)
                    j * sz + k + 1, got[k], seq[1 + j * sz + k]);
     }
     printf("LCS length %" PRIu32 "\n", lcs);
-    printf("verified: the tiles' last row (%zu values) equals the sequential computation's\n",
-           len);
+    printf("verified: the tiles' last row (%zu values) equals the sequential computation's\n", len);
     status = 0;
 out:
     if (status != 0)
@@ -1097,33 +1096,34 @@ out:
 static void
 usage(FILE *to)
 {
-    fprintf(to, "usage: wse-demo [options]\n"
-                "Runs CPU-parallel batches that show wsexec's wait modes and API: a race\n"
-                "(FIRST_COMPLETED, then a stop request to the losers), a fail-fast validation\n"
-                "(FIRST_EXCEPTION, then stop), a dependency graph (wse_submit_after), a batch\n"
-                "consumed as it completes (as_completed) and a batch under a deadline\n"
-                "(ALL_COMPLETED with a timeout).\n"
-                "\n"
-                "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
-                "  --mode M         race, fail-fast, dag, progress, deadline or all (default all)\n"
-                "  --solvers N      race: solvers (default 4)\n"
-                "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
-                "  --chunks N       fail-fast: chunks (default 256)\n"
-                "  --chunk-kib N    fail-fast: KiB per chunk (default 128)\n"
-                "  --passes N       fail-fast: checksum passes over a chunk (default 8)\n"
-                "  --bad-chunk I    fail-fast: the corrupted chunk, -1 for none\n"
-                "                   (default 38%% of the chunks: 97 of 256)\n"
-                "  --grid N         dag: tiles per side, 1-256 (default 24)\n"
-                "  --tile N         dag: cells per side of a tile, 1-%d (default 256)\n"
-                "  --tasks N        progress: tasks (default 64)\n"
-                "  --items N        deadline: prime-counting items (default 16)\n"
-                "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
-                "  --seed S         seed of the generated data (default 1)\n"
-                "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB and\n"
-                "                   32 passes, 8 x 8 tiles of 64, prime ranges a tenth as\n"
-                "                   large, deadline 20 ms\n"
-                "  -h, --help       this text\n"
-                "Exit status: 0 when every mode ran and its results verified.\n",
+    fprintf(to,
+            "usage: wse-demo [options]\n"
+            "Runs CPU-parallel batches that show wsexec's wait modes and API: a race\n"
+            "(FIRST_COMPLETED, then a stop request to the losers), a fail-fast validation\n"
+            "(FIRST_EXCEPTION, then stop), a dependency graph (wse_submit_after), a batch\n"
+            "consumed as it completes (as_completed) and a batch under a deadline\n"
+            "(ALL_COMPLETED with a timeout).\n"
+            "\n"
+            "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
+            "  --mode M         race, fail-fast, dag, progress, deadline or all (default all)\n"
+            "  --solvers N      race: solvers (default 4)\n"
+            "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
+            "  --chunks N       fail-fast: chunks (default 256)\n"
+            "  --chunk-kib N    fail-fast: KiB per chunk (default 128)\n"
+            "  --passes N       fail-fast: checksum passes over a chunk (default 8)\n"
+            "  --bad-chunk I    fail-fast: the corrupted chunk, -1 for none\n"
+            "                   (default 38%% of the chunks: 97 of 256)\n"
+            "  --grid N         dag: tiles per side, 1-256 (default 24)\n"
+            "  --tile N         dag: cells per side of a tile, 1-%d (default 256)\n"
+            "  --tasks N        progress: tasks (default 64)\n"
+            "  --items N        deadline: prime-counting items (default 16)\n"
+            "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
+            "  --seed S         seed of the generated data (default 1)\n"
+            "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB and\n"
+            "                   32 passes, 8 x 8 tiles of 64, prime ranges a tenth as\n"
+            "                   large, deadline 20 ms\n"
+            "  -h, --help       this text\n"
+            "Exit status: 0 when every mode ran and its results verified.\n",
             MAX_TILE);
 }
 
