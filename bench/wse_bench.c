@@ -1,5 +1,6 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
- * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle. */
+ * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle stoppoll
+ * stoplat. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -350,6 +351,99 @@ static void bench_idle(void)
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 
+/* ---- 8. stoppoll: the cost of one wse_stop_requested() inside a task, before any stop
+ * and after one was requested of an unrelated task (the stop epoch is then non-zero) */
+static atomic_int spin_started;
+static _Atomic int64_t spin_saw_stop_at;
+
+static int stop_spinner(void *arg, void **res)
+{
+    (void)arg;
+    (void)res;
+    atomic_store(&spin_started, 1);
+    while (!wse_stop_requested()) {
+    }
+    atomic_store(&spin_saw_stop_at, now_ns());
+    return ECANCELED;
+}
+
+static int poll_task(void *arg, void **res)
+{
+    long n = (long)(intptr_t)arg, hits = 0;
+    int64_t t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        hits += wse_stop_requested();
+    int64_t t1 = now_ns();
+    if (hits != 0) {
+        fprintf(stderr, "stoppoll: a task nobody stopped saw a stop\n");
+        exit(1);
+    }
+    *res = (void *)(intptr_t)(t1 - t0);
+    return 0;
+}
+
+static double poll_ns_per_call(wse_executor *ex, long n)
+{
+    wse_future *f;
+    BENCH_CHECK(wse_submit(ex, poll_task, (void *)(intptr_t)n, &f));
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    double ns = (double)(intptr_t)wse_future_value(f) / (double)n;
+    wse_future_release(f);
+    return ns;
+}
+
+/* Run a spinner, ask it to stop, wait; returns the ns from the request to the moment
+ * the spinner saw it. */
+static int64_t stop_one(wse_executor *ex)
+{
+    wse_future *f;
+    atomic_store(&spin_started, 0);
+    BENCH_CHECK(wse_submit(ex, stop_spinner, NULL, &f));
+    while (!atomic_load(&spin_started)) {
+    }
+    int64_t t0 = now_ns();
+    if (!wse_future_request_stop(f)) {
+        fprintf(stderr, "stop: the spinner was already done\n");
+        exit(1);
+    }
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    if (wse_future_state(f) != WSE_CANCELLED) {
+        fprintf(stderr, "stop: the stopped spinner did not end CANCELLED\n");
+        exit(1);
+    }
+    wse_future_release(f);
+    return atomic_load(&spin_saw_stop_at) - t0;
+}
+
+static void bench_stoppoll(void)
+{
+    long n = env_long("STOPPOLL_N", 10000000);
+    wse_executor *ex = make_executor();
+    poll_ns_per_call(ex, n / 10); /* warm-up */
+    emit(workload, param, config, "before_ns_per_call", poll_ns_per_call(ex, n));
+    stop_one(ex);
+    emit(workload, param, config, "after_ns_per_call", poll_ns_per_call(ex, n));
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
+ * (it spins on wse_stop_requested() and then returns ECANCELED) */
+static void bench_stoplat(void)
+{
+    size_t n = (size_t)env_long("STOPLAT_N", 200);
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    wse_executor *ex = make_executor();
+    for (int i = 0; i < 5; i++) /* warm-up */
+        stop_one(ex);
+    for (size_t i = 0; i < n; i++)
+        lat[i] = stop_one(ex);
+    emit_latency(workload, param, config, lat, n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(lat);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
@@ -365,7 +459,8 @@ int main(int argc, char **argv)
         void (*fn)(void);
     } table[] = {{"fib", bench_fib}, {"flat", bench_flat}, {"rt", bench_rt},
                  {"fc", bench_fc},   {"ff", bench_ff},     {"waitn", bench_waitn},
-                 {"idle", bench_idle}};
+                 {"idle", bench_idle}, {"stoppoll", bench_stoppoll},
+                 {"stoplat", bench_stoplat}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();
