@@ -3,7 +3,9 @@
  * bigger and longer. Sizes come from the environment so that CI runs short and a
  * soak runs long:
  *   WSE_STRESS_OPS     deque operations (push + pop + steal calls), default 10^8
- *   WSE_STRESS_ROUNDS  rounds of each executor race, default 2000
+ *   WSE_STRESS_ROUNDS  rounds of each executor race, default 2000 (the wait
+ *                      race: 1000)
+ *   WSE_PARK_ROUNDS    rounds of the submit-while-parked tests, default 5000
  *   WSE_TEST_WORKERS   workers of the executor races, default 2
  * Threads start at a barrier. Every wait that could hang is a timed wait (the
  * watchdog), and fails the test when it times out.
@@ -691,6 +693,153 @@ START_TEST(stress_release_from_other_thread)
 }
 END_TEST
 
+/* ---- wse_wait: FIRST_COMPLETED racing completions, submit racing parking ---------- */
+
+struct gate_releaser {
+    pthread_t thread;
+    pthread_barrier_t bar;
+    struct gate *gates;
+    long rounds;
+};
+
+static void *
+gate_releaser_main(void *arg)
+{
+    struct gate_releaser *r = arg;
+    for (long i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(&r->bar);
+        gate_open(&r->gates[i]);
+    }
+    return NULL;
+}
+
+/* N tasks released by one flag at once, racing a FIRST_COMPLETED wait's
+ * registration. Every reported-done future must be done; the partition must be
+ * a permutation of the input. */
+START_TEST(wait_first_completed_race_stress)
+{
+    enum { N = 8 };
+    long n_rounds = env_long("WSE_STRESS_ROUNDS", 1000);
+    wse_executor *ex = make_executor(4);
+    struct gate_releaser r = {.rounds = n_rounds};
+    r.gates = calloc((size_t)n_rounds, sizeof *r.gates);
+    ck_assert_ptr_nonnull(r.gates);
+    ck_assert_int_eq(pthread_barrier_init(&r.bar, NULL, 2), 0);
+    ck_assert_int_eq(pthread_create(&r.thread, NULL, gate_releaser_main, &r), 0);
+    for (long i = 0; i < n_rounds; i++) {
+        wse_future *f[N], *out[N];
+        for (int k = 0; k < N; k++)
+            ck_assert_int_eq(wse_submit(ex, gate_task, &r.gates[i], &f[k]), 0);
+        pthread_barrier_wait(&r.bar);
+        size_t nd = SENTINEL_N;
+        int rc;
+        if (i % 3 == 0) {
+            rc = wse_wait(f, N, WSE_FOREVER, WSE_FIRST_COMPLETED, out, &nd);
+        } else if (i % 3 == 1) {
+            rc = wse_wait(f, N, wse_test_scale(60.0), WSE_FIRST_COMPLETED, out, &nd);
+        } else {
+            struct timespec dl = mono_in(wse_test_scale(60.0));
+            rc = wse_wait_until(f, N, &dl, WSE_FIRST_COMPLETED, out, &nd);
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_ge(nd, 1);
+        ck_assert_uint_le(nd, N);
+        for (size_t k = 0; k < nd; k++)
+            ck_assert_msg(wse_future_done(out[k]), "round %ld: out[%zu] reported done", i, k);
+        for (int k = 0; k < N; k++) {
+            int seen = 0;
+            for (int j = 0; j < N; j++)
+                seen += out[j] == f[k];
+            ck_assert_int_eq(seen, 1);
+        }
+        ck_assert_int_eq(wse_wait(f, N, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &nd), 0);
+        ck_assert_uint_eq(nd, N);
+        release_all(f, N);
+    }
+    ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
+    pthread_barrier_destroy(&r.bar);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    free(r.gates);
+}
+END_TEST
+
+/* A plain thread submits one task and waits forever for it, round after round;
+ * now and then it pauses so that every worker parks. A lost wake-up hangs a
+ * round: the watchdog (tests/wse_test.h) fails the test when one takes more
+ * than 10 s (scaled). */
+/*
+ * Each round: a probe task runs and the test polls (without sleeping) until it
+ * is done, so it knows within a fraction of a microsecond when the worker went
+ * back to look for work; after a random delay of 0 to ~100 us it submits the
+ * real task and waits forever for it. The delays sweep the submission across the
+ * worker's last search, its announce and its re-check before it sleeps: the
+ * window where a lost wake-up would strand the task. Every 100th round the test
+ * sleeps first, so that the submission also finds workers deeply parked.
+ */
+static void
+submit_while_parked(unsigned n_workers, unsigned spin_rounds)
+{
+    long n_rounds = env_long("WSE_PARK_ROUNDS", 5000);
+    wse_options o = {0};
+    o.workers = n_workers;
+    o.spin_rounds = spin_rounds;
+    wse_executor *ex = NULL;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    struct watchdog w;
+    watchdog_start(&w, 10.0);
+    int ran = 0;
+    uint32_t rnd = 2463534242u;
+    for (long i = 0; i < n_rounds; i++) {
+        wse_future *f;
+        if (i % 100 == 99) {
+            usleep(2000); /* let every worker park */
+        } else {
+            ck_assert_int_eq(wse_submit(ex, task_count, &ran, &f), 0);
+            while (!wse_future_done(f))
+                ;
+            wse_future_release(f);
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 17;
+            rnd ^= rnd << 5;
+            spin_for(rnd % 4 == 0 ? (double)((rnd >> 8) % 100) : (double)((rnd >> 8) % 1600) / 100);
+        }
+        ck_assert_int_eq(wse_submit(ex, task_count, &ran, &f), 0);
+        if (i % 2 == 0) {
+            ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
+        } else {
+            ck_assert_int_eq(wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL), 0);
+        }
+        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+        wse_future_release(f);
+        watchdog_progress(&w, i + 1);
+    }
+    watchdog_stop(&w);
+    ck_assert_int_eq(counter_get(&ran), n_rounds + n_rounds - n_rounds / 100);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+
+START_TEST(wait_submit_while_workers_parked_one_worker)
+{
+    submit_while_parked(1, 0);
+}
+END_TEST
+
+START_TEST(wait_submit_while_workers_parked_four_workers)
+{
+    submit_while_parked(4, 0);
+}
+END_TEST
+
+/* spin_rounds 1: workers go to park almost at once, so submissions race the
+ * announce/re-check of parking far more often. */
+START_TEST(wait_submit_while_workers_parked_short_spin)
+{
+    submit_while_parked(1, 1);
+    submit_while_parked(2, 1);
+}
+END_TEST
+
+
 static Suite *
 stress_suite(void)
 {
@@ -708,6 +857,15 @@ stress_suite(void)
     tcase_add_test(tc, stress_shutdown_racing_submit_and_wait);
     tcase_add_test(tc, stress_overlapping_waits_all_modes);
     tcase_add_test(tc, stress_release_from_other_thread);
+    suite_add_tcase(s, tc);
+
+    /* Sizes: WSE_STRESS_ROUNDS (default 1000) and WSE_PARK_ROUNDS (default 5000). */
+    tc = tcase_create("wait");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, wait_first_completed_race_stress);
+    tcase_add_test(tc, wait_submit_while_workers_parked_one_worker);
+    tcase_add_test(tc, wait_submit_while_workers_parked_four_workers);
+    tcase_add_test(tc, wait_submit_while_workers_parked_short_spin);
     suite_add_tcase(s, tc);
     return s;
 }
