@@ -418,7 +418,7 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
     /* Every future handed back reaches a final state. */
     int nf = counter_get(&R.nf);
     for (int i = 0; i < nf; i++)
-        ck_assert_int_eq(wse_future_wait(R.f[i], 60.0), 0);
+        ck_assert_int_eq(wse_future_wait(R.f[i], wse_test_scale(60.0)), 0);
     if (R.ex != NULL)
         ck_assert_int_eq(wse_executor_destroy(R.ex), 0); /* joins: callbacks done */
 

@@ -652,7 +652,7 @@ START_TEST(future_wait_zero_timeout_polls)
     double t0 = now_s();
     ck_assert_int_eq(wse_future_wait(b.gate_f[0], 0), ETIMEDOUT);
     ck_assert_int_eq(wse_future_wait(p, 0), ETIMEDOUT);
-    ck_assert_double_lt(now_s() - t0, 5.0);
+    ck_assert_double_lt(now_s() - t0, wse_test_scale(5.0));
     /* Nothing was cancelled. */
     ck_assert_int_eq(wse_future_state(b.gate_f[0]), WSE_RUNNING);
     ck_assert_int_eq(wse_future_state(p), WSE_PENDING);
@@ -675,7 +675,7 @@ START_TEST(future_wait_timeout_elapses)
     double t2 = now_s();
     ck_assert_double_ge(t1 - t0, 0.05 - 1e-6);
     ck_assert_double_ge(t2 - t1, 0.03 - 1e-6);
-    ck_assert_double_lt(t2 - t0, 5.0);
+    ck_assert_double_lt(t2 - t0, wse_test_scale(5.0));
     ck_assert_int_eq(wse_future_state(b.gate_f[0]), WSE_RUNNING);
     ck_assert_int_eq(wse_future_state(p), WSE_PENDING);
     blocked_finish(&b);
@@ -762,7 +762,7 @@ START_TEST(future_wait_many_threads_all_wake)
     struct waiter_thread w[THREADS];
     for (int t = 0; t < THREADS; t++) {
         w[t] = (struct waiter_thread){
-            .f = t % 2 ? p : b.gate_f[0], .timeout = t % 4 < 2 ? WSE_FOREVER : 60.0, .rc = -1};
+            .f = t % 2 ? p : b.gate_f[0], .timeout = t % 4 < 2 ? WSE_FOREVER : wse_test_scale(60.0), .rc = -1};
         ck_assert_int_eq(pthread_create(&w[t].thread, NULL, waiter_main, &w[t]), 0);
     }
     blocked_release(&b);

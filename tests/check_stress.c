@@ -16,8 +16,9 @@
 #undef F_LOCK /* lockf()'s, from unistd.h; internal.h has its own */
 #include "internal.h"
 
-/* Seconds any single wait may take before the watchdog calls it a hang. */
-#define HANG_S 20.0
+/* Seconds any single wait may take before the watchdog calls it a hang (scaled by
+ * CK_TIMEOUT_MULTIPLIER). */
+#define HANG_S wse_test_scale(20.0)
 
 #if WSE_TSAN || defined(__SANITIZE_ADDRESS__)
 #define OPS_DEFAULT 10000000L

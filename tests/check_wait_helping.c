@@ -170,7 +170,7 @@ START_TEST(wait_in_worker_timeout)
     ck_assert_int_eq(t.rc, ETIMEDOUT);
     ck_assert_uint_eq(t.nd, 0);
     ck_assert_double_ge(t.elapsed, 0.05 - 1e-6);
-    ck_assert_double_lt(t.elapsed, 5.0);
+    ck_assert_double_lt(t.elapsed, wse_test_scale(5.0));
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
     wse_future_release(f);
     blocked_finish(&other);
@@ -225,7 +225,7 @@ task_wait_release(void *arg, void **result)
     (void)result;
     while (!flag_get(&h->pushed))
         sched_yield();
-    h->rc_b = wse_future_wait(h->release, 30.0);
+    h->rc_b = wse_future_wait(h->release, wse_test_scale(30.0));
     return 0;
 }
 
@@ -240,7 +240,7 @@ START_TEST(wait_in_worker_helps_by_stealing)
     ck_assert_int_eq(wse_submit(ex, task_wait_release, &h, &bf), 0);
     spin_until_at_least(&h.pushed, 1, "the children");
     ck_assert_int_eq(h.rc_a, 0);
-    ck_assert_int_eq(wse_wait(h.child, 3, 10.0, WSE_ALL_COMPLETED, NULL, NULL), 0);
+    ck_assert_int_eq(wse_wait(h.child, 3, wse_test_scale(10.0), WSE_ALL_COMPLETED, NULL, NULL), 0);
     ck_assert_int_eq(counter_get(&h.ran), 3);
     ck_assert_int_eq(wse_future_state(a), WSE_RUNNING);
     ck_assert_int_eq(wse_future_state(bf), WSE_RUNNING);
@@ -301,7 +301,7 @@ START_TEST(wait_own_future_edeadlk)
         wse_future *f;
         ck_assert_int_eq(wse_submit(ex, task_wait_self, &s, &f), 0);
         __atomic_store_n(&s.self, f, __ATOMIC_RELEASE);
-        ck_assert_int_eq(wse_future_wait(f, 30.0), 0);
+        ck_assert_int_eq(wse_future_wait(f, wse_test_scale(30.0)), 0);
         ck_assert_int_eq(wse_future_state(f), WSE_DONE);
         ck_assert_int_eq(s.rc_future_wait, EDEADLK);
         ck_assert_int_eq(s.rc_wait_all_self, EDEADLK);
@@ -362,7 +362,7 @@ START_TEST(wait_enclosing_future_edeadlk)
     wse_future *p;
     ck_assert_int_eq(wse_submit(ex, task_parent, &n, &p), 0);
     __atomic_store_n(&n.parent, p, __ATOMIC_RELEASE);
-    ck_assert_int_eq(wse_future_wait(p, 30.0), 0);
+    ck_assert_int_eq(wse_future_wait(p, wse_test_scale(30.0)), 0);
     ck_assert_int_eq(wse_future_state(p), WSE_DONE);
     ck_assert_int_eq(n.rc_future_wait, EDEADLK);
     ck_assert_int_eq(n.rc_wait_all, EDEADLK);
