@@ -8,15 +8,20 @@
 # BUILD_DIR (default build-lint/ in the checkout, so that two checkouts never share a
 # CMake cache) receives a CMake configure with
 # compile_commands.json (clang, no tests or tools: only the library's sources).
-# Needs clang-tidy and cppcheck (tools/setup.sh --verify).
+# Needs clang, clang-tidy, clang-format and cppcheck (tools/setup.sh --verify); exits 77
+# (CTest: skipped) when one of them is missing.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-lint}
 status=0
 
-for tool in clang-tidy cppcheck cmake; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "lint: $tool not found (tools/setup.sh --verify)"; exit 2; }
+command -v cmake >/dev/null 2>&1 || { echo "lint: cmake not found (tools/setup.sh)"; exit 2; }
+for tool in clang clang-tidy clang-format cppcheck; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "lint: SKIPPED: $tool not found (tools/setup.sh --verify)"
+        exit 77
+    fi
 done
 
 mkdir -p "$build"
