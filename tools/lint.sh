@@ -1,7 +1,8 @@
 #!/bin/sh
 # Static analysis of src/: clang-tidy (checks in .clang-tidy) and cppcheck (suppressions,
-# each with its reason, in tools/cppcheck-suppressions.txt). Exits nonzero if either
-# reports anything.
+# each with its reason, in tools/cppcheck-suppressions.txt); and the layout of the C
+# sources of src/ include/ tests/ tools/ bench/ examples/ against .clang-format
+# (tools/format.sh --check). Exits nonzero if any of them reports anything.
 #
 #   tools/lint.sh [BUILD_DIR]
 #
@@ -61,5 +62,15 @@ if ! cppcheck --quiet --enable=warning,style,performance,portability --error-exi
     status=1
 else
     echo "lint: cppcheck clean"
+fi
+
+# --- clang-format ------------------------------------------------------------------
+echo "lint: clang-format $(clang-format --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n 1) (tools/format.sh --check)"
+if ! "$root/tools/format.sh" --check >"$build/format.log" 2>&1; then
+    cat "$build/format.log"
+    echo "lint: clang-format layout differs (run tools/format.sh)"
+    status=1
+else
+    tail -n 1 "$build/format.log"
 fi
 exit "$status"
