@@ -1,5 +1,5 @@
 /*
- * The monotonic clock really holds (issue 4 item 7). Run under libfaketime by
+ * The monotonic clock really holds. Run under libfaketime by
  * tests/check_clock.sh: FAKETIME_DONT_FAKE_MONOTONIC=1 (CLOCK_MONOTONIC left
  * alone), FAKETIME_NO_CACHE=1, and FAKETIME_TIMESTAMP_FILE naming a file whose
  * offset the test rewrites in the middle of a timed wait, so that the wall clock

@@ -1,5 +1,5 @@
 /*
- * Out of memory at every allocation (issue 4 item 1), SQLite style.
+ * Out of memory at every allocation, SQLite style (the fault-injection build).
  *
  * Needs a WSE_FAULT_INJECTION build: wse__fault_arm(k, persistent) makes the k-th
  * allocation of the library fail (and with persistent every later one). Each

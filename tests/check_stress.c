@@ -1,5 +1,5 @@
 /*
- * Stress tests (issue 4 item 3, ctest label "stress"): the unit suites' races,
+ * Stress tests (ctest label "stress"): the unit suites' races,
  * bigger and longer. Sizes come from the environment so that CI runs short and a
  * soak runs long:
  *   WSE_STRESS_OPS     deque operations (push + pop + steal calls), default 10^8

@@ -35,7 +35,7 @@ END_TEST
 START_TEST(py_test_first_completed_cancelled_counts_as_done)
 {
     /* Python's CANCELLED_FUTURE (cancelled, not yet notified) is not done; in
-     * wsexec a cancelled future is done at once (SPEC deviation). */
+     * wsexec a cancelled future is done at once (a deliberate difference). */
     struct blocked b;
     int ran = 0;
     blocked_start(&b, 1);

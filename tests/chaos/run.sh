@@ -1,6 +1,6 @@
 #!/bin/sh
-# Chaos runs: run the unit suites and the stress suite (reduced
-# sizes) of a WSE_CHAOS build again and again, with 1, 2, 3 and 8 workers (more
+# Chaos runs: run the unit suites and the stress suite (reduced sizes) of a
+# WSE_CHAOS build again and again, with 1, 2, 3 and 8 workers (more
 # workers than cores on purpose) and a different WSE_CHAOS_SEED every run, until
 # the time budget is spent. Stops at the first failure and prints the command
 # that replays it.
@@ -11,7 +11,8 @@
 # WSE_CHAOS_FIRST_SEED (default: from the clock). Prints the total iterations.
 # WSE_TEST_WORKERS reaches the stress suite and the unit tests that do not depend
 # on the worker count (8 in check_future/check_executor; never fewer than they
-# need). Tests that saturate a pool with gate tasks (the check_wait_* suites) keep their count.
+# need). Tests that saturate a pool with gate tasks (the check_wait_* suites)
+# keep their count.
 set -u
 
 bindir=${1:?usage: run.sh <build-dir>/tests [budget-seconds]}

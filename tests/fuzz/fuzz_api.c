@@ -4,8 +4,9 @@
  * The input is a program: byte 0 configures the executor, then each operation is
  * one opcode byte followed by its operand bytes (a missing byte reads as 0, so
  * every input is valid). At most MAX_OPS operations run per input. Every result
- * is checked against a small model of SPEC.md; a violation calls CHECK(), which
- * prints the failed condition and aborts, so libFuzzer saves the input.
+ * is checked against a small model of the semantics documented in
+ * include/wsexec.h; a violation calls CHECK(), which prints the failed condition
+ * and aborts, so libFuzzer saves the input.
  *
  * Layout (see tests/fuzz/gen_corpus.py, which writes the seed corpus):
  *   byte 0            workers = 1 + (b & 3); bit 2: spin_rounds = 1 (park fast);
@@ -693,7 +694,7 @@ check_after_shutdown(struct run *r, struct exec_rec *exr, bool all_done, bool no
         if (all_done)
             CHECK(rank_of(s) == 2);
         if (none_pending) {
-            /* SPEC.md: with cancel_pending every not-yet-started future becomes
+            /* wse_shutdown(): with cancel_pending every not-yet-started future becomes
              * CANCELLED. One that a worker had already taken from its queue when
              * shutdown ran is cancelled by that worker just before it would
              * start (as in Python, whose workers call
