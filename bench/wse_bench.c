@@ -11,7 +11,8 @@
 static const char *workload, *param, *config;
 static unsigned workers;
 
-static wse_executor *make_executor(void)
+static wse_executor *
+make_executor(void)
 {
     wse_options o = {0};
     o.workers = workers;
@@ -20,20 +21,23 @@ static wse_executor *make_executor(void)
     return ex;
 }
 
-static void release_all(wse_future **f, size_t n)
+static void
+release_all(wse_future **f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         wse_future_release(f[i]);
 }
 
-static int noop_task(void *arg, void **res)
+static int
+noop_task(void *arg, void **res)
 {
     *res = arg;
     return 0;
 }
 
 /* ---- 1. fork-join fib: a future per spawned task, wait(ALL_COMPLETED) inside */
-static int fib_task(void *arg, void **res)
+static int
+fib_task(void *arg, void **res)
 {
     intptr_t n = (intptr_t)arg;
     if (n < 2) {
@@ -50,7 +54,8 @@ static int fib_task(void *arg, void **res)
     return 0;
 }
 
-static long fib_run(wse_executor *ex, int n)
+static long
+fib_run(wse_executor *ex, int n)
 {
     wse_future *f;
     BENCH_CHECK(wse_submit(ex, fib_task, (void *)(intptr_t)n, &f));
@@ -60,7 +65,8 @@ static long fib_run(wse_executor *ex, int n)
     return v;
 }
 
-static void bench_fib(void)
+static void
+bench_fib(void)
 {
     int n = atoi(param);
     wse_executor *ex = make_executor();
@@ -77,13 +83,15 @@ static void bench_fib(void)
 }
 
 /* ---- 2. flat batch of tiny tasks from the main thread, one wait for all */
-static int tiny_task(void *arg, void **res)
+static int
+tiny_task(void *arg, void **res)
 {
     *res = (void *)(uintptr_t)tiny_work((uintptr_t)arg);
     return 0;
 }
 
-static void bench_flat(void)
+static void
+bench_flat(void)
 {
     size_t n = (size_t)atol(param);
     bool batch = strstr(config, "batch") != NULL;
@@ -116,7 +124,8 @@ static void bench_flat(void)
 }
 
 /* ---- 3. round trip: submit one task, wait for it; hot, or with gaps */
-static void bench_rt(void)
+static void
+bench_rt(void)
 {
     bool gap = strcmp(param, "hot") != 0;
     size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
@@ -154,7 +163,8 @@ static void bench_rt(void)
 static atomic_int fc_stop;
 static _Atomic int64_t fc_done_at;
 
-static int fc_task(void *arg, void **res)
+static int
+fc_task(void *arg, void **res)
 {
     (void)res;
     int64_t start = now_ns();
@@ -163,13 +173,13 @@ static int fc_task(void *arg, void **res)
         atomic_store(&fc_done_at, now_ns());
         return 0;
     }
-    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) &&
-           now_ns() - start < 20000000) {
+    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) && now_ns() - start < 20000000) {
     }
     return 0;
 }
 
-static void bench_fc(void)
+static void
+bench_fc(void)
 {
     size_t n = (size_t)env_long("FC_N", 100);
     int64_t *lat = malloc(n * sizeof *lat);
@@ -204,7 +214,8 @@ static void bench_fc(void)
 static atomic_int ff_submitted, ff_failed, ff_in_vain;
 static _Atomic int64_t ff_failed_at;
 
-static int ff_task(void *arg, void **res)
+static int
+ff_task(void *arg, void **res)
 {
     (void)res;
     if (arg) { /* the failing one: fails 1 ms after the last submission */
@@ -221,7 +232,8 @@ static int ff_task(void *arg, void **res)
     return 0;
 }
 
-static void bench_ff(void)
+static void
+bench_ff(void)
 {
     size_t tasks = (size_t)atol(param);
     size_t n = (size_t)env_long("FF_N", 20);
@@ -261,7 +273,8 @@ static void bench_ff(void)
 /* ---- 6. wait cost against n: done futures (fast path) and pending ones */
 static atomic_int gate_open, gates_running;
 
-static int gate_task(void *arg, void **res)
+static int
+gate_task(void *arg, void **res)
 {
     (void)arg;
     (void)res;
@@ -271,14 +284,16 @@ static int gate_task(void *arg, void **res)
     return 0;
 }
 
-static void *opener(void *arg)
+static void *
+opener(void *arg)
 {
     sleep_ns(*(int64_t *)arg);
     atomic_store(&gate_open, 1);
     return NULL;
 }
 
-static void bench_waitn(void)
+static void
+bench_waitn(void)
 {
     size_t n = (size_t)atol(param);
     wse_future **f = malloc(n * sizeof *f), **out = malloc(n * sizeof *out);
@@ -324,8 +339,7 @@ static void bench_waitn(void)
         BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, NULL));
         v[r] = now_ns() - t0;
     }
-    emit(workload, param, config, "done_ns_per_future",
-         (double)quantile(v, reps, 0.5) / (double)n);
+    emit(workload, param, config, "done_ns_per_future", (double)quantile(v, reps, 0.5) / (double)n);
     release_all(f, n);
     BENCH_CHECK(wse_executor_destroy(ex));
     free(v);
@@ -334,7 +348,8 @@ static void bench_waitn(void)
 }
 
 /* ---- 7. idle: CPU used by an idle executor (after one small batch) */
-static void bench_idle(void)
+static void
+bench_idle(void)
 {
     int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
     wse_executor *ex = make_executor();
@@ -350,7 +365,8 @@ static void bench_idle(void)
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);
@@ -363,9 +379,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } table[] = {{"fib", bench_fib}, {"flat", bench_flat}, {"rt", bench_rt},
-                 {"fc", bench_fc},   {"ff", bench_ff},     {"waitn", bench_waitn},
-                 {"idle", bench_idle}};
+    } table[] = {{"fib", bench_fib}, {"flat", bench_flat},   {"rt", bench_rt},    {"fc", bench_fc},
+                 {"ff", bench_ff},   {"waitn", bench_waitn}, {"idle", bench_idle}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();

@@ -104,7 +104,7 @@ timed_wait_across_jump(const char *jump, double expect_jump)
 {
     set_offset("+0");
     struct blocked b;
-    blocked_start(&b, 1);          /* the gate future stays RUNNING */
+    blocked_start(&b, 1); /* the gate future stays RUNNING */
     wse_executor *helper = make_executor(1);
     int runs = 0;
 
@@ -113,8 +113,8 @@ timed_wait_across_jump(const char *jump, double expect_jump)
         wse_future *fs[12];
         for (int i = 0; i < 12; i++)
             fs[i] = make_pending(&b, &runs);
-        struct worker_wait ww = { .target = b.gate_f[0], .rc = -1 };
-        struct jumper j = { .spec = jump, .usec = 100000 };
+        struct worker_wait ww = {.target = b.gate_f[0], .rc = -1};
+        struct jumper j = {.spec = jump, .usec = 100000};
 
         double wall0 = wall_now();
         double t0 = kernel_now(CLOCK_MONOTONIC);
@@ -222,9 +222,11 @@ START_TEST(clock_faketime_condvar_probe)
     pthread_cond_destroy(&c);
     pthread_condattr_destroy(&a);
     ck_assert_int_eq(rc, ETIMEDOUT);
-    ck_assert_msg(el >= 0.049, "libfaketime's pthread_cond_timedwait(CLOCK_MONOTONIC) timed "
-                               "out after %.3f s of 0.05 s: the preloaded libfaketime is "
-                               "broken (see the comment)", el);
+    ck_assert_msg(el >= 0.049,
+                  "libfaketime's pthread_cond_timedwait(CLOCK_MONOTONIC) timed "
+                  "out after %.3f s of 0.05 s: the preloaded libfaketime is "
+                  "broken (see the comment)",
+                  el);
 }
 END_TEST
 

@@ -45,14 +45,14 @@ workers(void)
 #define THIEVES 3
 #define ROUND_ITEMS (1L << 20)
 #define ITEM(i) ((void *)(uintptr_t)((i) + 1))
-#define INDEX(p) ((uintptr_t)(p) - 1)
+#define INDEX(p) ((uintptr_t)(p) - (uintptr_t)1)
 
 static struct deque g_dq;
 static unsigned char g_taken[ROUND_ITEMS];
-static long g_ops;        /* push, pop and steal calls, all threads */
-static long g_total;      /* items taken */
-static long g_bad;        /* items out of range */
-static int g_round_done;  /* the owner pushed and drained this round */
+static long g_ops;       /* push, pop and steal calls, all threads */
+static long g_total;     /* items taken */
+static long g_bad;       /* items out of range */
+static int g_round_done; /* the owner pushed and drained this round */
 static int g_quit;
 static pthread_barrier_t g_bar;
 
@@ -174,7 +174,7 @@ struct parked_ctx {
     wse_executor *ex;
     pthread_barrier_t bar;
     int ran;
-    int hung;    /* a timed wait timed out */
+    int hung; /* a timed wait timed out */
     int errors;
 };
 
@@ -277,7 +277,7 @@ race_waiter(void *arg)
         if ((int)(r % 3) == 0) {
             rc = wse_future_wait(f, HANG_S);
         } else {
-            wse_future *set[2] = { f, f };
+            wse_future *set[2] = {f, f};
             size_t nd = 0;
             rc = wse_wait(set, 2, HANG_S, r % 3 == 1 ? WSE_FIRST_COMPLETED : WSE_ALL_COMPLETED,
                           NULL, &nd);
@@ -340,8 +340,9 @@ canceller(void *arg)
             for (int i = BATCH - 1; i >= 0; i--) /* against the workers' order */
                 c->cancelled[i] = wse_future_cancel(c->f[i]);
         } else {
+            /* Let the workers get ahead by a varying amount. */
             for (volatile long d = 0; d < (r % 64) * 50; d++)
-                ; /* let the workers get ahead by a varying amount */
+                ;
             for (int i = 0; i < BATCH; i++) /* chasing the workers */
                 c->cancelled[i] = wse_future_cancel(c->f[i]);
         }
@@ -375,8 +376,8 @@ START_TEST(stress_cancel_racing_start)
             /* Exactly one of ran / cancelled; cancel() true iff CANCELLED. */
             ck_assert_msg((s == WSE_DONE && ran == 1 && !c.cancelled[i]) ||
                               (s == WSE_CANCELLED && ran == 0 && c.cancelled[i]),
-                          "round %ld future %d: state %d ran %d cancel() %d", r, i, (int)s,
-                          ran, c.cancelled[i]);
+                          "round %ld future %d: state %d ran %d cancel() %d", r, i, (int)s, ran,
+                          c.cancelled[i]);
             ck_assert(!wse_future_cancel(c.f[i])); /* done: a second cancel is false */
             n_cancelled += c.cancelled[i];
             n_ran += ran;
@@ -432,8 +433,8 @@ sd_submitter(void *arg)
         /* Now and then wait on the last few (racing the shutdown). */
         if (t->n % 16 == 0) {
             size_t nd;
-            int w = wse_wait(&t->f[t->n - 16], 16, HANG_S,
-                             (wse_return_when)(1 + t->n / 16 % 3), NULL, &nd);
+            int w = wse_wait(&t->f[t->n - 16], 16, HANG_S, (wse_return_when)(1 + t->n / 16 % 3),
+                             NULL, &nd);
             if (w != 0)
                 t->bad++;
         }
@@ -482,8 +483,8 @@ START_TEST(stress_shutdown_racing_submit_and_wait)
         ck_assert_int_eq(counter_get(&c.ran), done);
         pthread_barrier_destroy(&c.bar);
     }
-    printf("stress: shutdown racing submit: %ld rounds, %ld accepted, %ld cancelled\n", n,
-           total, cancelled);
+    printf("stress: shutdown racing submit: %ld rounds, %ld accepted, %ld cancelled\n", n, total,
+           cancelled);
     fflush(stdout);
 }
 END_TEST
@@ -504,8 +505,8 @@ static void
 ov_bad(struct ov_ctx *c, const char *what, size_t n, int mode, int rc, size_t nd)
 {
     if (counter_add(&c->bad, 1) == 1)
-        snprintf(c->why, sizeof c->why, "%s: n=%zu mode=%d rc=%d n_done=%zu", what, n, mode,
-                 rc, nd);
+        snprintf(c->why, sizeof c->why, "%s: n=%zu mode=%d rc=%d n_done=%zu", what, n, mode, rc,
+                 nd);
 }
 
 static void
@@ -543,7 +544,7 @@ ov_check(struct ov_ctx *c, wse_future *const set[], size_t n, wse_return_when mo
             ov_bad(c, "reported done, is not", n, (int)mode, rc, nd);
         failed += wse_future_state(out[i]) == WSE_FAILED;
     }
-    bool holds = mode == WSE_FIRST_COMPLETED   ? nd >= 1
+    bool holds = mode == WSE_FIRST_COMPLETED ? nd >= 1
                  : mode == WSE_ALL_COMPLETED ? nd == n
                                              : (failed > 0 || nd == n);
     if ((rc == 0) != holds || (rc != 0 && rc != ETIMEDOUT))
@@ -621,8 +622,8 @@ END_TEST
 
 struct rel_ctx {
     wse_future *ring[RING];
-    long head;  /* written by the producer */
-    long tail;  /* written by the consumer */
+    long head; /* written by the producer */
+    long tail; /* written by the consumer */
     long n;
     int cb_runs;
     int bad;
@@ -839,7 +840,6 @@ START_TEST(wait_submit_while_workers_parked_short_spin)
     submit_while_parked(2, 1);
 }
 END_TEST
-
 
 static Suite *
 stress_suite(void)
