@@ -56,7 +56,7 @@
     } while (0)
 
 struct config {
-    unsigned workers;     /* 0: one per online CPU */
+    unsigned workers;     /* 0: the library default (usable CPUs) */
     unsigned solvers;     /* race: number of solvers */
     unsigned bits;        /* race: leading zero bits wanted */
     unsigned chunks;      /* fail-fast: number of chunks */
@@ -688,7 +688,7 @@ usage(FILE *to)
                 "(FIRST_COMPLETED), a fail-fast validation (FIRST_EXCEPTION) and a batch\n"
                 "under a deadline (ALL_COMPLETED with a timeout).\n"
                 "\n"
-                "  --workers N      worker threads per executor (default 0: one per CPU)\n"
+                "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
                 "  --mode M         race, fail-fast, deadline or all (default all)\n"
                 "  --solvers N      race: solvers (default 4)\n"
                 "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
