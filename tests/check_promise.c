@@ -423,6 +423,36 @@ START_TEST(promise_set_from_inside_callback)
 }
 END_TEST
 
+/* A callback that drops the owner's reference: the last one. The completing
+ * call (set or cancel) must not touch the promise after its callbacks. */
+static void
+cb_release(wse_future *f, void *arg)
+{
+    counter_add(arg, 1);
+    wse_future_release(f);
+}
+
+START_TEST(promise_callback_releases_last_reference)
+{
+    for (int how = 0; how < 3; how++) {
+        wse_future *p;
+        int cbs = 0;
+        ck_assert_int_eq(wse_promise_create(&p, count_free), 0);
+        ck_assert_int_eq(wse_future_on_done(p, cb_count, &cbs), 0);
+        ck_assert_int_eq(wse_future_on_done(p, cb_release, &cbs), 0);
+        ck_assert_int_eq(wse_future_on_done(p, cb_count, &cbs), 0);
+        if (how == 0)
+            ck_assert_int_eq(wse_promise_set_value(p, V(1)), 0);
+        else if (how == 1)
+            ck_assert_int_eq(wse_promise_set_error(p, EIO), 0);
+        else
+            ck_assert(wse_future_cancel(p));
+        ck_assert_int_eq(counter_get(&cbs), 3);
+    }
+    ck_assert_int_eq(counter_get(&freed), 1);
+}
+END_TEST
+
 /* ---- wse_wait mixing promises and tasks ----------------------------------------- */
 
 START_TEST(promise_wait_mixed_all_modes)
@@ -656,6 +686,7 @@ promise_suite(void)
     tcase_add_test(tc, promise_set_from_worker_wakes_and_runs_callbacks);
     tcase_add_test(tc, promise_worker_waiter_woken_by_plain_thread);
     tcase_add_test(tc, promise_set_from_inside_callback);
+    tcase_add_test(tc, promise_callback_releases_last_reference);
     tcase_add_test(tc, promise_wait_mixed_all_modes);
     tcase_add_test(tc, promise_wait_mixed_on_worker);
     tcase_add_test(tc, promise_outlives_executor);
