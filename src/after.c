@@ -137,6 +137,7 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     struct after_block *b;
     wse_future *task;
     uint32_t done = 0;
+    size_t size;
     size_t i;
     int rc;
 
@@ -152,7 +153,8 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     if (n_deps > UINT32_MAX - 2 ||
         n_deps > (SIZE_MAX - sizeof(*b)) / sizeof(b->deps[0]))
         return ENOMEM;
-    b = wse__alloc(sizeof(*b) + n_deps * sizeof(b->deps[0]));
+    size = sizeof(*b) + n_deps * sizeof(b->deps[0]);
+    b = wse__alloc(size);
     if (b == NULL)
         return ENOMEM;
     task = wse__future_new(fn, arg, out != NULL ? 2 : 1);
@@ -160,7 +162,8 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
         rc = ENOMEM;
         goto out_free_block;
     }
-    memset(b, 0, sizeof(*b));
+    /* The nodes too: a node whose link finds its dep done stays unlinked (0). */
+    memset(b, 0, size);
     b->ex = ex;
     b->n = n_deps;
     b->held.future = task;
