@@ -112,7 +112,8 @@ START_TEST(submit_with_arguments_copies_and_moves_them)
     std::string s = "abc";
     auto f = ex.submit([](std::string a, int b) { return a + std::to_string(b); }, s, 7);
     s = "changed";
-    ck_assert_str_eq(f.get().c_str(), "abc7");
+    std::string r = f.get();
+    ck_assert_str_eq(r.c_str(), "abc7");
     auto p = std::make_unique<int>(5);
     auto g = ex.submit([](std::unique_ptr<int> q) { return *q + 1; }, std::move(p));
     ck_assert_ptr_null(p.get());
