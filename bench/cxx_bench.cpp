@@ -1,9 +1,11 @@
 // The C++ interface (include/wsexec.hpp) against the C API, in one binary and one run.
 // Usage: cxx_bench fib N CONFIG WORKERS
-// Runs fork-join fib(N) ROUNDS times (environment CXX_ROUNDS, default 5) with each
-// interface, alternating which goes first, on one executor, and prints the median
-// times as CSV lines (see common.h): CONFIG with "c++" and "c" in place of its first
-// "cxx" (e.g. wsexec-cxx-2w gives wsexec-c++-2w and wsexec-c-2w), plus the ratio.
+// Runs fork-join fib(N) ROUNDS times (environment CXX_ROUNDS, default 5) with each of
+// three variants on one executor, rotating which goes first, and prints the median
+// times as CSV lines (see common.h), CONFIG's first "cxx" replaced by the variant
+// (e.g. wsexec-cxx-2w gives wsexec-c++-2w): "c++" (lambdas, one block per task),
+// "c++noexcept" (noexcept lambdas, no block: plain C tasks), "c" (the C API), and
+// the ratios "c++/c" and "c++noexcept/c".
 #include <wsexec.hpp>
 
 #include <algorithm>
@@ -60,6 +62,23 @@ static long fib_cxx(wse::executor &ex, int n)
     return ex.submit([n] { return fib_cxx_task(n); }).get();
 }
 
+// ---- C++, noexcept lambdas: small enough to need no block (a plain C task)
+static long fib_nx_task(int n) noexcept
+{
+    if (n < 2)
+        return n;
+    wse::executor_ref ex = wse::current_executor();
+    auto a = ex.submit([n]() noexcept { return fib_nx_task(n - 1); });
+    auto b = ex.submit([n]() noexcept { return fib_nx_task(n - 2); });
+    wse::wait_all(a, b);
+    return a.get() + b.get();
+}
+
+static long fib_nx(wse::executor &ex, int n)
+{
+    return ex.submit([n]() noexcept { return fib_nx_task(n); }).get();
+}
+
 template <class F>
 static double time_ms(F &&run, int n)
 {
@@ -103,21 +122,31 @@ int main(int argc, char **argv)
     wse::executor ex(workers);
     auto c = [&ex](int k) { return fib_c(ex, k); };
     auto cxx = [&ex](int k) { return fib_cxx(ex, k); };
+    auto nx = [&ex](int k) { return fib_nx(ex, k); };
     time_ms(c, n > 25 ? 25 : n); // warm-up
     time_ms(cxx, n > 25 ? 25 : n);
-    std::vector<double> tc, tcxx;
+    time_ms(nx, n > 25 ? 25 : n);
+    std::vector<double> tc, tcxx, tnx;
     for (int r = 0; r < rounds; r++) {
-        if (r % 2 == 0) {
-            tc.push_back(time_ms(c, n));
-            tcxx.push_back(time_ms(cxx, n));
-        } else {
-            tcxx.push_back(time_ms(cxx, n));
-            tc.push_back(time_ms(c, n));
+        // Rotate the order: each variant goes first, second and third in turn.
+        for (int k = 0; k < 3; k++) {
+            switch ((r + k) % 3) {
+            case 0:
+                tc.push_back(time_ms(c, n));
+                break;
+            case 1:
+                tcxx.push_back(time_ms(cxx, n));
+                break;
+            default:
+                tnx.push_back(time_ms(nx, n));
+            }
         }
     }
-    double mc = median(tc), mcxx = median(tcxx);
+    double mc = median(tc), mcxx = median(tcxx), mnx = median(tnx);
     emit("fib", argv[2], rename(config, "c++").c_str(), "time_ms", mcxx);
+    emit("fib", argv[2], rename(config, "c++noexcept").c_str(), "time_ms", mnx);
     emit("fib", argv[2], rename(config, "c").c_str(), "time_ms", mc);
     emit("fib", argv[2], rename(config, "c++/c").c_str(), "ratio", mcxx / mc);
+    emit("fib", argv[2], rename(config, "c++noexcept/c").c_str(), "ratio", mnx / mc);
     return 0;
 }

@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -119,7 +120,6 @@ double seconds(const std::chrono::duration<Rep, Period> &d) noexcept
 struct box_base {
     std::atomic<unsigned> handles{1};
     std::exception_ptr error; /* the task's exception (or a promise's) */
-    bool retrieved = false;   /* future::get() was called (owner thread only) */
 
     box_base() = default;
     box_base(const box_base &) = delete;
@@ -253,6 +253,51 @@ using task_result_t = result_t<std::invoke_result_t<std::decay_t<F>, std::decay_
 template <class F, class... A>
 using task_box_t = task_box<task_result_t<F, A...>, bound<std::decay_t<F>, std::decay_t<A>...>>;
 
+/* A value that travels in the C future's own value slot (void *). */
+template <class T>
+struct fits_slot
+    : std::bool_constant<std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *) &&
+                         alignof(T) <= alignof(void *)> {
+};
+template <>
+struct fits_slot<void> : std::false_type {
+};
+template <class T>
+inline constexpr bool fits_slot_v = fits_slot<T>::value;
+
+/* A result that can live in the C value slot: then get() reads it from there. */
+template <class R>
+inline constexpr bool slot_result_v = std::is_void_v<R> || fits_slot_v<R>;
+
+/*
+ * The allocation-free task: a callable that fits the C task's arg, cannot throw
+ * (no exception to store) and gives a result that fits the C value slot is passed
+ * as the arg itself; the task is then exactly a C task.
+ */
+template <class C, class R>
+inline constexpr bool slot_task_v = fits_slot_v<C> && std::is_nothrow_invocable_v<C> && slot_result_v<R>;
+
+template <class T>
+T from_slot(void *v) noexcept
+{
+    alignas(T) unsigned char buf[sizeof(T)];
+    std::memcpy(buf, &v, sizeof(T));
+    return *std::launder(reinterpret_cast<T *>(buf));
+}
+
+template <class C, class R>
+int run_slot(void *arg, void **result) noexcept
+{
+    C &c = *std::launder(reinterpret_cast<C *>(&arg));
+    if constexpr (std::is_void_v<R>) {
+        std::invoke(std::move(c));
+    } else {
+        R r = std::invoke(std::move(c));
+        std::memcpy(result, &r, sizeof(R)); /* *result starts NULL: the rest stays 0 */
+    }
+    return 0;
+}
+
 inline wse_future *handle_of(wse_future *f) noexcept { return f; }
 template <class F>
 auto handle_of(const F &f) noexcept -> decltype(f.native_handle())
@@ -377,8 +422,14 @@ protected:
     /* Wait, then throw what a non-DONE future means. */
     void wait_and_check() const
     {
-        wait();
-        switch (wse_future_state(f_)) {
+        wse_state s = wse_future_state(f_);
+        if (s == WSE_DONE)
+            return;
+        if (s != WSE_FAILED && s != WSE_CANCELLED) {
+            wait();
+            s = wse_future_state(f_);
+        }
+        switch (s) {
         case WSE_DONE:
             return;
         case WSE_CANCELLED:
@@ -408,8 +459,13 @@ public:
     using value_type = T;
 
     future() noexcept = default;
-    future(future &&) noexcept = default;
-    future &operator=(future &&) noexcept = default;
+    future(future &&o) noexcept : future_base(std::move(o)), retrieved_(std::exchange(o.retrieved_, false)) {}
+    future &operator=(future &&o) noexcept
+    {
+        future_base::operator=(std::move(o));
+        retrieved_ = std::exchange(o.retrieved_, false);
+        return *this;
+    }
     ~future() = default;
 
     /* Wait, then return the result (moved out), or rethrow the task's exception,
@@ -417,17 +473,17 @@ public:
      * failed with code. A second call throws future_errc::future_already_retrieved. */
     T get()
     {
-        if (box_ != nullptr) {
-            if (box_->retrieved)
-                throw std::future_error(std::future_errc::future_already_retrieved);
-            box_->retrieved = true;
-        }
+        if (f_ == nullptr)
+            throw std::future_error(std::future_errc::no_state);
+        if (retrieved_)
+            throw std::future_error(std::future_errc::future_already_retrieved);
+        retrieved_ = true;
         wait_and_check();
         if constexpr (std::is_void_v<T>) {
             return;
-        } else if constexpr (adopted_result) {
+        } else if constexpr (detail::slot_result_v<T>) {
             if (box_ == nullptr)
-                return wse_future_value(f_);
+                return detail::from_slot<T>(wse_future_value(f_));
             return std::move(static_cast<detail::result_box<T> *>(box_)->value);
         } else {
             return std::move(static_cast<detail::result_box<T> *>(box_)->value);
@@ -449,6 +505,8 @@ private:
     static constexpr bool adopted_result = std::is_void_v<T> || std::is_same_v<T, void *>;
 
     future(wse_future *f, detail::box_base *b) noexcept : future_base(f, b) {}
+
+    bool retrieved_ = false; /* get() was called */
 
     friend class executor_ref;
     template <class U>
@@ -479,8 +537,8 @@ public:
     shared_future &operator=(shared_future &&) noexcept = default;
     ~shared_future() = default;
 
-    /* As future::get(), but the result stays in place (a future<void *> made by
-     * adopt() gives its C value by value). */
+    /* As future::get(), but the result stays in place; a result that fits a pointer
+     * (trivially copyable) is returned by value. */
     decltype(auto) get() const
     {
         if (f_ == nullptr)
@@ -488,10 +546,10 @@ public:
         wait_and_check();
         if constexpr (std::is_void_v<T>) {
             return;
-        } else if constexpr (std::is_same_v<T, void *>) {
+        } else if constexpr (detail::slot_result_v<T>) {
             if (box_ == nullptr)
-                return wse_future_value(f_);
-            return static_cast<void *>(static_cast<detail::result_box<T> *>(box_)->value);
+                return detail::from_slot<T>(wse_future_value(f_));
+            return static_cast<T>(static_cast<detail::result_box<T> *>(box_)->value);
         } else {
             return static_cast<const T &>(static_cast<detail::result_box<T> *>(box_)->value);
         }
@@ -526,15 +584,18 @@ public:
      * From a worker of this executor the task goes on that worker's deque (LIFO),
      * otherwise on the injection queue. Throws std::system_error (EINVAL on an empty
      * executor_ref, ESHUTDOWN, ENOMEM) or std::bad_alloc; then nothing was submitted.
+     *
+     * Cost: one allocation for the block, freed with the last future. A noexcept
+     * callable without arguments that is trivially copyable and pointer-sized (a
+     * lambda capturing one reference, or an int, by value) and returns void or a
+     * trivially copyable pointer-sized value needs no block: it is a plain C task.
      */
     template <class F, class... A>
     future<detail::task_result_t<F, A...>> submit(F &&fn, A &&...args) const
     {
-        using box_t = detail::task_box_t<F, A...>;
-        std::unique_ptr<box_t> b(new box_t(std::forward<F>(fn), std::forward<A>(args)...));
-        wse_future *f;
-        detail::check(wse_submit(ex_, &box_t::run, b.get(), &f), "wse_submit");
-        return future<detail::task_result_t<F, A...>>(f, b.release());
+        return make_task(
+            [this](wse_task_fn t, void *arg, wse_future **f) { return wse_submit(ex_, t, arg, f); },
+            "wse_submit", std::forward<F>(fn), std::forward<A>(args)...);
     }
 
 #if WSE_VERSION_MINOR >= 2
@@ -542,19 +603,19 @@ public:
      * Submit fn(args...) to run once every future in deps is done (DONE, FAILED or
      * CANCELLED; fn may inspect them). deps: a range of futures (or of pointers to
      * them, or wse_future *); they may belong to any executor, or be promises. Until
-     * then the returned future is PENDING and can be cancelled. Errors as submit().
+     * then the returned future is PENDING and can be cancelled. Errors and cost as
+     * submit(), plus a vector of the deps' handles.
      */
     template <class Range, class F, class... A>
     future<detail::task_result_t<F, A...>> submit_after(const Range &deps, F &&fn,
                                                          A &&...args) const
     {
-        using box_t = detail::task_box_t<F, A...>;
         std::vector<wse_future *> d = detail::handles_of(deps);
-        std::unique_ptr<box_t> b(new box_t(std::forward<F>(fn), std::forward<A>(args)...));
-        wse_future *f;
-        detail::check(wse_submit_after(ex_, d.data(), d.size(), &box_t::run, b.get(), &f),
-                      "wse_submit_after");
-        return future<detail::task_result_t<F, A...>>(f, b.release());
+        return make_task(
+            [this, &d](wse_task_fn t, void *arg, wse_future **f) {
+                return wse_submit_after(ex_, d.data(), d.size(), t, arg, f);
+            },
+            "wse_submit_after", std::forward<F>(fn), std::forward<A>(args)...);
     }
 #endif
 
@@ -568,6 +629,27 @@ public:
 
 protected:
     wse_executor *ex_ = nullptr;
+
+private:
+    template <class Submit, class F, class... A>
+    static future<detail::task_result_t<F, A...>> make_task(Submit &&c_submit, const char *what,
+                                                            F &&fn, A &&...args)
+    {
+        using R = detail::task_result_t<F, A...>;
+        wse_future *f;
+        if constexpr (sizeof...(A) == 0 && detail::slot_task_v<std::decay_t<F>, R>) {
+            using C = std::decay_t<F>;
+            void *arg = nullptr;
+            ::new (static_cast<void *>(&arg)) C(std::forward<F>(fn));
+            detail::check(c_submit(&detail::run_slot<C, R>, arg, &f), what);
+            return future<R>(f, nullptr);
+        } else {
+            using box_t = detail::task_box_t<F, A...>;
+            std::unique_ptr<box_t> b(new box_t(std::forward<F>(fn), std::forward<A>(args)...));
+            detail::check(c_submit(&box_t::run, static_cast<void *>(b.get()), &f), what);
+            return future<R>(f, b.release());
+        }
+    }
 };
 
 /* The executor whose worker is calling (empty on any other thread). */

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -142,6 +143,56 @@ START_TEST(move_only_result)
     std::unique_ptr<std::string> p = f.get();
     ck_assert_ptr_nonnull(p.get());
     ck_assert_str_eq(p->c_str(), "moved");
+}
+END_TEST
+
+START_TEST(small_noexcept_task_lives_in_the_c_future)
+{
+    wse::executor ex(2);
+    int x = 41;
+    /* A noexcept lambda capturing one reference, returning an int: no block, the
+     * value is in the C future's own slot. */
+    auto f = ex.submit([&x]() noexcept { return x + 1; });
+    f.wait();
+    void *slot = wse_future_value(f.native_handle());
+    int in_slot = 0;
+    std::memcpy(&in_slot, &slot, sizeof in_slot);
+    ck_assert_int_eq(in_slot, 42);
+    ck_assert_int_eq(f.get(), 42);
+    bool threw = false;
+    try {
+        (void)f.get();
+    } catch (const std::future_error &e) {
+        threw = e.code() == std::future_errc::future_already_retrieved;
+    }
+    ck_assert(threw);
+
+    std::atomic<int> ran{0};
+    wse::future<void> v = ex.submit([&ran]() noexcept { ran.fetch_add(1); });
+    v.get();
+    ck_assert_int_eq(ran.load(), 1);
+    auto d = ex.submit([]() noexcept { return 2.5; });
+    ck_assert(d.get() == 2.5);
+    auto s = ex.submit([]() noexcept { return -7L; }).share();
+    auto s2 = s;
+    ck_assert_int_eq(s.get(), -7);
+    ck_assert_int_eq(s2.get(), -7);
+    /* Cancelled before it ran: nothing to free, get() throws. */
+    gate g;
+    wse::executor one(1);
+    g.block(one);
+    auto c = one.submit([&ran]() noexcept { ran.fetch_add(1); });
+    ck_assert(c.cancel());
+    threw = false;
+    try {
+        c.get();
+    } catch (const wse::cancelled_error &) {
+        threw = true;
+    }
+    ck_assert(threw);
+    g.open();
+    one.shutdown();
+    ck_assert_int_eq(ran.load(), 1);
 }
 END_TEST
 
@@ -619,6 +670,7 @@ int main()
     tcase_add_test(r, submit_with_arguments_copies_and_moves_them);
     tcase_add_test(r, submit_void);
     tcase_add_test(r, move_only_result);
+    tcase_add_test(r, small_noexcept_task_lives_in_the_c_future);
     tcase_add_test(r, get_twice_and_empty_future);
     tcase_add_test(r, shared_future_reads_many_times);
     suite_add_tcase(s, r);
