@@ -110,6 +110,89 @@ double seconds(const std::chrono::duration<Rep, Period> &d) noexcept
 }
 
 /*
+ * Blocks of up to 64 bytes (a task with a few words of captures) come from a free
+ * list of the calling thread, as the library caches its futures per worker: fork-join
+ * frees each block on the thread that made it, moments later, deeper than malloc's
+ * own per-thread cache holds. At most 256 blocks are kept per thread; a thread's list
+ * is freed when the thread exits, and a block freed after that goes to the heap. Under
+ * AddressSanitizer (or with WSE_CXX_BLOCK_CACHE defined to 0) every block is new/delete.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WSE_CXX_BLOCK_CACHE 0 /* let AddressSanitizer see every block's free */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WSE_CXX_BLOCK_CACHE 0
+#endif
+#endif
+#ifndef WSE_CXX_BLOCK_CACHE
+#define WSE_CXX_BLOCK_CACHE 1 /* define it to 0 to allocate every block with new */
+#endif
+
+struct block_cache {
+    static constexpr std::size_t block_size = 64;
+    static constexpr unsigned capacity = 256;
+    struct node {
+        node *next;
+    };
+    node *head;        /* free blocks of this thread */
+    unsigned count;    /* length of the list */
+    bool drain_armed;  /* the exit hook is registered */
+    bool closed;       /* the thread is exiting: no more caching */
+};
+
+inline block_cache &thread_block_cache() noexcept
+{
+    static thread_local block_cache c; /* zero-initialised, trivial: no guard, no hook */
+    return c;
+}
+
+struct block_cache_drain {
+    ~block_cache_drain()
+    {
+        block_cache &c = thread_block_cache();
+        c.closed = true;
+        while (c.head != nullptr) {
+            block_cache::node *n = c.head;
+            c.head = n->next;
+            ::operator delete(static_cast<void *>(n));
+        }
+        c.count = 0;
+    }
+};
+
+inline void *alloc_block()
+{
+    if (!WSE_CXX_BLOCK_CACHE)
+        return ::operator new(block_cache::block_size);
+    block_cache &c = thread_block_cache();
+    if (c.head != nullptr) {
+        block_cache::node *n = c.head;
+        c.head = n->next;
+        c.count--;
+        return n;
+    }
+    return ::operator new(block_cache::block_size);
+}
+
+inline void free_block(void *p) noexcept
+{
+    block_cache &c = thread_block_cache();
+    if (!WSE_CXX_BLOCK_CACHE || c.closed || c.count >= block_cache::capacity) {
+        ::operator delete(p);
+        return;
+    }
+    if (!c.drain_armed) {
+        c.drain_armed = true;
+        static thread_local block_cache_drain drain; /* frees the list at thread exit */
+        (void)drain;
+    }
+    auto *n = static_cast<block_cache::node *>(p);
+    n->next = c.head;
+    c.head = n;
+    c.count++;
+}
+
+/*
  * The block shared by a task (or promise) and its futures. `handles` counts the C++
  * handles (future, shared_future, promise); the last one retires the block: at once
  * if the C future is done, else from the future's completion callback. The task side
@@ -125,6 +208,24 @@ struct box_base {
     box_base(const box_base &) = delete;
     box_base &operator=(const box_base &) = delete;
     virtual ~box_base() = default;
+
+    /* n is the size of the derived type: small ones come from the thread's cache. */
+    static void *operator new(std::size_t n)
+    {
+        return n <= block_cache::block_size ? alloc_block() : ::operator new(n);
+    }
+    static void operator delete(void *p, std::size_t n) noexcept
+    {
+        if (n <= block_cache::block_size)
+            free_block(p);
+        else
+            ::operator delete(p);
+    }
+    static void *operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+    static void operator delete(void *p, std::size_t, std::align_val_t a) noexcept
+    {
+        ::operator delete(p, a);
+    }
 };
 
 template <class T>
