@@ -1,9 +1,9 @@
 /*
- * Futures: the state machine, the waiter list and the reference count.
+ * Futures: the state machine, the node list and the reference count.
  *
- * The word (f->word, see internal.h): wse_state in the low 3 bits, F_LOCK,
- * F_WAITERS and F_CALLBACKS above, the reference count in the high half. Every
- * change of the state is a CAS, and the state only moves forward:
+ * The word (f->word, see future.h): wse_state in the low 3 bits, WSE__F_LOCK,
+ * WSE__F_WAITERS and WSE__F_CALLBACKS above, the reference count in the high
+ * half. Every change of the state is a CAS, and the state only moves forward:
  *
  *     PENDING --start--> RUNNING --finish--> DONE | FAILED
  *     PENDING --cancel-> CANCELLED
@@ -13,221 +13,213 @@
  * and error written before it are visible to any thread that reads a done state
  * with acquire (wse__future_state_acquire()).
  *
- * Waiters. f->nodes is a circular doubly linked list of wait nodes (one per
- * wse_wait() entry watching f) and callback nodes, guarded by the F_LOCK bit. The
- * lock is never held while user code runs, and a completing CAS never happens
- * while it is held. A completing CAS that sees F_WAITERS takes F_LOCK in the same
- * CAS; the completing thread then notifies every latch under the lock, detaches
- * the callbacks, releases the lock and runs the callbacks. Because registration
- * checks "done?" and links under the lock, and completion changes the state only
- * when the lock is free, a node is either linked before the completing CAS (and
- * then F_WAITERS is set and the completer sees it) or its registration sees the
- * done state: no lost wake-up, and no fence beyond the CASes themselves.
+ * Nodes. f->nodes is a circular doubly linked list of nodes (future.h): wait
+ * nodes, callbacks, and whatever the layers above link, guarded by the
+ * WSE__F_LOCK bit. The lock is never held while user code runs, and a completing
+ * CAS never happens while it is held. A completing CAS that sees WSE__F_WAITERS
+ * takes WSE__F_LOCK in the same CAS; the completing thread then calls every
+ * immediate node under the lock, detaches the deferred ones, releases the lock
+ * and runs them. Because linking checks "done?" under the lock, and completion
+ * changes the state only when the lock is free, a node is either linked before
+ * the completing CAS (and then WSE__F_WAITERS is set and the completer sees it)
+ * or its link sees the done state: no lost wake-up, and no fence beyond the CASes
+ * themselves. This file calls a node only through its function: it knows no
+ * waiter, worker or executor.
  *
- * A future nobody waits on completes with a single CAS: no lock, no system call.
+ * A future nobody watches completes with a single CAS: no lock, no system call.
  *
  * Lifetime. The high half of f->word counts references: the submitter's `out`
- * holds one and the executor holds one from submission until the task has run or
- * been dropped as cancelled (wse__run_task(), wse__cancel_queued()). A thread
- * completing f always holds a reference, so callbacks may release the last user
- * reference. A worker that finishes a task nobody waits on drops the executor's
- * reference in the completing CAS itself (wse__future_finish_release()): one
- * read-modify-write instead of two on the hot path of fork-join. With waiters or
- * callbacks it keeps the reference until they are done, then drops it apart. A wait
- * node lives on its waiter's stack or block; the waiter unlinks it (under F_LOCK)
- * before it returns, so a completing thread, which only reaches nodes under the
- * lock, never touches a node after its waiter is gone.
+ * holds one and the executor holds one from submission until the task has run
+ * or been dropped as cancelled (the worker layer; wse__future_cancel_queued()). A
+ * thread completing f always holds a reference, so callbacks may release the
+ * last user reference. A worker that finishes a task nobody watches drops the
+ * executor's reference in the completing CAS itself
+ * (wse__future_finish_release()): one read-modify-write instead of two on the
+ * hot path of fork-join. With nodes it keeps the reference until they are done,
+ * then drops it apart. A node's owner unlinks it (under WSE__F_LOCK) before the
+ * node dies, so a completing thread, which only reaches nodes under the lock,
+ * never touches a node after it is gone.
  */
-#include "internal.h"
+#include "future.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
 
-#include "alloc.h"
-
-_Static_assert(sizeof(struct wse_future) <= WSE_SMALL_BLOCK, "a future is a small block");
-_Static_assert(sizeof(struct wse_node) <= WSE_SMALL_BLOCK, "a callback node is a small block");
 
 static void
 backoff(unsigned *spins)
 {
     if (++*spins < 64) {
-        wse_cpu_relax();
+        wse__atomic_pause();
     } else {
         /* The holder may be preempted (2 vCPUs): give it the CPU. */
         sched_yield();
     }
 }
 
-/* Take F_LOCK; returns the word as locked. */
+/* Take WSE__F_LOCK; returns the word as locked. */
 static uint64_t
 lock_future(wse_future *f)
 {
     unsigned spins = 0;
     /* relaxed: a guess for the CAS, which re-reads. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
 
     for (;;) {
-        if ((old & F_LOCK) == 0) {
+        if ((old & WSE__F_LOCK) == 0) {
             /* acq_rel: acquire pairs with the release in unlock_future() and in
              * set_low(), so we see the list as the last holder left it. */
-            if (wse_cas_u64_acq_rel(&f->word, &old, old | F_LOCK))
-                return old | F_LOCK;
+            if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_LOCK))
+                return old | WSE__F_LOCK;
             continue;
         }
         backoff(&spins);
         /* relaxed: re-read for the next CAS attempt. */
-        old = wse_load_u64_relaxed(&f->word);
+        old = wse__atomic_load_u64_relaxed(&f->word);
     }
 }
 
-/* Under F_LOCK: clear the `clear` bits of the word and set `set`, which releases
- * the lock when `clear` includes F_LOCK. A CAS loop, because other threads may
+/* Under WSE__F_LOCK: clear the `clear` bits of the word and set `set`, which releases
+ * the lock when `clear` includes WSE__F_LOCK. A CAS loop, because other threads may
  * change the reference count in the high half, and start may move PENDING to
  * RUNNING while the lock is held. */
 static void
 unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 {
     /* relaxed: a guess for the CAS. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
 
     /* acq_rel (release half): our list edits before the lock is free; pairs with
      * the acquiring CAS in lock_future() and in transition(). */
-    while (!wse_cas_u64_acq_rel(&f->word, &old, (old & ~clear) | set))
+    while (!wse__atomic_cas_u64_acq_rel(&f->word, &old, (old & ~clear) | set))
         ;
 }
 
-/* With a final state: replace the state and flags by `low`, releasing F_LOCK. */
+/* With a final state: replace the state and flags by `low`, releasing WSE__F_LOCK. */
 static void
 set_low(wse_future *f, uint32_t low)
 {
-    unlock_update(f, F_LOW_MASK, low);
+    unlock_update(f, WSE__F_LOW_MASK, low);
 }
 
-/* Release F_LOCK, setting F_WAITERS to whether the list is non-empty; the state
+/* Release WSE__F_LOCK, setting WSE__F_WAITERS to whether the list is non-empty; the state
  * bits are kept as they are. */
 static void
 unlock_future(wse_future *f)
 {
-    unlock_update(f, F_LOCK | F_WAITERS, f->nodes != NULL ? F_WAITERS : 0);
+    unlock_update(f, WSE__F_LOCK | WSE__F_WAITERS, f->nodes != NULL ? WSE__F_WAITERS : 0);
 }
 
 /*
- * Move f from `from` to `to` by CAS. A completing move waits for F_LOCK to be free
- * and, if F_WAITERS is set, takes F_LOCK in the same CAS; otherwise, if drop_ref,
+ * Move f from `from` to `to` by CAS. A completing move waits for WSE__F_LOCK to be free
+ * and, if WSE__F_WAITERS is set, takes WSE__F_LOCK in the same CAS; otherwise, if drop_ref,
  * it also drops the caller's reference in that CAS. Returns false if f was not in
- * `from`; else *after is the word the CAS wrote (F_LOCK in it: the caller holds
+ * `from`; else *after is the word the CAS wrote (WSE__F_LOCK in it: the caller holds
  * the lock and still its reference).
  */
 static bool
 transition(wse_future *f, wse_state from, wse_state to, bool drop_ref, uint64_t *after)
 {
-    bool completing = wse__state_done(to);
+    bool completing = wse__future_state_done(to);
     unsigned spins = 0;
     /* relaxed: a guess for the CAS. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
     uint64_t desired;
 
     for (;;) {
-        if ((old & F_STATE_MASK) != (uint64_t)from)
+        if ((old & WSE__F_STATE_MASK) != (uint64_t)from)
             return false;
-        if (completing && (old & F_LOCK)) {
+        if (completing && (old & WSE__F_LOCK)) {
             backoff(&spins);
-            old = wse_load_u64_relaxed(&f->word);
+            old = wse__atomic_load_u64_relaxed(&f->word);
             continue;
         }
-        desired = (old & ~(uint64_t)F_STATE_MASK) | (uint64_t)to;
-        if (completing && (old & F_WAITERS))
-            desired |= F_LOCK;
+        desired = (old & ~(uint64_t)WSE__F_STATE_MASK) | (uint64_t)to;
+        if (completing && (old & WSE__F_WAITERS))
+            desired |= WSE__F_LOCK;
         else if (drop_ref)
-            desired -= F_REF;
+            desired -= WSE__F_REF;
         /* acq_rel: release publishes value/error (written before) to readers of
          * the done state, and orders our uses of f before a dropped reference;
          * acquire pairs with unlock_future() so the list is current when we take
          * the lock here, and with other holders' releases before a free. */
-        if (wse_cas_u64_acq_rel(&f->word, &old, desired)) {
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, desired)) {
             *after = desired;
             return true;
         }
     }
 }
 
-/* Run a chain of callback nodes (linked through next, NULL-terminated) in order
- * and free them. */
+/* Run a chain of deferred nodes (linked through next, NULL-terminated) in the
+ * order they were linked. Each owns its node from the call on. */
 static void
-run_callbacks(wse_future *f, struct wse_node *n)
+run_deferred(wse_future *f, wse_state to, struct wse__node *n)
 {
-    struct wse_node *next;
+    struct wse__node *next;
 
     for (; n != NULL; n = next) {
         next = n->next;
-        n->cb(f, n->cb_arg);
-        wse__small_free(n);
+        n->fn(n, f, to);
     }
 }
 
 /*
- * After a completing transition that took F_LOCK: notify every latch, detach the
- * callbacks, release the lock (the list is now empty) and run the callbacks in the
- * order they were added.
+ * After a completing transition that took WSE__F_LOCK: call every immediate node
+ * under the lock, detach the deferred ones, release the lock (the list is now
+ * empty) and run the deferred nodes in the order they were linked.
  *
- * While the callbacks run, the state word carries F_CALLBACKS: a callback added
- * meanwhile (wse_future_on_done() on a future that is already done) is appended to
- * the list instead of running at once on its caller, and runs here after the
- * earlier ones, so callbacks of one future always run in the order they were
+ * While they run, the state word carries WSE__F_CALLBACKS: a deferred node linked
+ * meanwhile (wse_future_on_done() on a future that is already done) is appended
+ * to the list instead of running at once on its caller, and runs here after the
+ * earlier ones, so the callbacks of one future always run in the order they were
  * added. The loop ends when the list is found empty under the lock, which also
- * clears F_CALLBACKS.
+ * clears WSE__F_CALLBACKS.
  */
 static void
 complete_locked(wse_future *f, wse_state to)
 {
-    struct wse_node *head = f->nodes;
-    struct wse_node *n = head;
-    struct wse_node *cb_first = NULL;
-    struct wse_node *cb_last = NULL;
-    struct wse_node *next;
+    struct wse__node *head = f->nodes;
+    struct wse__node *n = head;
+    struct wse__node *def_first = NULL;
+    struct wse__node *def_last = NULL;
+    struct wse__node *next;
 
     f->nodes = NULL;
     if (head != NULL) {
         do {
             next = n->next;
             n->linked = 0;
-            if (n->latch != NULL) {
-                /* A detached block (wait.c) lives as long as our node's
-                 * reference: drop it after the last touch of node and latch. */
-                struct wse_wait_block *b = n->latch->block;
-
-                wse__latch_notify(n->latch, to);
-                if (b != NULL)
-                    wse__wait_block_put(b);
+            if (!n->deferred) {
+                /* May free n (a detached wait block): next is read already. */
+                n->fn(n, f, to);
             } else {
                 n->next = NULL;
-                if (cb_last != NULL)
-                    cb_last->next = n;
+                if (def_last != NULL)
+                    def_last->next = n;
                 else
-                    cb_first = n;
-                cb_last = n;
+                    def_first = n;
+                def_last = n;
             }
             n = next;
         } while (n != head);
     }
     /* The emptied list (and each node's linked = 0) before the lock is free. */
-    set_low(f, (uint32_t)to | (cb_first != NULL ? F_CALLBACKS : 0));
+    set_low(f, (uint32_t)to | (def_first != NULL ? WSE__F_CALLBACKS : 0));
 
-    while (cb_first != NULL) {
-        run_callbacks(f, cb_first);
-        cb_first = NULL;
+    while (def_first != NULL) {
+        run_deferred(f, to, def_first);
+        def_first = NULL;
         lock_future(f);
         head = f->nodes;
         if (head == NULL) {
-            /* Clears F_LOCK and F_CALLBACKS together. */
+            /* Clears WSE__F_LOCK and WSE__F_CALLBACKS together. */
             set_low(f, (uint32_t)to);
             break;
         }
-        /* Callbacks added while we ran the previous batch, in the order added. */
+        /* Deferred nodes linked while we ran the previous batch, in order. */
         head->prev->next = NULL;
-        cb_first = head;
+        def_first = head;
         f->nodes = NULL;
         unlock_future(f);
     }
@@ -236,13 +228,13 @@ complete_locked(wse_future *f, wse_state to)
 wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 {
-    wse_future *f = wse__small_alloc();
+    wse_future *f = wse__alloc_small();
 
     if (f == NULL)
         return NULL;
     memset(f, 0, sizeof(*f));
-    f->word = (uint64_t)refs << F_REF_SHIFT | WSE_PENDING;
-    f->fn = fn;
+    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
+    f->u.fn = fn;
     f->arg = arg;
     return f;
 }
@@ -261,7 +253,7 @@ free_future(wse_future *f)
 #ifndef NDEBUG
     memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
 #endif
-    wse__small_free(f);
+    wse__alloc_small_free(f);
 }
 
 void
@@ -277,25 +269,22 @@ wse__future_finish_release(wse_future *f, int rc, void *value)
     if (!transition(f, WSE_RUNNING, to, true, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
         wse_future_release(f);
-    } else if (after & F_LOCK) {
+    } else if (after & WSE__F_LOCK) {
         complete_locked(f, to);
         wse_future_release(f);
-    } else if ((after >> F_REF_SHIFT) == 0) {
+    } else if ((after >> WSE__F_REF_SHIFT) == 0) {
         free_future(f);
     }
 }
 
-/* Link node at the tail of f's list unless f is done; a callback node is also
- * linked to a done future whose callbacks are still running (F_CALLBACKS), so it
- * runs after them. false: not linked. */
-static bool
-link_node(wse_future *f, struct wse_node *node)
+bool
+wse__future_link(wse_future *f, struct wse__node *node)
 {
     uint64_t s = lock_future(f);
-    struct wse_node *head;
+    struct wse__node *head;
 
-    if (wse__state_done((wse_state)(s & F_STATE_MASK)) &&
-        (node->latch != NULL || (s & F_CALLBACKS) == 0)) {
+    if (wse__future_state_done((wse_state)(s & WSE__F_STATE_MASK)) &&
+        (!node->deferred || (s & WSE__F_CALLBACKS) == 0)) {
         unlock_future(f);
         return false;
     }
@@ -316,16 +305,13 @@ link_node(wse_future *f, struct wse_node *node)
 }
 
 bool
-wse__future_add_waiter(wse_future *f, struct wse_node *node)
+wse__future_unlink(wse_future *f, struct wse__node *node)
 {
-    return link_node(f, node);
-}
+    bool was_linked;
 
-void
-wse__future_remove_waiter(wse_future *f, struct wse_node *node)
-{
     lock_future(f);
-    if (node->linked) {
+    was_linked = node->linked != 0;
+    if (was_linked) {
         if (node->next == node) {
             f->nodes = NULL;
         } else {
@@ -337,6 +323,15 @@ wse__future_remove_waiter(wse_future *f, struct wse_node *node)
         node->linked = 0;
     }
     unlock_future(f);
+    return was_linked;
+}
+
+void
+wse__future_cancel_queued(wse_future *f)
+{
+    wse_future_cancel(f);
+    /* The queue's reference. */
+    wse_future_release(f);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -353,7 +348,7 @@ wse_future_state(const wse_future *f)
 bool
 wse_future_done(const wse_future *f)
 {
-    return f != NULL && wse__state_done(wse__future_state_acquire(f));
+    return f != NULL && wse__future_state_done(wse__future_state_acquire(f));
 }
 
 void *
@@ -388,27 +383,48 @@ wse_future_cancel(wse_future *f)
         return false;
     if (!transition(f, WSE_PENDING, WSE_CANCELLED, false, &after))
         return false;
-    if (after & F_LOCK)
+    if (after & WSE__F_LOCK)
         complete_locked(f, WSE_CANCELLED);
     return true;
+}
+
+/* A wse_future_on_done() callback: a deferred node in a small block. */
+struct callback_node {
+    struct wse__node node;
+    void (*cb)(wse_future *, void *);
+    void *cb_arg;
+};
+
+_Static_assert(sizeof(struct callback_node) <= WSE__ALLOC_SMALL, "a callback node is a small block");
+
+static void
+callback_run(struct wse__node *n, wse_future *f, wse_state s)
+{
+    struct callback_node *c = (struct callback_node *)n;
+
+    (void)s;
+    c->cb(f, c->cb_arg);
+    wse__alloc_small_free(c);
 }
 
 int
 wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
 {
-    struct wse_node *node;
+    struct callback_node *c;
 
     if (f == NULL || cb == NULL)
         return EINVAL;
-    node = wse__small_alloc();
-    if (node == NULL)
+    c = wse__alloc_small();
+    if (c == NULL)
         return ENOMEM;
-    memset(node, 0, sizeof(*node));
-    node->cb = cb;
-    node->cb_arg = arg;
+    memset(c, 0, sizeof(*c));
+    c->node.fn = callback_run;
+    c->node.deferred = 1;
+    c->cb = cb;
+    c->cb_arg = arg;
 
-    if (!link_node(f, node)) {
-        wse__small_free(node);
+    if (!wse__future_link(f, &c->node)) {
+        wse__alloc_small_free(c);
         cb(f, arg);
     }
     return 0;
@@ -420,7 +436,7 @@ wse_future_retain(wse_future *f)
     if (f != NULL) {
         /* acq_rel: a reference count; the increment needs no order of its own
          * (the caller already holds a reference), acq_rel keeps it simple. */
-        wse_faa_u64_acq_rel(&f->word, F_REF);
+        wse__atomic_faa_u64_acq_rel(&f->word, WSE__F_REF);
     }
     return f;
 }
@@ -436,12 +452,12 @@ wse_future_release(wse_future *f)
      * drop one, and the free needs no read-modify-write: fork-join parents
      * release children that the worker finished a moment ago, so this is the
      * common case. */
-    if ((wse_load_u64_acquire(&f->word) >> F_REF_SHIFT) == 1) {
+    if ((wse__atomic_load_u64_acquire(&f->word) >> WSE__F_REF_SHIFT) == 1) {
         free_future(f);
         return;
     }
     /* acq_rel: release orders our uses of f before the decrement; acquire (on the
      * last one) orders the free after every other holder's uses. */
-    if ((wse_faa_u64_acq_rel(&f->word, (uint64_t)0 - F_REF) >> F_REF_SHIFT) == 1)
+    if ((wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >> WSE__F_REF_SHIFT) == 1)
         free_future(f);
 }
