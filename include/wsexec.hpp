@@ -1113,7 +1113,10 @@ public:
         using pointer = element *;
         using reference = element &;
 
-        reference operator*() const { return *(std::begin(*r_->range_) + index_); }
+        reference operator*() const
+        {
+            return *std::next(std::begin(*r_->range_), static_cast<difference_type>(index_));
+        }
         pointer operator->() const { return std::addressof(**this); }
         /* The element's position in the range. */
         std::size_t index() const noexcept { return index_; }

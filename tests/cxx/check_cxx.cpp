@@ -362,6 +362,37 @@ START_TEST(submit_after_shutdown_throws_eshutdown)
 }
 END_TEST
 
+START_TEST(submit_whose_copy_throws_submits_nothing)
+{
+    struct copy_throws {
+        int n = 0;
+        copy_throws() = default;
+        copy_throws(const copy_throws &) { throw std::length_error("copy"); }
+        int operator()(const tracked &t) const { return n + t.v; }
+    };
+    wse::executor ex(1);
+    copy_throws c;
+    bool caught = false;
+    try {
+        (void)ex.submit(c, tracked(1)); /* the callable's copy throws: block freed */
+    } catch (const std::length_error &) {
+        caught = true;
+    }
+    ck_assert(caught);
+    ck_assert_int_eq(tracked::live.load(), 0);
+    caught = false;
+    try {
+        /* The argument's copy throws after the callable was built: both go. */
+        (void)ex.submit([t = tracked(2)](const copy_throws &) { return t.v; }, c);
+    } catch (const std::length_error &) {
+        caught = true;
+    }
+    ck_assert(caught);
+    ck_assert_int_eq(tracked::live.load(), 0);
+    ex.shutdown();
+}
+END_TEST
+
 /* ---- Cancel ---------------------------------------------------------------------- */
 
 START_TEST(cancel_pending_task)
@@ -682,6 +713,7 @@ int main()
     tcase_add_test(e, c_error_code_throws_system_error);
     tcase_add_test(e, executor_create_failure_throws);
     tcase_add_test(e, submit_after_shutdown_throws_eshutdown);
+    tcase_add_test(e, submit_whose_copy_throws_submits_nothing);
     suite_add_tcase(s, e);
 
     TCase *c = tcase_create("cancel");
