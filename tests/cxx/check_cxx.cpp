@@ -49,6 +49,17 @@ struct gate {
             std::this_thread::yield();
     }
     void open() { is_open.store(true); }
+
+    /* The held tasks read this object: let them finish before it goes. */
+    gate() = default;
+    gate(const gate &) = delete;
+    gate &operator=(const gate &) = delete;
+    ~gate()
+    {
+        open();
+        for (auto &h : held)
+            h.wait();
+    }
 };
 
 /* Counts live instances, to prove each is destroyed exactly once. */
@@ -692,6 +703,292 @@ START_TEST(shutdown_wait_from_own_worker_is_edeadlk)
 }
 END_TEST
 
+/* ---- API 0.2: promises, dependencies, stop, as_completed, workers ---------------- */
+#if WSE_VERSION_MINOR >= 2
+
+START_TEST(promise_set_value_from_another_thread)
+{
+    wse::promise<std::unique_ptr<int>> p;
+    wse::future<std::unique_ptr<int>> f = p.get_future();
+    bool threw = false;
+    try {
+        (void)p.get_future();
+    } catch (const std::future_error &e) {
+        threw = e.code() == std::future_errc::future_already_retrieved;
+    }
+    ck_assert(threw);
+    ck_assert(f.state() == wse::state::pending);
+    ck_assert(!f.wait_for(1ms));
+    std::thread t([&p] { p.set_value(std::make_unique<int>(8)); });
+    std::unique_ptr<int> v = f.get();
+    t.join();
+    ck_assert_int_eq(*v, 8);
+    threw = false;
+    try {
+        p.set_value(std::make_unique<int>(9));
+    } catch (const std::future_error &e) {
+        threw = e.code() == std::future_errc::promise_already_satisfied;
+    }
+    ck_assert(threw);
+
+    wse::promise<void> pv;
+    auto fv = pv.get_future();
+    pv.set_value();
+    fv.get();
+    ck_assert(fv.state() == wse::state::done);
+}
+END_TEST
+
+START_TEST(promise_exception_error_and_broken)
+{
+    wse::promise<int> p;
+    auto f = p.get_future();
+    p.set_exception(std::make_exception_ptr(custom_error(4)));
+    int detail = 0;
+    try {
+        (void)f.get();
+    } catch (const custom_error &e) {
+        detail = e.detail;
+    }
+    ck_assert_int_eq(detail, 4);
+    ck_assert(f.state() == wse::state::failed);
+    ck_assert_int_eq(f.error(), wse::exception_code);
+
+    wse::promise<int> q;
+    auto g = q.get_future();
+    q.set_error(EIO);
+    int code = 0;
+    try {
+        (void)g.get();
+    } catch (const std::system_error &e) {
+        code = e.code().value();
+    }
+    ck_assert_int_eq(code, EIO);
+
+    wse::future<std::string> h;
+    {
+        wse::promise<std::string> r;
+        h = r.get_future();
+    }
+    bool broken = false;
+    try {
+        (void)h.get();
+    } catch (const std::future_error &e) {
+        broken = e.code() == std::future_errc::broken_promise;
+    }
+    ck_assert(broken);
+}
+END_TEST
+
+START_TEST(promise_cancelled_then_set_and_no_leak)
+{
+    {
+        wse::promise<tracked> p;
+        auto f = p.get_future();
+        ck_assert(f.cancel());
+        bool threw = false;
+        try {
+            p.set_value(tracked(1));
+        } catch (const std::future_error &e) {
+            threw = e.code() == std::future_errc::promise_already_satisfied;
+        }
+        ck_assert(threw);
+        ck_assert_int_eq(tracked::live.load(), 0);
+    }
+    {
+        /* Future dropped first, then the promise set: the value dies with the block. */
+        wse::promise<tracked> p;
+        (void)p.get_future();
+        p.set_value(tracked(2));
+        ck_assert_int_eq(tracked::live.load(), 1);
+    }
+    ck_assert_int_eq(tracked::live.load(), 0);
+    {
+        /* Promise set and dropped first; the future reads it later. */
+        wse::future<tracked> f;
+        {
+            wse::promise<tracked> p;
+            f = p.get_future();
+            p.set_value(tracked(3));
+        }
+        ck_assert_int_eq(f.get().v, 3);
+    }
+    ck_assert_int_eq(tracked::live.load(), 0);
+}
+END_TEST
+
+START_TEST(promise_mixes_with_tasks_in_wait)
+{
+    wse::executor ex(2);
+    wse::promise<int> p;
+    auto pf = p.get_future();
+    auto t = ex.submit([] { return 1; });
+    std::array<wse::future_base *, 2> both{&pf, &t};
+    auto r = wse::wait(both, wse::return_when::all_completed, 20ms);
+    ck_assert_uint_eq(r.not_done.size(), 1);
+    ck_assert_uint_eq(r.not_done[0], 0);
+    p.set_value(5);
+    r = wse::wait(both);
+    ck_assert_uint_eq(r.done.size(), 2);
+    ck_assert_int_eq(pf.get() + t.get(), 6);
+}
+END_TEST
+
+START_TEST(submit_after_runs_when_deps_are_done)
+{
+    wse::executor ex(2);
+    wse::promise<int> gate_p;
+    auto dep_p = gate_p.get_future().share();
+    std::vector<wse::future<int>> deps;
+    deps.push_back(ex.submit([] { return 10; }));
+    deps.push_back(ex.submit([]() -> int { throw custom_error(0); }));
+    std::vector<wse_future *> handles{deps[0].native_handle(), deps[1].native_handle(),
+                                      dep_p.native_handle()};
+    auto sum = ex.submit_after(handles, [&deps, dep_p] {
+        /* Every dep is done here, the failed one included. */
+        int failed = deps[1].state() == wse::state::failed ? 1 : 0;
+        return deps[0].get() + dep_p.get() + failed;
+    });
+    ck_assert(!sum.wait_for(20ms));
+    ck_assert(sum.state() == wse::state::pending);
+    gate_p.set_value(100);
+    ck_assert_int_eq(sum.get(), 111);
+
+    /* A task waiting for a dep can be cancelled; it never runs. */
+    wse::promise<void> never;
+    auto nf = never.get_future();
+    std::atomic<int> ran{0};
+    std::array<wse::future_base *, 1> one{&nf};
+    auto waiting = ex.submit_after(one, [&ran] { ran.fetch_add(1); });
+    ck_assert(waiting.cancel());
+    never.set_value();
+    ex.shutdown();
+    ck_assert_int_eq(ran.load(), 0);
+}
+END_TEST
+
+START_TEST(request_stop_ends_a_polling_task_cancelled)
+{
+    wse::executor ex(2);
+    std::atomic<int> started{0};
+    std::atomic<bool> child_saw_stop{false};
+    auto f = ex.submit([&started, &child_saw_stop] {
+        auto child = wse::current_executor().submit([&started, &child_saw_stop] {
+            started.fetch_add(1);
+            while (!wse::stop_requested())
+                std::this_thread::yield();
+            child_saw_stop.store(true);
+        });
+        started.fetch_add(1);
+        for (;;) {
+            wse::throw_if_stop_requested();
+            std::this_thread::yield();
+        }
+    });
+    while (started.load() < 2)
+        std::this_thread::yield();
+    ck_assert(!wse::stop_requested()); /* a plain thread */
+    ck_assert(f.request_stop());
+    bool cancelled = false;
+    try {
+        f.get();
+    } catch (const wse::cancelled_error &) {
+        cancelled = true;
+    }
+    ck_assert(cancelled);
+    ck_assert(f.state() == wse::state::cancelled);
+    ex.shutdown();
+    ck_assert(child_saw_stop.load());
+    ck_assert(!f.request_stop()); /* done: nothing happens */
+}
+END_TEST
+
+START_TEST(as_completed_yields_done_first_then_in_completion_order)
+{
+    wse::executor ex(2);
+    std::vector<wse::promise<int>> ps(3);
+    std::vector<wse::future<int>> fs;
+    for (auto &p : ps)
+        fs.push_back(p.get_future());
+    ps[1].set_value(1);
+    std::vector<int> order;
+    auto range = wse::as_completed(fs);
+    for (auto it = range.begin(); it != range.end(); ++it) {
+        order.push_back(it->get());
+        ck_assert_uint_eq(it.index(), static_cast<std::size_t>(order.back()));
+        /* Complete the others after the iteration began: 2, from another thread,
+         * then 0. */
+        if (order.size() == 1)
+            std::thread([&ps] { ps[2].set_value(2); }).join();
+        else if (order.size() == 2)
+            ps[0].set_value(0);
+    }
+    ck_assert_uint_eq(order.size(), 3);
+    ck_assert_int_eq(order[0], 1); /* done at create */
+    ck_assert_int_eq(order[1], 2); /* then in completion order */
+    ck_assert_int_eq(order[2], 0);
+
+    /* A deadline: the done ones, then ETIMEDOUT. */
+    wse::promise<int> never;
+    std::vector<wse::future<int>> gs;
+    gs.push_back(ex.submit([] { return 7; }));
+    gs.push_back(never.get_future());
+    gs[0].wait();
+    int seen = 0;
+    int code = 0;
+    try {
+        for (auto &g : wse::as_completed(gs, 20ms)) {
+            ck_assert_int_eq(g.get(), 7);
+            seen++;
+        }
+    } catch (const std::system_error &e) {
+        code = e.code().value();
+    }
+    ck_assert_int_eq(seen, 1);
+    ck_assert_int_eq(code, ETIMEDOUT);
+    never.set_value(0);
+    /* An empty range: nothing. */
+    std::vector<wse::future<int>> none;
+    for (auto &n : wse::as_completed(none)) {
+        (void)n;
+        ck_abort_msg("an empty range yields nothing");
+    }
+}
+END_TEST
+
+START_TEST(worker_index_and_hooks)
+{
+    ck_assert_int_eq(wse::worker_index(), -1);
+    std::atomic<int> started{0};
+    std::atomic<int> stopped{0};
+    std::atomic<unsigned> seen_mask{0};
+    {
+        wse::options o;
+        o.workers = 3;
+        o.thread_name = "cxxtest";
+        o.on_worker_start = [&](unsigned i) {
+            started.fetch_add(1);
+            seen_mask.fetch_or(1u << i);
+        };
+        o.on_worker_stop = [&](unsigned) { stopped.fetch_add(1); };
+        wse::executor ex(o);
+        ck_assert_int_eq(started.load(), 3); /* create returns after every start hook */
+        ck_assert_uint_eq(seen_mask.load(), 7);
+        std::vector<wse::future<int>> fs;
+        for (int i = 0; i < 30; i++)
+            fs.push_back(ex.submit([] { return wse::worker_index(); }));
+        for (auto &f : fs) {
+            int w = f.get();
+            ck_assert(w >= 0 && w < 3);
+        }
+        ck_assert_int_eq(stopped.load(), 0);
+    }
+    ck_assert_int_eq(stopped.load(), 3);
+}
+END_TEST
+
+#endif /* WSE_VERSION_MINOR >= 2 */
+
 int main()
 {
     Suite *s = suite_create("cxx");
@@ -745,6 +1042,20 @@ int main()
     tcase_add_test(o, executor_move);
     tcase_add_test(o, shutdown_wait_from_own_worker_is_edeadlk);
     suite_add_tcase(s, o);
+
+#if WSE_VERSION_MINOR >= 2
+    TCase *v2 = tcase_create("api_0_2");
+    tcase_set_timeout(v2, test_timeout);
+    tcase_add_test(v2, promise_set_value_from_another_thread);
+    tcase_add_test(v2, promise_exception_error_and_broken);
+    tcase_add_test(v2, promise_cancelled_then_set_and_no_leak);
+    tcase_add_test(v2, promise_mixes_with_tasks_in_wait);
+    tcase_add_test(v2, submit_after_runs_when_deps_are_done);
+    tcase_add_test(v2, request_stop_ends_a_polling_task_cancelled);
+    tcase_add_test(v2, as_completed_yields_done_first_then_in_completion_order);
+    tcase_add_test(v2, worker_index_and_hooks);
+    suite_add_tcase(s, v2);
+#endif
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
