@@ -36,6 +36,8 @@ struct wse_executor {
     struct wse__pool pool;
     pthread_mutex_t join_mutex;   /* serialises joining the threads */
     bool joined;                  /* under join_mutex */
+    pthread_mutex_t held_mutex;   /* guards held */
+    struct wse__held held;        /* list head of held tasks (circular) */
 };
 
 /* OR bits into ex->flags. */
@@ -124,6 +126,11 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     strncpy(pool->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
             sizeof(pool->thread_name) - 1);
     capacity = o.deque_capacity != 0 ? o.deque_capacity : DEFAULT_DEQUE_CAPACITY;
+    pool->on_start = o.on_worker_start;
+    pool->on_stop = o.on_worker_stop;
+    pool->hook_ctx = o.hook_ctx;
+    ex->held.prev = &ex->held;
+    ex->held.next = &ex->held;
 
     pool->workers = wse__alloc_aligned(WSE__CACHE_LINE, pool->n_workers * sizeof(*pool->workers));
     if (pool->workers == NULL) {
@@ -146,6 +153,15 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     rc = pthread_mutex_init(&ex->join_mutex, NULL);
     if (rc != 0)
         goto out_destroy_park;
+    rc = pthread_mutex_init(&ex->held_mutex, NULL);
+    if (rc != 0)
+        goto out_destroy_join;
+    rc = pthread_mutex_init(&pool->start_mutex, NULL);
+    if (rc != 0)
+        goto out_destroy_held;
+    rc = wse__sync_cond_init(&pool->start_cond);
+    if (rc != 0)
+        goto out_destroy_start_mutex;
 
     for (i = 0; i < pool->n_workers; i++) {
         rc = wse__fault_thread_start() ? EAGAIN
@@ -153,12 +169,20 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
                                                         wse__worker_main, &pool->workers[i]);
         if (rc != 0) {
             stop_started(ex, i);
-            goto out_destroy_join;
+            goto out_destroy_start_cond;
         }
     }
+    /* Every start hook has returned before create does. */
+    wse__worker_started_wait(pool, pool->n_workers);
     *out = ex;
     return 0;
 
+out_destroy_start_cond:
+    pthread_cond_destroy(&pool->start_cond);
+out_destroy_start_mutex:
+    pthread_mutex_destroy(&pool->start_mutex);
+out_destroy_held:
+    pthread_mutex_destroy(&ex->held_mutex);
 out_destroy_join:
     pthread_mutex_destroy(&ex->join_mutex);
 out_destroy_park:
@@ -218,6 +242,94 @@ cancel_all_queued(wse_executor *ex, wse_future *chain)
     }
 }
 
+/* Cancel every held task (shutdown with cancel_pending). Cancelling runs the
+ * holder's node on this thread, which releases the hold (taking held_mutex), so
+ * each is cancelled outside the lock; one the cancel cannot stop (it is being
+ * queued right now) is marked swept and left to its queue, where WSE__POOL_CANCEL
+ * cancels it. */
+static void
+cancel_held(wse_executor *ex)
+{
+    struct wse__held *h;
+    wse_future *f;
+
+    for (;;) {
+        f = NULL;
+        wse__sync_lock(&ex->held_mutex);
+        for (h = ex->held.next; h != &ex->held; h = h->next) {
+            if (!h->swept) {
+                h->swept = true;
+                f = wse_future_retain(h->future);
+                break;
+            }
+        }
+        wse__sync_unlock(&ex->held_mutex);
+        if (f == NULL)
+            return;
+        wse_future_cancel(f);
+        wse_future_release(f);
+    }
+}
+
+int
+wse__executor_hold(wse_executor *ex, struct wse__held *h)
+{
+    if (!wse__park_hold(&ex->pool.park))
+        return ESHUTDOWN;
+    wse__sync_lock(&ex->held_mutex);
+    h->listed = true;
+    h->swept = false;
+    h->prev = ex->held.prev;
+    h->next = &ex->held;
+    ex->held.prev->next = h;
+    ex->held.prev = h;
+    wse__sync_unlock(&ex->held_mutex);
+    return 0;
+}
+
+/* Take h off the list; true if it was on it (this caller releases the hold). */
+static bool
+unlist_held(wse_executor *ex, struct wse__held *h)
+{
+    bool was;
+
+    wse__sync_lock(&ex->held_mutex);
+    was = h->listed;
+    if (was) {
+        h->prev->next = h->next;
+        h->next->prev = h->prev;
+        h->listed = false;
+    }
+    wse__sync_unlock(&ex->held_mutex);
+    return was;
+}
+
+void
+wse__executor_release_held(wse_executor *ex, struct wse__held *h)
+{
+    if (unlist_held(ex, h))
+        wse__park_unhold(&ex->pool.park);
+}
+
+void
+wse__executor_enqueue_held(wse_executor *ex, struct wse__held *h)
+{
+    struct wse__worker *w = wse__worker_tls;
+    wse_future *f = h->future;
+    bool listed = unlist_held(ex, h);
+
+    if (w != NULL && w->pool == &ex->pool && wse__deque_push(&w->deque, f) == 0) {
+        wse__park_wake_some(&ex->pool.park, 1, false);
+    } else {
+        /* Past a shutdown too: the hold kept the executor from terminating, and
+         * the task was accepted before it. */
+        wse__inject_push_always(&ex->pool.inject, f);
+        wse__park_wake_some(&ex->pool.park, 1, true);
+    }
+    if (listed)
+        wse__park_unhold(&ex->pool.park);
+}
+
 int
 wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
 {
@@ -229,8 +341,10 @@ wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
         return EDEADLK;
     chain = wse__inject_close(&ex->pool.inject, cancel_pending);
     set_flags(ex, WSE__POOL_SHUTDOWN | (cancel_pending ? WSE__POOL_CANCEL : 0));
-    if (cancel_pending)
+    if (cancel_pending) {
         cancel_all_queued(ex, chain);
+        cancel_held(ex);
+    }
     wse__park_shutdown(&ex->pool.park);
     if (wait)
         wse__park_wait_quiet(&ex->pool.park);
@@ -254,6 +368,9 @@ wse_executor_destroy(wse_executor *ex)
         ex->joined = true;
     }
     wse__sync_unlock(&ex->join_mutex);
+    pthread_cond_destroy(&ex->pool.start_cond);
+    pthread_mutex_destroy(&ex->pool.start_mutex);
+    pthread_mutex_destroy(&ex->held_mutex);
     pthread_mutex_destroy(&ex->join_mutex);
     wse__park_destroy(&ex->pool.park);
     wse__inject_destroy(&ex->pool.inject);
@@ -296,7 +413,7 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
     return 0;
 
 out_free_future:
-    wse__alloc_small_free(f);
+    wse__future_discard(f);
     return rc;
 }
 
@@ -337,7 +454,7 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
 out_free_chain:
     for (f = first; f != NULL; f = next) {
         next = f->next;
-        wse__alloc_small_free(f);
+        wse__future_discard(f);
     }
     /* All or nothing: out is left as the caller gave it. */
     return rc;

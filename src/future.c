@@ -96,11 +96,15 @@ unlock_update(wse_future *f, uint64_t clear, uint64_t set)
         ;
 }
 
-/* With a final state: replace the state and flags by `low`, releasing WSE__F_LOCK. */
+/* Flags that outlive completion: kept by set_low(). */
+#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE)
+
+/* With a final state: replace the state and flags by `low` (keeping KEEP_FLAGS),
+ * releasing WSE__F_LOCK. */
 static void
 set_low(wse_future *f, uint32_t low)
 {
-    unlock_update(f, WSE__F_LOW_MASK, low);
+    unlock_update(f, WSE__F_LOW_MASK & ~(uint64_t)KEEP_FLAGS, low);
 }
 
 /* Release WSE__F_LOCK, setting WSE__F_WAITERS to whether the list is non-empty; the state
@@ -111,15 +115,25 @@ unlock_future(wse_future *f)
     unlock_update(f, WSE__F_LOCK | WSE__F_WAITERS, f->nodes != NULL ? WSE__F_WAITERS : 0);
 }
 
+/* How a transition treats the references and a promise's claim. */
+struct move {
+    int64_t refs;                 /* added to the count in the CAS itself */
+    bool drop_ref;                /* also drop the caller's, unless it takes the lock */
+    bool setter;                  /* the promise setter: requires and clears
+                                     WSE__F_SETTING (others fail on it) */
+};
+
 /*
- * Move f from `from` to `to` by CAS. A completing move waits for WSE__F_LOCK to be free
- * and, if WSE__F_WAITERS is set, takes WSE__F_LOCK in the same CAS; otherwise, if drop_ref,
- * it also drops the caller's reference in that CAS. Returns false if f was not in
- * `from`; else *after is the word the CAS wrote (WSE__F_LOCK in it: the caller holds
- * the lock and still its reference).
+ * Move f from `from` to `to` by CAS. A completing move waits for WSE__F_LOCK to be
+ * free and, if WSE__F_WAITERS is set, takes WSE__F_LOCK in the same CAS;
+ * otherwise, if m->drop_ref, it also drops the caller's reference in that CAS.
+ * m->refs is applied in the CAS either way. A PENDING future claimed by a promise
+ * setter (WSE__F_SETTING) moves only for that setter. Returns false if f was not
+ * in `from`; else *after is the word the CAS wrote (WSE__F_LOCK in it: the caller
+ * holds the lock and still its reference).
  */
 static bool
-transition(wse_future *f, wse_state from, wse_state to, bool drop_ref, uint64_t *after)
+transition(wse_future *f, wse_state from, wse_state to, const struct move *m, uint64_t *after)
 {
     bool completing = wse__future_state_done(to);
     unsigned spins = 0;
@@ -130,15 +144,18 @@ transition(wse_future *f, wse_state from, wse_state to, bool drop_ref, uint64_t 
     for (;;) {
         if ((old & WSE__F_STATE_MASK) != (uint64_t)from)
             return false;
+        if (((old & WSE__F_SETTING) != 0) != m->setter)
+            return false;
         if (completing && (old & WSE__F_LOCK)) {
             backoff(&spins);
             old = wse__atomic_load_u64_relaxed(&f->word);
             continue;
         }
-        desired = (old & ~(uint64_t)WSE__F_STATE_MASK) | (uint64_t)to;
+        desired = (old & ~(uint64_t)(WSE__F_STATE_MASK | WSE__F_SETTING)) | (uint64_t)to;
+        desired += (uint64_t)m->refs * WSE__F_REF;
         if (completing && (old & WSE__F_WAITERS))
             desired |= WSE__F_LOCK;
-        else if (drop_ref)
+        else if (m->drop_ref)
             desired -= WSE__F_REF;
         /* acq_rel: release publishes value/error (written before) to readers of
          * the done state, and orders our uses of f before a dropped reference;
@@ -225,10 +242,36 @@ complete_locked(wse_future *f, wse_state to)
     }
 }
 
+/*
+ * The stop lineage. A future submitted from inside a running task points at that
+ * task's future (f->parent), so a stop requested for the task reaches it, and
+ * its own children, transitively. The parent must outlive its children's
+ * pointers: each live child holds a reference on it, counted without a
+ * read-modify-write on the fork-join path:
+ *   - start adds LINEAGE_BIAS references in the start CAS itself;
+ *   - while the parent runs, its thread counts children made (parent->children,
+ *     plain: only the thread running it submits from inside it) and children
+ *     freed on that thread while it is the innermost running task (plain);
+ *   - finish turns the bias into the children still counted, in the finish CAS;
+ *   - a child freed anywhere else drops a real reference on its parent (the
+ *     bias keeps the count above zero until finish, whenever that comes).
+ * Every child's reference is thus counted exactly once, and a fork-join task
+ * (children submitted, waited for and released by their parent) costs no extra
+ * read-modify-write.
+ */
+#define LINEAGE_BIAS ((int64_t)1 << 30)
+
+WSE__TLS struct wse__running *wse__future_running;
+
+/* Incremented by every stop request that reaches a running task; a task's
+ * wse_stop_requested() walks its lineage only when it changed. Atomic. */
+static uint64_t stop_epoch;
+
 wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 {
     wse_future *f = wse__alloc_small();
+    struct wse__running *r = wse__future_running;
 
     if (f == NULL)
         return NULL;
@@ -236,37 +279,136 @@ wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
     f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
     f->u.fn = fn;
     f->arg = arg;
+    if (r != NULL) {
+        f->parent = r->future;
+        r->future->children++;
+    }
     return f;
+}
+
+void
+wse__future_discard(wse_future *f)
+{
+    /* Made by this thread inside the parent, which still runs here, innermost:
+     * the count is the parent's plain one. */
+    if (f->parent != NULL)
+        f->parent->children--;
+    wse__alloc_small_free(f);
 }
 
 bool
 wse__future_start(wse_future *f)
 {
+    const struct move m = { .refs = LINEAGE_BIAS };
     uint64_t after;
 
-    return transition(f, WSE_PENDING, WSE_RUNNING, false, &after);
+    return transition(f, WSE_PENDING, WSE_RUNNING, &m, &after);
 }
 
+/* Drop one reference; true if it was the last (the caller frees). */
+static bool
+drop_ref(wse_future *f)
+{
+    /* acq_rel: release orders our uses of f before the decrement; acquire (on the
+     * last one) orders the free after every other holder's uses. */
+    return (wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >>
+            WSE__F_REF_SHIFT) == 1;
+}
+
+/* Free f, then drop its reference on its parent, and so on up the lineage: a loop,
+ * since a long chain of finished tasks can be freed at once. */
 static void
 free_future(wse_future *f)
 {
+    struct wse__running *r;
+    wse_future *parent;
+
+    uint64_t word;
+
+    while (f != NULL) {
+        parent = f->parent;
+        /* relaxed: the caller's acquire (the last reference) ordered the
+         * completion before. A promise owns its value: free it with it. */
+        word = wse__atomic_load_u64_relaxed(&f->word);
+        if (__builtin_expect((word & WSE__F_PROMISE) != 0, 0) && f->u.free_value != NULL &&
+            (word & WSE__F_STATE_MASK) == WSE_DONE && f->value != NULL)
+            f->u.free_value(f->value);
 #ifndef NDEBUG
-    memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
+        memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
 #endif
-    wse__alloc_small_free(f);
+        wse__alloc_small_free(f);
+        f = NULL;
+        if (parent == NULL)
+            break;
+        r = wse__future_running;
+        if (r != NULL && r->future == parent) {
+            /* The parent runs here, innermost: its plain count (see above). */
+            parent->children--;
+        } else if (drop_ref(parent)) {
+            f = parent;
+        }
+    }
+}
+
+/* Is the stop flag set on f or an ancestor? */
+static bool
+lineage_stopped(const wse_future *f)
+{
+    for (; f != NULL; f = f->parent) {
+        /* relaxed: pairs with nothing; a stop seen late is seen at the next
+         * poll (wse_stop_requested() orders through stop_epoch). */
+        if (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_STOP)
+            return true;
+    }
+    return false;
+}
+
+bool
+wse__future_stop_reached(const wse_future *f)
+{
+    /* acquire: pairs with the increment in wse_future_request_stop(), after its
+     * flag; zero means no stop was ever requested: nothing to walk. */
+    if (wse__atomic_load_u64_acquire(&stop_epoch) == 0)
+        return false;
+    return lineage_stopped(f);
+}
+
+bool
+wse_stop_requested(void)
+{
+    struct wse__running *r = wse__future_running;
+    uint64_t epoch;
+
+    if (r == NULL)
+        return false;
+    /* acquire: pairs with the increment in wse_future_request_stop(): a new
+     * epoch means a flag was set before it; walk again. Otherwise the cached
+     * answer holds: a few plain loads, no read-modify-write. */
+    epoch = wse__atomic_load_u64_acquire(&stop_epoch);
+    if (epoch != r->stop_epoch) {
+        r->stopped = epoch != 0 && lineage_stopped(r->future);
+        r->stop_epoch = epoch;
+    }
+    return r->stopped;
 }
 
 void
 wse__future_finish_release(wse_future *f, int rc, void *value)
 {
+    struct move m = { .drop_ref = true };
     wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
     uint64_t after;
 
+    /* A stopped task that gives up with ECANCELED is cancelled, not failed. */
+    if (rc == ECANCELED && lineage_stopped(f))
+        to = WSE_CANCELLED;
+    /* The start bias becomes the children still pointing at f. */
+    m.refs = (int64_t)f->children - LINEAGE_BIAS;
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
     f->value = rc == 0 ? value : NULL;
     f->error = rc;
-    if (!transition(f, WSE_RUNNING, to, true, &after)) {
+    if (!transition(f, WSE_RUNNING, to, &m, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
         wse_future_release(f);
     } else if (after & WSE__F_LOCK) {
@@ -377,11 +519,12 @@ wse_future_error(const wse_future *f)
 bool
 wse_future_cancel(wse_future *f)
 {
+    const struct move m = { 0 };
     uint64_t after;
 
     if (f == NULL)
         return false;
-    if (!transition(f, WSE_PENDING, WSE_CANCELLED, false, &after))
+    if (!transition(f, WSE_PENDING, WSE_CANCELLED, &m, &after))
         return false;
     if (after & WSE__F_LOCK)
         complete_locked(f, WSE_CANCELLED);
@@ -456,8 +599,108 @@ wse_future_release(wse_future *f)
         free_future(f);
         return;
     }
-    /* acq_rel: release orders our uses of f before the decrement; acquire (on the
-     * last one) orders the free after every other holder's uses. */
-    if ((wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >> WSE__F_REF_SHIFT) == 1)
+    if (drop_ref(f))
         free_future(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cooperative stop                                                            */
+
+bool
+wse_future_request_stop(wse_future *f)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t old;
+
+    if (f == NULL)
+        return false;
+    if (wse_future_cancel(f))
+        return true;           /* it was PENDING: cancelled, never runs */
+    old = wse__atomic_load_u64_relaxed(&f->word);
+    for (;;) {
+        if ((old & WSE__F_STATE_MASK) != WSE_RUNNING) {
+            /* Done (or a pending promise being set: as good as done). A pending
+             * task cannot be here: the cancel above would have won. */
+            return false;
+        }
+        if (old & WSE__F_STOP)
+            break;             /* a second request while it still runs */
+        /* acq_rel: the flag only moves one way; release pairs with the acquire
+         * of stop_epoch below through the increment after it. */
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_STOP))
+            break;
+    }
+    /* acq_rel: after the flag; pairs with the acquire loads of stop_epoch in
+     * wse_stop_requested() and wse__future_stop_reached(). */
+    wse__atomic_faa_u64_acq_rel(&stop_epoch, 1);
+    return true;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Promises                                                                    */
+
+int
+wse_promise_create(wse_future **out, wse_value_free_fn free_value)
+{
+    wse_future *f;
+
+    if (out == NULL)
+        return EINVAL;
+    f = wse__alloc_small();
+    if (f == NULL)
+        return ENOMEM;
+    memset(f, 0, sizeof(*f));
+    /* A promise belongs to no task and no executor: no parent, one reference. */
+    f->word = (uint64_t)1 << WSE__F_REF_SHIFT | WSE__F_PROMISE | WSE_PENDING;
+    f->u.free_value = free_value;
+    *out = f;
+    return 0;
+}
+
+/* Complete promise f with (rc, value): claim it, write, then publish. */
+static int
+promise_set(wse_future *f, int rc, void *value)
+{
+    const struct move m = { .setter = true };
+    wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
+    /* relaxed: a guess for the CAS. */
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
+    uint64_t after;
+
+    if ((old & WSE__F_PROMISE) == 0)
+        return EINVAL;         /* made by a submit */
+    /* The claim: exactly one setter moves SETTING from 0 to 1 while PENDING; a
+     * cancel fails once it is set. Two setters writing value before one CAS
+     * would otherwise race on f->value. */
+    for (;;) {
+        if ((old & WSE__F_STATE_MASK) != WSE_PENDING || (old & WSE__F_SETTING))
+            return EALREADY;
+        /* acq_rel: the claim orders our writes below after it. */
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_SETTING))
+            break;
+    }
+    /* Plain writes: we own them after the claim; published by the CAS below. */
+    f->value = rc == 0 ? value : NULL;
+    f->error = rc;
+    if (!transition(f, WSE_PENDING, to, &m, &after))
+        return EALREADY;       /* not reached: only the claimant moves it */
+    if (after & WSE__F_LOCK)
+        complete_locked(f, to);
+    return 0;
+}
+
+int
+wse_promise_set_value(wse_future *f, void *value)
+{
+    if (f == NULL)
+        return EINVAL;
+    return promise_set(f, 0, value);
+}
+
+int
+wse_promise_set_error(wse_future *f, int error)
+{
+    if (f == NULL || error == 0)
+        return EINVAL;
+    return promise_set(f, error, NULL);
 }

@@ -30,6 +30,11 @@
  *   WSE__F_CALLBACKS the future is done and its completing thread is still
  *                    running deferred nodes; a deferred node linked meanwhile
  *                    queues behind them (future.c).
+ *   WSE__F_STOP      wse_future_request_stop() reached the task while it ran;
+ *                    its descendants see it through their parent links.
+ *   WSE__F_PROMISE   a promise (fixed at creation).
+ *   WSE__F_SETTING   a promise setter won the claim and is writing the value:
+ *                    a second setter, or a cancel, loses.
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while
  * WSE__F_LOCK is held, so a thread holding the lock sees a stable "done or not".
  */
@@ -37,6 +42,9 @@
 #define WSE__F_LOCK 0x8u
 #define WSE__F_WAITERS 0x10u
 #define WSE__F_CALLBACKS 0x20u
+#define WSE__F_STOP 0x40u      /* a stop was requested while it ran (kept once done) */
+#define WSE__F_PROMISE 0x80u   /* a promise: no task; completed by wse_promise_set_* */
+#define WSE__F_SETTING 0x100u  /* a promise's setter has claimed it (still PENDING) */
 #define WSE__F_LOW_MASK 0xffffffffu            /* state and flags */
 #define WSE__F_REF_SHIFT 32
 #define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
@@ -99,8 +107,48 @@ struct wse_future {
 _Static_assert(sizeof(struct wse_future) <= WSE__CACHE_LINE, "a future fits one cache line");
 _Static_assert(sizeof(struct wse_future) <= WSE__ALLOC_SMALL, "a future is a small block");
 
-/* A new PENDING future for fn(arg) holding `refs` references, or NULL. */
+/* A new PENDING future for fn(arg) holding `refs` references, or NULL. If the
+ * calling thread is running a task, that task becomes the new future's parent
+ * (the stop lineage); undo with wse__future_discard() if it is never queued. */
 wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
+
+/* Free a future from wse__future_new() that was never shared, on the thread and
+ * inside the task that made it. */
+void wse__future_discard(wse_future *f);
+
+/*
+ * The chain of tasks the calling thread is running, innermost first: for EDEADLK
+ * detection (the wait layer) and the stop lineage. The worker layer pushes an
+ * entry around each task it runs (on its stack).
+ */
+struct wse__running {
+    wse_future *future;
+    struct wse__running *outer;
+    uint64_t stop_epoch;          /* wse_stop_requested()'s cache: the epoch ... */
+    bool stopped;                 /* ... and what the lineage said then */
+};
+extern WSE__TLS struct wse__running *wse__future_running;
+
+/* Enter and leave the task of f on the calling thread (r on its stack). */
+static inline void
+wse__future_enter(struct wse__running *r, wse_future *f)
+{
+    r->future = f;
+    r->outer = wse__future_running;
+    r->stop_epoch = UINT64_MAX;    /* no cached answer yet */
+    r->stopped = false;
+    wse__future_running = r;
+}
+
+static inline void
+wse__future_leave(struct wse__running *r)
+{
+    wse__future_running = r->outer;
+}
+
+/* Has a stop been requested for f or a task it descends from? Cheap (no walk)
+ * until the first stop request of the process. */
+bool wse__future_stop_reached(const wse_future *f);
 
 /* PENDING -> RUNNING; false if it was cancelled. */
 bool wse__future_start(wse_future *f);

@@ -70,6 +70,21 @@ wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last, int
     return 0;
 }
 
+void
+wse__inject_push_always(struct wse__inject *q, wse_future *f)
+{
+    wse__sync_lock(&q->mutex);
+    f->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = f;
+    else
+        q->head = f;
+    q->tail = f;
+    /* relaxed: under the mutex, see wse__inject_push(). */
+    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + 1);
+    wse__sync_unlock(&q->mutex);
+}
+
 /* Under q->mutex: unlink the head (not NULL). */
 static wse_future *
 take_head(struct wse__inject *q)

@@ -28,6 +28,8 @@ void wse__inject_destroy(struct wse__inject *q);
  * (nothing appended, out untouched). */
 int wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last, int64_t n,
                      wse_future *out[]);
+/* Append f even if the queue is closed (a task accepted before the close). */
+void wse__inject_push_always(struct wse__inject *q, wse_future *f);
 /* Pop the oldest future, or NULL. The worker that owns dq also moves its fair
  * share of the rest (length / ways), at most `max`, into dq, so that a big batch
  * is not taken from the queue's mutex one task at a time. dq may be NULL. It

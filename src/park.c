@@ -73,6 +73,7 @@ wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject)
     p->n_parked = 0;
     p->n_idle = 0;
     p->n_live = n;
+    p->n_held = 0;
     p->shutdown = false;
     p->terminated = false;
     p->n_sleeping = 0;
@@ -173,6 +174,19 @@ wake_all_locked(struct wse__park *p)
     }
 }
 
+/* Under p->mutex: terminate if shut down and quiescent: every live worker idle at
+ * top level, no task held outside the queues, no queue with work. */
+static void
+maybe_terminate(struct wse__park *p)
+{
+    if (p->shutdown && !p->terminated && p->n_idle == p->n_live && p->n_held == 0 &&
+        !work_visible(p)) {
+        p->terminated = true;
+        wake_all_locked(p);
+        pthread_cond_broadcast(&p->quiet);
+    }
+}
+
 enum wse__park_result
 wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *latch,
                 const struct wse__deadline *deadline)
@@ -209,12 +223,8 @@ wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *lat
     if (top) {
         p->n_idle++;
         /* shutdown is set under this mutex after the injection queue was
-         * closed, so the re-read below is final. */
-        if (p->shutdown && p->n_idle == p->n_live && !work_visible(p)) {
-            p->terminated = true;
-            wake_all_locked(p);
-            pthread_cond_broadcast(&p->quiet);
-        }
+         * closed, so the re-read in maybe_terminate() is final. */
+        maybe_terminate(p);
     }
     while (k->parked && !k->notified && !p->terminated &&
            !(latch != NULL && wse__latch_tripped(latch))) {
@@ -284,6 +294,30 @@ wse__park_shutdown(struct wse__park *p)
     wse__sync_lock(&p->mutex);
     p->shutdown = true;
     wake_all_locked(p);
+    wse__sync_unlock(&p->mutex);
+}
+
+bool
+wse__park_hold(struct wse__park *p)
+{
+    bool ok;
+
+    wse__sync_lock(&p->mutex);
+    ok = !p->shutdown;
+    if (ok)
+        p->n_held++;
+    wse__sync_unlock(&p->mutex);
+    return ok;
+}
+
+void
+wse__park_unhold(struct wse__park *p)
+{
+    /* The released task, if queued, is visible before this (its push): a
+     * terminating check below sees it and waits for a worker to run it. */
+    wse__sync_lock(&p->mutex);
+    p->n_held--;
+    maybe_terminate(p);
     wse__sync_unlock(&p->mutex);
 }
 

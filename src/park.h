@@ -37,6 +37,9 @@ struct wse__park {
     unsigned n_idle;              /* workers parked with no task on their stack
                                      (not waiting inside a task); under mutex */
     unsigned n_live;              /* workers started and not yet exited; under mutex */
+    unsigned n_held;              /* tasks waiting outside every queue (for their
+                                     dependencies): they hold off termination;
+                                     under mutex */
     bool shutdown;                /* no more external work; under mutex */
     bool terminated;              /* shut down and quiescent; under mutex */
     pthread_cond_t quiet;         /* signalled when terminated; CLOCK_MONOTONIC */
@@ -68,6 +71,12 @@ void wse__park_wake_one(struct wse__park *p, unsigned i);
 /* Shut down: the last worker to go idle with no work left terminates the park.
  * Wakes every parked worker. */
 void wse__park_shutdown(struct wse__park *p);
+/* A task waits outside the queues and will be queued later: hold off
+ * termination until it is released. false (nothing held) after shutdown. */
+bool wse__park_hold(struct wse__park *p);
+/* Release a hold, after its task was queued (or dropped); the park may
+ * terminate now. */
+void wse__park_unhold(struct wse__park *p);
 /* Only n workers started (create failed part-way). */
 void wse__park_set_live(struct wse__park *p, unsigned n);
 /* Block until the park has terminated (shut down and quiescent). */

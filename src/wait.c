@@ -31,6 +31,7 @@
 #include "future.h"
 #include "latch.h"
 #include "park.h"
+#include "wait.h"
 #include "worker.h"
 
 /* Up to this many futures, the wait nodes live on the caller's stack. */
@@ -179,7 +180,7 @@ running_here(const wse_future *f)
 {
     const struct wse__running *r;
 
-    for (r = wse__worker_running; r != NULL; r = r->outer) {
+    for (r = wse__future_running; r != NULL; r = r->outer) {
         if (r->future == f)
             return true;
     }
@@ -203,6 +204,34 @@ wait_helping(struct wse__worker *w, struct wse__latch *l, const struct wse__dead
         }
         wse__park_sleep(&w->pool->park, w->index, l, deadline);
     }
+}
+
+int
+wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count)
+{
+    struct wse__worker *w = wse__worker_tls;
+
+    wse__latch_arm(l, mode, count, w != NULL ? worker_wake : NULL, w);
+    /* A plain thread sleeps on the latch's own mutex and condition variable. */
+    return w != NULL ? 0 : wse__latch_init_plain(l);
+}
+
+void
+wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline)
+{
+    if (wse__latch_tripped(l))
+        return;
+    if (l->wake != NULL)
+        wait_helping(l->wake_ctx, l, deadline);
+    else
+        wse__latch_sleep(l, deadline);
+}
+
+void
+wse__wait_latch_destroy(struct wse__latch *l)
+{
+    if (l->wake == NULL)
+        wse__latch_destroy_plain(l);
 }
 
 /* The size of a wait block for n nodes; 0 on overflow. */
@@ -249,14 +278,10 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
      * future, counted before any node is linked so that no completion can trip
      * the latch early; a future found done at registration is counted down at
      * once (below), as its completer would have. */
-    wse__latch_arm(latch, mode, mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n,
-                   w != NULL ? worker_wake : NULL, w);
-    if (w == NULL) {
-        /* A plain thread sleeps on its own mutex and condition variable. */
-        rc = wse__latch_init_plain(latch);
-        if (rc != 0)
-            return rc;
-    }
+    rc = wse__wait_latch_init(latch, mode,
+                              mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n);
+    if (rc != 0)
+        return rc;
     if (detach) {
         wb->latch_ready = true;
         /* relaxed: not yet shared; the future lock taken by each link publishes
@@ -287,12 +312,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
         wse__atomic_faa_u32_acq_rel(&wb->refs, (uint32_t)0 - (uint32_t)(n - linked));
     }
 
-    if (!wse__latch_tripped(latch)) {
-        if (w != NULL)
-            wait_helping(w, latch, deadline);
-        else
-            wse__latch_sleep(latch, deadline);
-    }
+    wse__wait_latch_block(latch, deadline);
 
     if (detach) {
         /* From now on a notification of this latch only counts. */
@@ -304,8 +324,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
         if (nodes[i].registered)
             (void)wse__future_unlink(nodes[i].future, &nodes[i].node);
     }
-    if (w == NULL)
-        wse__latch_destroy_plain(latch);
+    wse__wait_latch_destroy(latch);
     return 0;
 }
 
@@ -324,7 +343,7 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
         if (futures[i] == NULL)
             return EINVAL;
     }
-    if (mode == WSE_ALL_COMPLETED && wse__worker_running != NULL) {
+    if (mode == WSE_ALL_COMPLETED && wse__future_running != NULL) {
         /* A future this thread is running is RUNNING as this thread sees it (it
          * made the transition itself), so only those need the walk up the chain
          * of nested tasks: fork-join waits on PENDING children skip it. */

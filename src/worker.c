@@ -17,9 +17,9 @@
 
 #include "alloc.h"
 #include "latch.h"
+#include "sync.h"
 
-_Thread_local struct wse__worker *wse__worker_tls;
-_Thread_local struct wse__running *wse__worker_running;
+WSE__TLS struct wse__worker *wse__worker_tls;
 
 int
 wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, size_t capacity)
@@ -114,8 +114,10 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f)
     int rc;
 
     /* acquire: pairs with the release in the executor's set_flags(): after a
-     * shutdown with cancel_pending, queued tasks are cancelled, not run. */
-    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) {
+     * shutdown with cancel_pending, queued tasks are cancelled, not run. Nor
+     * does a task run whose lineage was stopped while it was queued. */
+    if ((wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) ||
+        wse__future_stop_reached(f->parent)) {
         wse__future_cancel_queued(f);
         return;
     }
@@ -124,11 +126,9 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f)
         wse_future_release(f);
         return;
     }
-    running.future = f;
-    running.outer = wse__worker_running;
-    wse__worker_running = &running;
+    wse__future_enter(&running, f);
     rc = f->u.fn(f->arg, &result);
-    wse__worker_running = running.outer;
+    wse__future_leave(&running);
     wse__future_finish_release(f, rc, result);
     /* A plain thread woken from wait() is runnable but may sit behind busy
      * workers for a whole scheduler slice (measured with perf sched: 1-4 ms on
@@ -158,6 +158,24 @@ search(struct wse__worker *w)
     return NULL;
 }
 
+/* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. */
+static WSE__TLS int worker_index_plus_one;
+
+int
+wse_worker_index(void)
+{
+    return worker_index_plus_one - 1;
+}
+
+void
+wse__worker_started_wait(struct wse__pool *pool, unsigned n)
+{
+    wse__sync_lock(&pool->start_mutex);
+    while (pool->n_started < n)
+        wse__sync_cond_wait(&pool->start_cond, &pool->start_mutex, NULL);
+    wse__sync_unlock(&pool->start_mutex);
+}
+
 void *
 wse__worker_main(void *arg)
 {
@@ -167,10 +185,18 @@ wse__worker_main(void *arg)
     char name[16];
 
     wse__worker_tls = w;
+    worker_index_plus_one = (int)w->index + 1;
     wse__alloc_cache_enable();
     /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
     (void)snprintf(name, sizeof(name), "%.10s-%u", pool->thread_name, w->index);
     (void)pthread_setname_np(pthread_self(), name);
+    if (pool->on_start != NULL)
+        pool->on_start(pool->owner, w->index, pool->hook_ctx);
+    /* create returns once every start hook has returned. */
+    wse__sync_lock(&pool->start_mutex);
+    pool->n_started++;
+    pthread_cond_broadcast(&pool->start_cond);
+    wse__sync_unlock(&pool->start_mutex);
     for (;;) {
         f = search(w);
         if (f != NULL) {
@@ -180,7 +206,10 @@ wse__worker_main(void *arg)
         if (wse__park_sleep(&pool->park, w->index, NULL, NULL) == WSE__PARK_TERMINATED)
             break;
     }
+    if (pool->on_stop != NULL)
+        pool->on_stop(pool->owner, w->index, pool->hook_ctx);
     wse__alloc_cache_disable();
+    worker_index_plus_one = 0;
     wse__worker_tls = NULL;
     return NULL;
 }

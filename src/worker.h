@@ -35,6 +35,13 @@ struct wse__pool {
     uint32_t flags;               /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
+    /* Hooks (wse_options) and create's wait for the start hooks. */
+    void (*on_start)(wse_executor *ex, unsigned index, void *ctx);
+    void (*on_stop)(wse_executor *ex, unsigned index, void *ctx);
+    void *hook_ctx;
+    pthread_mutex_t start_mutex;
+    pthread_cond_t start_cond;
+    unsigned n_started;           /* workers past their start hook; under start_mutex */
 };
 
 struct wse__worker {
@@ -45,16 +52,9 @@ struct wse__worker {
     pthread_t thread;
 } WSE__CACHE_ALIGNED;
 
-/* The chain of tasks the calling thread is running, innermost first (EDEADLK
- * detection; the stop lineage). */
-struct wse__running {
-    wse_future *future;
-    struct wse__running *outer;
-};
-
-/* The calling thread's worker (NULL on other threads) and running chain. */
-extern _Thread_local struct wse__worker *wse__worker_tls;
-extern _Thread_local struct wse__running *wse__worker_running;
+/* The calling thread's worker (NULL on other threads). The chain of tasks it runs
+ * is the future layer's (wse__future_running). */
+extern WSE__TLS struct wse__worker *wse__worker_tls;
 
 /* Set up worker `index` of pool with a deque of `capacity` slots: 0 or ENOMEM.
  * Destroy frees its deque. */
@@ -67,7 +67,11 @@ wse_future *wse__worker_find_task(struct wse__worker *w);
 /* Run (or drop, if cancelled) a task taken from a queue; drops the queue's
  * reference. */
 void wse__worker_run_task(struct wse__worker *w, wse_future *f);
-/* The thread function of a worker (arg: its struct wse__worker). */
+/* The thread function of a worker (arg: its struct wse__worker). It runs the
+ * start hook, counts itself started, runs tasks until the park terminates, then
+ * runs the stop hook. */
 void *wse__worker_main(void *arg);
+/* Block until n workers of pool have passed their start hook. */
+void wse__worker_started_wait(struct wse__pool *pool, unsigned n);
 
 #endif /* WSE__WORKER_H */

@@ -39,6 +39,7 @@ layer() {
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks
     wait | executor) echo 7 ;;          # wse_wait(); create/submit/shutdown/destroy
+    after | as_completed) echo 8 ;;     # wse_submit_after(); as_completed iterators
     *) echo "" ;;
     esac
 }
