@@ -960,25 +960,26 @@ std::size_t wait_any(const F &...futures)
 #if WSE_VERSION_MINOR >= 2
 
 /*
- * A promise (as std::promise): a future that the program completes, from any thread.
- * It belongs to no executor and mixes freely with task futures in wait() and
+ * A promise (as std::promise): a future that the program completes, from any thread
+ * (concurrent set_* calls are safe: one wins, the others throw). It belongs to no
+ * executor and mixes freely with task futures in wait(), as_completed() and
  * submit_after(). Destroying a promise that was never set completes its future with
- * std::future_error(broken_promise). set_value/set_exception on a promise already set
- * throw future_errc::promise_already_satisfied, and so they do on one whose future was
- * cancelled.
+ * std::future_error(broken_promise). set_value/set_exception/set_error on a promise
+ * already set throw future_errc::promise_already_satisfied, and so they do when its
+ * future was cancelled. Move-only.
  */
 template <class T>
 class promise {
 public:
     promise()
     {
-        std::unique_ptr<detail::result_box<T>> b(new detail::result_box<T>);
+        std::unique_ptr<box> b(new box);
         detail::check(wse_promise_create(&f_, nullptr), "wse_promise_create");
         box_ = b.release();
     }
     promise(promise &&o) noexcept
         : f_(std::exchange(o.f_, nullptr)), box_(std::exchange(o.box_, nullptr)),
-          claimed_(o.claimed_), future_taken_(o.future_taken_)
+          future_taken_(std::exchange(o.future_taken_, false))
     {
     }
     promise &operator=(promise &&o) noexcept
@@ -987,8 +988,7 @@ public:
             reset();
             f_ = std::exchange(o.f_, nullptr);
             box_ = std::exchange(o.box_, nullptr);
-            claimed_ = o.claimed_;
-            future_taken_ = o.future_taken_;
+            future_taken_ = std::exchange(o.future_taken_, false);
         }
         return *this;
     }
@@ -1009,12 +1009,21 @@ public:
         return future<T>(wse_future_retain(f_), box_);
     }
 
+    /* Complete the future DONE with T(v...) (nothing for promise<void>). If building
+     * the value throws, the promise stays unset. */
     template <class... A>
     void set_value(A &&...v)
     {
         claim();
-        if constexpr (!std::is_void_v<T>)
-            box_->emplace(std::forward<A>(v)...);
+        if constexpr (!std::is_void_v<T>) {
+            try {
+                box_->emplace(std::forward<A>(v)...);
+            } catch (...) {
+                /* release: nothing was published; pairs with the next claim() */
+                box_->claimed.store(false, std::memory_order_release);
+                throw;
+            }
+        }
         int rc = wse_promise_set_value(f_, nullptr);
         if (rc != 0) {
             discard_value();
@@ -1022,6 +1031,7 @@ public:
         }
     }
 
+    /* Complete the future FAILED: get() rethrows e (not null). */
     void set_exception(std::exception_ptr e)
     {
         if (!e)
@@ -1035,7 +1045,8 @@ public:
         }
     }
 
-    /* Fail the future with a C code (get() throws std::system_error(code)). */
+    /* Complete the future FAILED with a C code: get() throws std::system_error(code).
+     * code 0: std::system_error(EINVAL), nothing changes. */
     void set_error(int code)
     {
         if (code == 0)
@@ -1049,13 +1060,18 @@ public:
     wse_future *native_handle() const noexcept { return f_; }
 
 private:
+    struct box : detail::result_box<T> {
+        std::atomic<bool> claimed{false}; /* one set_* call won the right to set */
+    };
+
     void claim()
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
-        if (claimed_)
+        /* acquire: pairs with the release store of a set_value whose value threw, so
+         * its half-built value was destroyed before this call builds another */
+        if (box_->claimed.exchange(true, std::memory_order_acquire))
             throw std::future_error(std::future_errc::promise_already_satisfied);
-        claimed_ = true;
     }
     void discard_value() noexcept
     {
@@ -1074,8 +1090,8 @@ private:
     {
         if (f_ == nullptr)
             return;
-        if (!claimed_) {
-            claimed_ = true;
+        /* acquire: as in claim() */
+        if (!box_->claimed.exchange(true, std::memory_order_acquire)) {
             box_->error = std::make_exception_ptr(
                 std::future_error(std::future_errc::broken_promise));
             if (wse_promise_set_error(f_, exception_code) != 0)
@@ -1087,8 +1103,7 @@ private:
     }
 
     wse_future *f_ = nullptr;
-    detail::result_box<T> *box_ = nullptr;
-    bool claimed_ = false;
+    box *box_ = nullptr;
     bool future_taken_ = false;
 };
 

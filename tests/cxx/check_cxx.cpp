@@ -739,6 +739,56 @@ START_TEST(promise_set_value_from_another_thread)
 }
 END_TEST
 
+START_TEST(promise_concurrent_sets_one_wins)
+{
+    for (int round = 0; round < 20; round++) {
+        wse::promise<int> p;
+        auto f = p.get_future();
+        std::atomic<int> won{0};
+        std::atomic<int> lost{0};
+        std::vector<std::thread> ts;
+        for (int i = 0; i < 4; i++)
+            ts.emplace_back([&p, &won, &lost, i] {
+                try {
+                    if (i % 2 == 0)
+                        p.set_value(i);
+                    else
+                        p.set_error(EIO);
+                    won.fetch_add(1);
+                } catch (const std::future_error &e) {
+                    if (e.code() == std::future_errc::promise_already_satisfied)
+                        lost.fetch_add(1);
+                }
+            });
+        for (auto &t : ts)
+            t.join();
+        ck_assert_int_eq(won.load(), 1);
+        ck_assert_int_eq(lost.load(), 3);
+        ck_assert(f.done());
+    }
+
+    /* A value whose copy throws leaves the promise unset. */
+    struct copy_throws {
+        copy_throws() = default;
+        copy_throws(const copy_throws &) { throw std::length_error("copy"); }
+        copy_throws(copy_throws &&) = default;
+    };
+    wse::promise<copy_throws> q;
+    auto g = q.get_future();
+    copy_throws c;
+    bool caught = false;
+    try {
+        q.set_value(c);
+    } catch (const std::length_error &) {
+        caught = true;
+    }
+    ck_assert(caught);
+    ck_assert(g.state() == wse::state::pending);
+    q.set_value(copy_throws());
+    (void)g.get();
+}
+END_TEST
+
 START_TEST(promise_exception_error_and_broken)
 {
     wse::promise<int> p;
@@ -1047,6 +1097,7 @@ int main()
     TCase *v2 = tcase_create("api_0_2");
     tcase_set_timeout(v2, test_timeout);
     tcase_add_test(v2, promise_set_value_from_another_thread);
+    tcase_add_test(v2, promise_concurrent_sets_one_wins);
     tcase_add_test(v2, promise_exception_error_and_broken);
     tcase_add_test(v2, promise_cancelled_then_set_and_no_leak);
     tcase_add_test(v2, promise_mixes_with_tasks_in_wait);
