@@ -20,12 +20,20 @@
  * wse::cancelled_error.
  *
  * Ownership: each submit allocates one block holding the callable, its arguments and
- * the result slot. The futures handed out own it (wse::future is move-only,
- * wse::shared_future copyable); the last of them frees it, or, if the task has not
- * finished by then, the task's completion does (a wse_future_on_done() callback), so
- * nothing leaks whether or not anybody calls get(). The callable is destroyed on the
- * worker right after it returns (or with the block if the task is cancelled).
+ * the result slot (from a per-thread cache). The futures handed out own it
+ * (wse::future is move-only, wse::shared_future copyable); the last of them frees it,
+ * or, if the task has not finished by then, the task's completion does (a
+ * wse_future_on_done() callback), so nothing leaks whether or not anybody calls get().
+ * The callable is destroyed on the worker right after it returns (or with the block
+ * if the task is cancelled). A noexcept, pointer-sized, trivially copyable callable
+ * with a pointer-sized result needs no block: it is a plain C task (see submit()).
  * A future stays valid after its executor is destroyed.
+ *
+ * Also: wse::promise, executor_ref::submit_after, future_base::request_stop with
+ * wse::stop_requested(), wse::as_completed, wse::worker_index and worker hooks in
+ * wse::options (the API 0.2 parts, compiled when wsexec.h is 0.2 or later).
+ * Thread safety as std::future: one future object is used by one thread at a time;
+ * distinct futures (shared_future copies included) may be used concurrently.
  */
 #ifndef WSEXEC_HPP
 #define WSEXEC_HPP
