@@ -451,7 +451,8 @@ class executor_ref;
 class future_base {
 public:
     /* The C future (borrowed: valid while this object holds it). For a future made by
-     * submit its C value is NULL: the result lives in the C++ block. */
+     * submit its C value is NULL, as the result lives in the C++ block, except for a
+     * task that needs no block (see submit()), whose value is its C value. */
     wse_future *native_handle() const noexcept { return f_; }
     bool valid() const noexcept { return f_ != nullptr; }
 
@@ -528,16 +529,21 @@ protected:
         return true;
     }
 
-    /* Wait, then throw what a non-DONE future means. */
-    void wait_and_check() const
+    /* Wait (a failed wait throws and changes nothing), then return the final state. */
+    wse_state wait_final() const
     {
         wse_state s = wse_future_state(f_);
-        if (s == WSE_DONE)
-            return;
-        if (s != WSE_FAILED && s != WSE_CANCELLED) {
-            wait();
-            s = wse_future_state(f_);
-        }
+        if (s == WSE_DONE || s == WSE_FAILED || s == WSE_CANCELLED)
+            return s;
+        wait();
+        return wse_future_state(f_);
+    }
+
+    /* Wait, then throw what a non-DONE future means. */
+    void wait_and_check() const { check_final(wait_final()); }
+
+    void check_final(wse_state s) const
+    {
         switch (s) {
         case WSE_DONE:
             return;
@@ -579,15 +585,18 @@ public:
 
     /* Wait, then return the result (moved out), or rethrow the task's exception,
      * throw cancelled_error if CANCELLED, or std::system_error(code) if a C task
-     * failed with code. A second call throws future_errc::future_already_retrieved. */
+     * failed with code. A second call throws future_errc::future_already_retrieved;
+     * a wait that fails (EDEADLK: the calling task's own future) throws
+     * std::system_error and leaves the result in place. */
     T get()
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
         if (retrieved_)
             throw std::future_error(std::future_errc::future_already_retrieved);
+        wse_state s = wait_final();
         retrieved_ = true;
-        wait_and_check();
+        check_final(s);
         if constexpr (std::is_void_v<T>) {
             return;
         } else if constexpr (detail::slot_result_v<T>) {

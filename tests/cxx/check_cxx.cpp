@@ -598,6 +598,29 @@ START_TEST(wait_own_future_is_edeadlk)
 }
 END_TEST
 
+START_TEST(get_own_future_is_edeadlk_and_keeps_the_result)
+{
+    wse::executor ex(1);
+    std::atomic<wse::future<int> *> self{nullptr};
+    std::atomic<int> code{0};
+    wse::future<int> f = ex.submit([&self, &code] {
+        wse::future<int> *me;
+        while ((me = self.load()) == nullptr)
+            std::this_thread::yield();
+        try {
+            (void)me->get();
+        } catch (const std::system_error &e) {
+            code.store(e.code().value());
+        }
+        return 5;
+    });
+    self.store(&f);
+    f.wait();
+    ck_assert_int_eq(code.load(), EDEADLK);
+    ck_assert_int_eq(f.get(), 5); /* the failed wait consumed nothing */
+}
+END_TEST
+
 /* ---- Fork-join --------------------------------------------------------------------- */
 
 START_TEST(nested_fork_join_one_worker)
@@ -1077,6 +1100,7 @@ int main()
     tcase_add_test(w, wait_first_exception_ignores_cancelled);
     tcase_add_test(w, wait_mixed_ranges_and_errors);
     tcase_add_test(w, wait_own_future_is_edeadlk);
+    tcase_add_test(w, get_own_future_is_edeadlk_and_keeps_the_result);
     suite_add_tcase(s, w);
 
     TCase *fj = tcase_create("fork_join");
