@@ -23,7 +23,8 @@
  * the result slot (from a per-thread cache). The futures handed out own it
  * (wse::future is move-only, wse::shared_future copyable); the last of them frees it,
  * or, if the task has not finished by then, the task's completion does (a
- * wse_future_on_done() callback), so nothing leaks whether or not anybody calls get().
+ * wse_future_on_done() callback; if even that cannot be allocated, the last handle's
+ * destructor waits for the task), so nothing leaks whether or not anybody calls get().
  * The callable is destroyed on the worker right after it returns (or with the block
  * if the task is cancelled). A noexcept, pointer-sized, trivially copyable callable
  * with a pointer-sized result needs no block: it is a plain C task (see submit()).
@@ -333,15 +334,16 @@ inline void free_box_cb(wse_future *, void *b) noexcept
     delete static_cast<box_base *>(b);
 }
 
-/* Drop one C++ handle: the C reference, and the block if this was the last handle. */
-inline void drop(wse_future *f, box_base *b) noexcept
+/* Drop one C++ handle: the C reference, and the block if this was the last handle.
+ * known_done: the caller saw f done (get() returned or threw), no need to ask. */
+inline void drop(wse_future *f, box_base *b, bool known_done = false) noexcept
 {
     /* acquire: pairs with the acq_rel decrement of every other handle, so their uses
      * of the block happen before its free. Holding the only handle, nobody can take
      * another, so the common case needs no read-modify-write. */
     if (b != nullptr && (b->handles.load(std::memory_order_acquire) == 1 ||
                          b->handles.fetch_sub(1, std::memory_order_acq_rel) == 1)) {
-        if (wse_future_done(f)) {
+        if (known_done || wse_future_done(f)) {
             delete b;
         } else if (wse_future_on_done(f, free_box_cb, b) != 0) {
             /* No memory for the callback: wait for the task (it always ends:
@@ -510,10 +512,10 @@ protected:
     }
     ~future_base() { reset(); }
 
-    void reset() noexcept
+    void reset(bool known_done = false) noexcept
     {
         if (f_ != nullptr)
-            detail::drop(f_, box_);
+            detail::drop(f_, box_, known_done);
         f_ = nullptr;
         box_ = nullptr;
     }
@@ -581,7 +583,7 @@ public:
         retrieved_ = std::exchange(o.retrieved_, false);
         return *this;
     }
-    ~future() = default;
+    ~future() { reset(retrieved_); } /* after get() the future is known to be done */
 
     /* Wait, then return the result (moved out), or rethrow the task's exception,
      * throw cancelled_error if CANCELLED, or std::system_error(code) if a C task

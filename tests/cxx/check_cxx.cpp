@@ -674,6 +674,23 @@ START_TEST(results_and_callables_destroyed_once)
 }
 END_TEST
 
+START_TEST(futures_dropped_while_tasks_complete)
+{
+    /* Each future is dropped at once, while its task may be completing on another
+     * thread: the block is freed exactly once, by whichever side is last. */
+    const int n = 5000;
+    {
+        wse::executor ex(2);
+        for (int i = 0; i < n; i++) {
+            auto f = ex.submit([i] { return tracked(i); });
+            if (i % 3 == 0)
+                std::this_thread::yield(); /* vary who wins */
+        }
+    }
+    ck_assert_int_eq(tracked::live.load(), 0);
+}
+END_TEST
+
 START_TEST(futures_outlive_executor)
 {
     wse::future<std::string> f;
@@ -1112,6 +1129,7 @@ int main()
     TCase *o = tcase_create("ownership");
     tcase_set_timeout(o, test_timeout);
     tcase_add_test(o, results_and_callables_destroyed_once);
+    tcase_add_test(o, futures_dropped_while_tasks_complete);
     tcase_add_test(o, futures_outlive_executor);
     tcase_add_test(o, executor_move);
     tcase_add_test(o, shutdown_wait_from_own_worker_is_edeadlk);
