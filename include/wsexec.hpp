@@ -281,7 +281,7 @@ struct bound {
 template <class F>
 struct bound<F> {
     F fn;
-    template <class G>
+    template <class G, class = std::enable_if_t<!std::is_same_v<std::decay_t<G>, bound>>>
     explicit bound(G &&g) : fn(std::forward<G>(g))
     {
     }
@@ -496,17 +496,18 @@ public:
 protected:
     future_base() noexcept = default;
     future_base(wse_future *f, detail::box_base *b) noexcept : f_(f), box_(b) {}
-    future_base(future_base &&o) noexcept : f_(o.f_), box_(o.box_)
+    future_base(future_base &&o) noexcept
+        : f_(std::exchange(o.f_, nullptr)), box_(std::exchange(o.box_, nullptr)),
+          retrieved_(std::exchange(o.retrieved_, false))
     {
-        o.f_ = nullptr;
-        o.box_ = nullptr;
     }
     future_base &operator=(future_base &&o) noexcept
     {
         if (this != &o) {
-            reset();
+            reset(retrieved_);
             f_ = std::exchange(o.f_, nullptr);
             box_ = std::exchange(o.box_, nullptr);
+            retrieved_ = std::exchange(o.retrieved_, false);
         }
         return *this;
     }
@@ -518,6 +519,7 @@ protected:
             detail::drop(f_, box_, known_done);
         f_ = nullptr;
         box_ = nullptr;
+        retrieved_ = false;
     }
 
     bool wait_seconds(double s) const
@@ -560,6 +562,7 @@ protected:
 
     wse_future *f_ = nullptr;
     detail::box_base *box_ = nullptr;
+    bool retrieved_ = false; /* future::get() was called: the future is done */
 
     template <class U>
     friend class shared_future;
@@ -576,13 +579,8 @@ public:
     using value_type = T;
 
     future() noexcept = default;
-    future(future &&o) noexcept : future_base(std::move(o)), retrieved_(std::exchange(o.retrieved_, false)) {}
-    future &operator=(future &&o) noexcept
-    {
-        future_base::operator=(std::move(o));
-        retrieved_ = std::exchange(o.retrieved_, false);
-        return *this;
-    }
+    future(future &&) noexcept = default;
+    future &operator=(future &&) noexcept = default;
     ~future() { reset(retrieved_); } /* after get() the future is known to be done */
 
     /* Wait, then return the result (moved out), or rethrow the task's exception,
@@ -625,8 +623,6 @@ private:
     static constexpr bool adopted_result = std::is_void_v<T> || std::is_same_v<T, void *>;
 
     future(wse_future *f, detail::box_base *b) noexcept : future_base(f, b) {}
-
-    bool retrieved_ = false; /* get() was called */
 
     friend class executor_ref;
     template <class U>
