@@ -6,7 +6,7 @@
  *     wse::executor ex(4);                                  // 4 workers; throws on failure
  *     auto a = ex.submit([] { return 6 * 7; });             // wse::future<int>
  *     auto b = ex.submit([](int x) { return x + 1; }, 41);  // arguments are copied
- *     auto [done, not_done] = wse::wait(std::array{&a, &b}, wse::return_when::all_completed);
+ *     auto [done, not_done] = wse::wait({&a, &b}, wse::return_when::first_completed);
  *     int v = a.get() + b.get();                            // waits; rethrows the task's exception
  *
  * Inside a task, wse::current_executor() is the executor running it, so fork-join is
@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <future>
 #include <iterator>
 #include <memory>
@@ -944,6 +945,20 @@ wait_result wait(const Range &futures, return_when when = return_when::all_compl
 
 template <class Range, class Rep, class Period>
 wait_result wait(const Range &futures, return_when when,
+                 const std::chrono::duration<Rep, Period> &timeout)
+{
+    return detail::wait_handles(detail::handles_of(futures), when, detail::seconds(timeout));
+}
+
+/* The same over a braced list of future pointers: wse::wait({&a, &b}, ...). */
+inline wait_result wait(std::initializer_list<const future_base *> futures,
+                        return_when when = return_when::all_completed)
+{
+    return detail::wait_handles(detail::handles_of(futures), when, WSE_FOREVER);
+}
+
+template <class Rep, class Period>
+wait_result wait(std::initializer_list<const future_base *> futures, return_when when,
                  const std::chrono::duration<Rep, Period> &timeout)
 {
     return detail::wait_handles(detail::handles_of(futures), when, detail::seconds(timeout));

@@ -133,6 +133,13 @@ START_TEST(submit_with_arguments_copies_and_moves_them)
     /* A plain function pointer with an argument. */
     auto h = ex.submit(fib_seq, 10);
     ck_assert_int_eq(h.get(), 55);
+    /* A member function with its object (std::invoke rules). */
+    struct adder {
+        int base;
+        int add(int x) const { return base + x; }
+    };
+    auto m = ex.submit(&adder::add, adder{30}, 12);
+    ck_assert_int_eq(m.get(), 42);
 }
 END_TEST
 
@@ -560,6 +567,10 @@ START_TEST(wait_mixed_ranges_and_errors)
     ck_assert_uint_eq(r.done.size(), 4);
     wse::wait_all(a, b, c);
     ck_assert_uint_lt(wse::wait_any(a, b, c), 3);
+    /* A braced list of pointers. */
+    auto [d2, nd2] = wse::wait({&a, &b, &c}, wse::return_when::first_completed, 10s);
+    ck_assert_uint_eq(d2.size(), 3);
+    ck_assert_uint_eq(nd2.size(), 0);
     /* Empty range: at once, empty answer. */
     std::vector<wse::future<int>> none;
     r = wse::wait(none, wse::return_when::first_completed);
