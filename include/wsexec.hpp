@@ -790,7 +790,7 @@ inline void throw_if_stop_requested()
 
 /* Executor options; as wse_options, with defaults for zero. */
 struct options {
-    unsigned workers = 0;        /* 0: one per online CPU (max 1024) */
+    unsigned workers = 0;        /* max 1024; 0: WSE_WORKERS, else one per usable CPU (see wse_options) */
     unsigned deque_capacity = 0; /* initial deque slots; 0: 256 */
     unsigned spin_rounds = 0;    /* idle search rounds before parking; 0: 64 */
     std::string thread_name;     /* worker thread name prefix; empty: "wse" */
@@ -810,7 +810,7 @@ struct options {
  */
 class executor : public executor_ref {
 public:
-    /* One worker per online CPU. */
+    /* The default worker count (WSE_WORKERS, else one per usable CPU). */
     executor() : executor(options{}) {}
     explicit executor(unsigned workers) : executor(make_options(workers)) {}
     /* Throws std::system_error: EINVAL (more than 1024 workers), ENOMEM, EAGAIN. */
