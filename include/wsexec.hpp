@@ -275,7 +275,9 @@ struct bound {
     decltype(auto) operator()()
     {
         return std::apply(
-            [this](A &...a) -> decltype(auto) { return std::invoke(std::move(fn), std::move(a)...); },
+            [this](A &...a) -> decltype(auto) {
+                return std::invoke(std::move(fn), std::move(a)...);
+            },
             args);
     }
 };
@@ -387,7 +389,8 @@ inline constexpr bool slot_result_v = std::is_void_v<R> || fits_slot_v<R>;
  * as the arg itself; the task is then exactly a C task.
  */
 template <class C, class R>
-inline constexpr bool slot_task_v = fits_slot_v<C> && std::is_nothrow_invocable_v<C> && slot_result_v<R>;
+inline constexpr bool slot_task_v =
+    fits_slot_v<C> && std::is_nothrow_invocable_v<C> && slot_result_v<R>;
 
 template <class T>
 T from_slot(void *v) noexcept
@@ -790,7 +793,7 @@ inline void throw_if_stop_requested()
 
 /* Executor options; as wse_options, with defaults for zero. */
 struct options {
-    unsigned workers = 0;        /* max 1024; 0: WSE_WORKERS, else one per usable CPU (see wse_options) */
+    unsigned workers = 0;        /* max 1024; 0: WSE_WORKERS, else one per usable CPU */
     unsigned deque_capacity = 0; /* initial deque slots; 0: 256 */
     unsigned spin_rounds = 0;    /* idle search rounds before parking; 0: 64 */
     std::string thread_name;     /* worker thread name prefix; empty: "wse" */
