@@ -53,9 +53,9 @@ for k, d, q in [("RT_HOT_N", "20000", "2000"), ("RT_GAP_N", "200", "20"),
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
 BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
-    ("wsexec", "wse_bench"), ("tbb", "tbb_bench"), ("omp-gcc", "omp_gcc_bench"),
-    ("omp-clang", "omp_clang_bench"), ("condvar-pool", "cv_bench"),
-    ("sequential", "seq_bench")]}
+    ("wsexec", "wse_bench"), ("wsexec-c++", "cxx_bench"), ("tbb", "tbb_bench"),
+    ("omp-gcc", "omp_gcc_bench"), ("omp-clang", "omp_clang_bench"),
+    ("condvar-pool", "cv_bench"), ("sequential", "seq_bench")]}
 
 
 def cmd(peer, workload, param, config, workers):
@@ -73,6 +73,9 @@ def jobs():
         for k in ("1", w):
             for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang"):
                 j.append((peer, "fib", n, f"{peer}-{k}w", k))
+            # The C++ interface and the C API in one process: wsexec-c++-Kw,
+            # wsexec-c-Kw and their ratio (wsexec-c++/c-Kw).
+            j.append(("wsexec-c++", "fib", n, f"wsexec-cxx-{k}w", k))
         j.append(("sequential", "fib", n, "sequential", "1"))
     for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "sequential"):
         j.append((peer, "flat", FLAT_N, peer, w))
@@ -210,7 +213,7 @@ def tables(med):
             out.append("")
             continue
         metrics = [m for m in ["time_ms", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
-                               "p99_us", "cpu_pct", "in_vain"] if any(k[3] == m for k in keys)]
+                               "p99_us", "cpu_pct", "in_vain", "ratio"] if any(k[3] == m for k in keys)]
         rowsk = sorted({(k[1], k[2]) for k in keys},
                        key=lambda x: (int(x[0]) if x[0].isdigit() else x[0], x[1]))
         best = {}

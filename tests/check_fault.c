@@ -1,5 +1,5 @@
 /*
- * Out of memory at every allocation (issue 4 item 1), SQLite style.
+ * Out of memory at every allocation, SQLite style (the fault-injection build).
  *
  * Needs a WSE_FAULT_INJECTION build: wse__fault_arm(k, persistent) makes the k-th
  * allocation of the library fail (and with persistent every later one). Each
@@ -30,24 +30,24 @@
 static struct run {
     int64_t k;
     bool persistent;
-    int enomem;                 /* ENOMEM results seen (test thread and tasks) */
-    int bad;                    /* unexpected results */
-    int bad_line;               /* line of the first unexpected result */
+    int enomem;   /* ENOMEM results seen (test thread and tasks) */
+    int bad;      /* unexpected results */
+    int bad_line; /* line of the first unexpected result */
     int bad_rc;
-    int next_id;                /* task ids */
-    int runs[MAXF];             /* runs per task id */
-    int accepted[MAXF];         /* 1 if the submit of that id returned 0 */
-    int next_cb;                /* callback ids */
-    int cbs[MAXF];              /* runs per callback id */
-    int cb_accepted[MAXF];      /* 1 if on_done returned 0 */
-    int nf;                     /* futures handed back (owned references) */
+    int next_id;           /* task ids */
+    int runs[MAXF];        /* runs per task id */
+    int accepted[MAXF];    /* 1 if the submit of that id returned 0 */
+    int next_cb;           /* callback ids */
+    int cbs[MAXF];         /* runs per callback id */
+    int cb_accepted[MAXF]; /* 1 if on_done returned 0 */
+    int nf;                /* futures handed back (owned references) */
     wse_future *f[MAXF];
-    int fid[MAXF];              /* task id of each, -1: a gate */
-    wse_executor *ex;           /* NULL: not created or destroyed in the scenario */
+    int fid[MAXF];    /* task id of each, -1: a gate */
+    wse_executor *ex; /* NULL: not created or destroyed in the scenario */
     unsigned workers;
-    bool shut;                  /* shut down inside the scenario */
+    bool shut; /* shut down inside the scenario */
     struct gate gate;
-    int gates;                  /* gate tasks accepted */
+    int gates; /* gate tasks accepted */
 } R;
 
 #define BAD(rc_) note_bad(__LINE__, (rc_))
@@ -370,6 +370,86 @@ sc_shutdown_cancel(void)
     R.ex = NULL;
 }
 
+/* API 0.2: promises (create, on_done, set), submit_after (block and future) on
+ * promises and a task, an as_completed iterator over all of them. */
+static void
+sc_promise_after_as_completed(void)
+{
+    wse_future *ps[4];
+    size_t np = 0;
+    for (int i = 0; i < 4; i++) {
+        wse_future *p = SENTINEL;
+        int rc = wse_promise_create(&p, free);
+        if (rc != 0) {
+            NOTE(rc, true);
+            if (p != SENTINEL)
+                BAD(rc);
+            continue;
+        }
+        ps[np++] = p;
+        on_done(p);
+    }
+    wse_future *t = NULL;
+    (void)sub(&t, false);
+    wse_future *deps[5];
+    size_t nd = 0;
+    for (size_t i = 0; i < np; i++)
+        deps[nd++] = ps[i];
+    if (t != NULL)
+        deps[nd++] = t;
+    wse_future *after[2];
+    size_t na = 0;
+    for (int j = 0; j < 2 && nd > 0; j++) {
+        int id = counter_add(&R.next_id, 1) - 1;
+        wse_future *f = SENTINEL;
+        int rc = wse_submit_after(R.ex, deps, nd, task_mark, (void *)(intptr_t)id, &f);
+        if (rc == 0) {
+            R.accepted[id] = 1;
+            keep_future(f, id);
+            after[na++] = f;
+        } else {
+            NOTE(rc, true);
+            if (f != SENTINEL)
+                BAD(rc);
+        }
+    }
+    /* An iterator over the promises and the dependents. */
+    wse_future *all[6];
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        all[n++] = ps[i];
+    for (size_t i = 0; i < na; i++)
+        all[n++] = after[i];
+    wse_as_completed *it = (wse_as_completed *)SENTINEL;
+    int rc = n > 0 ? wse_as_completed_create(&it, all, n, WSE_FOREVER) : EINVAL;
+    if (n > 0 && rc != 0) {
+        NOTE(rc, true);
+        if (it != (wse_as_completed *)SENTINEL)
+            BAD(rc);
+        it = NULL;
+    }
+    if (n == 0)
+        it = NULL;
+    for (size_t i = 0; i < np; i++) {
+        void *v = malloc(8); /* owned by the promise once set */
+        if (v == NULL || wse_promise_set_value(ps[i], v) != 0) {
+            free(v);
+            BAD(-7);
+        }
+    }
+    if (it != NULL) {
+        for (size_t k = 0; k < n; k++) {
+            if (wse_as_completed_next(it, NULL, NULL) != 0)
+                BAD(-8);
+        }
+        if (wse_as_completed_next(it, NULL, NULL) != ENOENT)
+            BAD(-9);
+        wse_as_completed_destroy(it);
+    }
+    for (size_t i = 0; i < np; i++)
+        wse_future_release(ps[i]);
+}
+
 /* ---- The driver ------------------------------------------------------------------ */
 
 struct scenario {
@@ -377,7 +457,7 @@ struct scenario {
     unsigned workers;
     unsigned deque_capacity;
     void (*body)(void);
-    bool deterministic;   /* the allocation count does not depend on timing */
+    bool deterministic; /* the allocation count does not depend on timing */
 };
 
 /* Run sc once with the failure armed at k; returns the allocations counted. */
@@ -418,7 +498,7 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
     /* Every future handed back reaches a final state. */
     int nf = counter_get(&R.nf);
     for (int i = 0; i < nf; i++)
-        ck_assert_int_eq(wse_future_wait(R.f[i], 60.0), 0);
+        ck_assert_int_eq(wse_future_wait(R.f[i], wse_test_scale(60.0)), 0);
     if (R.ex != NULL)
         ck_assert_int_eq(wse_executor_destroy(R.ex), 0); /* joins: callbacks done */
 
@@ -446,15 +526,15 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
                           (long long)k, id);
     }
     for (int c = 0; c < R.next_cb && c < MAXF; c++)
-        ck_assert_msg(R.cbs[c] == R.cb_accepted[c], "%s k=%lld: callback %d ran %d times",
-                      sc->name, (long long)k, c, R.cbs[c]);
+        ck_assert_msg(R.cbs[c] == R.cb_accepted[c], "%s k=%lld: callback %d ran %d times", sc->name,
+                      (long long)k, c, R.cbs[c]);
     if (k > 0 && used >= k) {
         if (persistent)
-            ck_assert_msg(R.enomem >= 1, "%s k=%lld persistent: no ENOMEM reported",
-                          sc->name, (long long)k);
+            ck_assert_msg(R.enomem >= 1, "%s k=%lld persistent: no ENOMEM reported", sc->name,
+                          (long long)k);
         else
-            ck_assert_msg(R.enomem == 1, "%s k=%lld: %d ENOMEM reported for one failure",
-                          sc->name, (long long)k, R.enomem);
+            ck_assert_msg(R.enomem == 1, "%s k=%lld: %d ENOMEM reported for one failure", sc->name,
+                          (long long)k, R.enomem);
     } else {
         ck_assert_int_eq(R.enomem, 0);
     }
@@ -489,19 +569,21 @@ walk(const struct scenario *sc)
 }
 
 static const struct scenario scenarios[] = {
-    { "create", 1, 0, sc_nothing, true },
-    { "create", 2, 0, sc_nothing, true },
-    { "submit_outside", 1, 0, sc_submit_outside, true },
-    { "submit_outside", 2, 0, sc_submit_outside, true },
-    { "submit_from_worker", 1, 2, sc_submit_from_worker, true },
-    { "submit_from_worker", 2, 2, sc_submit_from_worker, false },
-    { "submit_batch", 1, 2, sc_submit_batch, true },
-    { "wait_many", 1, 0, sc_wait_many, true },
-    { "wait_many", 2, 0, sc_wait_many, true },
-    { "on_done", 1, 0, sc_on_done, true },
-    { "on_done", 2, 0, sc_on_done, true },
-    { "shutdown_cancel", 1, 0, sc_shutdown_cancel, true },
-    { "shutdown_cancel", 2, 0, sc_shutdown_cancel, true },
+    {"create", 1, 0, sc_nothing, true},
+    {"create", 2, 0, sc_nothing, true},
+    {"submit_outside", 1, 0, sc_submit_outside, true},
+    {"submit_outside", 2, 0, sc_submit_outside, true},
+    {"submit_from_worker", 1, 2, sc_submit_from_worker, true},
+    {"submit_from_worker", 2, 2, sc_submit_from_worker, false},
+    {"submit_batch", 1, 2, sc_submit_batch, true},
+    {"wait_many", 1, 0, sc_wait_many, true},
+    {"wait_many", 2, 0, sc_wait_many, true},
+    {"on_done", 1, 0, sc_on_done, true},
+    {"on_done", 2, 0, sc_on_done, true},
+    {"shutdown_cancel", 1, 0, sc_shutdown_cancel, true},
+    {"shutdown_cancel", 2, 0, sc_shutdown_cancel, true},
+    {"promise_after_ac", 1, 0, sc_promise_after_as_completed, true},
+    {"promise_after_ac", 2, 0, sc_promise_after_as_completed, false},
 };
 
 START_TEST(fault_every_allocation)

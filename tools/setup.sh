@@ -7,7 +7,7 @@
 #   tools/setup.sh --verify   also (with --tests) what CI's verification jobs use:
 #                             spin (the Promela model), clang with its sanitizer
 #                             and libFuzzer runtimes, valgrind, faketime, cppcheck,
-#                             clang-tidy
+#                             clang-tidy, clang-format
 #   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
 #                             LLVM's OpenMP (with clang), gnuplot, python3
 #
@@ -66,6 +66,7 @@ for arg in "$@"; do
         have faketime || want faketime
         have cppcheck || want cppcheck
         have clang-tidy || want clang-tidy
+        have clang-format || want clang-format
         ;;
     --bench)
         dpkg_has libtbb-dev || want libtbb-dev
