@@ -142,6 +142,9 @@ START_TEST(chain_small_stacks)
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
     o.stack_size = WSE_MIN_STACK_SIZE - 1;
     ck_assert_int_eq(wse_executor_create(&ex, &o), EINVAL);
+    o.stack_size = 0;
+    o.max_spare_workers = 65537;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), EINVAL);
 }
 END_TEST
 
