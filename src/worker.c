@@ -244,14 +244,6 @@ wse__worker_run_claimed(struct wse__worker *w, wse_future *f)
 /* ------------------------------------------------------------------------- */
 /* Helping while waiting                                                       */
 
-bool
-wse__worker_stack_ok(const struct wse__worker *w)
-{
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-
-    return w->stack_lo == 0 || here - w->stack_lo > WSE__STACK_MARGIN;
-}
-
 /* Is f queued anywhere in w's pool? Looks at no more than *budget entries of
  * the other queues. */
 static bool

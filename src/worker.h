@@ -122,11 +122,19 @@ void wse__worker_run_task(struct wse__worker *w, wse_future *f);
  *     (another thread blocked and left none running: it wakes this one).
  */
 enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
-bool wse__worker_stack_ok(const struct wse__worker *w);
 enum wse__take wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget);
 void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
 int wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
                       const struct wse__deadline *deadline, bool stack_low);
+
+/* Inline: the fork-join fast path of a wait asks before every nested run. */
+static inline bool
+wse__worker_stack_ok(const struct wse__worker *w)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+    return w->stack_lo == 0 || here - w->stack_lo > WSE__STACK_MARGIN;
+}
 
 /* The thread function of a worker (arg: its struct wse__worker). It runs the
  * start hook, counts itself started, runs tasks until the park terminates, then
