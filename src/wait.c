@@ -440,7 +440,7 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
     }
     /* memmove: out may overlap futures in any way. */
     if (out != NULL && out != futures)
-        memmove(out, futures, n * sizeof(*out));
+        memmove(out, futures, n * sizeof(wse_future *));
     if (n_done_out != NULL)
         *n_done_out = n;
     return true;

@@ -44,7 +44,7 @@ chain_task(void *arg, void **result)
  * the spares carry the rest. */
 #if defined(__SANITIZE_THREAD__)
 #define CHAIN_STACK ((size_t)2 << 20)
-#define CHAIN_DEPTH 20000   /* 69 threads of 2 MiB, most of it TSan's own */
+#define CHAIN_DEPTH 20000 /* 69 threads of 2 MiB, most of it TSan's own */
 #else
 #define CHAIN_STACK ((size_t)0)
 #define CHAIN_DEPTH 100000
@@ -116,7 +116,7 @@ END_TEST
  * ThreadSanitizer its per-thread state takes much of each stack). */
 #if defined(__SANITIZE_THREAD__)
 #define SMALL_STACK_DEPTH 2000
-#define SMALL_STACK ((size_t)4 << 20)   /* its per-thread state fills 1 MiB */
+#define SMALL_STACK ((size_t)4 << 20) /* its per-thread state fills 1 MiB */
 #elif defined(__SANITIZE_ADDRESS__)
 #define SMALL_STACK_DEPTH 5000
 #else
@@ -253,10 +253,10 @@ END_TEST
  * return would wait on each other.
  */
 struct xzab {
-    wse_future *a;                /* published before anything runs */
+    wse_future *a; /* published before anything runs */
     wse_future *b;
-    wse_future *z;                /* published by B (atomic) */
-    int open;                     /* B's gate */
+    wse_future *z; /* published by B (atomic) */
+    int open;      /* B's gate */
     int rc_a, rc_x, rc_z;
 };
 
@@ -332,13 +332,13 @@ run_xzab(unsigned workers)
     limit = now_s() + 0.05;
     while (wse_future_state(a) != WSE_RUNNING && now_s() < limit)
         sched_yield();
-    usleep(2000);   /* A is in its wait */
+    usleep(2000); /* A is in its wait */
     ck_assert_int_eq(wse_submit(ex, xzab_x, &s, &x), 0);
     limit = now_s() + 0.05;
     while (wse_future_state(x) != WSE_RUNNING && now_s() < limit)
         sched_yield();
     flag_set(&s.open);
-    wse_future *all[3] = { a, b, x };
+    wse_future *all[3] = {a, b, x};
     ck_assert_int_eq(wse_wait(all, 3, 20.0, WSE_ALL_COMPLETED, NULL, NULL), 0);
     ck_assert_int_eq(s.rc_a, 0);
     ck_assert_int_eq(s.rc_x, 0);
@@ -439,7 +439,7 @@ START_TEST(stencil_workers)
         memset(s, 0, sizeof(*s));
         shuffle(order, GRID * GRID, &seed);
         for (int i = 0; i < GRID * GRID; i++)
-            cells[i] = (struct cell){ s, i / GRID, i % GRID };
+            cells[i] = (struct cell){s, i / GRID, i % GRID};
         for (int k = 0; k < GRID * GRID; k++) {
             int i = order[k];
             wse_future *f;
@@ -526,7 +526,7 @@ START_TEST(random_acyclic_waits)
             for (int k = 0; k < d->n_deps[i]; k++)
                 d->deps[i][k] = rnd_next(&seed) % (uint32_t)i;
             d->mode[i] = (int)(rnd_next(&seed) % 3);
-            args[i] = (struct dag_arg){ d, i };
+            args[i] = (struct dag_arg){d, i};
         }
         shuffle(order, d->n, &seed);
         for (int k = 0; k < d->n; k++) {
@@ -559,8 +559,8 @@ long_task(void *arg, void **result)
 }
 
 struct deadline_probe {
-    wse_future *held;             /* running on another worker, behind a gate */
-    double worst;                 /* seconds past the 10 ms deadline */
+    wse_future *held; /* running on another worker, behind a gate */
+    double worst;     /* seconds past the 10 ms deadline */
     int rc;
 };
 
@@ -587,7 +587,7 @@ START_TEST(worker_deadline_overshoot)
 {
     wse_executor *ex = make_executor(2);
     struct gate g = {0};
-    struct deadline_probe p = { NULL, 0.0, 0 };
+    struct deadline_probe p = {NULL, 0.0, 0};
     wse_future *busy[16];
     wse_future *probe;
 
@@ -683,7 +683,7 @@ START_TEST(partition_out_overlaps_futures)
     /* One pending (the slow path): the done ones first, in input order. */
     wse_future *p;
     ck_assert_int_eq(wse_submit(ex, gate_task, &g, &p), 0);
-    wse_future *mix[4] = { orig[0], p, orig[1], orig[2] };
+    wse_future *mix[4] = {orig[0], p, orig[1], orig[2]};
     memcpy(arr, mix, sizeof(mix));
     ck_assert_int_eq(wse_wait(arr, 4, 0, WSE_ALL_COMPLETED, arr + 1, &n_done), ETIMEDOUT);
     ck_assert_uint_eq(n_done, 3);
@@ -710,8 +710,8 @@ child_checks(wse_executor *ex, wse_future *parent_pending)
 
     if (wse_submit(ex, task_value, NULL, &f) != EOWNERDEAD || f != SENTINEL)
         return 10;
-    void *args[2] = { NULL, NULL };
-    wse_future *out[2] = { SENTINEL, SENTINEL };
+    void *args[2] = {NULL, NULL};
+    wse_future *out[2] = {SENTINEL, SENTINEL};
     if (wse_submit_batch(ex, task_value, args, 2, out) != EOWNERDEAD || out[0] != SENTINEL)
         return 11;
     if (wse_shutdown(ex, true, false) != EOWNERDEAD)

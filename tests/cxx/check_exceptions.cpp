@@ -19,13 +19,12 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                         #cond);                                                   \
-            failures++;                                                            \
-        }                                                                          \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);          \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static int
@@ -41,12 +40,12 @@ noop(void *, void **)
 }
 
 struct outer_state {
-    bool by_claim;          // force the wait past its fast path (registered nodes)
+    bool by_claim; // force the wait past its fast path (registered nodes)
     bool caught;
     wse_state inner_state;
     int inner_error;
-    int wait_after;         // wse_future_wait on the inner future after the catch
-    int self_wait;          // wse_future_wait on the outer's own future: EDEADLK
+    int wait_after; // wse_future_wait on the inner future after the catch
+    int self_wait;  // wse_future_wait on the outer's own future: EDEADLK
     wse_future *self;
 };
 
@@ -67,7 +66,7 @@ outer(void *arg, void **)
             return 2;
     }
     try {
-        wse_future *both[2] = { inner, inner };
+        wse_future *both[2] = {inner, inner};
         (void)wse_wait(both, 2, WSE_FOREVER, WSE_ALL_COMPLETED, nullptr, nullptr);
     } catch (const std::runtime_error &) {
         s->caught = true;
@@ -104,7 +103,7 @@ caught(bool by_claim)
     CHECK(s.inner_state == WSE_FAILED);
     CHECK(s.inner_error == ENOTRECOVERABLE);
     CHECK(s.wait_after == 0);
-    CHECK(s.self_wait == EDEADLK);   // the chain is the outer task's again
+    CHECK(s.self_wait == EDEADLK); // the chain is the outer task's again
     wse_future_release(f);
     // The executor still works, and destroy finds nothing RUNNING.
     wse_future *g = nullptr;
@@ -127,7 +126,7 @@ uncaught()
         if (wse_submit(ex, thrower, nullptr, &f) != 0)
             _exit(4);
         (void)wse_future_wait(f, WSE_FOREVER);
-        _exit(5);   // not reached: the worker's uncaught exception terminates
+        _exit(5); // not reached: the worker's uncaught exception terminates
     }
     CHECK(pid > 0);
     int status = 0;
