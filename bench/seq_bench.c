@@ -1,4 +1,5 @@
-/* Sequential C, the floor. Usage: seq_bench WORKLOAD PARAM CONFIG WORKERS (fib, flat). */
+/* Sequential C, the floor. Usage: seq_bench WORKLOAD PARAM CONFIG WORKERS (fib, flat,
+ * calib, rounds). */
 #include "common.h"
 
 static volatile uint64_t sink;
@@ -35,6 +36,41 @@ main(int argc, char **argv)
                  (double)n / ((double)(t1 - t0) / 1e9) / 1e6);
         }
         free(res);
+    } else if (strcmp(w, "calib") == 0) {
+        /* ns per iteration of the rounds kernel: the median of 5 chains of 2^20 */
+        int64_t v[5];
+        for (int r = 0; r < 5; r++) {
+            int64_t t0 = now_ns();
+            sink = (uint64_t)fma_chain(2.0, 1L << 20);
+            v[r] = now_ns() - t0;
+        }
+        emit(w, param, config, "ns_per_iter", (double)quantile(v, 5, 0.5) / (double)(1L << 20));
+    } else if (strcmp(w, "rounds") == 0) {
+        /* one rounds task run alone: the median of 5 batches, each of back-to-back
+         * calls (16 per clock read) for at least 20 ms, of the mean time per call */
+        long k = atol(param);
+        double v[5];
+        sink = (uint64_t)fma_chain(2.0, k);
+        for (int r = 0; r < 5; r++) {
+            long n = 0;
+            double x = 2.0;
+            int64_t t0 = now_ns(), t1;
+            do {
+                for (int j = 0; j < 16; j++)
+                    x = fma_chain(x + 1.0, k);
+                n += 16;
+                t1 = now_ns();
+            } while (t1 - t0 < 20000000);
+            sink = (uint64_t)x;
+            v[r] = (double)(t1 - t0) / (double)n;
+        }
+        for (int a = 1; a < 5; a++) /* insertion sort, then the middle */
+            for (int b = a; b > 0 && v[b] < v[b - 1]; b--) {
+                double t = v[b];
+                v[b] = v[b - 1];
+                v[b - 1] = t;
+            }
+        emit(w, param, config, "task_us", v[2] / 1e3);
     } else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], w);
         return 2;
