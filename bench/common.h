@@ -200,8 +200,8 @@ rounds_check(const struct rounds *r, const char *config)
     for (size_t i = 0; i < r->width; i++) {
         double v = r->val[r->steps * r->width + i];
         if (v != v) {
-            fprintf(stderr, "%s: rounds: task (%zu, %zu) ran out of order or not at all\n",
-                    config, r->steps, i);
+            fprintf(stderr, "%s: rounds: task (%zu, %zu) ran out of order or not at all\n", config,
+                    r->steps, i);
             exit(1);
         }
     }
@@ -222,8 +222,8 @@ rounds_steps(long k)
 
 /* Prints the per-step time and the FLOP rate of `steps` steps taking ns in all. */
 static inline void
-rounds_emit(const char *workload, const char *param, const char *config,
-            const struct rounds *r, int64_t ns)
+rounds_emit(const char *workload, const char *param, const char *config, const struct rounds *r,
+            int64_t ns)
 {
     double steps = (double)r->steps;
     emit(workload, param, config, "step_us", (double)ns / 1e3 / steps);

@@ -148,10 +148,11 @@ rounds_task(void)
     size_t w = rd.width;
     for (size_t s = 1; s <= rd.steps; s++)
         for (size_t i = 0; i < w; i++) {
-            size_t lo, hi, up = (s - 1) * w;
+            size_t lo, hi, up = (s - 1) * w, c = up + i, me = s * w + i;
             rounds_neighbours(&rd, i, &lo, &hi);
-#pragma omp task firstprivate(s, i) depend(in : v[up + lo], v[up + i], v[up + hi])            \
-    depend(out : v[s * w + i])
+            lo += up;
+            hi += up;
+#pragma omp task firstprivate(s, i) depend(in : v[lo], v[c], v[hi]) depend(out : v[me])
             rounds_run(&rd, s, i);
         }
 #pragma omp taskwait

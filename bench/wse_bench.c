@@ -480,7 +480,7 @@ round_task(void *arg, void **res)
     return 0;
 }
 
-#define ROUND_ARG(s, i) ((void *)(uintptr_t)((s) * rd.width + (i)))
+#define ROUND_ARG(s, i) ((void *)(uintptr_t)((s)*rd.width + (i)))
 
 /* (a) The main thread submits each step as a batch and waits for all of it. With
  * lat, each step's time is stored there. */
@@ -580,8 +580,8 @@ rounds_after(wse_executor *ex)
     for (size_t s = 2; s <= rd.steps; s++) {
         for (size_t i = 0; i < w; i++) {
             rounds_neighbours(&rd, i, &lo, &hi);
-            BENCH_CHECK(wse_submit_after(ex, &prev[lo], hi - lo + 1, round_task,
-                                         ROUND_ARG(s, i), &cur[i]));
+            BENCH_CHECK(
+                wse_submit_after(ex, &prev[lo], hi - lo + 1, round_task, ROUND_ARG(s, i), &cur[i]));
         }
         release_all(prev, w); /* the library keeps what it still needs */
         wse_future **t = prev;
@@ -663,10 +663,10 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } table[] = {{"fib", bench_fib},        {"flat", bench_flat},
-                 {"rt", bench_rt},          {"fc", bench_fc},
-                 {"ff", bench_ff},          {"waitn", bench_waitn},
-                 {"idle", bench_idle},      {"stoppoll", bench_stoppoll},
+    } table[] = {{"fib", bench_fib},         {"flat", bench_flat},
+                 {"rt", bench_rt},           {"fc", bench_fc},
+                 {"ff", bench_ff},           {"waitn", bench_waitn},
+                 {"idle", bench_idle},       {"stoppoll", bench_stoppoll},
                  {"stoplat", bench_stoplat}, {"rounds", bench_rounds},
                  {"round2", bench_round2}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
