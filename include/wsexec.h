@@ -99,8 +99,8 @@ typedef struct wse_options {
                                   many running while workers block in waits;
                                   0: 4 * workers + 64; at most 65536 */
     /* Hooks (both may be NULL). on_worker_start runs on worker `index` (0 ..
-     * workers-1; a spare from workers on, when it first starts) before it
-     * takes its first task, and wse_executor_create()
+     * workers-1; never on a spare) before it takes its first task, and
+     * wse_executor_create()
      * returns only after every start hook has returned, so a hook may set up
      * per-worker state the first tasks use. on_worker_stop runs on the worker
      * after its last task, before it exits (during destroy; also for the
@@ -381,9 +381,12 @@ WSE_EXPORT int wse_submit_after(wse_executor *ex, wse_future *const deps[], size
 /* Workers                                                                     */
 
 /* The calling worker's index in its executor (0 .. workers-1, stable), or -1 on
- * any other thread. A spare worker (wse_options.max_spare_workers) has an index
- * from workers on (workers + max_spare_workers - 1 at most), and runs the hooks
- * too. One thread-local load. */
+ * any other thread. One thread-local load. A spare thread (started while a
+ * worker blocks in a wait, wse_options.max_spare_workers) stands in for that
+ * worker: it reports the worker's index and runs no hooks. When the worker's
+ * wait ends while its spare is still inside a task, both run under that index
+ * until the spare's task returns, so per-worker state must not be assumed
+ * exclusive across a wse_wait() in a task. */
 WSE_EXPORT int wse_worker_index(void);
 
 /* ------------------------------------------------------------------------- */

@@ -40,6 +40,7 @@ wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, 
     if (w->rng == 0)
         w->rng = 1;
     w->spare = index >= pool->n_workers;
+    w->stand_in = index;
     if (w->spare) {
         rc = wse__sync_cond_init(&w->resume);
         if (rc != 0) {
@@ -305,6 +306,10 @@ wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
     return WSE__TAKE_NONE;
 }
 
+/* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. A
+ * spare reports the index of the worker it stands in for (worker.h). */
+static WSE__TLS int worker_index_plus_one;
+
 /* Under spares.mutex: keep the lock-free hint current. */
 static void
 publish_excess(struct wse__spares *sp)
@@ -314,9 +319,10 @@ publish_excess(struct wse__spares *sp)
     wse__atomic_store_u32_relaxed(&sp->excess, sp->n_active > sp->n_blocked);
 }
 
-/* Under spares.mutex: start the spare in the first unstarted slot. */
+/* Under spares.mutex: start the spare in the first unstarted slot, standing in
+ * for worker index `stand_in`. */
 static bool
-start_spare(struct wse__pool *pool)
+start_spare(struct wse__pool *pool, unsigned stand_in)
 {
     /* relaxed: written only under spares.mutex, which we hold. */
     unsigned i = wse__atomic_load_u32_relaxed(&pool->n_spawned);
@@ -327,6 +333,8 @@ start_spare(struct wse__pool *pool)
     s = &pool->workers[i];
     if (wse__worker_init(s, pool, i, pool->spares.deque_capacity) != 0)
         return false;
+    /* Before the thread exists: it reads it at start. */
+    s->stand_in = stand_in;
     wse__park_attach(&pool->park, i, &s->deque);
     wse__park_join(&pool->park);
     if (wse__worker_spawn(s) != 0) {
@@ -342,9 +350,10 @@ start_spare(struct wse__pool *pool)
     return true;
 }
 
-/* Under spares.mutex: resume a retired spare, or start one. */
+/* Under spares.mutex: resume a retired spare, or start one, standing in for
+ * worker index `stand_in` (the blocking thread's). */
 static bool
-activate_spare(struct wse__pool *pool)
+activate_spare(struct wse__pool *pool, unsigned stand_in)
 {
     unsigned n = wse__atomic_load_u32_relaxed(&pool->n_spawned);
     unsigned i;
@@ -354,12 +363,13 @@ activate_spare(struct wse__pool *pool)
 
         if (s->retired) {
             s->retired = false;
+            s->stand_in = stand_in;
             wse__park_join(&pool->park);
             pthread_cond_signal(&s->resume);
             return true;
         }
     }
-    return start_spare(pool);
+    return start_spare(pool, stand_in);
 }
 
 /* Spin up to this long on the latch before blocking: a child stolen a moment
@@ -423,7 +433,7 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
     /* Running threads: n_workers + n_active - n_blocked. Keep n_workers
      * running once we block; at the ceiling (no slot left) block without. */
     if (sp->n_active < sp->n_blocked + 1) {
-        if (activate_spare(pool)) {
+        if (activate_spare(pool, w->stand_in)) {
             sp->n_active++;
         } else if (pool->n_workers + sp->n_active == sp->n_blocked + 1) {
             /* We are the last running thread. */
@@ -482,6 +492,8 @@ spare_retire_if_excess(struct wse__worker *w)
         while (w->retired && !sp->closing)
             wse__sync_cond_wait(&w->resume, &sp->mutex, NULL);
         keep = !w->retired;
+        /* Resumed for another blocked worker: report its index. */
+        worker_index_plus_one = (int)w->stand_in + 1;
     }
     wse__sync_unlock(&sp->mutex);
     return keep;
@@ -530,9 +542,6 @@ search(struct wse__worker *w)
     return NULL;
 }
 
-/* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. */
-static WSE__TLS int worker_index_plus_one;
-
 int
 wse_worker_index(void)
 {
@@ -560,7 +569,9 @@ wse__worker_main(void *arg)
     size_t size;
 
     wse__worker_tls = w;
-    worker_index_plus_one = (int)w->index + 1;
+    /* A worker its own index; a spare the one it stands in for (set before
+     * its thread was created, under spares.mutex). */
+    worker_index_plus_one = (int)w->stand_in + 1;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         if (pthread_attr_getstack(&attr, &lo, &size) == 0)
             w->stack_lo = (uintptr_t)lo;
@@ -570,13 +581,16 @@ wse__worker_main(void *arg)
     /* Truncation is harmless: the name is a debugging aid (15 bytes at most). */
     (void)snprintf(name, sizeof(name), "%.10s-%u", pool->thread_name, w->index);
     (void)pthread_setname_np(pthread_self(), name);
-    if (pool->on_start != NULL)
-        pool->on_start(pool->owner, w->index, pool->hook_ctx);
-    /* create returns once every start hook has returned. */
-    wse__sync_lock(&pool->start_mutex);
-    pool->n_started++;
-    pthread_cond_broadcast(&pool->start_cond);
-    wse__sync_unlock(&pool->start_mutex);
+    /* The hooks are the workers' own: a spare only stands in for one. */
+    if (!w->spare) {
+        if (pool->on_start != NULL)
+            pool->on_start(pool->owner, w->index, pool->hook_ctx);
+        /* create returns once every start hook has returned. */
+        wse__sync_lock(&pool->start_mutex);
+        pool->n_started++;
+        pthread_cond_broadcast(&pool->start_cond);
+        wse__sync_unlock(&pool->start_mutex);
+    }
     for (;;) {
         if (w->spare && !spare_retire_if_excess(w))
             break;
@@ -588,7 +602,7 @@ wse__worker_main(void *arg)
         if (wse__park_sleep(&pool->park, w->index, NULL, NULL) == WSE__PARK_TERMINATED)
             break;
     }
-    if (pool->on_stop != NULL)
+    if (!w->spare && pool->on_stop != NULL)
         pool->on_stop(pool->owner, w->index, pool->hook_ctx);
     wse__alloc_cache_disable();
     worker_index_plus_one = 0;

@@ -76,6 +76,10 @@ struct wse__worker {
     bool retired;                 /* a spare waiting on resume; under spares.mutex */
     bool ready;                   /* deque initialised (spares: once started) */
     bool stack_blocked;           /* blocked for want of stack; under spares.mutex */
+    unsigned stand_in;            /* the worker index this thread reports
+                                     (wse_worker_index()): its own for a worker;
+                                     for a spare, that of the worker whose wait
+                                     started or resumed it; under spares.mutex */
     uint32_t abandon;             /* atomic: a stack_blocked wait must give up */
     pthread_cond_t resume;        /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;

@@ -219,6 +219,80 @@ START_TEST(hooks_null_fine_and_only_one)
 }
 END_TEST
 
+/* Fork-join that blocks (a stolen child), so spare threads stand in for waiting
+ * workers: every task still sees an index in 0 .. workers-1, and the hooks run
+ * once per worker, never for a spare. */
+static int max_index_seen;
+
+static int
+fib_index(void *arg, void **result)
+{
+    long n = (long)(intptr_t)arg;
+    int idx = wse_worker_index();
+    int seen = __atomic_load_n(&max_index_seen, __ATOMIC_RELAXED);
+    wse_future *f[2];
+    int rc;
+
+    while (idx > seen &&
+           !__atomic_compare_exchange_n(&max_index_seen, &seen, idx, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+        ;
+    if (idx < 0)
+        return EINVAL;
+    if (n < 2) {
+        *result = (void *)(intptr_t)n;
+        return 0;
+    }
+    rc = wse_submit(wse_current(), fib_index, (void *)(intptr_t)(n - 1), &f[0]);
+    if (rc != 0)
+        return rc;
+    rc = wse_submit(wse_current(), fib_index, (void *)(intptr_t)(n - 2), &f[1]);
+    if (rc != 0) {
+        wse_future_release(f[0]);
+        return rc;
+    }
+    rc = wse_wait(f, 2, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL);
+    if (rc == 0)
+        rc = wse_future_error(f[0]) | wse_future_error(f[1]);
+    if (rc == 0)
+        *result = (void *)((intptr_t)wse_future_value(f[0]) + (intptr_t)wse_future_value(f[1]));
+    wse_future_release(f[0]);
+    wse_future_release(f[1]);
+    return rc;
+}
+
+START_TEST(hooks_index_in_range_with_spares)
+{
+    struct hooks h = {0};
+    wse_options o = {0};
+    wse_executor *ex;
+    wse_future *f;
+    int round;
+
+    o.workers = 2;
+    o.on_worker_start = on_start;
+    o.on_worker_stop = on_stop;
+    o.hook_ctx = &h;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    __atomic_store_n(&max_index_seen, -1, __ATOMIC_RELAXED);
+    for (round = 0; round < 5; round++) {
+        ck_assert_int_eq(wse_submit(ex, fib_index, (void *)(intptr_t)24, &f), 0);
+        ck_assert_int_eq(wse_future_wait(f, wse_test_scale(60.0)), 0);
+        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+        ck_assert_int_eq((intptr_t)wse_future_value(f), 46368);
+        wse_future_release(f);
+    }
+    ck_assert_int_le(__atomic_load_n(&max_index_seen, __ATOMIC_RELAXED), 1);
+    ck_assert_int_ge(__atomic_load_n(&max_index_seen, __ATOMIC_RELAXED), 0);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    ck_assert_int_eq(h.start_bad, 0);
+    ck_assert_int_eq(h.stop_bad, 0);
+    ck_assert_int_eq(h.start_calls[0] + h.start_calls[1], 2);
+    ck_assert_int_eq(h.stop_calls[0] + h.stop_calls[1], 2);
+    ck_assert_int_eq(h.start_calls[2] + h.stop_calls[2], 0);
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -230,6 +304,7 @@ hooks_suite(void)
     tcase_add_test(tc, hooks_start_and_stop);
     tcase_add_test(tc, hooks_start_hook_submits);
     tcase_add_test(tc, hooks_null_fine_and_only_one);
+    tcase_add_test(tc, hooks_index_in_range_with_spares);
     suite_add_tcase(s, tc);
     return s;
 }
