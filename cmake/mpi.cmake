@@ -1,0 +1,72 @@
+# libwsexec_mpi: wsexec futures across the ranks of an MPI job (src/mpi/,
+# include/wsexec_mpi.h). WSE_MPI=AUTO builds it when find_package(MPI COMPONENTS C)
+# finds a C MPI, ON requires it, OFF never builds it. The core library never links
+# MPI: only these targets do.
+
+set(WSE_MPI AUTO CACHE STRING "Build libwsexec_mpi: AUTO (when C MPI is found), ON, OFF")
+set_property(CACHE WSE_MPI PROPERTY STRINGS AUTO ON OFF)
+string(TOUPPER "${WSE_MPI}" _wse_mpi)
+if(NOT _wse_mpi MATCHES "^(AUTO|ON|OFF)$")
+  message(FATAL_ERROR "WSE_MPI takes AUTO, ON or OFF, not '${WSE_MPI}'")
+endif()
+
+set(WSE_MPI_BUILT OFF)
+if(NOT _wse_mpi STREQUAL "OFF")
+  find_package(MPI COMPONENTS C QUIET)
+  file(STRINGS "${PROJECT_SOURCE_DIR}/include/wsexec.h" _wse_promise REGEX "wse_promise_create")
+  if(MPI_C_FOUND AND NOT _wse_promise)
+    # Transitional: the layer's futures are promises (wse_promise_create).
+    message(STATUS "wsexec: libwsexec_mpi needs promises in wsexec.h; not built yet")
+  elseif(MPI_C_FOUND)
+    set(WSE_MPI_BUILT ON)
+  elseif(_wse_mpi STREQUAL "ON")
+    message(FATAL_ERROR "WSE_MPI=ON but no C MPI was found: install the Debian packages "
+                        "libopenmpi-dev and openmpi-bin (tools/setup.sh --mpi)")
+  else()
+    message(STATUS "wsexec: no C MPI found, libwsexec_mpi is not built "
+                   "(tools/setup.sh --mpi installs Open MPI)")
+  endif()
+endif()
+
+if(WSE_MPI_BUILT)
+  message(STATUS "wsexec: building libwsexec_mpi with MPI ${MPI_C_VERSION}")
+  set(WSE_MPI_SOURCES src/mpi/mpi.c src/mpi/progress.c src/mpi/result.c)
+
+  # wse_mpi_library(NAME TYPE CORE): the layer, linked to the core library CORE.
+  function(wse_mpi_library name type core)
+    add_library(${name} ${type} ${WSE_MPI_SOURCES})
+    target_include_directories(${name}
+      PUBLIC  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+      PRIVATE ${PROJECT_SOURCE_DIR}/src/mpi)
+    target_compile_features(${name} PUBLIC c_std_11)
+    target_compile_definitions(${name} PRIVATE _GNU_SOURCE)
+    target_compile_options(${name} PRIVATE ${WSE_WARNINGS})
+    target_link_libraries(${name} PUBLIC ${core} MPI::MPI_C Threads::Threads)
+  endfunction()
+
+  wse_mpi_library(wsexec_mpi SHARED wsexec)
+  set_target_properties(wsexec_mpi PROPERTIES
+    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR} EXPORT_NAME wsexec_mpi)
+  wse_mpi_library(wsexec_mpi_static STATIC wsexec_static)
+  set_target_properties(wsexec_mpi_static PROPERTIES
+    OUTPUT_NAME wsexec_mpi EXPORT_NAME wsexec_mpi_static)
+  add_library(wsexec::wsexec_mpi ALIAS wsexec_mpi)
+  add_library(wsexec::wsexec_mpi_static ALIAS wsexec_mpi_static)
+
+  if(WSE_BUILD_TOOLS)
+    add_executable(wse-mpi-demo tools/wse-mpi-demo.c)
+    target_compile_definitions(wse-mpi-demo PRIVATE _GNU_SOURCE)
+    target_compile_options(wse-mpi-demo PRIVATE ${WSE_WARNINGS})
+    target_link_libraries(wse-mpi-demo PRIVATE wsexec::wsexec_mpi)
+    set_target_properties(wse-mpi-demo PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/tools")
+  endif()
+endif()
+
+if(WSE_MPI_BUILT)
+  if(WSE_BUILD_TESTS)
+    add_subdirectory(tests/mpi)
+  endif()
+  include(cmake/install_mpi.cmake)
+endif()
