@@ -31,6 +31,7 @@ endif()
 if(WSE_MPI_BUILT)
   message(STATUS "wsexec: building libwsexec_mpi with MPI ${MPI_C_VERSION}")
   set(WSE_MPI_SOURCES src/mpi/mpi.c src/mpi/progress.c src/mpi/result.c)
+  list(TRANSFORM WSE_MPI_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/" OUTPUT_VARIABLE WSE_MPI_SOURCES_ABS)
 
   # wse_mpi_library(NAME TYPE CORE): the layer, linked to the core library CORE.
   function(wse_mpi_library name type core)

@@ -43,7 +43,12 @@ enum {
 
 #define WSE__MPI_CODE_CANCELLED (-1)    /* RESULT code: the task ended CANCELLED */
 #define WSE__MPI_INLINE 8192u           /* payloads up to this size ride in the header message */
-#define WSE__MPI_CHUNK ((size_t)1 << 30) /* bytes per data message (MPI counts are ints) */
+/* Bytes per data message (MPI counts are ints); a test build makes it small. */
+#ifdef WSE__MPI_CHUNK_BYTES
+#define WSE__MPI_CHUNK ((size_t)WSE__MPI_CHUNK_BYTES)
+#else
+#define WSE__MPI_CHUNK ((size_t)1 << 30)
+#endif
 
 struct wse__mpi_hdr {
     uint32_t kind;      /* WSE__MPI_TASK ... */
