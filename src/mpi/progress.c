@@ -670,6 +670,7 @@ wse__mpi_progress_main(void *arg)
 {
     struct wse_mpi *m = arg;
     prctl(PR_SET_TIMERSLACK, 1000UL);   /* ns: short sleeps stay short */
+    pthread_setname_np(pthread_self(), "wse-mpi");
 
     pthread_mutex_lock(&m->lock);
     while (m->go == 0)
