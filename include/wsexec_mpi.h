@@ -105,8 +105,10 @@ WSE_EXPORT int wse_mpi_register(wse_mpi *m, const char *name, wse_mpi_fn fn);
  * refuses it, with the code of wse_submit (ESHUTDOWN, ENOMEM).
  *
  * wse_future_cancel and wse_future_request_stop on the future cancel it locally at
- * once and forward a stop to the task: not started there, it never runs; running,
- * it sees wse_stop_requested(). Its result, if any, is then dropped.
+ * once and forward a stop to the rank that runs the task: if it has not started
+ * there when the stop arrives, it never runs; if it is running, it sees
+ * wse_stop_requested(). Its result, if any, is then dropped. Stops are forwarded
+ * in the order they were made.
  *
  * WSE_MPI_ANY_RANK: the task waits on this rank until some rank has a free worker
  * (as counted by this rank: the tasks it has there, against that rank's worker

@@ -127,7 +127,9 @@ struct wse_mpi {
     size_t cap_fns;
     struct wse__mpi_out *inbox_head;  /* posted tasks, FIFO */
     struct wse__mpi_out *inbox_tail;
-    struct wse__mpi_out *cancels;     /* outs whose promise was cancelled */
+    struct wse__mpi_out *cancels;     /* outs whose promise was cancelled, FIFO (a
+                                         cancel before a stop is forwarded first) */
+    struct wse__mpi_out *cancels_tail;
     struct wse__mpi_in *dones;        /* ins whose task is done */
     uint64_t next_id;
     int go;                   /* create: 1 start serving, -1 quit at once */

@@ -236,8 +236,12 @@ out_done_cb(wse_future *f, void *arg)
     struct wse_mpi *m = o->m;
     pthread_mutex_lock(&m->lock);
     if (o->posted) {
-        o->cancel_next = m->cancels;
-        m->cancels = o;
+        o->cancel_next = NULL;
+        if (m->cancels_tail != NULL)
+            m->cancels_tail->cancel_next = o;
+        else
+            m->cancels = o;
+        m->cancels_tail = o;
         wse__mpi_wake(m);
     }
     pthread_mutex_unlock(&m->lock);

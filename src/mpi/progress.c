@@ -598,7 +598,7 @@ take_inbox(struct wse_mpi *m, bool *closing)
     struct wse__mpi_out *cancels = m->cancels;
     struct wse__mpi_in *dones = m->dones;
     m->inbox_head = m->inbox_tail = NULL;
-    m->cancels = NULL;
+    m->cancels = m->cancels_tail = NULL;
     m->dones = NULL;
     *closing = m->closing;
     pthread_mutex_unlock(&m->lock);
