@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 #define WSE_VERSION_MAJOR 0
-#define WSE_VERSION_MINOR 1
+#define WSE_VERSION_MINOR 2
 #define WSE_VERSION_PATCH 0
 #define WSE_VERSION_HEX \
     ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
@@ -70,6 +70,17 @@ typedef struct wse_options {
                                   parks; 0: default (64) */
     const char *thread_name;   /* prefix of worker thread names (at most 10 bytes
                                   are used, then the worker index); NULL: "wse" */
+    /* Hooks (both may be NULL). on_worker_start runs on worker `index` (0 ..
+     * workers-1) before it takes its first task, and wse_executor_create()
+     * returns only after every start hook has returned, so a hook may set up
+     * per-worker state the first tasks use. on_worker_stop runs on the worker
+     * after its last task, before it exits (during destroy; also for the
+     * workers that started when create fails later). A hook may submit (from
+     * start the task queues normally) but must not call wse_shutdown() or
+     * wse_executor_destroy() on ex. */
+    void (*on_worker_start)(wse_executor *ex, unsigned index, void *ctx);
+    void (*on_worker_stop)(wse_executor *ex, unsigned index, void *ctx);
+    void *hook_ctx;            /* passed to both hooks as ctx */
 } wse_options;
 
 /*
@@ -127,7 +138,8 @@ WSE_EXPORT int wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const ar
                                 size_t n, wse_future *out[]);
 
 /* States. A future moves only forward: PENDING -> RUNNING -> DONE | FAILED, or
- * PENDING -> CANCELLED. */
+ * PENDING -> CANCELLED; RUNNING -> CANCELLED when a task returns ECANCELED after
+ * a stop was requested for it; and for promises PENDING -> DONE | FAILED. */
 typedef enum { WSE_PENDING, WSE_RUNNING, WSE_DONE, WSE_FAILED, WSE_CANCELLED } wse_state;
 
 /* The current state of f (WSE_PENDING if f is NULL). */
@@ -228,6 +240,118 @@ WSE_EXPORT int wse_wait(wse_future *const futures[], size_t n, double timeout_s,
 WSE_EXPORT int wse_wait_until(wse_future *const futures[], size_t n,
                               const struct timespec *deadline, wse_return_when return_when,
                               wse_future *out[], size_t *n_done);
+
+/* ------------------------------------------------------------------------- */
+/* Cooperative stop                                                            */
+
+/*
+ * Ask f to stop. PENDING: f becomes CANCELLED at once (as wse_future_cancel()).
+ * RUNNING: a stop flag is set that the task polls with wse_stop_requested();
+ * nothing is interrupted. The request also reaches every task submitted, with any
+ * submit function, from inside f's task (transitively) that has not finished:
+ * pending ones are cancelled when a worker would start them (they never run),
+ * running ones see the flag. A task that returns ECANCELED after a stop was
+ * requested for it (or for a task it descends from) ends CANCELLED, not FAILED.
+ * Returns true if f was not done (also on a repeated call while it runs), false
+ * if it was done (nothing happens) or f is NULL. Any thread; idempotent.
+ * Lineage costs memory: a finished task stays allocated while tasks submitted
+ * from inside it are alive.
+ */
+WSE_EXPORT bool wse_future_request_stop(wse_future *f);
+
+/*
+ * Inside a task: true once a stop was requested for it or for a task it descends
+ * from. False on a thread that is not running a task, and inside an unrelated task
+ * that a stopped task's worker runs while it helps. A few plain loads, no
+ * read-modify-write or system call: fine in an inner loop.
+ */
+WSE_EXPORT bool wse_stop_requested(void);
+
+/* ------------------------------------------------------------------------- */
+/* Promises: futures the program completes                                     */
+
+typedef void (*wse_value_free_fn)(void *value);
+
+/*
+ * A PENDING future with no task; *out holds one reference. free_value (may be
+ * NULL) is called once on the value when the future is freed, if it ended DONE
+ * with a non-NULL value. A promise belongs to no executor and outlives them all;
+ * wse_wait(), callbacks and wse_submit_after() take promises like any future, and
+ * wse_future_cancel()/wse_future_request_stop() cancel a pending one.
+ * EINVAL: out is NULL. ENOMEM.
+ */
+WSE_EXPORT int wse_promise_create(wse_future **out, wse_value_free_fn free_value);
+
+/*
+ * Complete promise f: DONE with value, or FAILED with error (nonzero). Exactly one
+ * completion wins; waiters wake and callbacks run on the calling thread, as for a
+ * task. Any thread, a worker or a callback included. EINVAL: f is NULL, error is
+ * 0 (checked first, whatever the state), or f was made by a submit. EALREADY: f
+ * is already done (set or cancelled) or being set by another thread; nothing
+ * changes, and the value still belongs to the caller.
+ */
+WSE_EXPORT int wse_promise_set_value(wse_future *f, void *value);
+WSE_EXPORT int wse_promise_set_error(wse_future *f, int error);
+
+/* ------------------------------------------------------------------------- */
+/* Dependencies                                                                */
+
+/*
+ * Submit fn(arg) to run once every future in deps is done (DONE, FAILED or
+ * CANCELLED: it runs in every case and may inspect them). Until then its future is
+ * PENDING: it can be cancelled, and wse_shutdown(cancel_pending) cancels it; it
+ * counts as queued, so wse_shutdown(wait) and destroy wait for it (a dependency
+ * that never completes keeps them waiting: cancel the task first). Deps may be
+ * task futures of any executor or promises, and may repeat; the library holds a
+ * reference to each until the task is queued (release yours at once if you like).
+ * n_deps == 0 is wse_submit(). When the last dependency completes, the task is
+ * queued on the completing worker's own deque if it is a worker of ex, otherwise
+ * on ex's injection queue: nobody blocks or polls; O(n_deps) here, O(1) per
+ * completed dependency. *out as wse_submit() (may be NULL).
+ * EINVAL: ex or fn NULL, deps NULL with n_deps > 0, or a NULL entry. ESHUTDOWN.
+ * ENOMEM. On error nothing was submitted and *out is untouched.
+ */
+WSE_EXPORT int wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps,
+                                wse_task_fn fn, void *arg, wse_future **out);
+
+/* ------------------------------------------------------------------------- */
+/* Workers                                                                     */
+
+/* The calling worker's index in its executor (0 .. workers-1, stable), or -1 on
+ * any other thread. One thread-local load. */
+WSE_EXPORT int wse_worker_index(void);
+
+/* ------------------------------------------------------------------------- */
+/* as_completed                                                                */
+
+typedef struct wse_as_completed wse_as_completed;
+
+/*
+ * An iterator that hands back each of the n entries once, as it completes, as
+ * Python's as_completed(). The deadline is timeout_s from now for the whole
+ * iteration (WSE_FOREVER: none; 0: only what is already done). Takes a reference
+ * to each future, dropped by wse_as_completed_destroy(). O(n) here; O(1) per
+ * completion and no allocation afterwards.
+ * EINVAL: out or futures NULL, n == 0, a NULL entry, NaN timeout. ENOMEM.
+ */
+WSE_EXPORT int wse_as_completed_create(wse_as_completed **out, wse_future *const futures[],
+                                       size_t n, double timeout_s);
+
+/*
+ * The next done entry: 0 with *f the future (borrowed, valid until destroy) and
+ * *index its position in the input (f and index may be NULL). Entries already
+ * done at create come first, in input order, then the others in completion
+ * order; duplicates are returned once per entry. ETIMEDOUT: the deadline passed
+ * before another entry completed (nothing is cancelled; a later call still
+ * returns entries that completed meanwhile, then ETIMEDOUT again). ENOENT: all n
+ * entries have been returned. EINVAL: it is NULL. A worker helps while it waits,
+ * as in wse_wait(); a plain thread sleeps. One thread at a time per iterator.
+ */
+WSE_EXPORT int wse_as_completed_next(wse_as_completed *it, wse_future **f, size_t *index);
+
+/* Unlink from the futures still pending and drop the references; NULL is ignored.
+ * Safe while futures complete on other threads. */
+WSE_EXPORT void wse_as_completed_destroy(wse_as_completed *it);
 
 #ifdef __cplusplus
 }

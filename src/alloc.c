@@ -29,16 +29,16 @@ wse__fault_arm(int64_t fail_at, bool persistent)
 {
     /* relaxed: set up by the test before the scenario starts its threads (thread
      * creation orders it); read as a hint by should_fail(). */
-    wse_store_i64_relaxed(&fault_count, 0);
-    wse_store_u32_relaxed(&fault_persistent, persistent);
-    wse_store_i64_relaxed(&fault_at, fail_at);
+    wse__atomic_store_i64_relaxed(&fault_count, 0);
+    wse__atomic_store_u32_relaxed(&fault_persistent, persistent);
+    wse__atomic_store_i64_relaxed(&fault_at, fail_at);
 }
 
 int64_t
 wse__fault_count(void)
 {
     /* relaxed: read by the test after the scenario has joined its threads. */
-    return wse_load_i64_relaxed(&fault_count);
+    return wse__atomic_load_i64_relaxed(&fault_count);
 }
 
 /* Thread starts counted since the last wse__fault_arm_thread(); atomic. */
@@ -50,8 +50,8 @@ void
 wse__fault_arm_thread(int64_t fail_at)
 {
     /* relaxed: set up by the test before the scenario (see wse__fault_arm()). */
-    wse_store_i64_relaxed(&thread_count, 0);
-    wse_store_i64_relaxed(&thread_at, fail_at);
+    wse__atomic_store_i64_relaxed(&thread_count, 0);
+    wse__atomic_store_i64_relaxed(&thread_at, fail_at);
 }
 
 /* Count one event on *count; true if it is event number *at (1-based; 0: none),
@@ -65,8 +65,8 @@ counted_hit(int64_t *count, int64_t *at_p, bool persistent)
     if (!WSE_FAULT_INJECTION)
         return false;
     /* relaxed: a counter; only its atomicity matters (each number once). */
-    k = wse_faa_i64_relaxed(count, 1) + 1;
-    at = wse_load_i64_relaxed(at_p);
+    k = wse__atomic_faa_i64_relaxed(count, 1) + 1;
+    at = wse__atomic_load_i64_relaxed(at_p);
     if (at == 0)
         return false;
     return k == at || (k > at && persistent);
@@ -83,11 +83,11 @@ should_fail(void)
 {
     /* relaxed: set by wse__fault_arm() before the scenario. */
     return counted_hit(&fault_count, &fault_at,
-                       WSE_FAULT_INJECTION && wse_load_u32_relaxed(&fault_persistent));
+                       WSE_FAULT_INJECTION && wse__atomic_load_u32_relaxed(&fault_persistent));
 }
 
 void *
-wse__malloc(size_t size)
+wse__alloc(size_t size)
 {
     if (should_fail())
         return NULL;
@@ -95,7 +95,7 @@ wse__malloc(size_t size)
 }
 
 void *
-wse__calloc(size_t n, size_t size)
+wse__alloc_array(size_t n, size_t size)
 {
     if (should_fail())
         return NULL;
@@ -103,7 +103,7 @@ wse__calloc(size_t n, size_t size)
 }
 
 void *
-wse__zalloc_aligned(size_t align, size_t size)
+wse__alloc_aligned(size_t align, size_t size)
 {
     size_t rounded = (size + align - 1) / align * align;
     void *p;
@@ -117,7 +117,7 @@ wse__zalloc_aligned(size_t align, size_t size)
 }
 
 void
-wse__free(void *p)
+wse__alloc_free(void *p)
 {
     free(p);
 }
@@ -132,14 +132,14 @@ wse__free(void *p)
  * at the free. */
 
 #if defined(__SANITIZE_ADDRESS__)
-#define WSE_SMALL_CACHE 0
+#define WSE__ALLOC_CACHE 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define WSE_SMALL_CACHE 0
+#define WSE__ALLOC_CACHE 0
 #endif
 #endif
-#ifndef WSE_SMALL_CACHE
-#define WSE_SMALL_CACHE 1
+#ifndef WSE__ALLOC_CACHE
+#define WSE__ALLOC_CACHE 1
 #endif
 
 struct small_block {
@@ -155,7 +155,7 @@ struct small_cache {
 static _Thread_local struct small_cache small_cache;
 
 void *
-wse__small_alloc(void)
+wse__alloc_small(void)
 {
     struct small_cache *c = &small_cache;
     struct small_block *b = c->head;
@@ -167,18 +167,18 @@ wse__small_alloc(void)
         c->count--;
         return b;
     }
-    return malloc(WSE_SMALL_BLOCK);
+    return malloc(WSE__ALLOC_SMALL);
 }
 
 void
-wse__small_free(void *p)
+wse__alloc_small_free(void *p)
 {
     struct small_cache *c = &small_cache;
     struct small_block *b = p;
 
     if (p == NULL)
         return;
-    if (!c->enabled || c->count >= WSE_SMALL_CACHE_MAX) {
+    if (!c->enabled || c->count >= WSE__ALLOC_CACHE_MAX) {
         free(p);
         return;
     }
@@ -188,13 +188,13 @@ wse__small_free(void *p)
 }
 
 void
-wse__small_cache_enable(void)
+wse__alloc_cache_enable(void)
 {
-    small_cache.enabled = WSE_SMALL_CACHE;
+    small_cache.enabled = WSE__ALLOC_CACHE;
 }
 
 void
-wse__small_cache_disable(void)
+wse__alloc_cache_disable(void)
 {
     struct small_cache *c = &small_cache;
     struct small_block *next;

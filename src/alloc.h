@@ -1,39 +1,39 @@
 /*
  * Every allocation of wsexec goes through these functions, so a test build can
- * make the k-th allocation fail (issue 4, WSE_FAULT_INJECTION).
+ * make the k-th allocation fail (the WSE_FAULT_INJECTION build).
  */
-#ifndef WSE_ALLOC_H
-#define WSE_ALLOC_H
+#ifndef WSE__ALLOC_H
+#define WSE__ALLOC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* malloc(size); NULL when out of memory. */
-void *wse__malloc(size_t size);
+void *wse__alloc(size_t size);
 /* calloc(n, size), NULL on overflow or when out of memory. */
-void *wse__calloc(size_t n, size_t size);
+void *wse__alloc_array(size_t n, size_t size);
 /* aligned_alloc rounded up to a multiple of align; memory is zeroed. */
-void *wse__zalloc_aligned(size_t align, size_t size);
+void *wse__alloc_aligned(size_t align, size_t size);
 /* free(p). */
-void wse__free(void *p);
+void wse__alloc_free(void *p);
 
 /*
- * Small blocks (futures, callback nodes): WSE_SMALL_BLOCK bytes, aligned for any
+ * Small blocks (futures, callback nodes): WSE__ALLOC_SMALL bytes, aligned for any
  * type. On a thread that enabled its cache (the worker threads), freed blocks are
- * kept on a thread-local free list of at most WSE_SMALL_CACHE_MAX blocks and
+ * kept on a thread-local free list of at most WSE__ALLOC_CACHE_MAX blocks and
  * handed out again without malloc; on other threads these are malloc and free.
  * A block may be freed on any thread, whichever allocated it. Each allocation is
  * counted by the fault injection like any other, cached or not.
  */
-#define WSE_SMALL_BLOCK 64
-#define WSE_SMALL_CACHE_MAX 4096
-void *wse__small_alloc(void);
-void wse__small_free(void *p);
+#define WSE__ALLOC_SMALL 64
+#define WSE__ALLOC_CACHE_MAX 4096
+void *wse__alloc_small(void);
+void wse__alloc_small_free(void *p);
 /* Start keeping freed small blocks on this thread (a worker, at its start). */
-void wse__small_cache_enable(void);
+void wse__alloc_cache_enable(void);
 /* Free this thread's cached blocks and stop caching (a worker, before it exits). */
-void wse__small_cache_disable(void);
+void wse__alloc_cache_disable(void);
 
 /* Fault injection (effective only in a WSE_FAULT_INJECTION build): reset the
  * allocation counter and make allocation number fail_at (1-based; 0: none) fail,
@@ -47,4 +47,4 @@ void wse__fault_arm_thread(int64_t fail_at);
  * WSE_FAULT_INJECTION build). */
 bool wse__fault_thread_start(void);
 
-#endif /* WSE_ALLOC_H */
+#endif /* WSE__ALLOC_H */

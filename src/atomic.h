@@ -12,48 +12,48 @@
  * carry no ordering, so an acquire load is ck_pr_load + ck_pr_fence_acquire() and a
  * release store is ck_pr_fence_release() + ck_pr_store. On x86-64 (CK_MD_TSO) those
  * fences are compiler barriers only; the full fence is a locked instruction (see
- * wse_fence_seq_cst()). ck_pr
+ * wse__atomic_fence_seq_cst()). ck_pr
  * read-modify-writes are lock-prefixed (serialising) on TSO; on weaker machines
  * the ck_pr_fence_*atomic* fences around them give the stated order.
  *
  * ThreadSanitizer understands neither ck_pr's inline assembly nor stand-alone
- * fences (measured: RESEARCH.md 0.1), so under TSan every operation maps to the
+ * fences (a correct message-passing program is reported as a race), so under TSan every operation maps to the
  * __atomic builtin with the order on the access itself. The code above this layer
  * puts orders on accesses (store_release of a publishing index, not a fence plus a
  * relaxed store) so that both mappings express the same synchronisation.
  */
-#ifndef WSE_ATOMIC_H
-#define WSE_ATOMIC_H
+#ifndef WSE__ATOMIC_H
+#define WSE__ATOMIC_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #if defined(__SANITIZE_THREAD__)
-#define WSE_TSAN 1
+#define WSE__TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define WSE_TSAN 1
+#define WSE__TSAN 1
 #endif
 #endif
-#ifndef WSE_TSAN
-#define WSE_TSAN 0
+#ifndef WSE__TSAN
+#define WSE__TSAN 0
 #endif
 
-#define WSE_CACHE_LINE 64
-#define WSE_CACHE_ALIGNED __attribute__((aligned(WSE_CACHE_LINE)))
+#define WSE__CACHE_LINE 64
+#define WSE__CACHE_ALIGNED __attribute__((aligned(WSE__CACHE_LINE)))
 
-#if !WSE_TSAN
+#if !WSE__TSAN
 #include <ck_pr.h>
 #endif
 
-#define WSE_INLINE static inline __attribute__((always_inline))
+#define WSE__INLINE static inline __attribute__((always_inline))
 
 /* Pointer-sized atomics act on a void * object; the typedef keeps const on the
  * right level when the macros below write `const T *`. */
-typedef void *wse_ptr;
+typedef void *wse__ptr;
 
 /*
- * Chaos scheduling (issue 4): in a WSE_CHAOS build every operation below first
+ * Chaos scheduling: in a WSE_CHAOS build (a test build) every operation below first
  * calls wse__chaos_point() (chaos.c), which yields or spins at seeded random, so
  * rare interleavings become common. In other builds the branch is constant-false
  * and vanishes.
@@ -62,81 +62,83 @@ typedef void *wse_ptr;
 #define WSE_CHAOS 0
 #endif
 void wse__chaos_point(void);
-#define WSE_CHAOS_POINT()          \
+/* The seed of this process's chaos schedule (WSE_CHAOS_SEED, else the clock). */
+int64_t wse__chaos_seed(void);
+#define WSE__CHAOS_POINT()          \
     do {                           \
         if (WSE_CHAOS)             \
             wse__chaos_point();    \
     } while (0)
 
-#if WSE_TSAN
+#if WSE__TSAN
 
 /* ------------------------------------------------------------------------- */
 /* ThreadSanitizer mapping: C11 orders on each access.                       */
 
-#define WSE_ATOMIC_OPS(T, N)                                                            \
-    WSE_INLINE T wse_load_##N##_relaxed(const T *p)                                     \
+#define WSE__ATOMIC_OPS(T, N)                                                            \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                     \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         return __atomic_load_n(p, __ATOMIC_RELAXED);                                    \
     }                                                                                   \
-    WSE_INLINE T wse_load_##N##_acquire(const T *p)                                     \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                     \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                    \
     }                                                                                   \
-    WSE_INLINE void wse_store_##N##_relaxed(T *p, T v)                                  \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                  \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         __atomic_store_n(p, v, __ATOMIC_RELAXED);                                       \
     }                                                                                   \
-    WSE_INLINE void wse_store_##N##_release(T *p, T v)                                  \
+    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                  \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         __atomic_store_n(p, v, __ATOMIC_RELEASE);                                       \
     }                                                                                   \
-    WSE_INLINE bool wse_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         return __atomic_compare_exchange_n(p, expected, desired, false,                 \
                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);         \
     }                                                                                   \
-    WSE_INLINE bool wse_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         return __atomic_compare_exchange_n(p, expected, desired, false,                 \
                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);         \
     }
 
-WSE_ATOMIC_OPS(uint32_t, u32)
-WSE_ATOMIC_OPS(uint64_t, u64)
-WSE_ATOMIC_OPS(int64_t, i64)
-WSE_ATOMIC_OPS(wse_ptr, ptr)
+WSE__ATOMIC_OPS(uint32_t, u32)
+WSE__ATOMIC_OPS(uint64_t, u64)
+WSE__ATOMIC_OPS(int64_t, i64)
+WSE__ATOMIC_OPS(wse__ptr, ptr)
 
-WSE_INLINE uint32_t
-wse_faa_u32_acq_rel(uint32_t *p, uint32_t v)
+WSE__INLINE uint32_t
+wse__atomic_faa_u32_acq_rel(uint32_t *p, uint32_t v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
 }
 
-WSE_INLINE uint64_t
-wse_faa_u64_acq_rel(uint64_t *p, uint64_t v)
+WSE__INLINE uint64_t
+wse__atomic_faa_u64_acq_rel(uint64_t *p, uint64_t v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
 }
 
-WSE_INLINE int64_t
-wse_faa_i64_relaxed(int64_t *p, int64_t v)
+WSE__INLINE int64_t
+wse__atomic_faa_i64_relaxed(int64_t *p, int64_t v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
-WSE_INLINE uint32_t
-wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
+WSE__INLINE uint32_t
+wse__atomic_fas_u32_acq_rel(uint32_t *p, uint32_t v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
 }
 
@@ -146,16 +148,16 @@ wse_fas_u32_acq_rel(uint32_t *p, uint32_t v)
  * this fence (deque pop/steal, park/wake) rely on it for liveness (which store
  * each side sees), not for the happens-before edges TSan checks, which are on
  * the accesses themselves. */
-static _Thread_local uint32_t wse_tsan_fence_word;
+static _Thread_local uint32_t wse__atomic_tsan_word;
 
-WSE_INLINE void
-wse_fence_seq_cst(void)
+WSE__INLINE void
+wse__atomic_fence_seq_cst(void)
 {
-    WSE_CHAOS_POINT();
-    __atomic_fetch_add(&wse_tsan_fence_word, 0, __ATOMIC_SEQ_CST);
+    WSE__CHAOS_POINT();
+    __atomic_fetch_add(&wse__atomic_tsan_word, 0, __ATOMIC_SEQ_CST);
 }
 
-#else /* !WSE_TSAN */
+#else /* !WSE__TSAN */
 
 /* ------------------------------------------------------------------------- */
 /* Concurrency Kit mapping.                                                   */
@@ -163,36 +165,36 @@ wse_fence_seq_cst(void)
 /* ck_pr names its 64-bit operations on uint64_t; int64_t indices go through a
  * same-size cast (two's complement, as C11 atomics on int64_t would). CKT is the
  * ck_pr type, CK the suffix of its functions. */
-#define WSE_CK_OPS(T, N, CKT, CK)                                                       \
-    WSE_INLINE T wse_load_##N##_relaxed(const T *p)                                     \
+#define WSE__CK_OPS(T, N, CKT, CK)                                                       \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                     \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         return (T)ck_pr_load_##CK((const CKT *)p);                                      \
     }                                                                                   \
-    WSE_INLINE T wse_load_##N##_acquire(const T *p)                                     \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                     \
     {                                                                                   \
         T v;                                                                            \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         v = (T)ck_pr_load_##CK((const CKT *)p);                                         \
         ck_pr_fence_acquire();                                                          \
         return v;                                                                       \
     }                                                                                   \
-    WSE_INLINE void wse_store_##N##_relaxed(T *p, T v)                                  \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                  \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
     }                                                                                   \
-    WSE_INLINE void wse_store_##N##_release(T *p, T v)                                  \
+    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                  \
     {                                                                                   \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         ck_pr_fence_release();                                                          \
         ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
     }                                                                                   \
-    WSE_INLINE bool wse_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
     {                                                                                   \
         CKT old;                                                                        \
         bool ok;                                                                        \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         ck_pr_fence_release();                                                          \
         ck_pr_fence_load_atomic();                                                      \
         ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);      \
@@ -202,11 +204,11 @@ wse_fence_seq_cst(void)
             *expected = (T)old;                                                         \
         return ok;                                                                      \
     }                                                                                   \
-    WSE_INLINE bool wse_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
     {                                                                                   \
         CKT old;                                                                        \
         bool ok;                                                                        \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         ck_pr_fence_atomic();                                                           \
         ck_pr_fence_store_atomic();                                                     \
         ck_pr_fence_load_atomic();                                                      \
@@ -219,51 +221,51 @@ wse_fence_seq_cst(void)
         return ok;                                                                      \
     }
 
-WSE_CK_OPS(uint32_t, u32, uint32_t, 32)
-WSE_CK_OPS(uint64_t, u64, uint64_t, 64)
-WSE_CK_OPS(int64_t, i64, uint64_t, 64)
+WSE__CK_OPS(uint32_t, u32, uint32_t, 32)
+WSE__CK_OPS(uint64_t, u64, uint64_t, 64)
+WSE__CK_OPS(int64_t, i64, uint64_t, 64)
 
 /* Pointers: ck_pr_load_ptr/ck_pr_store_ptr take void *. */
-WSE_INLINE void *
-wse_load_ptr_relaxed(void *const *p)
+WSE__INLINE void *
+wse__atomic_load_ptr_relaxed(void *const *p)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return ck_pr_load_ptr(p);
 }
 
-WSE_INLINE void *
-wse_load_ptr_acquire(void *const *p)
+WSE__INLINE void *
+wse__atomic_load_ptr_acquire(void *const *p)
 {
     void *v;
 
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     v = ck_pr_load_ptr(p);
     ck_pr_fence_acquire();
     return v;
 }
 
-WSE_INLINE void
-wse_store_ptr_relaxed(void **p, void *v)
+WSE__INLINE void
+wse__atomic_store_ptr_relaxed(void **p, void *v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     ck_pr_store_ptr(p, v);
 }
 
-WSE_INLINE void
-wse_store_ptr_release(void **p, void *v)
+WSE__INLINE void
+wse__atomic_store_ptr_release(void **p, void *v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     ck_pr_fence_release();
     ck_pr_store_ptr(p, v);
 }
 
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
  * atomic fences make them acq_rel elsewhere. */
-#define WSE_CK_RMW_ACQ_REL(T, NAME, CK_OP)                                              \
-    WSE_INLINE T NAME(T *p, T v)                                                        \
+#define WSE__CK_RMW_ACQ_REL(T, NAME, CK_OP)                                              \
+    WSE__INLINE T NAME(T *p, T v)                                                        \
     {                                                                                   \
         T r;                                                                            \
-        WSE_CHAOS_POINT();                                                              \
+        WSE__CHAOS_POINT();                                                              \
         ck_pr_fence_release();                                                          \
         ck_pr_fence_load_atomic();                                                      \
         r = CK_OP(p, v);                                                                \
@@ -272,14 +274,14 @@ wse_store_ptr_release(void **p, void *v)
         return r;                                                                       \
     }
 
-WSE_CK_RMW_ACQ_REL(uint32_t, wse_faa_u32_acq_rel, ck_pr_faa_32)
-WSE_CK_RMW_ACQ_REL(uint64_t, wse_faa_u64_acq_rel, ck_pr_faa_64)
-WSE_CK_RMW_ACQ_REL(uint32_t, wse_fas_u32_acq_rel, ck_pr_fas_32)
+WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_faa_u32_acq_rel, ck_pr_faa_32)
+WSE__CK_RMW_ACQ_REL(uint64_t, wse__atomic_faa_u64_acq_rel, ck_pr_faa_64)
+WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_fas_u32_acq_rel, ck_pr_fas_32)
 
-WSE_INLINE int64_t
-wse_faa_i64_relaxed(int64_t *p, int64_t v)
+WSE__INLINE int64_t
+wse__atomic_faa_i64_relaxed(int64_t *p, int64_t v)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
     return (int64_t)ck_pr_faa_64((uint64_t *)p, (uint64_t)v);
 }
 
@@ -294,10 +296,10 @@ wse_faa_i64_relaxed(int64_t *p, int64_t v)
  * instruction contends with nobody; ck_pr's asm clobbers memory, so it is a
  * compiler barrier too. Measured: fib(32) on one worker, where the owner's pop
  * runs this once per task (docs/performance.md). */
-WSE_INLINE void
-wse_fence_seq_cst(void)
+WSE__INLINE void
+wse__atomic_fence_seq_cst(void)
 {
-    WSE_CHAOS_POINT();
+    WSE__CHAOS_POINT();
 #if defined(__x86_64__) && defined(CK_MD_TSO)
     {
         uint32_t word = 0;
@@ -309,11 +311,11 @@ wse_fence_seq_cst(void)
 #endif
 }
 
-#endif /* WSE_TSAN */
+#endif /* WSE__TSAN */
 
 /* A CPU hint inside spin loops (x86 pause). */
-WSE_INLINE void
-wse_cpu_relax(void)
+WSE__INLINE void
+wse__atomic_pause(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -324,4 +326,4 @@ wse_cpu_relax(void)
 #endif
 }
 
-#endif /* WSE_ATOMIC_H */
+#endif /* WSE__ATOMIC_H */

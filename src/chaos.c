@@ -1,12 +1,13 @@
 /*
- * Chaos scheduling for tests (issue 4): in a WSE_CHAOS build, every operation of
+ * Chaos scheduling for tests: in a WSE_CHAOS build, every operation of
  * the atomics layer calls wse__chaos_point(), which, at seeded random, yields the
  * CPU or spins for a short while. Rare interleavings of the deque, the future
  * state machine and the park/wake protocol become common, and a failing seed can
  * be replayed: the seed comes from the environment variable WSE_CHAOS_SEED (else
  * from the clock) and wse__chaos_seed() reports it.
  */
-#include "internal.h"
+#include "atomic.h"
+#include "clock.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -23,20 +24,20 @@ wse__chaos_seed(void)
     const char *env;
     int64_t seed;
 
-    if (wse_load_u32_acquire(&chaos_seed_ready) == 2)
-        return wse_load_i64_relaxed(&chaos_seed);
+    if (wse__atomic_load_u32_acquire(&chaos_seed_ready) == 2)
+        return wse__atomic_load_i64_relaxed(&chaos_seed);
     /* acq_rel: one thread chooses the seed; the others spin until it is stored. */
-    if (wse_cas_u32_acq_rel(&chaos_seed_ready, &expected, 1)) {
+    if (wse__atomic_cas_u32_acq_rel(&chaos_seed_ready, &expected, 1)) {
         env = getenv("WSE_CHAOS_SEED");
-        seed = env != NULL ? strtoll(env, NULL, 0) : (int64_t)wse__now().tv_nsec;
-        wse_store_i64_relaxed(&chaos_seed, seed);
+        seed = env != NULL ? strtoll(env, NULL, 0) : (int64_t)wse__clock_now().tv_nsec;
+        wse__atomic_store_i64_relaxed(&chaos_seed, seed);
         /* release: the seed before the ready flag; pairs with the acquire above. */
-        wse_store_u32_release(&chaos_seed_ready, 2);
+        wse__atomic_store_u32_release(&chaos_seed_ready, 2);
         return seed;
     }
-    while (wse_load_u32_acquire(&chaos_seed_ready) != 2)
-        wse_cpu_relax();
-    return wse_load_i64_relaxed(&chaos_seed);
+    while (wse__atomic_load_u32_acquire(&chaos_seed_ready) != 2)
+        wse__atomic_pause();
+    return wse__atomic_load_i64_relaxed(&chaos_seed);
 }
 
 void
@@ -50,7 +51,7 @@ wse__chaos_point(void)
          * chaos points too, but chaos_state is set before they recurse here. */
         chaos_state = 1;
         x = (uint64_t)wse__chaos_seed() * 0x9E3779B97F4A7C15ULL +
-            (uint64_t)wse_faa_u32_acq_rel(&chaos_threads, 1) * 0xBF58476D1CE4E5B9ULL;
+            (uint64_t)wse__atomic_faa_u32_acq_rel(&chaos_threads, 1) * 0xBF58476D1CE4E5B9ULL;
         if (x == 0)
             x = 1;
     }
@@ -68,7 +69,7 @@ wse__chaos_point(void)
     case 3:
     case 4:
         for (spins = (unsigned)(x >> 40) & 0xff; spins > 0; spins--)
-            wse_cpu_relax();
+            wse__atomic_pause();
         break;
     default:
         break;

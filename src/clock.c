@@ -7,7 +7,7 @@
 #define NSEC_PER_SEC 1000000000L
 
 struct timespec
-wse__now(void)
+wse__clock_now(void)
 {
     struct timespec ts;
 
@@ -17,7 +17,7 @@ wse__now(void)
 }
 
 int
-wse__deadline_in(double timeout_s, struct wse_deadline *d)
+wse__clock_deadline_in(double timeout_s, struct wse__deadline *d)
 {
     struct timespec now;
     double whole;
@@ -31,7 +31,7 @@ wse__deadline_in(double timeout_s, struct wse_deadline *d)
         d->forever = true;
         return 0;
     }
-    now = wse__now();
+    now = wse__clock_now();
     frac = modf(timeout_s, &whole);
     nsec = now.tv_nsec + (long)(frac * (double)NSEC_PER_SEC);
     d->forever = false;
@@ -41,7 +41,7 @@ wse__deadline_in(double timeout_s, struct wse_deadline *d)
 }
 
 int
-wse__deadline_at(const struct timespec *at, struct wse_deadline *d)
+wse__clock_deadline_at(const struct timespec *at, struct wse__deadline *d)
 {
     if (at == NULL) {
         d->forever = true;
@@ -55,13 +55,13 @@ wse__deadline_at(const struct timespec *at, struct wse_deadline *d)
 }
 
 bool
-wse__deadline_passed(const struct wse_deadline *d)
+wse__clock_deadline_passed(const struct wse__deadline *d)
 {
     struct timespec now;
 
     if (d->forever)
         return false;
-    now = wse__now();
+    now = wse__clock_now();
     return now.tv_sec > d->at.tv_sec ||
            (now.tv_sec == d->at.tv_sec && now.tv_nsec >= d->at.tv_nsec);
 }

@@ -43,19 +43,19 @@
 
 #include "alloc.h"
 
-struct deque_array {
+struct wse__deque_array {
     int64_t size;               /* power of two */
     int64_t mask;               /* size - 1 */
-    struct deque_array *next;   /* retired list, owner only */
+    struct wse__deque_array *next;   /* retired list, owner only */
     void *slot[];               /* accessed atomically */
 };
 
-static struct deque_array *
+static struct wse__deque_array *
 array_new(int64_t size)
 {
-    struct deque_array *a;
+    struct wse__deque_array *a;
 
-    a = wse__calloc(1, sizeof(*a) + (size_t)size * sizeof(void *));
+    a = wse__alloc_array(1, sizeof(*a) + (size_t)size * sizeof(void *));
     if (a == NULL)
         return NULL;
     a->size = size;
@@ -64,21 +64,21 @@ array_new(int64_t size)
 }
 
 static inline void *
-slot_load(struct deque_array *a, int64_t i)
+slot_load(struct wse__deque_array *a, int64_t i)
 {
     /* relaxed: ordered by the acquire on bottom (thief) or owner-only (pop). */
-    return wse_load_ptr_relaxed(&a->slot[i & a->mask]);
+    return wse__atomic_load_ptr_relaxed(&a->slot[i & a->mask]);
 }
 
 static inline void
-slot_store(struct deque_array *a, int64_t i, void *item)
+slot_store(struct wse__deque_array *a, int64_t i, void *item)
 {
     /* relaxed: published by the release store of bottom in wse__deque_push(). */
-    wse_store_ptr_relaxed(&a->slot[i & a->mask], item);
+    wse__atomic_store_ptr_relaxed(&a->slot[i & a->mask], item);
 }
 
 int
-wse__deque_init(struct deque *dq, size_t capacity)
+wse__deque_init(struct wse__deque *dq, size_t capacity)
 {
     int64_t size = 2;
 
@@ -94,25 +94,25 @@ wse__deque_init(struct deque *dq, size_t capacity)
 }
 
 void
-wse__deque_destroy(struct deque *dq)
+wse__deque_destroy(struct wse__deque *dq)
 {
-    struct deque_array *a = dq->array;
-    struct deque_array *next;
+    struct wse__deque_array *a = dq->array;
+    struct wse__deque_array *next;
 
-    wse__free(a);
+    wse__alloc_free(a);
     for (a = dq->retired; a != NULL; a = next) {
         next = a->next;
-        wse__free(a);
+        wse__alloc_free(a);
     }
     dq->array = NULL;
     dq->retired = NULL;
 }
 
 /* Owner: replace a (which holds [t, b)) by an array twice its size. */
-static struct deque_array *
-grow(struct deque *dq, struct deque_array *a, int64_t t, int64_t b)
+static struct wse__deque_array *
+grow(struct wse__deque *dq, struct wse__deque_array *a, int64_t t, int64_t b)
 {
-    struct deque_array *bigger;
+    struct wse__deque_array *bigger;
     int64_t i;
 
     if (a->size >= ((int64_t)1 << 40))
@@ -126,20 +126,20 @@ grow(struct deque *dq, struct deque_array *a, int64_t t, int64_t b)
     dq->retired = a;
     /* release: the copied slots before the new array pointer; pairs with the
      * acquire load of array in wse__deque_steal(). */
-    wse_store_ptr_release((void **)&dq->array, bigger);
+    wse__atomic_store_ptr_release((void **)&dq->array, bigger);
     return bigger;
 }
 
 int
-wse__deque_push(struct deque *dq, void *item)
+wse__deque_push(struct wse__deque *dq, void *item)
 {
     /* relaxed: bottom is written only by this thread (the owner). */
-    int64_t b = wse_load_i64_relaxed(&dq->bottom);
+    int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
     /* acquire: pairs with the CAS on top in wse__deque_steal(); a slot below top is
      * free only once the thief that took it has read it. */
-    int64_t t = wse_load_i64_acquire(&dq->top);
+    int64_t t = wse__atomic_load_i64_acquire(&dq->top);
     /* relaxed: array is written only by this thread. */
-    struct deque_array *a = wse_load_ptr_relaxed((void *const *)&dq->array);
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
 
     if (b - t > a->size - 1) {
         a = grow(dq, a, t, b);
@@ -150,88 +150,88 @@ wse__deque_push(struct deque *dq, void *item)
     /* release: the slot (and the item's contents) before bottom; pairs with the
      * acquire load of bottom in wse__deque_steal(). Le et al. use a release fence and
      * a relaxed store; the order on the store is the same edge, visible to TSan. */
-    wse_store_i64_release(&dq->bottom, b + 1);
+    wse__atomic_store_i64_release(&dq->bottom, b + 1);
     return 0;
 }
 
 void *
-wse__deque_pop(struct deque *dq)
+wse__deque_pop(struct wse__deque *dq)
 {
     /* relaxed: owner-only field. */
-    int64_t b = wse_load_i64_relaxed(&dq->bottom) - 1;
-    struct deque_array *a = wse_load_ptr_relaxed((void *const *)&dq->array);
+    int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom) - 1;
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
     int64_t t;
     void *item;
 
     /* relaxed store + seq_cst fence: bottom - 1 must be visible before we read
      * top (StoreLoad); pairs with the seq_cst fence in wse__deque_steal() between its
      * loads of top and bottom. */
-    wse_store_i64_relaxed(&dq->bottom, b);
-    wse_fence_seq_cst();
+    wse__atomic_store_i64_relaxed(&dq->bottom, b);
+    wse__atomic_fence_seq_cst();
     /* relaxed: ordered by the fence above. */
-    t = wse_load_i64_relaxed(&dq->top);
+    t = wse__atomic_load_i64_relaxed(&dq->top);
     if (t > b) {
         /* Empty: restore bottom (owner-only write). */
-        wse_store_i64_relaxed(&dq->bottom, b + 1);
+        wse__atomic_store_i64_relaxed(&dq->bottom, b + 1);
         return NULL;
     }
     item = slot_load(a, b);
     if (t == b) {
         /* The last item: race the thieves for it with the same CAS they use.
          * seq_cst: pairs with the CAS in wse__deque_steal(). */
-        if (!wse_cas_i64_seq_cst(&dq->top, &t, t + 1))
+        if (!wse__atomic_cas_i64_seq_cst(&dq->top, &t, t + 1))
             item = NULL;
-        wse_store_i64_relaxed(&dq->bottom, b + 1);
+        wse__atomic_store_i64_relaxed(&dq->bottom, b + 1);
     }
     return item;
 }
 
-enum deque_steal_result
-wse__deque_steal(struct deque *dq, void **item)
+enum wse__deque_steal_result
+wse__deque_steal(struct wse__deque *dq, void **item)
 {
     /* acquire: pairs with the seq_cst CAS on top by other takers. */
-    int64_t t = wse_load_i64_acquire(&dq->top);
+    int64_t t = wse__atomic_load_i64_acquire(&dq->top);
     int64_t b;
-    struct deque_array *a;
+    struct wse__deque_array *a;
     void *x;
 
     /* seq_cst fence: top before bottom (pairs with the fence in wse__deque_pop()). */
-    wse_fence_seq_cst();
+    wse__atomic_fence_seq_cst();
     /* acquire: pairs with the release store of bottom in wse__deque_push(); the slot
      * and the item's contents are visible after it. */
-    b = wse_load_i64_acquire(&dq->bottom);
+    b = wse__atomic_load_i64_acquire(&dq->bottom);
     if (t >= b)
-        return DEQUE_EMPTY;
+        return WSE__DEQUE_EMPTY;
     /* acquire: pairs with the release store of array in grow(). Le et al. use
      * consume; compilers implement consume as acquire. */
-    a = wse_load_ptr_acquire((void *const *)&dq->array);
+    a = wse__atomic_load_ptr_acquire((void *const *)&dq->array);
     x = slot_load(a, t);
     /* seq_cst: decides the race with other thieves and with wse__deque_pop(). */
-    if (!wse_cas_i64_seq_cst(&dq->top, &t, t + 1))
-        return DEQUE_ABORT;
+    if (!wse__atomic_cas_i64_seq_cst(&dq->top, &t, t + 1))
+        return WSE__DEQUE_ABORT;
     *item = x;
-    return DEQUE_STOLEN;
+    return WSE__DEQUE_STOLEN;
 }
 
 int64_t
-wse__deque_size_hint(const struct deque *dq)
+wse__deque_size_hint(const struct wse__deque *dq)
 {
     /* relaxed: a hint only; callers recheck with a real pop or steal. */
-    int64_t b = wse_load_i64_relaxed(&dq->bottom);
-    int64_t t = wse_load_i64_relaxed(&dq->top);
+    int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
+    int64_t t = wse__atomic_load_i64_relaxed(&dq->top);
 
     return b > t ? b - t : 0;
 }
 
 int64_t
-wse__deque_room(const struct deque *dq)
+wse__deque_room(const struct wse__deque *dq)
 {
     /* relaxed: owner-only fields. */
-    int64_t b = wse_load_i64_relaxed(&dq->bottom);
-    const struct deque_array *a = wse_load_ptr_relaxed((void *const *)&dq->array);
+    int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
+    const struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
     /* acquire: as in wse__deque_push(); a slot below top is free once its thief
      * has read it. */
-    int64_t t = wse_load_i64_acquire(&dq->top);
+    int64_t t = wse__atomic_load_i64_acquire(&dq->top);
 
     return a->size - 1 - (b - t);
 }

@@ -6,56 +6,56 @@
  * Who may call what: wse__deque_push() and wse__deque_pop() only by the deque's owner thread;
  * wse__deque_steal() by any thread, concurrently with the owner and other thieves.
  */
-#ifndef WSE_DEQUE_H
-#define WSE_DEQUE_H
+#ifndef WSE__DEQUE_H
+#define WSE__DEQUE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "atomic.h"
 
-struct deque_array;
+struct wse__deque_array;
 
-struct deque {
+struct wse__deque {
     /* Thieves CAS top; it only ever grows. Own cache line. */
-    int64_t top WSE_CACHE_ALIGNED;
+    int64_t top WSE__CACHE_ALIGNED;
     /* Written by the owner only, read by thieves. Own cache line. */
-    int64_t bottom WSE_CACHE_ALIGNED;
+    int64_t bottom WSE__CACHE_ALIGNED;
     /* The current array (owner writes on growth, thieves read). */
-    struct deque_array *array;
+    struct wse__deque_array *array;
     /* Arrays retired by growth, freed by wse__deque_destroy(); owner only. */
-    struct deque_array *retired;
-} WSE_CACHE_ALIGNED;
+    struct wse__deque_array *retired;
+} WSE__CACHE_ALIGNED;
 
 /* What wse__deque_steal() found. */
-enum deque_steal_result {
-    DEQUE_STOLEN = 0, /* *item holds the stolen item */
-    DEQUE_EMPTY,      /* nothing to steal */
-    DEQUE_ABORT       /* lost a race with another taker; try again */
+enum wse__deque_steal_result {
+    WSE__DEQUE_STOLEN = 0, /* *item holds the stolen item */
+    WSE__DEQUE_EMPTY,      /* nothing to steal */
+    WSE__DEQUE_ABORT       /* lost a race with another taker; try again */
 };
 
 /* Initialise with room for capacity items (rounded up to a power of two, at least
  * 2). 0 or ENOMEM. */
-int wse__deque_init(struct deque *dq, size_t capacity);
+int wse__deque_init(struct wse__deque *dq, size_t capacity);
 
 /* Free the arrays. No other thread may use dq any more. */
-void wse__deque_destroy(struct deque *dq);
+void wse__deque_destroy(struct wse__deque *dq);
 
 /* Owner: push item at the bottom. 0, or ENOMEM if the deque was full and could not
  * grow (item not pushed). */
-int wse__deque_push(struct deque *dq, void *item);
+int wse__deque_push(struct wse__deque *dq, void *item);
 
 /* Owner: pop the most recently pushed item, or NULL if empty. */
-void *wse__deque_pop(struct deque *dq);
+void *wse__deque_pop(struct wse__deque *dq);
 
 /* Any thread: take the oldest item. */
-enum deque_steal_result wse__deque_steal(struct deque *dq, void **item);
+enum wse__deque_steal_result wse__deque_steal(struct wse__deque *dq, void **item);
 
 /* Owner: how many more items fit without growing (a lower bound: thieves only
  * make room). */
-int64_t wse__deque_room(const struct deque *dq);
+int64_t wse__deque_room(const struct wse__deque *dq);
 
 /* Any thread: a hint of the number of items (may be stale at once). */
-int64_t wse__deque_size_hint(const struct deque *dq);
+int64_t wse__deque_size_hint(const struct wse__deque *dq);
 
-#endif /* WSE_DEQUE_H */
+#endif /* WSE__DEQUE_H */

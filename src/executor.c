@@ -3,82 +3,54 @@
  *
  * Lifetime. wse_executor_create() starts one thread per worker. wse_shutdown()
  * closes the injection queue (under its mutex, so each external submission either
- * lands before the close or gets ESHUTDOWN), then sets EX_SHUTDOWN (and EX_CANCEL)
+ * lands before the close or gets ESHUTDOWN), then sets WSE__POOL_SHUTDOWN (and WSE__POOL_CANCEL)
  * with release order, cancels what is queued if asked, and wakes every worker.
  * Workers drain the queues and go idle; the last one to go idle marks the
  * executor terminated (park.c). wse_executor_destroy() waits for that, joins the
  * threads and frees everything. Futures are separate allocations with their own
  * reference counts, so they outlive the executor.
  */
-#include "internal.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "wsexec.h"
+
+#include "executor.h"
+
 #include "alloc.h"
+#include "future.h"
+#include "inject.h"
+#include "park.h"
+#include "sync.h"
+#include "worker.h"
 
 #define MAX_WORKERS 1024
 #define DEFAULT_DEQUE_CAPACITY 256
 #define DEFAULT_SPIN_ROUNDS 64
 
-void
-wse__lock(pthread_mutex_t *m)
-{
-    /* Fails only on an invalid or deadlocked mutex: a bug in wsexec. */
-    if (pthread_mutex_lock(m) != 0)
-        abort();
-}
-
-void
-wse__unlock(pthread_mutex_t *m)
-{
-    if (pthread_mutex_unlock(m) != 0)
-        abort();
-}
-
-/* false: the deadline has passed. true: woken (perhaps spuriously); the caller
- * re-checks its condition. */
-bool
-wse__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct wse_deadline *deadline)
-{
-    int rc;
-
-    if (deadline == NULL || deadline->forever) {
-        rc = pthread_cond_wait(c, m);
-    } else {
-        rc = pthread_cond_timedwait(c, m, &deadline->at);
-    }
-    if (rc == ETIMEDOUT) {
-        /* Trust, but check against our own clock: an interposed or broken
-         * timedwait (libfaketime 0.9.10 times out CLOCK_MONOTONIC waits at
-         * once) then costs a retry, never an early return. */
-        return !wse__deadline_passed(deadline);
-    }
-    if (rc != 0)
-        abort();
-    return true;
-}
-
-void
-wse__cancel_queued(wse_future *f)
-{
-    wse_future_cancel(f);
-    /* The queue's reference. */
-    wse_future_release(f);
-}
+/* An executor is its pool of workers (first: a pool pointer is the executor's
+ * address), plus what only create and destroy use. */
+struct wse_executor {
+    struct wse__pool pool;
+    pthread_mutex_t join_mutex;   /* serialises joining the threads */
+    bool joined;                  /* under join_mutex */
+    pthread_mutex_t held_mutex;   /* guards held */
+    struct wse__held held;        /* list head of held tasks (circular) */
+};
 
 /* OR bits into ex->flags. */
 static void
 set_flags(wse_executor *ex, uint32_t bits)
 {
     /* relaxed: a guess for the CAS. */
-    uint32_t old = wse_load_u32_relaxed(&ex->flags);
+    uint32_t old = wse__atomic_load_u32_relaxed(&ex->pool.flags);
 
-    /* acq_rel: release pairs with the acquire loads of flags in park.c,
-     * worker.c and wse_submit(); the injection queue was closed before. */
-    while (!wse_cas_u32_acq_rel(&ex->flags, &old, old | bits))
+    /* acq_rel: release pairs with the acquire loads of flags in worker.c
+     * (WSE__POOL_CANCEL) and wse_submit(); the injection queue was closed
+     * before. */
+    while (!wse__atomic_cas_u32_acq_rel(&ex->pool.flags, &old, old | bits))
         ;
 }
 
@@ -104,12 +76,10 @@ free_executor(wse_executor *ex, unsigned n_init)
 {
     unsigned i;
 
-    for (i = 0; i < n_init; i++) {
-        pthread_cond_destroy(&ex->workers[i].wake);
-        wse__deque_destroy(&ex->workers[i].deque);
-    }
-    wse__free(ex->workers);
-    wse__free(ex);
+    for (i = 0; i < n_init; i++)
+        wse__worker_destroy(&ex->pool.workers[i]);
+    wse__alloc_free(ex->pool.workers);
+    wse__alloc_free(ex);
 }
 
 /* Stop and join workers [0, n_started) after a failed create. */
@@ -118,16 +88,14 @@ stop_started(wse_executor *ex, unsigned n_started)
 {
     unsigned i;
 
-    wse__lock(&ex->park.mutex);
-    ex->park.n_live = n_started;
-    wse__unlock(&ex->park.mutex);
-    wse__inject_close(&ex->inject, false);
-    set_flags(ex, EX_SHUTDOWN);
-    wse__wake_all(ex);
+    wse__park_set_live(&ex->pool.park, n_started);
+    wse__inject_close(&ex->pool.inject, false);
+    set_flags(ex, WSE__POOL_SHUTDOWN);
+    wse__park_shutdown(&ex->pool.park);
     if (n_started > 0)
-        wse__wait_quiet(ex);
+        wse__park_wait_quiet(&ex->pool.park);
     for (i = 0; i < n_started; i++)
-        pthread_join(ex->workers[i].thread, NULL);
+        pthread_join(ex->pool.workers[i].thread, NULL);
 }
 
 int
@@ -135,6 +103,7 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
 {
     wse_options o = { 0 };
     wse_executor *ex;
+    struct wse__pool *pool;
     size_t capacity;
     unsigned n_init = 0;
     unsigned i;
@@ -147,86 +116,106 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     if (o.workers > MAX_WORKERS)
         return EINVAL;
 
-    ex = wse__zalloc_aligned(WSE_CACHE_LINE, sizeof(*ex));
+    ex = wse__alloc_aligned(WSE__CACHE_LINE, sizeof(*ex));
     if (ex == NULL)
         return ENOMEM;
-    ex->n_workers = o.workers != 0 ? o.workers : default_workers();
-    ex->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
-    strncpy(ex->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
-            sizeof(ex->thread_name) - 1);
+    pool = &ex->pool;
+    pool->owner = ex;
+    pool->n_workers = o.workers != 0 ? o.workers : default_workers();
+    pool->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
+    strncpy(pool->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
+            sizeof(pool->thread_name) - 1);
     capacity = o.deque_capacity != 0 ? o.deque_capacity : DEFAULT_DEQUE_CAPACITY;
+    pool->on_start = o.on_worker_start;
+    pool->on_stop = o.on_worker_stop;
+    pool->hook_ctx = o.hook_ctx;
+    ex->held.prev = &ex->held;
+    ex->held.next = &ex->held;
 
-    ex->workers = wse__zalloc_aligned(WSE_CACHE_LINE, ex->n_workers * sizeof(*ex->workers));
-    if (ex->workers == NULL) {
+    pool->workers = wse__alloc_aligned(WSE__CACHE_LINE, pool->n_workers * sizeof(*pool->workers));
+    if (pool->workers == NULL) {
         rc = ENOMEM;
         goto out_free_executor;
     }
-    for (n_init = 0; n_init < ex->n_workers; n_init++) {
-        struct wse_worker *w = &ex->workers[n_init];
-
-        rc = wse__deque_init(&w->deque, capacity);
+    for (n_init = 0; n_init < pool->n_workers; n_init++) {
+        rc = wse__worker_init(&pool->workers[n_init], pool, n_init, capacity);
         if (rc != 0)
             goto out_free_executor;
-        rc = wse__cond_init_monotonic(&w->wake);
-        if (rc != 0) {
-            wse__deque_destroy(&w->deque);
-            goto out_free_executor;
-        }
-        w->ex = ex;
-        w->index = n_init;
-        w->rng = 0x9E3779B97F4A7C15ULL * (n_init + 1) ^ (uintptr_t)ex;
-        if (w->rng == 0)
-            w->rng = 1;
     }
-    rc = wse__inject_init(&ex->inject);
+    rc = wse__inject_init(&pool->inject);
     if (rc != 0)
         goto out_free_executor;
-    rc = wse__park_init(&ex->park, ex->n_workers);
+    rc = wse__park_init(&pool->park, pool->n_workers, &pool->inject);
     if (rc != 0)
         goto out_destroy_inject;
+    for (i = 0; i < pool->n_workers; i++)
+        wse__park_attach(&pool->park, i, &pool->workers[i].deque);
     rc = pthread_mutex_init(&ex->join_mutex, NULL);
     if (rc != 0)
         goto out_destroy_park;
+    rc = pthread_mutex_init(&ex->held_mutex, NULL);
+    if (rc != 0)
+        goto out_destroy_join;
+    rc = pthread_mutex_init(&pool->start_mutex, NULL);
+    if (rc != 0)
+        goto out_destroy_held;
+    rc = wse__sync_cond_init(&pool->start_cond);
+    if (rc != 0)
+        goto out_destroy_start_mutex;
 
-    for (i = 0; i < ex->n_workers; i++) {
-        rc = wse__fault_thread_start()
-                 ? EAGAIN
-                 : pthread_create(&ex->workers[i].thread, NULL, wse__worker_main, &ex->workers[i]);
+    for (i = 0; i < pool->n_workers; i++) {
+        rc = wse__fault_thread_start() ? EAGAIN
+                                       : pthread_create(&pool->workers[i].thread, NULL,
+                                                        wse__worker_main, &pool->workers[i]);
         if (rc != 0) {
             stop_started(ex, i);
-            goto out_destroy_join;
+            goto out_destroy_start_cond;
         }
     }
+    /* Every start hook has returned before create does. */
+    wse__worker_started_wait(pool, pool->n_workers);
     *out = ex;
     return 0;
 
+out_destroy_start_cond:
+    pthread_cond_destroy(&pool->start_cond);
+out_destroy_start_mutex:
+    pthread_mutex_destroy(&pool->start_mutex);
+out_destroy_held:
+    pthread_mutex_destroy(&ex->held_mutex);
 out_destroy_join:
     pthread_mutex_destroy(&ex->join_mutex);
 out_destroy_park:
-    wse__park_destroy(&ex->park);
+    wse__park_destroy(&pool->park);
 out_destroy_inject:
-    wse__inject_destroy(&ex->inject);
+    wse__inject_destroy(&pool->inject);
 out_free_executor:
     free_executor(ex, n_init);
     return rc;
 }
 
+struct wse__pool *
+wse__executor_pool(wse_executor *ex)
+{
+    return &ex->pool;
+}
+
 static bool
 called_from_worker_of(const wse_executor *ex)
 {
-    return wse__tls_worker != NULL && wse__tls_worker->ex == ex;
+    return wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool;
 }
 
 wse_executor *
 wse_current(void)
 {
-    return wse__tls_worker != NULL ? wse__tls_worker->ex : NULL;
+    return wse__worker_tls != NULL ? wse__worker_tls->pool->owner : NULL;
 }
 
 unsigned
 wse_executor_workers(const wse_executor *ex)
 {
-    return ex != NULL ? ex->n_workers : 0;
+    return ex != NULL ? ex->pool.n_workers : 0;
 }
 
 /* Cancel every task queued anywhere (shutdown with cancel_pending). */
@@ -235,22 +224,110 @@ cancel_all_queued(wse_executor *ex, wse_future *chain)
 {
     wse_future *next;
     void *item;
-    enum deque_steal_result r;
+    enum wse__deque_steal_result r;
     unsigned i;
 
     for (; chain != NULL; chain = next) {
         next = chain->next;
-        wse__cancel_queued(chain);
+        wse__future_cancel_queued(chain);
     }
     /* Any thread may steal: take everything from every deque. Owners that push
-     * concurrently see EX_CANCEL when they run the task and cancel it then. */
-    for (i = 0; i < ex->n_workers; i++) {
+     * concurrently see WSE__POOL_CANCEL when they run the task and cancel it then. */
+    for (i = 0; i < ex->pool.n_workers; i++) {
         do {
-            r = wse__deque_steal(&ex->workers[i].deque, &item);
-            if (r == DEQUE_STOLEN)
-                wse__cancel_queued(item);
-        } while (r != DEQUE_EMPTY);
+            r = wse__deque_steal(&ex->pool.workers[i].deque, &item);
+            if (r == WSE__DEQUE_STOLEN)
+                wse__future_cancel_queued(item);
+        } while (r != WSE__DEQUE_EMPTY);
     }
+}
+
+/* Cancel every held task (shutdown with cancel_pending). Cancelling runs the
+ * holder's node on this thread, which releases the hold (taking held_mutex), so
+ * each is cancelled outside the lock; one the cancel cannot stop (it is being
+ * queued right now) is marked swept and left to its queue, where WSE__POOL_CANCEL
+ * cancels it. */
+static void
+cancel_held(wse_executor *ex)
+{
+    struct wse__held *h;
+    wse_future *f;
+
+    for (;;) {
+        f = NULL;
+        wse__sync_lock(&ex->held_mutex);
+        for (h = ex->held.next; h != &ex->held; h = h->next) {
+            if (!h->swept) {
+                h->swept = true;
+                f = wse_future_retain(h->future);
+                break;
+            }
+        }
+        wse__sync_unlock(&ex->held_mutex);
+        if (f == NULL)
+            return;
+        wse_future_cancel(f);
+        wse_future_release(f);
+    }
+}
+
+int
+wse__executor_hold(wse_executor *ex, struct wse__held *h)
+{
+    if (!wse__park_hold(&ex->pool.park))
+        return ESHUTDOWN;
+    wse__sync_lock(&ex->held_mutex);
+    h->listed = true;
+    h->swept = false;
+    h->prev = ex->held.prev;
+    h->next = &ex->held;
+    ex->held.prev->next = h;
+    ex->held.prev = h;
+    wse__sync_unlock(&ex->held_mutex);
+    return 0;
+}
+
+/* Take h off the list; true if it was on it (this caller releases the hold). */
+static bool
+unlist_held(wse_executor *ex, struct wse__held *h)
+{
+    bool was;
+
+    wse__sync_lock(&ex->held_mutex);
+    was = h->listed;
+    if (was) {
+        h->prev->next = h->next;
+        h->next->prev = h->prev;
+        h->listed = false;
+    }
+    wse__sync_unlock(&ex->held_mutex);
+    return was;
+}
+
+void
+wse__executor_release_held(wse_executor *ex, struct wse__held *h)
+{
+    if (unlist_held(ex, h))
+        wse__park_unhold(&ex->pool.park);
+}
+
+void
+wse__executor_enqueue_held(wse_executor *ex, struct wse__held *h)
+{
+    struct wse__worker *w = wse__worker_tls;
+    wse_future *f = h->future;
+    bool listed = unlist_held(ex, h);
+
+    if (w != NULL && w->pool == &ex->pool && wse__deque_push(&w->deque, f) == 0) {
+        wse__park_wake_some(&ex->pool.park, 1, false);
+    } else {
+        /* Past a shutdown too: the hold kept the executor from terminating, and
+         * the task was accepted before it. */
+        wse__inject_push_always(&ex->pool.inject, f);
+        wse__park_wake_some(&ex->pool.park, 1, true);
+    }
+    if (listed)
+        wse__park_unhold(&ex->pool.park);
 }
 
 int
@@ -262,13 +339,15 @@ wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
         return EINVAL;
     if (wait && called_from_worker_of(ex))
         return EDEADLK;
-    chain = wse__inject_close(&ex->inject, cancel_pending);
-    set_flags(ex, EX_SHUTDOWN | (cancel_pending ? EX_CANCEL : 0));
-    if (cancel_pending)
+    chain = wse__inject_close(&ex->pool.inject, cancel_pending);
+    set_flags(ex, WSE__POOL_SHUTDOWN | (cancel_pending ? WSE__POOL_CANCEL : 0));
+    if (cancel_pending) {
         cancel_all_queued(ex, chain);
-    wse__wake_all(ex);
+        cancel_held(ex);
+    }
+    wse__park_shutdown(&ex->pool.park);
     if (wait)
-        wse__wait_quiet(ex);
+        wse__park_wait_quiet(&ex->pool.park);
     return 0;
 }
 
@@ -282,24 +361,27 @@ wse_executor_destroy(wse_executor *ex)
     if (called_from_worker_of(ex))
         return EDEADLK;
     wse_shutdown(ex, true, false);
-    wse__lock(&ex->join_mutex);
+    wse__sync_lock(&ex->join_mutex);
     if (!ex->joined) {
-        for (i = 0; i < ex->n_workers; i++)
-            pthread_join(ex->workers[i].thread, NULL);
+        for (i = 0; i < ex->pool.n_workers; i++)
+            pthread_join(ex->pool.workers[i].thread, NULL);
         ex->joined = true;
     }
-    wse__unlock(&ex->join_mutex);
+    wse__sync_unlock(&ex->join_mutex);
+    pthread_cond_destroy(&ex->pool.start_cond);
+    pthread_mutex_destroy(&ex->pool.start_mutex);
+    pthread_mutex_destroy(&ex->held_mutex);
     pthread_mutex_destroy(&ex->join_mutex);
-    wse__park_destroy(&ex->park);
-    wse__inject_destroy(&ex->inject);
-    free_executor(ex, ex->n_workers);
+    wse__park_destroy(&ex->pool.park);
+    wse__inject_destroy(&ex->pool.inject);
+    free_executor(ex, ex->pool.n_workers);
     return 0;
 }
 
 int
 wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 {
-    struct wse_worker *w = wse__tls_worker;
+    struct wse__worker *w = wse__worker_tls;
     wse_future *f;
     int rc;
 
@@ -310,28 +392,28 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
      * worker's own push: a push that races a shutdown is still run (or
      * cancelled) by this worker before it idles. From other threads the
      * injection queue decides again under its mutex. */
-    if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN)
+    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
         return ESHUTDOWN;
     f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
     if (f == NULL)
         return ENOMEM;
-    if (w != NULL && w->ex == ex) {
+    if (w != NULL && w->pool == &ex->pool) {
         rc = wse__deque_push(&w->deque, f);
         if (rc != 0)
             goto out_free_future;
-        wse__wake_some(ex, 1, false);
+        wse__park_wake_some(&ex->pool.park, 1, false);
     } else {
-        rc = wse__inject_push(&ex->inject, f, f, 1, NULL);
+        rc = wse__inject_push(&ex->pool.inject, f, f, 1, NULL);
         if (rc != 0)
             goto out_free_future;
-        wse__wake_some(ex, 1, true);
+        wse__park_wake_some(&ex->pool.park, 1, true);
     }
     if (out != NULL)
         *out = f;
     return 0;
 
 out_free_future:
-    wse__small_free(f);
+    wse__future_discard(f);
     return rc;
 }
 
@@ -349,7 +431,7 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
     if (ex == NULL || fn == NULL || n == 0)
         return EINVAL;
     /* acquire: as in wse_submit(); the push decides for real. */
-    if (wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN)
+    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
         return ESHUTDOWN;
     for (i = 0; i < n; i++) {
         f = wse__future_new(fn, args != NULL ? args[i] : NULL, out != NULL ? 2 : 1);
@@ -363,16 +445,16 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
             first = f;
         last = f;
     }
-    rc = wse__inject_push(&ex->inject, first, last, (int64_t)n, out);
+    rc = wse__inject_push(&ex->pool.inject, first, last, (int64_t)n, out);
     if (rc != 0)
         goto out_free_chain;
-    wse__wake_some(ex, n, true);
+    wse__park_wake_some(&ex->pool.park, n, true);
     return 0;
 
 out_free_chain:
     for (f = first; f != NULL; f = next) {
         next = f->next;
-        wse__small_free(f);
+        wse__future_discard(f);
     }
     /* All or nothing: out is left as the caller gave it. */
     return rc;

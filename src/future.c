@@ -1,9 +1,9 @@
 /*
- * Futures: the state machine, the waiter list and the reference count.
+ * Futures: the state machine, the node list and the reference count.
  *
- * The word (f->word, see internal.h): wse_state in the low 3 bits, F_LOCK,
- * F_WAITERS and F_CALLBACKS above, the reference count in the high half. Every
- * change of the state is a CAS, and the state only moves forward:
+ * The word (f->word, see future.h): wse_state in the low 3 bits, WSE__F_LOCK,
+ * WSE__F_WAITERS and WSE__F_CALLBACKS above, the reference count in the high
+ * half. Every change of the state is a CAS, and the state only moves forward:
  *
  *     PENDING --start--> RUNNING --finish--> DONE | FAILED
  *     PENDING --cancel-> CANCELLED
@@ -13,289 +13,434 @@
  * and error written before it are visible to any thread that reads a done state
  * with acquire (wse__future_state_acquire()).
  *
- * Waiters. f->nodes is a circular doubly linked list of wait nodes (one per
- * wse_wait() entry watching f) and callback nodes, guarded by the F_LOCK bit. The
- * lock is never held while user code runs, and a completing CAS never happens
- * while it is held. A completing CAS that sees F_WAITERS takes F_LOCK in the same
- * CAS; the completing thread then notifies every latch under the lock, detaches
- * the callbacks, releases the lock and runs the callbacks. Because registration
- * checks "done?" and links under the lock, and completion changes the state only
- * when the lock is free, a node is either linked before the completing CAS (and
- * then F_WAITERS is set and the completer sees it) or its registration sees the
- * done state: no lost wake-up, and no fence beyond the CASes themselves.
+ * Nodes. f->nodes is a circular doubly linked list of nodes (future.h): wait
+ * nodes, callbacks, and whatever the layers above link, guarded by the
+ * WSE__F_LOCK bit. The lock is never held while user code runs, and a completing
+ * CAS never happens while it is held. A completing CAS that sees WSE__F_WAITERS
+ * takes WSE__F_LOCK in the same CAS; the completing thread then calls every
+ * immediate node under the lock, detaches the deferred ones, releases the lock
+ * and runs them. Because linking checks "done?" under the lock, and completion
+ * changes the state only when the lock is free, a node is either linked before
+ * the completing CAS (and then WSE__F_WAITERS is set and the completer sees it)
+ * or its link sees the done state: no lost wake-up, and no fence beyond the CASes
+ * themselves. This file calls a node only through its function: it knows no
+ * waiter, worker or executor.
  *
- * A future nobody waits on completes with a single CAS: no lock, no system call.
+ * A future nobody watches completes with a single CAS: no lock, no system call.
  *
  * Lifetime. The high half of f->word counts references: the submitter's `out`
- * holds one and the executor holds one from submission until the task has run or
- * been dropped as cancelled (wse__run_task(), wse__cancel_queued()). A thread
- * completing f always holds a reference, so callbacks may release the last user
- * reference. A worker that finishes a task nobody waits on drops the executor's
- * reference in the completing CAS itself (wse__future_finish_release()): one
- * read-modify-write instead of two on the hot path of fork-join. With waiters or
- * callbacks it keeps the reference until they are done, then drops it apart. A wait
- * node lives on its waiter's stack or block; the waiter unlinks it (under F_LOCK)
- * before it returns, so a completing thread, which only reaches nodes under the
- * lock, never touches a node after its waiter is gone.
+ * holds one and the executor holds one from submission until the task has run
+ * or been dropped as cancelled (the worker layer; wse__future_cancel_queued()). A
+ * thread completing f always holds a reference, so callbacks may release the
+ * last user reference. A worker that finishes a task nobody watches drops the
+ * executor's reference in the completing CAS itself
+ * (wse__future_finish_release()): one read-modify-write instead of two on the
+ * hot path of fork-join. With nodes it keeps the reference until they are done,
+ * then drops it apart. A node's owner unlinks it (under WSE__F_LOCK) before the
+ * node dies, so a completing thread, which only reaches nodes under the lock,
+ * never touches a node after it is gone.
  */
-#include "internal.h"
+#include "future.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
 
-#include "alloc.h"
-
-_Static_assert(sizeof(struct wse_future) <= WSE_SMALL_BLOCK, "a future is a small block");
-_Static_assert(sizeof(struct wse_node) <= WSE_SMALL_BLOCK, "a callback node is a small block");
 
 static void
 backoff(unsigned *spins)
 {
     if (++*spins < 64) {
-        wse_cpu_relax();
+        wse__atomic_pause();
     } else {
         /* The holder may be preempted (2 vCPUs): give it the CPU. */
         sched_yield();
     }
 }
 
-/* Take F_LOCK; returns the word as locked. */
+/* Take WSE__F_LOCK; returns the word as locked. */
 static uint64_t
 lock_future(wse_future *f)
 {
     unsigned spins = 0;
     /* relaxed: a guess for the CAS, which re-reads. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
 
     for (;;) {
-        if ((old & F_LOCK) == 0) {
+        if ((old & WSE__F_LOCK) == 0) {
             /* acq_rel: acquire pairs with the release in unlock_future() and in
              * set_low(), so we see the list as the last holder left it. */
-            if (wse_cas_u64_acq_rel(&f->word, &old, old | F_LOCK))
-                return old | F_LOCK;
+            if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_LOCK))
+                return old | WSE__F_LOCK;
             continue;
         }
         backoff(&spins);
         /* relaxed: re-read for the next CAS attempt. */
-        old = wse_load_u64_relaxed(&f->word);
+        old = wse__atomic_load_u64_relaxed(&f->word);
     }
 }
 
-/* Under F_LOCK: clear the `clear` bits of the word and set `set`, which releases
- * the lock when `clear` includes F_LOCK. A CAS loop, because other threads may
+/* Under WSE__F_LOCK: clear the `clear` bits of the word and set `set`, which releases
+ * the lock when `clear` includes WSE__F_LOCK. A CAS loop, because other threads may
  * change the reference count in the high half, and start may move PENDING to
  * RUNNING while the lock is held. */
 static void
 unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 {
     /* relaxed: a guess for the CAS. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
 
     /* acq_rel (release half): our list edits before the lock is free; pairs with
      * the acquiring CAS in lock_future() and in transition(). */
-    while (!wse_cas_u64_acq_rel(&f->word, &old, (old & ~clear) | set))
+    while (!wse__atomic_cas_u64_acq_rel(&f->word, &old, (old & ~clear) | set))
         ;
 }
 
-/* With a final state: replace the state and flags by `low`, releasing F_LOCK. */
+/* Flags that outlive completion: kept by set_low(). */
+#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE)
+
+/* With a final state: replace the state and flags by `low` (keeping KEEP_FLAGS),
+ * releasing WSE__F_LOCK. */
 static void
 set_low(wse_future *f, uint32_t low)
 {
-    unlock_update(f, F_LOW_MASK, low);
+    unlock_update(f, WSE__F_LOW_MASK & ~(uint64_t)KEEP_FLAGS, low);
 }
 
-/* Release F_LOCK, setting F_WAITERS to whether the list is non-empty; the state
+/* Release WSE__F_LOCK, setting WSE__F_WAITERS to whether the list is non-empty; the state
  * bits are kept as they are. */
 static void
 unlock_future(wse_future *f)
 {
-    unlock_update(f, F_LOCK | F_WAITERS, f->nodes != NULL ? F_WAITERS : 0);
+    unlock_update(f, WSE__F_LOCK | WSE__F_WAITERS, f->nodes != NULL ? WSE__F_WAITERS : 0);
 }
 
+/* How a transition treats the references and a promise's claim. */
+struct move {
+    int64_t refs;                 /* added to the count in the CAS itself */
+    bool drop_ref;                /* also drop the caller's, unless it takes the lock */
+    bool setter;                  /* the promise setter: requires and clears
+                                     WSE__F_SETTING (others fail on it) */
+};
+
 /*
- * Move f from `from` to `to` by CAS. A completing move waits for F_LOCK to be free
- * and, if F_WAITERS is set, takes F_LOCK in the same CAS; otherwise, if drop_ref,
- * it also drops the caller's reference in that CAS. Returns false if f was not in
- * `from`; else *after is the word the CAS wrote (F_LOCK in it: the caller holds
- * the lock and still its reference).
+ * Move f from `from` to `to` by CAS. A completing move waits for WSE__F_LOCK to be
+ * free and, if WSE__F_WAITERS is set, takes WSE__F_LOCK in the same CAS;
+ * otherwise, if m->drop_ref, it also drops the caller's reference in that CAS.
+ * m->refs is applied in the CAS either way. A PENDING future claimed by a promise
+ * setter (WSE__F_SETTING) moves only for that setter. Returns false if f was not
+ * in `from`; else *after is the word the CAS wrote (WSE__F_LOCK in it: the caller
+ * holds the lock and still its reference).
  */
 static bool
-transition(wse_future *f, wse_state from, wse_state to, bool drop_ref, uint64_t *after)
+transition(wse_future *f, wse_state from, wse_state to, const struct move *m, uint64_t *after)
 {
-    bool completing = wse__state_done(to);
+    bool completing = wse__future_state_done(to);
     unsigned spins = 0;
     /* relaxed: a guess for the CAS. */
-    uint64_t old = wse_load_u64_relaxed(&f->word);
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
     uint64_t desired;
 
     for (;;) {
-        if ((old & F_STATE_MASK) != (uint64_t)from)
+        if ((old & WSE__F_STATE_MASK) != (uint64_t)from)
             return false;
-        if (completing && (old & F_LOCK)) {
+        if (((old & WSE__F_SETTING) != 0) != m->setter)
+            return false;
+        if (completing && (old & WSE__F_LOCK)) {
             backoff(&spins);
-            old = wse_load_u64_relaxed(&f->word);
+            old = wse__atomic_load_u64_relaxed(&f->word);
             continue;
         }
-        desired = (old & ~(uint64_t)F_STATE_MASK) | (uint64_t)to;
-        if (completing && (old & F_WAITERS))
-            desired |= F_LOCK;
-        else if (drop_ref)
-            desired -= F_REF;
+        desired = (old & ~(uint64_t)(WSE__F_STATE_MASK | WSE__F_SETTING)) | (uint64_t)to;
+        desired += (uint64_t)m->refs * WSE__F_REF;
+        if (completing && (old & WSE__F_WAITERS))
+            desired |= WSE__F_LOCK;
+        else if (m->drop_ref)
+            desired -= WSE__F_REF;
         /* acq_rel: release publishes value/error (written before) to readers of
          * the done state, and orders our uses of f before a dropped reference;
          * acquire pairs with unlock_future() so the list is current when we take
          * the lock here, and with other holders' releases before a free. */
-        if (wse_cas_u64_acq_rel(&f->word, &old, desired)) {
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, desired)) {
             *after = desired;
             return true;
         }
     }
 }
 
-/* Run a chain of callback nodes (linked through next, NULL-terminated) in order
- * and free them. */
+/* Run a chain of deferred nodes (linked through next, NULL-terminated) in the
+ * order they were linked. Each owns its node from the call on. */
 static void
-run_callbacks(wse_future *f, struct wse_node *n)
+run_deferred(wse_future *f, wse_state to, struct wse__node *n)
 {
-    struct wse_node *next;
+    struct wse__node *next;
 
     for (; n != NULL; n = next) {
         next = n->next;
-        n->cb(f, n->cb_arg);
-        wse__small_free(n);
+        n->fn(n, f, to);
     }
 }
 
 /*
- * After a completing transition that took F_LOCK: notify every latch, detach the
- * callbacks, release the lock (the list is now empty) and run the callbacks in the
- * order they were added.
+ * After a completing transition that took WSE__F_LOCK: call every immediate node
+ * under the lock, detach the deferred ones, release the lock (the list is now
+ * empty) and run the deferred nodes in the order they were linked.
  *
- * While the callbacks run, the state word carries F_CALLBACKS: a callback added
- * meanwhile (wse_future_on_done() on a future that is already done) is appended to
- * the list instead of running at once on its caller, and runs here after the
- * earlier ones, so callbacks of one future always run in the order they were
+ * While they run, the state word carries WSE__F_CALLBACKS: a deferred node linked
+ * meanwhile (wse_future_on_done() on a future that is already done) is appended
+ * to the list instead of running at once on its caller, and runs here after the
+ * earlier ones, so the callbacks of one future always run in the order they were
  * added. The loop ends when the list is found empty under the lock, which also
- * clears F_CALLBACKS.
+ * clears WSE__F_CALLBACKS.
  */
 static void
 complete_locked(wse_future *f, wse_state to)
 {
-    struct wse_node *head = f->nodes;
-    struct wse_node *n = head;
-    struct wse_node *cb_first = NULL;
-    struct wse_node *cb_last = NULL;
-    struct wse_node *next;
+    struct wse__node *head = f->nodes;
+    struct wse__node *n = head;
+    struct wse__node *def_first = NULL;
+    struct wse__node *def_last = NULL;
+    struct wse__node *next;
 
     f->nodes = NULL;
     if (head != NULL) {
         do {
             next = n->next;
             n->linked = 0;
-            if (n->latch != NULL) {
-                /* A detached block (wait.c) lives as long as our node's
-                 * reference: drop it after the last touch of node and latch. */
-                struct wse_wait_block *b = n->latch->block;
-
-                wse__latch_notify(n->latch, to);
-                if (b != NULL)
-                    wse__wait_block_put(b);
+            if (!n->deferred) {
+                /* May free n (a detached wait block): next is read already. */
+                n->fn(n, f, to);
             } else {
                 n->next = NULL;
-                if (cb_last != NULL)
-                    cb_last->next = n;
+                if (def_last != NULL)
+                    def_last->next = n;
                 else
-                    cb_first = n;
-                cb_last = n;
+                    def_first = n;
+                def_last = n;
             }
             n = next;
         } while (n != head);
     }
     /* The emptied list (and each node's linked = 0) before the lock is free. */
-    set_low(f, (uint32_t)to | (cb_first != NULL ? F_CALLBACKS : 0));
+    set_low(f, (uint32_t)to | (def_first != NULL ? WSE__F_CALLBACKS : 0));
 
-    while (cb_first != NULL) {
-        run_callbacks(f, cb_first);
-        cb_first = NULL;
+    while (def_first != NULL) {
+        run_deferred(f, to, def_first);
+        def_first = NULL;
         lock_future(f);
         head = f->nodes;
         if (head == NULL) {
-            /* Clears F_LOCK and F_CALLBACKS together. */
+            /* Clears WSE__F_LOCK and WSE__F_CALLBACKS together. */
             set_low(f, (uint32_t)to);
             break;
         }
-        /* Callbacks added while we ran the previous batch, in the order added. */
+        /* Deferred nodes linked while we ran the previous batch, in order. */
         head->prev->next = NULL;
-        cb_first = head;
+        def_first = head;
         f->nodes = NULL;
         unlock_future(f);
     }
 }
 
+/*
+ * The stop lineage. A future submitted from inside a running task points at that
+ * task's future (f->parent), so a stop requested for the task reaches it, and
+ * its own children, transitively. The parent must outlive its children's
+ * pointers: each live child holds a reference on it, counted without a
+ * read-modify-write on the fork-join path:
+ *   - start adds LINEAGE_BIAS references in the start CAS itself;
+ *   - while the parent runs, its thread counts children made (parent->children,
+ *     plain: only the thread running it submits from inside it) and children
+ *     freed on that thread while it is the innermost running task (plain);
+ *   - finish turns the bias into the children still counted, in the finish CAS;
+ *   - a child freed anywhere else drops a real reference on its parent (the
+ *     bias keeps the count above zero until finish, whenever that comes).
+ * Every child's reference is thus counted exactly once, and a fork-join task
+ * (children submitted, waited for and released by their parent) costs no extra
+ * read-modify-write.
+ */
+#define LINEAGE_BIAS ((int64_t)1 << 30)
+
+_Thread_local struct wse__running *wse__future_running;
+
+/* Incremented by every stop request that reaches a running task; a task's
+ * wse_stop_requested() walks its lineage only when it changed. Atomic. */
+static uint64_t stop_epoch;
+
 wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 {
-    wse_future *f = wse__small_alloc();
+    wse_future *f = wse__alloc_small();
+    struct wse__running *r = wse__future_running;
 
     if (f == NULL)
         return NULL;
     memset(f, 0, sizeof(*f));
-    f->word = (uint64_t)refs << F_REF_SHIFT | WSE_PENDING;
-    f->fn = fn;
+    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
+    f->u.fn = fn;
     f->arg = arg;
+    if (r != NULL) {
+        f->parent = r->future;
+        r->future->children++;
+    }
     return f;
+}
+
+void
+wse__future_discard(wse_future *f)
+{
+    /* Made by this thread inside the parent, which still runs here, innermost:
+     * the count is the parent's plain one. */
+    if (f->parent != NULL)
+        f->parent->children--;
+    wse__alloc_small_free(f);
 }
 
 bool
 wse__future_start(wse_future *f)
 {
+    const struct move m = { .refs = LINEAGE_BIAS };
     uint64_t after;
 
-    return transition(f, WSE_PENDING, WSE_RUNNING, false, &after);
+    return transition(f, WSE_PENDING, WSE_RUNNING, &m, &after);
 }
 
+void
+wse__future_enter(struct wse__running *r, wse_future *f)
+{
+    r->future = f;
+    r->outer = wse__future_running;
+    r->stop_epoch = UINT64_MAX;    /* no cached answer yet */
+    r->stopped = false;
+    wse__future_running = r;
+}
+
+void
+wse__future_leave(struct wse__running *r)
+{
+    wse__future_running = r->outer;
+}
+
+/* Drop one reference; true if it was the last (the caller frees). */
+static bool
+drop_ref(wse_future *f)
+{
+    /* acq_rel: release orders our uses of f before the decrement; acquire (on the
+     * last one) orders the free after every other holder's uses. */
+    return (wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >>
+            WSE__F_REF_SHIFT) == 1;
+}
+
+/* Free f, then drop its reference on its parent, and so on up the lineage: a loop,
+ * since a long chain of finished tasks can be freed at once. */
 static void
 free_future(wse_future *f)
 {
+    struct wse__running *r;
+    wse_future *parent;
+
+    while (f != NULL) {
+        parent = f->parent;
+        /* A promise owns its value: free it with the promise. relaxed: the
+         * caller's acquire (the last reference) ordered the completion before. */
+        if ((wse__atomic_load_u64_relaxed(&f->word) & WSE__F_PROMISE) && f->u.free_value != NULL &&
+            (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_STATE_MASK) == WSE_DONE &&
+            f->value != NULL)
+            f->u.free_value(f->value);
 #ifndef NDEBUG
-    memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
+        memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
 #endif
-    wse__small_free(f);
+        wse__alloc_small_free(f);
+        f = NULL;
+        if (parent == NULL)
+            break;
+        r = wse__future_running;
+        if (r != NULL && r->future == parent) {
+            /* The parent runs here, innermost: its plain count (see above). */
+            parent->children--;
+        } else if (drop_ref(parent)) {
+            f = parent;
+        }
+    }
+}
+
+/* Is the stop flag set on f or an ancestor? */
+static bool
+lineage_stopped(const wse_future *f)
+{
+    for (; f != NULL; f = f->parent) {
+        /* relaxed: pairs with nothing; a stop seen late is seen at the next
+         * poll (wse_stop_requested() orders through stop_epoch). */
+        if (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_STOP)
+            return true;
+    }
+    return false;
+}
+
+bool
+wse__future_stop_reached(const wse_future *f)
+{
+    /* acquire: pairs with the increment in wse_future_request_stop(), after its
+     * flag; zero means no stop was ever requested: nothing to walk. */
+    if (wse__atomic_load_u64_acquire(&stop_epoch) == 0)
+        return false;
+    return lineage_stopped(f);
+}
+
+bool
+wse_stop_requested(void)
+{
+    struct wse__running *r = wse__future_running;
+    uint64_t epoch;
+
+    if (r == NULL)
+        return false;
+    /* acquire: pairs with the increment in wse_future_request_stop(): a new
+     * epoch means a flag was set before it; walk again. Otherwise the cached
+     * answer holds: a few plain loads, no read-modify-write. */
+    epoch = wse__atomic_load_u64_acquire(&stop_epoch);
+    if (epoch != r->stop_epoch) {
+        r->stopped = epoch != 0 && lineage_stopped(r->future);
+        r->stop_epoch = epoch;
+    }
+    return r->stopped;
 }
 
 void
 wse__future_finish_release(wse_future *f, int rc, void *value)
 {
+    struct move m = { .drop_ref = true };
     wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
     uint64_t after;
 
+    /* A stopped task that gives up with ECANCELED is cancelled, not failed. */
+    if (rc == ECANCELED && lineage_stopped(f))
+        to = WSE_CANCELLED;
+    /* The start bias becomes the children still pointing at f. */
+    m.refs = (int64_t)f->children - LINEAGE_BIAS;
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
     f->value = rc == 0 ? value : NULL;
     f->error = rc;
-    if (!transition(f, WSE_RUNNING, to, true, &after)) {
+    if (!transition(f, WSE_RUNNING, to, &m, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
         wse_future_release(f);
-    } else if (after & F_LOCK) {
+    } else if (after & WSE__F_LOCK) {
         complete_locked(f, to);
         wse_future_release(f);
-    } else if ((after >> F_REF_SHIFT) == 0) {
+    } else if ((after >> WSE__F_REF_SHIFT) == 0) {
         free_future(f);
     }
 }
 
-/* Link node at the tail of f's list unless f is done; a callback node is also
- * linked to a done future whose callbacks are still running (F_CALLBACKS), so it
- * runs after them. false: not linked. */
-static bool
-link_node(wse_future *f, struct wse_node *node)
+bool
+wse__future_link(wse_future *f, struct wse__node *node)
 {
     uint64_t s = lock_future(f);
-    struct wse_node *head;
+    struct wse__node *head;
 
-    if (wse__state_done((wse_state)(s & F_STATE_MASK)) &&
-        (node->latch != NULL || (s & F_CALLBACKS) == 0)) {
+    if (wse__future_state_done((wse_state)(s & WSE__F_STATE_MASK)) &&
+        (!node->deferred || (s & WSE__F_CALLBACKS) == 0)) {
         unlock_future(f);
         return false;
     }
@@ -316,16 +461,13 @@ link_node(wse_future *f, struct wse_node *node)
 }
 
 bool
-wse__future_add_waiter(wse_future *f, struct wse_node *node)
+wse__future_unlink(wse_future *f, struct wse__node *node)
 {
-    return link_node(f, node);
-}
+    bool was_linked;
 
-void
-wse__future_remove_waiter(wse_future *f, struct wse_node *node)
-{
     lock_future(f);
-    if (node->linked) {
+    was_linked = node->linked != 0;
+    if (was_linked) {
         if (node->next == node) {
             f->nodes = NULL;
         } else {
@@ -337,6 +479,15 @@ wse__future_remove_waiter(wse_future *f, struct wse_node *node)
         node->linked = 0;
     }
     unlock_future(f);
+    return was_linked;
+}
+
+void
+wse__future_cancel_queued(wse_future *f)
+{
+    wse_future_cancel(f);
+    /* The queue's reference. */
+    wse_future_release(f);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -353,7 +504,7 @@ wse_future_state(const wse_future *f)
 bool
 wse_future_done(const wse_future *f)
 {
-    return f != NULL && wse__state_done(wse__future_state_acquire(f));
+    return f != NULL && wse__future_state_done(wse__future_state_acquire(f));
 }
 
 void *
@@ -382,33 +533,55 @@ wse_future_error(const wse_future *f)
 bool
 wse_future_cancel(wse_future *f)
 {
+    const struct move m = { 0 };
     uint64_t after;
 
     if (f == NULL)
         return false;
-    if (!transition(f, WSE_PENDING, WSE_CANCELLED, false, &after))
+    if (!transition(f, WSE_PENDING, WSE_CANCELLED, &m, &after))
         return false;
-    if (after & F_LOCK)
+    if (after & WSE__F_LOCK)
         complete_locked(f, WSE_CANCELLED);
     return true;
+}
+
+/* A wse_future_on_done() callback: a deferred node in a small block. */
+struct callback_node {
+    struct wse__node node;
+    void (*cb)(wse_future *, void *);
+    void *cb_arg;
+};
+
+_Static_assert(sizeof(struct callback_node) <= WSE__ALLOC_SMALL, "a callback node is a small block");
+
+static void
+callback_run(struct wse__node *n, wse_future *f, wse_state s)
+{
+    struct callback_node *c = (struct callback_node *)n;
+
+    (void)s;
+    c->cb(f, c->cb_arg);
+    wse__alloc_small_free(c);
 }
 
 int
 wse_future_on_done(wse_future *f, void (*cb)(wse_future *, void *), void *arg)
 {
-    struct wse_node *node;
+    struct callback_node *c;
 
     if (f == NULL || cb == NULL)
         return EINVAL;
-    node = wse__small_alloc();
-    if (node == NULL)
+    c = wse__alloc_small();
+    if (c == NULL)
         return ENOMEM;
-    memset(node, 0, sizeof(*node));
-    node->cb = cb;
-    node->cb_arg = arg;
+    memset(c, 0, sizeof(*c));
+    c->node.fn = callback_run;
+    c->node.deferred = 1;
+    c->cb = cb;
+    c->cb_arg = arg;
 
-    if (!link_node(f, node)) {
-        wse__small_free(node);
+    if (!wse__future_link(f, &c->node)) {
+        wse__alloc_small_free(c);
         cb(f, arg);
     }
     return 0;
@@ -420,7 +593,7 @@ wse_future_retain(wse_future *f)
     if (f != NULL) {
         /* acq_rel: a reference count; the increment needs no order of its own
          * (the caller already holds a reference), acq_rel keeps it simple. */
-        wse_faa_u64_acq_rel(&f->word, F_REF);
+        wse__atomic_faa_u64_acq_rel(&f->word, WSE__F_REF);
     }
     return f;
 }
@@ -436,12 +609,112 @@ wse_future_release(wse_future *f)
      * drop one, and the free needs no read-modify-write: fork-join parents
      * release children that the worker finished a moment ago, so this is the
      * common case. */
-    if ((wse_load_u64_acquire(&f->word) >> F_REF_SHIFT) == 1) {
+    if ((wse__atomic_load_u64_acquire(&f->word) >> WSE__F_REF_SHIFT) == 1) {
         free_future(f);
         return;
     }
-    /* acq_rel: release orders our uses of f before the decrement; acquire (on the
-     * last one) orders the free after every other holder's uses. */
-    if ((wse_faa_u64_acq_rel(&f->word, (uint64_t)0 - F_REF) >> F_REF_SHIFT) == 1)
+    if (drop_ref(f))
         free_future(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Cooperative stop                                                            */
+
+bool
+wse_future_request_stop(wse_future *f)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t old;
+
+    if (f == NULL)
+        return false;
+    if (wse_future_cancel(f))
+        return true;           /* it was PENDING: cancelled, never runs */
+    old = wse__atomic_load_u64_relaxed(&f->word);
+    for (;;) {
+        if ((old & WSE__F_STATE_MASK) != WSE_RUNNING) {
+            /* Done (or a pending promise being set: as good as done). A pending
+             * task cannot be here: the cancel above would have won. */
+            return false;
+        }
+        if (old & WSE__F_STOP)
+            break;             /* a second request while it still runs */
+        /* acq_rel: the flag only moves one way; release pairs with the acquire
+         * of stop_epoch below through the increment after it. */
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_STOP))
+            break;
+    }
+    /* acq_rel: after the flag; pairs with the acquire loads of stop_epoch in
+     * wse_stop_requested() and wse__future_stop_reached(). */
+    wse__atomic_faa_u64_acq_rel(&stop_epoch, 1);
+    return true;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Promises                                                                    */
+
+int
+wse_promise_create(wse_future **out, wse_value_free_fn free_value)
+{
+    wse_future *f;
+
+    if (out == NULL)
+        return EINVAL;
+    f = wse__alloc_small();
+    if (f == NULL)
+        return ENOMEM;
+    memset(f, 0, sizeof(*f));
+    /* A promise belongs to no task and no executor: no parent, one reference. */
+    f->word = (uint64_t)1 << WSE__F_REF_SHIFT | WSE__F_PROMISE | WSE_PENDING;
+    f->u.free_value = free_value;
+    *out = f;
+    return 0;
+}
+
+/* Complete promise f with (rc, value): claim it, write, then publish. */
+static int
+promise_set(wse_future *f, int rc, void *value)
+{
+    const struct move m = { .setter = true };
+    wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
+    /* relaxed: a guess for the CAS. */
+    uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
+    uint64_t after;
+
+    if ((old & WSE__F_PROMISE) == 0)
+        return EINVAL;         /* made by a submit */
+    /* The claim: exactly one setter moves SETTING from 0 to 1 while PENDING; a
+     * cancel fails once it is set. Two setters writing value before one CAS
+     * would otherwise race on f->value. */
+    for (;;) {
+        if ((old & WSE__F_STATE_MASK) != WSE_PENDING || (old & WSE__F_SETTING))
+            return EALREADY;
+        /* acq_rel: the claim orders our writes below after it. */
+        if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_SETTING))
+            break;
+    }
+    /* Plain writes: we own them after the claim; published by the CAS below. */
+    f->value = rc == 0 ? value : NULL;
+    f->error = rc;
+    if (!transition(f, WSE_PENDING, to, &m, &after))
+        return EALREADY;       /* not reached: only the claimant moves it */
+    if (after & WSE__F_LOCK)
+        complete_locked(f, to);
+    return 0;
+}
+
+int
+wse_promise_set_value(wse_future *f, void *value)
+{
+    if (f == NULL)
+        return EINVAL;
+    return promise_set(f, 0, value);
+}
+
+int
+wse_promise_set_error(wse_future *f, int error)
+{
+    if (f == NULL || error == 0)
+        return EINVAL;
+    return promise_set(f, error, NULL);
 }

@@ -13,12 +13,14 @@
  * either lands before the close (and is run or cancelled by the shutdown) or
  * fails with ESHUTDOWN: nothing is stranded in a queue nobody drains.
  */
-#include "internal.h"
+#include "inject.h"
 
 #include <errno.h>
 
+#include "sync.h"
+
 int
-wse__inject_init(struct wse_inject *q)
+wse__inject_init(struct wse__inject *q)
 {
     int rc = pthread_mutex_init(&q->mutex, NULL);
 
@@ -32,21 +34,21 @@ wse__inject_init(struct wse_inject *q)
 }
 
 void
-wse__inject_destroy(struct wse_inject *q)
+wse__inject_destroy(struct wse__inject *q)
 {
     pthread_mutex_destroy(&q->mutex);
 }
 
 int
-wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int64_t n,
+wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last, int64_t n,
                  wse_future *out[])
 {
     wse_future *f;
     int64_t i = 0;
 
-    wse__lock(&q->mutex);
+    wse__sync_lock(&q->mutex);
     if (q->closed) {
-        wse__unlock(&q->mutex);
+        wse__sync_unlock(&q->mutex);
         return ESHUTDOWN;
     }
     /* Record the chain while we own it: once it is queued, workers may pop (and
@@ -63,14 +65,29 @@ wse__inject_push(struct wse_inject *q, wse_future *first, wse_future *last, int6
     q->tail = last;
     /* relaxed: written under the mutex; lock-free readers pair through the
      * full fences of the park protocol (see the file comment). */
-    wse_store_i64_relaxed(&q->length, wse_load_i64_relaxed(&q->length) + n);
-    wse__unlock(&q->mutex);
+    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + n);
+    wse__sync_unlock(&q->mutex);
     return 0;
+}
+
+void
+wse__inject_push_always(struct wse__inject *q, wse_future *f)
+{
+    wse__sync_lock(&q->mutex);
+    f->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = f;
+    else
+        q->head = f;
+    q->tail = f;
+    /* relaxed: under the mutex, see wse__inject_push(). */
+    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + 1);
+    wse__sync_unlock(&q->mutex);
 }
 
 /* Under q->mutex: unlink the head (not NULL). */
 static wse_future *
-take_head(struct wse_inject *q)
+take_head(struct wse__inject *q)
 {
     wse_future *f = q->head;
 
@@ -89,51 +106,51 @@ take_head(struct wse_inject *q)
  * stay visible throughout: pushed before the length drops.
  */
 wse_future *
-wse__inject_pop(struct wse_inject *q, struct deque *dq, int64_t max, unsigned ways)
+wse__inject_pop(struct wse__inject *q, struct wse__deque *dq, int64_t max, unsigned ways)
 {
     wse_future *f;
     int64_t len;
     int64_t k;
 
-    wse__lock(&q->mutex);
+    wse__sync_lock(&q->mutex);
     f = q->head;
     if (f != NULL) {
         /* relaxed: under the mutex, see wse__inject_push(). */
-        len = wse_load_i64_relaxed(&q->length);
+        len = wse__atomic_load_i64_relaxed(&q->length);
         if (max > len / (int64_t)ways)
             max = len / (int64_t)ways;
         f = take_head(q);
         for (k = 0; dq != NULL && k < max && q->head != NULL; k++)
             (void)wse__deque_push(dq, take_head(q));
         /* relaxed: under the mutex, see wse__inject_push(). */
-        wse_store_i64_relaxed(&q->length, len - 1 - k);
+        wse__atomic_store_i64_relaxed(&q->length, len - 1 - k);
     }
-    wse__unlock(&q->mutex);
+    wse__sync_unlock(&q->mutex);
     return f;
 }
 
 wse_future *
-wse__inject_close(struct wse_inject *q, bool take_all)
+wse__inject_close(struct wse__inject *q, bool take_all)
 {
     wse_future *chain = NULL;
 
-    wse__lock(&q->mutex);
+    wse__sync_lock(&q->mutex);
     q->closed = 1;
     if (take_all) {
         chain = q->head;
         q->head = NULL;
         q->tail = NULL;
         /* relaxed: under the mutex. */
-        wse_store_i64_relaxed(&q->length, 0);
+        wse__atomic_store_i64_relaxed(&q->length, 0);
     }
-    wse__unlock(&q->mutex);
+    wse__sync_unlock(&q->mutex);
     return chain;
 }
 
 bool
-wse__inject_nonempty(struct wse_inject *q)
+wse__inject_nonempty(struct wse__inject *q)
 {
     /* relaxed: a hint; ordered against the sleeper count by the callers' full
      * fences (park.c), and a pop rechecks under the mutex. */
-    return wse_load_i64_relaxed(&q->length) > 0;
+    return wse__atomic_load_i64_relaxed(&q->length) > 0;
 }

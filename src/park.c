@@ -5,7 +5,7 @@
  * ForkJoinPool all use it): a task must never sit in a queue while every worker
  * sleeps. Two sides race:
  *
- *   submitter (wse__wake_some)          parking worker (wse__park)
+ *   submitter (wse__park_wake_some)     parking worker (wse__park_sleep)
  *   1. publish the task                 1. announce: push self on the sleeper
  *      (deque bottom / inject length)      stack, store n_sleeping
  *   2. full fence                       2. full fence
@@ -22,181 +22,251 @@
  * so a busy pool (n_sleeping == 0) makes no system call and takes no lock.
  *
  * A submission wakes at most one worker per task, and only if one is parked. A
- * worker's push on its own deque skips the fence (wse__wake_some with need_fence
- * false): if that wake is missed, only parallelism is lost, because the pushing
+ * worker's push on its own deque skips the fence (wse__park_wake_some with
+ * need_fence false): if that wake is missed, only parallelism is lost, because the pushing
  * worker re-checks its own deque before it can park.
  *
  * Waiting workers. A worker inside wse_wait() parks with its latch: the latch
- * tripping (wse__wake_worker), the deadline, or a submission wakes it. It is on
+ * tripping (wse__park_wake_one), the deadline, or a submission wakes it. It is on
  * the same sleeper stack, so new work can pick it to help.
  *
- * Termination. After shutdown, the executor is quiescent when every live worker
- * sleeps at top level (n_idle == n_live: no task on any stack) and the injection
- * queue, read after the shutdown flag, is empty. Each idle worker re-checked
+ * Termination. After shutdown (wse__park_shutdown(), called after the injection
+ * queue is closed), the executor is quiescent when every live worker sleeps at
+ * top level (n_idle == n_live: no task on any stack) and the injection queue,
+ * read under the park mutex after `shutdown`, is empty. Each idle worker re-checked
  * every queue (its own deque included) after its announce, and nobody pushes on
  * an idle worker's deque; external pushes are refused after the close that
  * precedes the flag. The last worker to go idle sets `terminated`, wakes the
  * others, and signals shutdown(wait) callers on `quiet`.
  */
-#include "internal.h"
+#include "park.h"
 
 #include <errno.h>
 
 #include "alloc.h"
+#include "sync.h"
 
 int
-wse__park_init(struct wse_park *p, unsigned n_workers)
+wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject)
 {
-    int rc;
+    unsigned i = 0;
+    int rc = ENOMEM;
 
-    p->sleepers = wse__calloc(n_workers, sizeof(*p->sleepers));
-    if (p->sleepers == NULL)
-        return ENOMEM;
+    p->n = n;
+    p->inject = inject;
+    p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
+    p->deques = wse__alloc_array(n, sizeof(*p->deques));
+    p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
+    if (p->sleepers == NULL || p->deques == NULL || p->parkers == NULL)
+        goto out_free;
+    for (i = 0; i < n; i++) {
+        rc = wse__sync_cond_init(&p->parkers[i].wake);
+        if (rc != 0)
+            goto out_destroy_parkers;
+    }
     rc = pthread_mutex_init(&p->mutex, NULL);
     if (rc != 0)
-        goto out_free_sleepers;
-    rc = wse__cond_init_monotonic(&p->quiet);
+        goto out_destroy_parkers;
+    rc = wse__sync_cond_init(&p->quiet);
     if (rc != 0)
         goto out_destroy_mutex;
     p->n_parked = 0;
     p->n_idle = 0;
-    p->n_live = n_workers;
+    p->n_live = n;
+    p->n_held = 0;
+    p->shutdown = false;
     p->terminated = false;
     p->n_sleeping = 0;
     return 0;
 
 out_destroy_mutex:
     pthread_mutex_destroy(&p->mutex);
-out_free_sleepers:
-    wse__free(p->sleepers);
+out_destroy_parkers:
+    while (i > 0)
+        pthread_cond_destroy(&p->parkers[--i].wake);
+out_free:
+    wse__alloc_free(p->parkers);
+    wse__alloc_free(p->deques);
+    wse__alloc_free(p->sleepers);
     return rc;
 }
 
 void
-wse__park_destroy(struct wse_park *p)
+wse__park_destroy(struct wse__park *p)
 {
+    unsigned i;
+
+    for (i = 0; i < p->n; i++)
+        pthread_cond_destroy(&p->parkers[i].wake);
     pthread_cond_destroy(&p->quiet);
     pthread_mutex_destroy(&p->mutex);
-    wse__free(p->sleepers);
+    wse__alloc_free(p->parkers);
+    wse__alloc_free(p->deques);
+    wse__alloc_free(p->sleepers);
+}
+
+void
+wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq)
+{
+    p->deques[i] = dq;
+}
+
+/* True if some queue may hold a task: the re-check step of parking. */
+static bool
+work_visible(const struct wse__park *p)
+{
+    unsigned i;
+
+    if (wse__inject_nonempty(p->inject))
+        return true;
+    for (i = 0; i < p->n; i++) {
+        if (wse__deque_size_hint(p->deques[i]) > 0)
+            return true;
+    }
+    return false;
 }
 
 /* Under p->mutex: keep the lock-free copy of the sleeper count current. */
 static void
-publish_count(struct wse_park *p)
+publish_count(struct wse__park *p)
 {
     /* relaxed: the submitter side orders its read with its own full fence, the
      * parking side with the fence after this store (see the file comment). */
-    wse_store_u32_relaxed(&p->n_sleeping, p->n_parked);
+    wse__atomic_store_u32_relaxed(&p->n_sleeping, p->n_parked);
 }
 
-/* Under p->mutex: push w on the sleeper stack. */
+/* Under p->mutex: push worker i on the sleeper stack. */
 static void
-stack_push(struct wse_park *p, struct wse_worker *w)
+stack_push(struct wse__park *p, unsigned i)
 {
-    w->stack_pos = p->n_parked;
-    p->sleepers[p->n_parked++] = w->index;
-    w->parked = true;
+    struct wse__parker *k = &p->parkers[i];
+
+    k->stack_pos = p->n_parked;
+    p->sleepers[p->n_parked++] = i;
+    k->parked = true;
     publish_count(p);
 }
 
-/* Under p->mutex: remove w (parked) from the stack. */
+/* Under p->mutex: remove worker i (parked) from the stack. */
 static void
-stack_remove(struct wse_executor *ex, struct wse_worker *w)
+stack_remove(struct wse__park *p, unsigned i)
 {
-    struct wse_park *p = &ex->park;
+    struct wse__parker *k = &p->parkers[i];
     unsigned last = p->sleepers[--p->n_parked];
 
-    p->sleepers[w->stack_pos] = last;
-    ex->workers[last].stack_pos = w->stack_pos;
-    w->parked = false;
+    p->sleepers[k->stack_pos] = last;
+    p->parkers[last].stack_pos = k->stack_pos;
+    k->parked = false;
     publish_count(p);
 }
 
-enum park_result
-wse__park(struct wse_worker *w, struct wse_latch *latch, const struct wse_deadline *deadline)
+/* Under p->mutex: wake every parked worker. */
+static void
+wake_all_locked(struct wse__park *p)
 {
-    struct wse_executor *ex = w->ex;
-    struct wse_park *p = &ex->park;
+    unsigned i;
+
+    while (p->n_parked > 0) {
+        i = p->sleepers[p->n_parked - 1];
+        stack_remove(p, i);
+        p->parkers[i].notified = true;
+        pthread_cond_signal(&p->parkers[i].wake);
+    }
+}
+
+/* Under p->mutex: terminate if shut down and quiescent: every live worker idle at
+ * top level, no task held outside the queues, no queue with work. */
+static void
+maybe_terminate(struct wse__park *p)
+{
+    if (p->shutdown && !p->terminated && p->n_idle == p->n_live && p->n_held == 0 &&
+        !work_visible(p)) {
+        p->terminated = true;
+        wake_all_locked(p);
+        pthread_cond_broadcast(&p->quiet);
+    }
+}
+
+enum wse__park_result
+wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *latch,
+                const struct wse__deadline *deadline)
+{
+    struct wse__parker *k = &p->parkers[self];
     bool top = latch == NULL;
     bool terminated;
 
-    wse__lock(&p->mutex);
-    if (p->terminated || w->notified) {
+    wse__sync_lock(&p->mutex);
+    if (p->terminated || k->notified) {
         /* A notification that arrived while we were running: re-check. */
         terminated = p->terminated && top;
-        w->notified = false;
-        wse__unlock(&p->mutex);
-        return terminated ? PARK_TERMINATED : PARK_RECHECK;
+        k->notified = false;
+        wse__sync_unlock(&p->mutex);
+        return terminated ? WSE__PARK_TERMINATED : WSE__PARK_RECHECK;
     }
-    stack_push(p, w);
-    wse__unlock(&p->mutex);
+    stack_push(p, self);
+    wse__sync_unlock(&p->mutex);
 
     /* Full fence: our announce (n_sleeping) before the re-check of the queues;
-     * pairs with the fence in wse__wake_some() between the publication of a task
-     * and its read of n_sleeping. */
-    wse_fence_seq_cst();
+     * pairs with the fence in wse__park_wake_some() between the publication of a
+     * task and its read of n_sleeping. */
+    wse__atomic_fence_seq_cst();
 
-    wse__lock(&p->mutex);
-    if (wse__work_visible(ex) || (latch != NULL && wse__latch_tripped(latch)) ||
-        (deadline != NULL && wse__deadline_passed(deadline))) {
-        if (w->parked)
-            stack_remove(ex, w);
-        w->notified = false;
-        wse__unlock(&p->mutex);
-        return PARK_RECHECK;
+    wse__sync_lock(&p->mutex);
+    if (work_visible(p) || (latch != NULL && wse__latch_tripped(latch)) ||
+        (deadline != NULL && wse__clock_deadline_passed(deadline))) {
+        if (k->parked)
+            stack_remove(p, self);
+        k->notified = false;
+        wse__sync_unlock(&p->mutex);
+        return WSE__PARK_RECHECK;
     }
     if (top) {
         p->n_idle++;
-        /* acquire: pairs with the release in set_flags() (executor.c); the
-         * injection queue was closed before, so the re-read below is final. */
-        if ((wse_load_u32_acquire(&ex->flags) & EX_SHUTDOWN) && p->n_idle == p->n_live &&
-            !wse__work_visible(ex)) {
-            p->terminated = true;
-            wse__wake_all_locked(ex);
-            pthread_cond_broadcast(&p->quiet);
-        }
+        /* shutdown is set under this mutex after the injection queue was
+         * closed, so the re-read in maybe_terminate() is final. */
+        maybe_terminate(p);
     }
-    while (w->parked && !w->notified && !p->terminated &&
+    while (k->parked && !k->notified && !p->terminated &&
            !(latch != NULL && wse__latch_tripped(latch))) {
-        if (!wse__cond_wait(&w->wake, &p->mutex, deadline))
+        if (!wse__sync_cond_wait(&k->wake, &p->mutex, deadline))
             break;
     }
     if (top)
         p->n_idle--;
-    if (w->parked)
-        stack_remove(ex, w);
-    w->notified = false;
+    if (k->parked)
+        stack_remove(p, self);
+    k->notified = false;
     terminated = p->terminated && top;
-    wse__unlock(&p->mutex);
-    return terminated ? PARK_TERMINATED : PARK_RECHECK;
+    wse__sync_unlock(&p->mutex);
+    return terminated ? WSE__PARK_TERMINATED : WSE__PARK_RECHECK;
 }
 
 void
-wse__wake_some(struct wse_executor *ex, size_t n, bool need_fence)
+wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence)
 {
-    struct wse_park *p = &ex->park;
     pthread_cond_t *to_signal[8];
     unsigned k;
-    struct wse_worker *w;
+    unsigned i;
 
     if (need_fence) {
         /* Full fence: the published task before the read of n_sleeping; pairs
-         * with the fence in wse__park() between the announce and the re-check. */
-        wse_fence_seq_cst();
+         * with the fence in wse__park_sleep() between the announce and the
+         * re-check. */
+        wse__atomic_fence_seq_cst();
     }
     /* relaxed: ordered by the fence above (or, for a worker's own push, a hint:
      * see the file comment). Zero means no lock and no system call. */
-    while (n > 0 && wse_load_u32_relaxed(&p->n_sleeping) != 0) {
+    while (n > 0 && wse__atomic_load_u32_relaxed(&p->n_sleeping) != 0) {
         k = 0;
-        wse__lock(&p->mutex);
+        wse__sync_lock(&p->mutex);
         while (n > 0 && p->n_parked > 0 && k < 8) {
-            w = &ex->workers[p->sleepers[p->n_parked - 1]];
-            stack_remove(ex, w);
-            w->notified = true;
-            to_signal[k++] = &w->wake;
+            i = p->sleepers[p->n_parked - 1];
+            stack_remove(p, i);
+            p->parkers[i].notified = true;
+            to_signal[k++] = &p->parkers[i].wake;
             n--;
         }
-        wse__unlock(&p->mutex);
+        wse__sync_unlock(&p->mutex);
         if (k == 0)
             break;
         /* Signal outside the lock so a woken worker does not block on it at
@@ -207,48 +277,63 @@ wse__wake_some(struct wse_executor *ex, size_t n, bool need_fence)
 }
 
 void
-wse__wake_all_locked(struct wse_executor *ex)
+wse__park_wake_one(struct wse__park *p, unsigned i)
 {
-    struct wse_park *p = &ex->park;
-    struct wse_worker *w;
-
-    while (p->n_parked > 0) {
-        w = &ex->workers[p->sleepers[p->n_parked - 1]];
-        stack_remove(ex, w);
-        w->notified = true;
-        pthread_cond_signal(&w->wake);
-    }
-}
-
-void
-wse__wake_all(struct wse_executor *ex)
-{
-    wse__lock(&ex->park.mutex);
-    wse__wake_all_locked(ex);
-    wse__unlock(&ex->park.mutex);
-}
-
-void
-wse__wake_worker(struct wse_worker *w)
-{
-    struct wse_park *p = &w->ex->park;
-
     /* The latch's tripped flag is set before this; the worker reads it under the
      * mutex before each sleep, so taking the mutex here and signalling cannot
      * fall between its check and its sleep. */
-    wse__lock(&p->mutex);
-    if (w->parked)
-        pthread_cond_signal(&w->wake);
-    wse__unlock(&p->mutex);
+    wse__sync_lock(&p->mutex);
+    if (p->parkers[i].parked)
+        pthread_cond_signal(&p->parkers[i].wake);
+    wse__sync_unlock(&p->mutex);
 }
 
 void
-wse__wait_quiet(struct wse_executor *ex)
+wse__park_shutdown(struct wse__park *p)
 {
-    struct wse_park *p = &ex->park;
+    wse__sync_lock(&p->mutex);
+    p->shutdown = true;
+    wake_all_locked(p);
+    wse__sync_unlock(&p->mutex);
+}
 
-    wse__lock(&p->mutex);
+bool
+wse__park_hold(struct wse__park *p)
+{
+    bool ok;
+
+    wse__sync_lock(&p->mutex);
+    ok = !p->shutdown;
+    if (ok)
+        p->n_held++;
+    wse__sync_unlock(&p->mutex);
+    return ok;
+}
+
+void
+wse__park_unhold(struct wse__park *p)
+{
+    /* The released task, if queued, is visible before this (its push): a
+     * terminating check below sees it and waits for a worker to run it. */
+    wse__sync_lock(&p->mutex);
+    p->n_held--;
+    maybe_terminate(p);
+    wse__sync_unlock(&p->mutex);
+}
+
+void
+wse__park_set_live(struct wse__park *p, unsigned n)
+{
+    wse__sync_lock(&p->mutex);
+    p->n_live = n;
+    wse__sync_unlock(&p->mutex);
+}
+
+void
+wse__park_wait_quiet(struct wse__park *p)
+{
+    wse__sync_lock(&p->mutex);
     while (!p->terminated)
-        wse__cond_wait(&p->quiet, &p->mutex, NULL);
-    wse__unlock(&p->mutex);
+        wse__sync_cond_wait(&p->quiet, &p->mutex, NULL);
+    wse__sync_unlock(&p->mutex);
 }

@@ -9,80 +9,100 @@
  *    future's bit lock unless the future is already done). The latch counts what
  *    is still needed: 1 completion for FIRST_COMPLETED; otherwise one per
  *    registered future, with a bias of 1 held during registration so the count
- *    cannot reach 0 before every node is linked. Completing threads call
- *    wse__latch_notify() under the future's lock; a failure trips a
- *    FIRST_EXCEPTION latch at once.
+ *    cannot reach 0 before every node is linked. Completing threads call each
+ *    node's function (wait_node_notify(): the latch's count-down) under the
+ *    future's lock; a failure trips a FIRST_EXCEPTION latch at once.
  * 4. Wait for the latch or the deadline. A plain thread sleeps on the latch's
  *    condition variable (CLOCK_MONOTONIC). A worker helps: it runs tasks (own
- *    deque, injection queue, steals) and parks with the latch when it finds none.
+ *    deque, injection queue, steals) and parks with the latch when it finds none;
+ *    its latch's wake function (worker_wake()) signals it through the park.
  * 5. Unlink every node (each under its future's lock: after that no completing
  *    thread can reach the latch, so it may leave the stack), snapshot the states
  *    again and partition on that snapshot. The result code is decided by the same
  *    snapshot, so the code and the partition always agree.
  */
-#include "internal.h"
-
 #include <errno.h>
 #include <string.h>
 
+#include "wsexec.h"
+
 #include "alloc.h"
+#include "clock.h"
+#include "future.h"
+#include "latch.h"
+#include "park.h"
+#include "wait.h"
+#include "worker.h"
 
 /* Up to this many futures, the wait nodes live on the caller's stack. */
 #define STACK_NODES 8
 
-uint32_t wse__plain_wakeups;
+/* A wait node: one per entry of a wse_wait() call, an immediate node on the
+ * entry's future. */
+struct wait_node {
+    struct wse__node node;
+    struct wse__latch *latch;
+    struct wait_block *block;     /* the detached block holding this node, or NULL */
+    wse_future *future;           /* the entry (the waiter's own copy) */
+    uint8_t registered;           /* linked by this waiter (owner only) */
+    uint8_t state;                /* the state in the latest snapshot */
+};
 
-int
-wse__cond_init_monotonic(pthread_cond_t *c)
+/*
+ * A plain thread's wait on more than a few futures keeps its latch and nodes in
+ * one heap block that it does not unlink when it returns: nodes still linked on
+ * pending futures stay there, and each completing thread drops the block's
+ * reference for its node after notifying the (silenced) latch. The last
+ * reference frees the block. See block().
+ */
+struct wait_block {
+    uint32_t refs;                /* atomic: the waiter's + one per linked node */
+    bool latch_ready;             /* latch.mutex and latch.cond initialised */
+    struct wse__latch latch;
+    struct wait_node nodes[];
+};
+
+/* Drop one reference to a wait block; the last one frees it. */
+static void
+block_put(struct wait_block *b)
 {
-    pthread_condattr_t attr;
-    int rc = pthread_condattr_init(&attr);
-
-    if (rc != 0)
-        return rc;
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(c, &attr);
-    pthread_condattr_destroy(&attr);
-    return rc;
+    /* acq_rel: release orders our last touch of the block before the drop;
+     * acquire (for the last one) orders every other holder's before the free. */
+    if (wse__atomic_faa_u32_acq_rel(&b->refs, (uint32_t)-1) != 1)
+        return;
+    if (b->latch_ready)
+        wse__latch_destroy_plain(&b->latch);
+    wse__alloc_free(b);
 }
 
-void
-wse__latch_notify(struct wse_latch *l, wse_state s)
+/* The node function: the entry's future completed with state s (under its lock). */
+static void
+wait_node_notify(struct wse__node *n, wse_future *f, wse_state s)
 {
-    bool trip;
+    struct wait_node *w = (struct wait_node *)n;
+    /* A detached block lives as long as our node's reference: drop it after the
+     * last touch of node and latch. */
+    struct wait_block *b = w->block;
 
-    if (l->mode == WSE_FIRST_COMPLETED || (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED))
-        trip = true;    /* any completion, or a failure, ends the wait at once */
-    else
-        /* acq_rel: the count of one latch, decremented by several completers. */
-        trip = wse_faa_u32_acq_rel(&l->remaining, (uint32_t)-1) == 1;
-    if (!trip)
-        return;
-    /* acq_rel exchange: only the first tripper wakes the waiter; release pairs
-     * with the acquire load in wse__latch_tripped(). */
-    if (wse_fas_u32_acq_rel(&l->tripped, 1) != 0)
-        return;
-    if (l->worker != NULL) {
-        wse__wake_worker(l->worker);
-    } else {
-        /* tripped is set before we take the mutex; the waiter checks it under the
-         * mutex before each sleep, so the signal cannot be lost. */
-        wse__lock(&l->mutex);
-        if (l->sleeping && !l->kicked) {
-            l->kicked = true;
-            /* acq_rel: a counter read as a hint by wse__run_task(). */
-            wse_faa_u32_acq_rel(&wse__plain_wakeups, 1);
-            pthread_cond_signal(&l->cond);
-        }
-        wse__unlock(&l->mutex);
-    }
+    (void)f;
+    wse__latch_notify(w->latch, s);
+    if (b != NULL)
+        block_put(b);
+}
+
+/* A waiting worker's latch tripped: wake it if it is parked. */
+static void
+worker_wake(struct wse__latch *l)
+{
+    struct wse__worker *w = l->wake_ctx;
+
+    wse__park_wake_one(&w->pool->park, w->index);
 }
 
 /* Read every state into nodes[i].state; count the done and failed ones. Returns
  * true if any state differs from what the nodes held before. */
 static bool
-collect(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
+collect(struct wait_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
 {
     size_t done = 0;
     size_t failed = 0;
@@ -94,7 +114,7 @@ collect(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
         s = wse__future_state_acquire(nodes[i].future);
         changed |= nodes[i].state != (uint8_t)s;
         nodes[i].state = (uint8_t)s;
-        done += wse__state_done(s);
+        done += wse__future_state_done(s);
         failed += s == WSE_FAILED;
     }
     *n_done = done;
@@ -115,7 +135,7 @@ collect(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
  * and reports the last one, whose entries each held at the time they were read.
  */
 static void
-snapshot(struct wse_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
+snapshot(struct wait_node *nodes, size_t n, size_t *n_done, size_t *n_failed)
 {
     unsigned tries = 0;
 
@@ -140,14 +160,14 @@ condition_holds(wse_return_when mode, size_t n, size_t n_done, size_t n_failed)
 /* Stable partition of the snapshot into out (which may be the input array:
  * nodes hold their own copy of each pointer). */
 static void
-partition(const struct wse_node *nodes, size_t n, size_t n_done, wse_future *out[])
+partition(const struct wait_node *nodes, size_t n, size_t n_done, wse_future *out[])
 {
     size_t d = 0;
     size_t p = n_done;
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (wse__state_done((wse_state)nodes[i].state))
+        if (wse__future_state_done((wse_state)nodes[i].state))
             out[d++] = nodes[i].future;
         else
             out[p++] = nodes[i].future;
@@ -158,117 +178,71 @@ partition(const struct wse_node *nodes, size_t n, size_t n_done, wse_future *out
 static bool
 running_here(const wse_future *f)
 {
-    const struct wse_running *r;
+    const struct wse__running *r;
 
-    for (r = wse__tls_running; r != NULL; r = r->outer) {
+    for (r = wse__future_running; r != NULL; r = r->outer) {
         if (r->future == f)
             return true;
     }
     return false;
 }
 
-#ifndef WSE_WAIT_SPIN_NS
-#define WSE_WAIT_SPIN_NS 5000
-#endif
-
-/* Nanoseconds from a to b. */
-static int64_t
-elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
-}
-
-/*
- * A plain thread first spins on the latch for up to WSE_WAIT_SPIN_NS (or to the
- * deadline): a short task completes sooner than a futex wake-up reaches a
- * sleeping thread, so the waiter neither sleeps nor costs its completer a system
- * call (the latch is signalled only if `sleeping`). True if the latch tripped.
- */
-static bool
-spin_plain(const struct wse_latch *l, const struct wse_deadline *deadline)
-{
-    struct timespec start = wse__now();
-    struct timespec now;
-    unsigned i;
-
-    for (i = 1;; i++) {
-        if (wse__latch_tripped(l))
-            return true;
-        wse_cpu_relax();
-        if (i % 16 == 0) {
-            now = wse__now();
-            if (elapsed_ns(&start, &now) >= WSE_WAIT_SPIN_NS || wse__deadline_passed(deadline))
-                return false;
-        }
-    }
-}
-
-/* A plain thread: sleep until the latch trips or the deadline passes. */
-static void
-wait_plain(struct wse_latch *l, const struct wse_deadline *deadline)
-{
-    bool rc;
-
-    if (spin_plain(l, deadline))
-        return;
-    wse__lock(&l->mutex);
-    while (!wse__latch_tripped(l)) {
-        l->sleeping = true;
-        rc = wse__cond_wait(&l->cond, &l->mutex, deadline);
-        l->sleeping = false;
-        if (l->kicked) {
-            l->kicked = false;
-            /* acq_rel: the count of wse__latch_notify(); we run again. */
-            wse_faa_u32_acq_rel(&wse__plain_wakeups, (uint32_t)-1);
-        }
-        if (!rc)
-            break;
-    }
-    wse__unlock(&l->mutex);
-}
-
 /* A worker: run other tasks until the latch trips or the deadline passes. The
  * deadline is checked between tasks only. */
 static void
-wait_helping(struct wse_worker *w, struct wse_latch *l, const struct wse_deadline *deadline)
+wait_helping(struct wse__worker *w, struct wse__latch *l, const struct wse__deadline *deadline)
 {
     wse_future *f;
 
-    while (!wse__latch_tripped(l) && !wse__deadline_passed(deadline)) {
+    while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
         /* First a quick look (own deque, injection queue, steal); spinning is
          * for idle workers, a waiter wants to be parked on its latch. */
-        f = wse__find_task(w);
+        f = wse__worker_find_task(w);
         if (f != NULL) {
-            wse__run_task(w, f);
+            wse__worker_run_task(w, f);
             continue;
         }
-        wse__park(w, l, deadline);
+        wse__park_sleep(&w->pool->park, w->index, l, deadline);
     }
+}
+
+int
+wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count)
+{
+    struct wse__worker *w = wse__worker_tls;
+
+    wse__latch_arm(l, mode, count, w != NULL ? worker_wake : NULL, w);
+    /* A plain thread sleeps on the latch's own mutex and condition variable. */
+    return w != NULL ? 0 : wse__latch_init_plain(l);
+}
+
+void
+wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline)
+{
+    if (wse__latch_tripped(l))
+        return;
+    if (l->wake != NULL)
+        wait_helping(l->wake_ctx, l, deadline);
+    else
+        wse__latch_sleep(l, deadline);
+}
+
+void
+wse__wait_latch_destroy(struct wse__latch *l)
+{
+    if (l->wake == NULL)
+        wse__latch_destroy_plain(l);
 }
 
 /* The size of a wait block for n nodes; 0 on overflow. */
 static size_t
 block_size(size_t n)
 {
-    size_t head = sizeof(struct wse_wait_block);
+    size_t head = sizeof(struct wait_block);
 
-    if (n > (SIZE_MAX - head) / sizeof(struct wse_node))
+    if (n > (SIZE_MAX - head) / sizeof(struct wait_node))
         return 0;
-    return head + n * sizeof(struct wse_node);
-}
-
-void
-wse__wait_block_put(struct wse_wait_block *b)
-{
-    /* acq_rel: release orders our last touch of the block before the drop;
-     * acquire (for the last one) orders every other holder's before the free. */
-    if (wse_faa_u32_acq_rel(&b->refs, (uint32_t)-1) != 1)
-        return;
-    if (b->latch_ready) {
-        pthread_cond_destroy(&b->latch.cond);
-        pthread_mutex_destroy(&b->latch.mutex);
-    }
-    wse__free(b);
+    return head + n * sizeof(struct wait_node);
 }
 
 /*
@@ -280,19 +254,19 @@ wse__wait_block_put(struct wse_wait_block *b)
  * linked is unlinked under its future's lock: after that no completing thread can
  * reach the latch. A plain thread waiting on more futures uses the latch in its
  * wait block `wb` and leaves the nodes linked: the block counts one reference per
- * linked node, which the completing thread drops after notifying (complete_locked()
- * in future.c), and the waiter's own, dropped by wait_impl(). Setting `tripped`
+ * linked node, which the completing thread drops after notifying
+ * (wait_node_notify()), and the waiter's own, dropped by wait_impl(). Setting `tripped`
  * first makes later notifications silent. So a FIRST_COMPLETED or
  * FIRST_EXCEPTION wait on 10,000 futures returns without touching the ones still
  * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
  */
 static int
-block(struct wse_node *nodes, size_t n, wse_return_when mode,
-      const struct wse_deadline *deadline, struct wse_wait_block *wb)
+block(struct wait_node *nodes, size_t n, wse_return_when mode,
+      const struct wse__deadline *deadline, struct wait_block *wb)
 {
-    struct wse_worker *w = wse__tls_worker;
-    struct wse_latch stack_latch;
-    struct wse_latch *latch = &stack_latch;
+    struct wse__worker *w = wse__worker_tls;
+    struct wse__latch stack_latch;
+    struct wse__latch *latch = &stack_latch;
     bool detach = wb != NULL && w == NULL;
     size_t linked = 0;
     size_t i;
@@ -304,36 +278,24 @@ block(struct wse_node *nodes, size_t n, wse_return_when mode,
      * future, counted before any node is linked so that no completion can trip
      * the latch early; a future found done at registration is counted down at
      * once (below), as its completer would have. */
-    latch->remaining = mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n;
-    latch->tripped = 0;
-    latch->mode = mode;
-    latch->worker = w;
-    latch->block = detach ? wb : NULL;
-    latch->sleeping = false;
-    latch->kicked = false;
-    if (w == NULL) {
-        /* A plain thread sleeps on its own mutex and condition variable. */
-        rc = pthread_mutex_init(&latch->mutex, NULL);
-        if (rc != 0)
-            return rc;
-        rc = wse__cond_init_monotonic(&latch->cond);
-        if (rc != 0) {
-            pthread_mutex_destroy(&latch->mutex);
-            return rc;
-        }
-    }
+    rc = wse__wait_latch_init(latch, mode,
+                              mode == WSE_FIRST_COMPLETED ? 1 : (uint32_t)1 + (uint32_t)n);
+    if (rc != 0)
+        return rc;
     if (detach) {
         wb->latch_ready = true;
         /* relaxed: not yet shared; the future lock taken by each link publishes
          * it to the completers. One reference per node that may be linked. */
-        wse_store_u32_relaxed(&wb->refs, 1 + (uint32_t)n);
+        wse__atomic_store_u32_relaxed(&wb->refs, 1 + (uint32_t)n);
     }
 
     for (i = 0; i < n && !wse__latch_tripped(latch); i++) {
+        nodes[i].node.fn = wait_node_notify;
         nodes[i].latch = latch;
+        nodes[i].block = detach ? wb : NULL;
         /* Done is final: a future the last collect saw done needs no lock. */
-        nodes[i].registered = !wse__state_done((wse_state)nodes[i].state) &&
-                              wse__future_add_waiter(nodes[i].future, &nodes[i]);
+        nodes[i].registered = !wse__future_state_done((wse_state)nodes[i].state) &&
+                              wse__future_link(nodes[i].future, &nodes[i].node);
         if (nodes[i].registered) {
             linked++;
         } else {
@@ -347,31 +309,22 @@ block(struct wse_node *nodes, size_t n, wse_return_when mode,
     if (detach && linked < n) {
         /* acq_rel: the references of the nodes that were never linked. The
          * waiter's own keeps the count above zero. */
-        wse_faa_u32_acq_rel(&wb->refs, (uint32_t)0 - (uint32_t)(n - linked));
+        wse__atomic_faa_u32_acq_rel(&wb->refs, (uint32_t)0 - (uint32_t)(n - linked));
     }
 
-    if (!wse__latch_tripped(latch)) {
-        if (w != NULL)
-            wait_helping(w, latch, deadline);
-        else
-            wait_plain(latch, deadline);
-    }
+    wse__wait_latch_block(latch, deadline);
 
     if (detach) {
-        /* acq_rel exchange, as in wse__latch_notify(): from now on a
-         * notification of this latch only counts, it wakes nobody. */
-        (void)wse_fas_u32_acq_rel(&latch->tripped, 1);
+        /* From now on a notification of this latch only counts. */
+        wse__latch_silence(latch);
         return 0;
     }
     while (i > 0) {
         i--;
         if (nodes[i].registered)
-            wse__future_remove_waiter(nodes[i].future, &nodes[i]);
+            (void)wse__future_unlink(nodes[i].future, &nodes[i].node);
     }
-    if (w == NULL) {
-        pthread_cond_destroy(&latch->cond);
-        pthread_mutex_destroy(&latch->mutex);
-    }
+    wse__wait_latch_destroy(latch);
     return 0;
 }
 
@@ -390,7 +343,7 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
         if (futures[i] == NULL)
             return EINVAL;
     }
-    if (mode == WSE_ALL_COMPLETED && wse__tls_running != NULL) {
+    if (mode == WSE_ALL_COMPLETED && wse__future_running != NULL) {
         /* A future this thread is running is RUNNING as this thread sees it (it
          * made the transition itself), so only those need the walk up the chain
          * of nested tasks: fork-join waits on PENDING children skip it. */
@@ -412,7 +365,7 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (!wse__state_done(wse__future_state_acquire(futures[i])))
+        if (!wse__future_state_done(wse__future_state_acquire(futures[i])))
             return false;
     }
     if (out != NULL && out != futures) {
@@ -425,12 +378,12 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
 }
 
 static int
-wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *deadline,
+wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
           wse_return_when mode, wse_future *out[], size_t *n_done_out)
 {
-    struct wse_node stack_nodes[STACK_NODES];
-    struct wse_node *nodes = stack_nodes;
-    struct wse_wait_block *wb = NULL;
+    struct wait_node stack_nodes[STACK_NODES];
+    struct wait_node *nodes = stack_nodes;
+    struct wait_block *wb = NULL;
     size_t n_done;
     size_t n_failed;
     size_t size;
@@ -447,18 +400,18 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
          * latch and the block count in 32 bits; that many nodes would not fit
          * in memory anyway. */
         size = n < UINT32_MAX ? block_size(n) : 0;
-        wb = size != 0 ? wse__calloc(1, size) : NULL;
+        wb = size != 0 ? wse__alloc_array(1, size) : NULL;
         if (wb == NULL)
             return ENOMEM;
         /* relaxed: the waiter's reference; not yet shared. */
-        wse_store_u32_relaxed(&wb->refs, 1);
+        wse__atomic_store_u32_relaxed(&wb->refs, 1);
         nodes = wb->nodes;
     }
     for (i = 0; i < n; i++)
-        nodes[i] = (struct wse_node){ .future = futures[i], .state = 0xff };
+        nodes[i] = (struct wait_node){ .future = futures[i], .state = 0xff };
 
     collect(nodes, n, &n_done, &n_failed);
-    if (wse__tls_worker != NULL && n <= STACK_NODES) {
+    if (wse__worker_tls != NULL && n <= STACK_NODES) {
         /* A worker waiting on a few futures, usually the children it has just
          * pushed: run tasks from its own deque (newest first) until the condition
          * holds, before paying for registration. The deadline is checked between
@@ -466,13 +419,13 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
         wse_future *f;
 
         while (!condition_holds(mode, n, n_done, n_failed) &&
-               !wse__deadline_passed(deadline) &&
-               (f = wse__deque_pop(&wse__tls_worker->deque)) != NULL) {
-            wse__run_task(wse__tls_worker, f);
+               !wse__clock_deadline_passed(deadline) &&
+               (f = wse__deque_pop(&wse__worker_tls->deque)) != NULL) {
+            wse__worker_run_task(wse__worker_tls, f);
             collect(nodes, n, &n_done, &n_failed);
         }
     }
-    if (!condition_holds(mode, n, n_done, n_failed) && !wse__deadline_passed(deadline)) {
+    if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
         rc = block(nodes, n, mode, deadline, wb);
         if (rc != 0)
             goto out_put_block;
@@ -489,7 +442,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse_deadline *dead
         *n_done_out = n_done;
 out_put_block:
     if (wb != NULL)
-        wse__wait_block_put(wb);
+        block_put(wb);
     return rc;
 }
 
@@ -497,9 +450,9 @@ int
 wse_wait(wse_future *const futures[], size_t n, double timeout_s, wse_return_when return_when,
          wse_future *out[], size_t *n_done)
 {
-    struct wse_deadline deadline;
+    struct wse__deadline deadline;
 
-    if (wse__deadline_in(timeout_s, &deadline) != 0)
+    if (wse__clock_deadline_in(timeout_s, &deadline) != 0)
         return EINVAL;
     return wait_impl(futures, n, &deadline, return_when, out, n_done);
 }
@@ -508,9 +461,9 @@ int
 wse_wait_until(wse_future *const futures[], size_t n, const struct timespec *deadline,
                wse_return_when return_when, wse_future *out[], size_t *n_done)
 {
-    struct wse_deadline d;
+    struct wse__deadline d;
 
-    if (wse__deadline_at(deadline, &d) != 0)
+    if (wse__clock_deadline_at(deadline, &d) != 0)
         return EINVAL;
     return wait_impl(futures, n, &d, return_when, out, n_done);
 }

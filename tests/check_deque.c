@@ -17,7 +17,7 @@
 
 START_TEST(deque_pop_fresh_returns_null)
 {
-    struct deque dq;
+    struct wse__deque dq;
     ck_assert_int_eq(wse__deque_init(&dq, 8), 0);
     ck_assert_ptr_null(wse__deque_pop(&dq));
     ck_assert_ptr_null(wse__deque_pop(&dq));
@@ -33,22 +33,22 @@ END_TEST
 
 START_TEST(deque_steal_fresh_returns_empty)
 {
-    struct deque dq;
+    struct wse__deque dq;
     void *item = NULL;
     ck_assert_int_eq(wse__deque_init(&dq, 8), 0);
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
     ck_assert_int_eq(wse__deque_push(&dq, ITEM(3)), 0);
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
     ck_assert_ptr_eq(item, ITEM(3));
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
     wse__deque_destroy(&dq);
 }
 END_TEST
 
 START_TEST(deque_empty_after_drain_both_ends)
 {
-    struct deque dq;
+    struct wse__deque dq;
     void *item = NULL;
     ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     for (int round = 0; round < 100; round++) {
@@ -56,12 +56,12 @@ START_TEST(deque_empty_after_drain_both_ends)
         if (round % 2) {
             ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(round));
         } else {
-            ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+            ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
             ck_assert_ptr_eq(item, ITEM(round));
         }
         ck_assert_ptr_null(wse__deque_pop(&dq));
         ck_assert_ptr_null(wse__deque_pop(&dq));
-        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
         ck_assert_int_eq(wse__deque_size_hint(&dq), 0);
     }
     wse__deque_destroy(&dq);
@@ -72,7 +72,7 @@ START_TEST(deque_init_small_capacities)
 {
     static const size_t caps[] = {0, 1, 2, 3, 5, 1000};
     for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
-        struct deque dq;
+        struct wse__deque dq;
         ck_assert_int_eq(wse__deque_init(&dq, caps[c]), 0);
         for (int i = 0; i < 10; i++)
             ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
@@ -86,7 +86,7 @@ END_TEST
 
 START_TEST(deque_pop_is_lifo)
 {
-    struct deque dq;
+    struct wse__deque dq;
     ck_assert_int_eq(wse__deque_init(&dq, 256), 0);
     for (int i = 0; i < 200; i++)
         ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
@@ -100,18 +100,18 @@ END_TEST
 
 START_TEST(deque_steal_is_fifo)
 {
-    struct deque dq;
+    struct wse__deque dq;
     void *item;
     ck_assert_int_eq(wse__deque_init(&dq, 256), 0);
     for (int i = 0; i < 200; i++)
         ck_assert_int_eq(wse__deque_push(&dq, ITEM(i)), 0);
     for (int i = 0; i < 200; i++) {
         item = NULL;
-        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(i));
         ck_assert_int_eq(wse__deque_size_hint(&dq), 199 - i);
     }
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
     wse__deque_destroy(&dq);
 }
 END_TEST
@@ -119,7 +119,7 @@ END_TEST
 START_TEST(deque_growth_from_two_preserves_items)
 {
     enum { N = 1 << 17 }; /* 16 doublings from capacity 2 */
-    struct deque dq;
+    struct wse__deque dq;
     void *item;
     ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     for (int i = 0; i < N; i++)
@@ -127,13 +127,13 @@ START_TEST(deque_growth_from_two_preserves_items)
     ck_assert_int_eq(wse__deque_size_hint(&dq), N);
     /* Oldest half from the top, in order; newest half from the bottom, reversed. */
     for (int i = 0; i < N / 2; i++) {
-        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(i));
     }
     for (int i = N - 1; i >= N / 2; i--)
         ck_assert_ptr_eq(wse__deque_pop(&dq), ITEM(i));
     ck_assert_ptr_null(wse__deque_pop(&dq));
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
     wse__deque_destroy(&dq);
 }
 END_TEST
@@ -141,7 +141,7 @@ END_TEST
 /* Growth while the live range wraps around the end of the circular array. */
 START_TEST(deque_growth_while_wrapped)
 {
-    struct deque dq;
+    struct wse__deque dq;
     void *item;
     int next_in = 0, next_out = 0;
     ck_assert_int_eq(wse__deque_init(&dq, 4), 0);
@@ -150,7 +150,7 @@ START_TEST(deque_growth_while_wrapped)
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(wse__deque_push(&dq, ITEM(next_in++)), 0);
         for (int k = 0; k < 2; k++) {
-            ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+            ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
             ck_assert_ptr_eq(item, ITEM(next_out++));
         }
         for (int k = 0; k < (4 << (round % 6)); k++)
@@ -158,10 +158,10 @@ START_TEST(deque_growth_while_wrapped)
     }
     ck_assert_int_eq(wse__deque_size_hint(&dq), next_in - next_out);
     while (next_out < next_in) {
-        ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_STOLEN);
+        ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_STOLEN);
         ck_assert_ptr_eq(item, ITEM(next_out++));
     }
-    ck_assert_int_eq(wse__deque_steal(&dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&dq, &item), WSE__DEQUE_EMPTY);
     ck_assert_ptr_null(wse__deque_pop(&dq));
     wse__deque_destroy(&dq);
 }
@@ -174,7 +174,7 @@ START_TEST(deque_interleaved_matches_model)
     uintptr_t *model = malloc(sizeof *model * OPS);
     ck_assert_ptr_nonnull(model);
     size_t head = 0, tail = 0; /* model[head .. tail) oldest .. newest */
-    struct deque dq;
+    struct wse__deque dq;
     ck_assert_int_eq(wse__deque_init(&dq, 2), 0);
     uint32_t rnd = 12345;
     uintptr_t next = 0;
@@ -193,11 +193,11 @@ START_TEST(deque_interleaved_matches_model)
             }
         } else {
             void *p = NULL;
-            enum deque_steal_result sr = wse__deque_steal(&dq, &p);
+            enum wse__deque_steal_result sr = wse__deque_steal(&dq, &p);
             if (head == tail) {
-                ck_assert_int_eq(sr, DEQUE_EMPTY);
+                ck_assert_int_eq(sr, WSE__DEQUE_EMPTY);
             } else {
-                ck_assert_int_eq(sr, DEQUE_STOLEN);
+                ck_assert_int_eq(sr, WSE__DEQUE_STOLEN);
                 ck_assert_ptr_eq(p, ITEM(model[head++]));
             }
         }
@@ -214,12 +214,12 @@ END_TEST
 
 #define THIEVES 3
 
-static struct deque g_dq;
+static struct wse__deque g_dq;
 static unsigned char *g_taken; /* per-item take count */
 static long g_items;
 static long g_total;     /* items taken, all threads */
 static long g_bad;       /* items outside [0, g_items) */
-static long g_aborts;    /* DEQUE_ABORT results seen */
+static long g_aborts;    /* WSE__DEQUE_ABORT results seen */
 static long g_stolen;    /* items taken by thieves */
 static int g_owner_done; /* owner pushed everything and drained its end */
 static pthread_barrier_t g_start;
@@ -244,11 +244,11 @@ thief_main(void *arg)
     pthread_barrier_wait(&g_start);
     for (;;) {
         void *item = NULL;
-        enum deque_steal_result r = wse__deque_steal(&g_dq, &item);
-        if (r == DEQUE_STOLEN) {
+        enum wse__deque_steal_result r = wse__deque_steal(&g_dq, &item);
+        if (r == WSE__DEQUE_STOLEN) {
             take(item);
             mine++;
-        } else if (r == DEQUE_ABORT) {
+        } else if (r == WSE__DEQUE_ABORT) {
             aborts++;
         } else if (flag_get(&g_owner_done)) {
             /* The owner drained the deque before setting the flag and nobody
@@ -319,7 +319,7 @@ stress(int mode, long items)
     }
     ck_assert_int_eq(wse__deque_size_hint(&g_dq), 0);
     void *item;
-    ck_assert_int_eq(wse__deque_steal(&g_dq, &item), DEQUE_EMPTY);
+    ck_assert_int_eq(wse__deque_steal(&g_dq, &item), WSE__DEQUE_EMPTY);
     ck_assert_ptr_null(wse__deque_pop(&g_dq));
 
     pthread_barrier_destroy(&g_start);
@@ -329,7 +329,7 @@ stress(int mode, long items)
 }
 
 /* Sanitizers run the stress several times slower: a tenth by default. */
-#if WSE_TSAN || defined(__SANITIZE_ADDRESS__)
+#if WSE__TSAN || defined(__SANITIZE_ADDRESS__)
 #define STRESS_ITEMS_DEFAULT 200000
 #else
 #define STRESS_ITEMS_DEFAULT 2000000

@@ -11,13 +11,12 @@
 #include "wse_test.h"
 
 #include "deque.h"
-#undef F_LOCK /* lockf()'s, from unistd.h; internal.h has its own */
-#include "internal.h"
+#include "executor.h"
 
 /* Seconds any single wait may take before the watchdog calls it a hang. */
 #define HANG_S 20.0
 
-#if WSE_TSAN || defined(__SANITIZE_ADDRESS__)
+#if WSE__TSAN || defined(__SANITIZE_ADDRESS__)
 #define OPS_DEFAULT 10000000L
 #define ROUNDS_DEFAULT 300L
 #else
@@ -44,7 +43,7 @@ workers(void)
 #define ITEM(i) ((void *)(uintptr_t)((i) + 1))
 #define INDEX(p) ((uintptr_t)(p) - 1)
 
-static struct deque g_dq;
+static struct wse__deque g_dq;
 static unsigned char g_taken[ROUND_ITEMS];
 static long g_ops;        /* push, pop and steal calls, all threads */
 static long g_total;      /* items taken */
@@ -78,11 +77,11 @@ thief_main(void *arg)
         for (;;) {
             void *item = NULL;
             ops++;
-            enum deque_steal_result r = wse__deque_steal(&g_dq, &item);
-            if (r == DEQUE_STOLEN) {
+            enum wse__deque_steal_result r = wse__deque_steal(&g_dq, &item);
+            if (r == WSE__DEQUE_STOLEN) {
                 take(item);
                 idle = 0;
-            } else if (r == DEQUE_EMPTY) {
+            } else if (r == WSE__DEQUE_EMPTY) {
                 if (flag_get(&g_round_done))
                     break;
                 if (++idle % 64 == 0)
@@ -179,7 +178,8 @@ static void
 wait_all_parked(wse_executor *ex)
 {
     double limit = now_s() + HANG_S;
-    while (__atomic_load_n(&ex->park.n_sleeping, __ATOMIC_SEQ_CST) < ex->n_workers) {
+    struct wse__pool *pool = wse__executor_pool(ex);
+    while (__atomic_load_n(&pool->park.n_sleeping, __ATOMIC_SEQ_CST) < pool->n_workers) {
         if (now_s() > limit)
             ck_abort_msg("workers did not park");
         sched_yield();

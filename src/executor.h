@@ -1,0 +1,40 @@
+/*
+ * The executor's internal face (executor.c): what the top-layer modules and the
+ * white-box tests need beyond the public API.
+ */
+#ifndef WSE__EXECUTOR_H
+#define WSE__EXECUTOR_H
+
+#include <stdbool.h>
+
+#include "wsexec.h"
+
+#include "worker.h"
+
+/* The pool of ex's workers. */
+struct wse__pool *wse__executor_pool(wse_executor *ex);
+
+/*
+ * A task held outside every queue (a dependent waiting for its dependencies). It
+ * counts as queued: shutdown(wait) and destroy wait for it, and
+ * shutdown(cancel_pending) cancels its future (the holder learns of it through a
+ * node on the future, as anyone would).
+ */
+struct wse__held {
+    struct wse__held *prev;       /* on ex's list; under its mutex */
+    struct wse__held *next;
+    wse_future *future;
+    bool listed;                  /* under ex's mutex */
+    bool swept;                   /* shutdown(cancel_pending) tried it; under mutex */
+};
+
+/* Hold h (h->future set): 0, or ESHUTDOWN (nothing held). */
+int wse__executor_hold(wse_executor *ex, struct wse__held *h);
+/* Queue h's future (a reference that becomes the queue's) even after a shutdown,
+ * then release the hold: on the calling worker's deque if it is a worker of ex,
+ * else on the injection queue. */
+void wse__executor_enqueue_held(wse_executor *ex, struct wse__held *h);
+/* Release the hold without queueing (the future was cancelled). Idempotent. */
+void wse__executor_release_held(wse_executor *ex, struct wse__held *h);
+
+#endif /* WSE__EXECUTOR_H */

@@ -1,0 +1,176 @@
+/*
+ * Futures: the state machine, the list of nodes watching a future, and the
+ * reference count (future.c).
+ *
+ * This layer knows nothing of workers, waits or executors. Whatever must happen
+ * when a future completes (wake a waiter, run a callback, queue a dependent task,
+ * feed an iterator) is a node on the future's list, and the node says what to
+ * do through its function: the completion interface that the layers above plug
+ * into (as a kernel wait-queue entry carries its wake function).
+ */
+#ifndef WSE__FUTURE_H
+#define WSE__FUTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wsexec.h"
+
+#include "alloc.h"
+#include "atomic.h"
+
+/*
+ * The word of a future: the reference count in the high 32 bits, and in the low
+ * bits the wse_state plus flags.
+ *   WSE__F_LOCK      a bit lock guarding the node list (f->nodes). Held for a few
+ *                    stores at a time; never held while user code runs.
+ *   WSE__F_WAITERS   the node list is not empty; a completing thread takes the
+ *                    slow path only when it is set, so completing a future nobody
+ *                    watches is one CAS, no lock, no system call.
+ *   WSE__F_CALLBACKS the future is done and its completing thread is still
+ *                    running deferred nodes; a deferred node linked meanwhile
+ *                    queues behind them (future.c).
+ *   WSE__F_STOP      wse_future_request_stop() reached the task while it ran;
+ *                    its descendants see it through their parent links.
+ *   WSE__F_PROMISE   a promise (fixed at creation).
+ *   WSE__F_SETTING   a promise setter won the claim and is writing the value:
+ *                    a second setter, or a cancel, loses.
+ * Completing transitions (to DONE, FAILED, CANCELLED) never happen while
+ * WSE__F_LOCK is held, so a thread holding the lock sees a stable "done or not".
+ */
+#define WSE__F_STATE_MASK 0x7u
+#define WSE__F_LOCK 0x8u
+#define WSE__F_WAITERS 0x10u
+#define WSE__F_CALLBACKS 0x20u
+#define WSE__F_STOP 0x40u      /* a stop was requested while it ran (kept once done) */
+#define WSE__F_PROMISE 0x80u   /* a promise: no task; completed by wse_promise_set_* */
+#define WSE__F_SETTING 0x100u  /* a promise's setter has claimed it (still PENDING) */
+#define WSE__F_LOW_MASK 0xffffffffu            /* state and flags */
+#define WSE__F_REF_SHIFT 32
+#define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
+
+struct wse__node;
+
+/*
+ * What a node does when its future completes with state s.
+ *   An immediate node (deferred == 0) is called under the future's lock, right
+ *   after it was unlinked: it must not block, run user code, or touch the
+ *   future's list; it may free itself (the caller has read n->next already).
+ *   A deferred node is called after the lock is released, on the completing
+ *   thread, in the order deferred nodes were linked; it may run user code and
+ *   call any wsexec function, and owns the node from then on.
+ */
+typedef void (*wse__node_fn)(struct wse__node *n, wse_future *f, wse_state s);
+
+struct wse__node {
+    struct wse__node *next;       /* circular doubly linked list, under WSE__F_LOCK */
+    struct wse__node *prev;
+    wse__node_fn fn;
+    uint8_t deferred;             /* see wse__node_fn */
+    uint8_t linked;               /* on the list; under WSE__F_LOCK */
+};
+
+/*
+ * A future, one cache line for a task. Layout (64 bytes on LP64):
+ *
+ *    0 word       state, flags and references (atomic)
+ *    8 error      set by the completing thread before the completing CAS
+ *   12 children   stop lineage: children still pointing at this future as
+ *                 their parent (owner-only while it runs; see future.c)
+ *   16 value      set by the completing thread before the completing CAS
+ *   24 nodes      the node list head, under WSE__F_LOCK
+ *   32 fn | free_value   a task's function, or a promise's value destructor
+ *   40 arg        a task's argument
+ *   48 next       the injection queue's link, under its mutex
+ *   56 parent     the task this one was submitted from (stop lineage), or NULL
+ *
+ * Per-kind extras that do not fit (a dependent task's counter and the nodes it
+ * links on its dependencies, an as_completed iterator's queue) live in a side
+ * block of the layer that needs them, which points at the future, never the
+ * other way round: the common task future stays one line.
+ */
+struct wse_future {
+    uint64_t word;
+    int error;
+    uint32_t children;
+    void *value;
+    struct wse__node *nodes;
+    union {
+        wse_task_fn fn;
+        void (*free_value)(void *value);
+    } u;
+    void *arg;
+    wse_future *next;
+    wse_future *parent;
+};
+
+_Static_assert(sizeof(struct wse_future) <= WSE__CACHE_LINE, "a future fits one cache line");
+_Static_assert(sizeof(struct wse_future) <= WSE__ALLOC_SMALL, "a future is a small block");
+
+/* A new PENDING future for fn(arg) holding `refs` references, or NULL. If the
+ * calling thread is running a task, that task becomes the new future's parent
+ * (the stop lineage); undo with wse__future_discard() if it is never queued. */
+wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
+
+/* Free a future from wse__future_new() that was never shared, on the thread and
+ * inside the task that made it. */
+void wse__future_discard(wse_future *f);
+
+/*
+ * The chain of tasks the calling thread is running, innermost first: for EDEADLK
+ * detection (the wait layer) and the stop lineage. The worker layer pushes an
+ * entry around each task it runs (on its stack).
+ */
+struct wse__running {
+    wse_future *future;
+    struct wse__running *outer;
+    uint64_t stop_epoch;          /* wse_stop_requested()'s cache: the epoch ... */
+    bool stopped;                 /* ... and what the lineage said then */
+};
+extern _Thread_local struct wse__running *wse__future_running;
+
+/* Enter and leave the task of f on the calling thread (r on its stack). */
+void wse__future_enter(struct wse__running *r, wse_future *f);
+void wse__future_leave(struct wse__running *r);
+
+/* Has a stop been requested for f or a task it descends from? Cheap (no walk)
+ * until the first stop request of the process. */
+bool wse__future_stop_reached(const wse_future *f);
+
+/* PENDING -> RUNNING; false if it was cancelled. */
+bool wse__future_start(wse_future *f);
+
+/* RUNNING -> DONE (rc == 0, with value) or FAILED (rc), then drop the calling
+ * queue's reference (in the same CAS when nobody watches). Notifies the nodes,
+ * runs the deferred ones on the calling thread. */
+void wse__future_finish_release(wse_future *f, int rc, void *value);
+
+/* Cancel f as a queue's owner would: PENDING -> CANCELLED if it still is, then
+ * drop the queue's reference. */
+void wse__future_cancel_queued(wse_future *f);
+
+/* Link node n on f, unless f is done: an immediate node is not linked to a done
+ * future; a deferred node is also linked to a done future whose deferred nodes
+ * are still running, so that it runs after them. false: not linked. */
+bool wse__future_link(wse_future *f, struct wse__node *n);
+
+/* Unlink n if it is still linked; true if it was. After this returns, no
+ * completing thread touches n through f. */
+bool wse__future_unlink(wse_future *f, struct wse__node *n);
+
+/* The wse_state part of f's word, with acquire order. */
+static inline wse_state
+wse__future_state_acquire(const wse_future *f)
+{
+    /* acquire: pairs with the completing CAS (release) in future.c, so value and
+     * error are visible once the state says done. */
+    return (wse_state)(wse__atomic_load_u64_acquire(&f->word) & WSE__F_STATE_MASK);
+}
+
+static inline bool
+wse__future_state_done(wse_state s)
+{
+    return s == WSE_DONE || s == WSE_FAILED || s == WSE_CANCELLED;
+}
+
+#endif /* WSE__FUTURE_H */

@@ -1,0 +1,157 @@
+/*
+ * The countdown latch (see latch.h).
+ *
+ * Counting. `remaining` is set by the waiter before the latch is shared. Every
+ * completion that counts decrements it; the one that reaches zero trips the
+ * latch, as does any completion of a FIRST_COMPLETED latch and a failure of a
+ * FIRST_EXCEPTION one. `tripped` is set by an exchange, so exactly one tripper
+ * per arming goes on to wake the waiter.
+ *
+ * No lost wake-up (plain thread). The tripper sets `tripped` before it takes the
+ * latch's mutex; the waiter reads `tripped` under that mutex before each sleep.
+ * So either the waiter sees it and does not sleep, or it is asleep (sleeping is
+ * true) when the tripper holds the mutex and signals. A waker of another kind
+ * (a worker's, see wait.c) gives the same guarantee through its own lock.
+ */
+#include "latch.h"
+
+#include <time.h>
+
+#include "sync.h"
+
+uint32_t wse__latch_plain_wakeups;
+
+#ifndef WSE_WAIT_SPIN_NS
+#define WSE_WAIT_SPIN_NS 5000
+#endif
+
+int
+wse__latch_init_plain(struct wse__latch *l)
+{
+    int rc = pthread_mutex_init(&l->mutex, NULL);
+
+    if (rc != 0)
+        return rc;
+    rc = wse__sync_cond_init(&l->cond);
+    if (rc != 0)
+        pthread_mutex_destroy(&l->mutex);
+    return rc;
+}
+
+void
+wse__latch_destroy_plain(struct wse__latch *l)
+{
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->mutex);
+}
+
+void
+wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count,
+               wse__latch_wake_fn wake, void *wake_ctx)
+{
+    /* Plain writes: the latch is not shared yet; the lock of each future it is
+     * linked on publishes it to the completers. */
+    l->remaining = count;
+    l->tripped = 0;
+    l->mode = mode;
+    l->wake = wake;
+    l->wake_ctx = wake_ctx;
+    l->sleeping = false;
+    l->kicked = false;
+}
+
+void
+wse__latch_notify(struct wse__latch *l, wse_state s)
+{
+    bool trip;
+
+    if (l->mode == WSE_FIRST_COMPLETED || (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED))
+        trip = true;    /* any completion, or a failure, ends the wait at once */
+    else
+        /* acq_rel: the count of one latch, decremented by several completers. */
+        trip = wse__atomic_faa_u32_acq_rel(&l->remaining, (uint32_t)-1) == 1;
+    if (!trip)
+        return;
+    /* acq_rel exchange: only the first tripper wakes the waiter; release pairs
+     * with the acquire load in wse__latch_tripped(). */
+    if (wse__atomic_fas_u32_acq_rel(&l->tripped, 1) != 0)
+        return;
+    if (l->wake != NULL) {
+        l->wake(l);
+        return;
+    }
+    /* tripped is set before we take the mutex; the waiter checks it under the
+     * mutex before each sleep, so the signal cannot be lost. */
+    wse__sync_lock(&l->mutex);
+    if (l->sleeping && !l->kicked) {
+        l->kicked = true;
+        /* acq_rel: a counter read as a hint by wse__latch_wakeups_pending(). */
+        wse__atomic_faa_u32_acq_rel(&wse__latch_plain_wakeups, 1);
+        pthread_cond_signal(&l->cond);
+    }
+    wse__sync_unlock(&l->mutex);
+}
+
+void
+wse__latch_silence(struct wse__latch *l)
+{
+    /* acq_rel exchange, as in wse__latch_notify(): from now on a notification
+     * only counts, it wakes nobody. */
+    (void)wse__atomic_fas_u32_acq_rel(&l->tripped, 1);
+}
+
+/* Nanoseconds from a to b. */
+static int64_t
+elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
+/*
+ * A plain thread first spins on the latch for up to WSE_WAIT_SPIN_NS (or to the
+ * deadline): a short task completes sooner than a futex wake-up reaches a
+ * sleeping thread, so the waiter neither sleeps nor costs its completer a system
+ * call (the latch is signalled only if `sleeping`). True if the latch tripped.
+ */
+static bool
+spin_plain(const struct wse__latch *l, const struct wse__deadline *deadline)
+{
+    struct timespec start = wse__clock_now();
+    struct timespec now;
+    unsigned i;
+
+    for (i = 1;; i++) {
+        if (wse__latch_tripped(l))
+            return true;
+        wse__atomic_pause();
+        if (i % 16 == 0) {
+            now = wse__clock_now();
+            if (elapsed_ns(&start, &now) >= WSE_WAIT_SPIN_NS ||
+                wse__clock_deadline_passed(deadline))
+                return false;
+        }
+    }
+}
+
+void
+wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
+{
+    bool rc;
+
+    if (spin_plain(l, deadline))
+        return;
+    wse__sync_lock(&l->mutex);
+    while (!wse__latch_tripped(l)) {
+        l->sleeping = true;
+        rc = wse__sync_cond_wait(&l->cond, &l->mutex, deadline);
+        l->sleeping = false;
+        if (l->kicked) {
+            l->kicked = false;
+            /* acq_rel: the count of wse__latch_notify(); we run again. */
+            wse__atomic_faa_u32_acq_rel(&wse__latch_plain_wakeups, (uint32_t)-1);
+        }
+        if (!rc)
+            break;
+    }
+    wse__sync_unlock(&l->mutex);
+}

@@ -1,0 +1,85 @@
+/*
+ * Parking idle workers without losing a wake-up, and termination after shutdown
+ * (park.c). Workers are known here by index only: the park owns one parker per
+ * worker and sees the queues it must re-check (every worker's deque and the
+ * injection queue), registered at create.
+ */
+#ifndef WSE__PARK_H
+#define WSE__PARK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "clock.h"
+#include "deque.h"
+#include "inject.h"
+#include "latch.h"
+
+/* One worker's parking state; every field under park.mutex. */
+struct wse__parker {
+    pthread_cond_t wake;          /* CLOCK_MONOTONIC */
+    bool parked;                  /* on the sleeper stack */
+    bool notified;                /* woken by a submitter or a latch */
+    unsigned stack_pos;           /* index in sleepers while parked */
+};
+
+struct wse__park {
+    pthread_mutex_t mutex;
+    unsigned n;                   /* workers */
+    struct wse__parker *parkers;  /* n */
+    struct wse__deque **deques;   /* n: the queues the re-check looks at */
+    struct wse__inject *inject;
+    unsigned *sleepers;           /* stack of parked worker indices; under mutex */
+    unsigned n_parked;            /* length of sleepers; under mutex */
+    unsigned n_idle;              /* workers parked with no task on their stack
+                                     (not waiting inside a task); under mutex */
+    unsigned n_live;              /* workers started and not yet exited; under mutex */
+    unsigned n_held;              /* tasks waiting outside every queue (for their
+                                     dependencies): they hold off termination;
+                                     under mutex */
+    bool shutdown;                /* no more external work; under mutex */
+    bool terminated;              /* shut down and quiescent; under mutex */
+    pthread_cond_t quiet;         /* signalled when terminated; CLOCK_MONOTONIC */
+    uint32_t n_sleeping WSE__CACHE_ALIGNED; /* atomic copy of n_parked for the
+                                               lock-free check of submitters */
+};
+
+/* Why wse__park_sleep() returned. */
+enum wse__park_result { WSE__PARK_RECHECK, WSE__PARK_TERMINATED };
+
+/* Initialise for n workers whose external queue is inject. 0, ENOMEM or a
+ * pthread error (nothing left allocated). */
+int wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject);
+void wse__park_destroy(struct wse__park *p);
+/* Register worker i's deque for the re-check (before any worker starts). */
+void wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq);
+
+/* Park worker `self` until woken, latch (may be NULL) trips, the deadline (may be
+ * NULL) passes, or the executor terminates. latch NULL: an idle worker at top
+ * level, which counts towards termination. */
+enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
+                                      const struct wse__latch *latch,
+                                      const struct wse__deadline *deadline);
+/* After publishing n tasks: wake up to n parked workers, if any is parked.
+ * need_fence: issue the full fence of the protocol first (see park.c). */
+void wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence);
+/* Wake worker i if it is parked (its latch tripped). */
+void wse__park_wake_one(struct wse__park *p, unsigned i);
+/* Shut down: the last worker to go idle with no work left terminates the park.
+ * Wakes every parked worker. */
+void wse__park_shutdown(struct wse__park *p);
+/* A task waits outside the queues and will be queued later: hold off
+ * termination until it is released. false (nothing held) after shutdown. */
+bool wse__park_hold(struct wse__park *p);
+/* Release a hold, after its task was queued (or dropped); the park may
+ * terminate now. */
+void wse__park_unhold(struct wse__park *p);
+/* Only n workers started (create failed part-way). */
+void wse__park_set_live(struct wse__park *p, unsigned n);
+/* Block until the park has terminated (shut down and quiescent). */
+void wse__park_wait_quiet(struct wse__park *p);
+
+#endif /* WSE__PARK_H */
