@@ -13,11 +13,7 @@ endif()
 set(WSE_MPI_BUILT OFF)
 if(NOT _wse_mpi STREQUAL "OFF")
   find_package(MPI COMPONENTS C QUIET)
-  file(STRINGS "${PROJECT_SOURCE_DIR}/include/wsexec.h" _wse_promise REGEX "wse_promise_create")
-  if(MPI_C_FOUND AND NOT _wse_promise)
-    # Transitional: the layer's futures are promises (wse_promise_create).
-    message(STATUS "wsexec: libwsexec_mpi needs promises in wsexec.h; not built yet")
-  elseif(MPI_C_FOUND)
+  if(MPI_C_FOUND)
     set(WSE_MPI_BUILT ON)
   elseif(_wse_mpi STREQUAL "ON")
     message(FATAL_ERROR "WSE_MPI=ON but no C MPI was found: install the Debian packages "
