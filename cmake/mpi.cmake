@@ -58,6 +58,13 @@ if(WSE_MPI_BUILT)
     target_link_libraries(wse-mpi-demo PRIVATE wsexec::wsexec_mpi)
     set_target_properties(wse-mpi-demo PROPERTIES
       RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/tools")
+    # The layer against raw MPI (docs/performance.md).
+    add_executable(wse-mpi-bench bench/mpi_bench.c)
+    target_compile_definitions(wse-mpi-bench PRIVATE _GNU_SOURCE)
+    target_compile_options(wse-mpi-bench PRIVATE ${WSE_WARNINGS})
+    target_link_libraries(wse-mpi-bench PRIVATE wsexec::wsexec_mpi)
+    set_target_properties(wse-mpi-bench PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
   endif()
 endif()
 

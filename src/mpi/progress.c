@@ -41,8 +41,9 @@
 #include "internal.h"
 
 /* Backoff of an idle progress thread (see backoff()). */
-#define POLL_SPINS 32                /* probes without sleeping after any activity */
-#define SLEEP_MIN_NS 4000L           /* first sleep */
+#define SPIN_NS 50000LL              /* probe without sleeping this long after activity */
+#define RECENT_NS 20000000LL         /* short sleeps only for this long after activity */
+#define SLEEP_RECENT_NS 20000L       /* the sleep of a recently active thread */
 #define SLEEP_CAP_BUSY_NS 100000L    /* cap while answers are awaited from other ranks */
 #define SLEEP_CAP_IDLE_NS 2000000L   /* cap when nothing is in flight */
 #define OOM_SLEEP_NS 1000000L        /* retry period when memory runs out here */
@@ -633,22 +634,42 @@ take_inbox(struct wse_mpi *m, bool *closing)
     return any;
 }
 
+static long long
+mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /*
- * Sleep after a quiet pass. The first POLL_SPINS quiet passes only re-probe; then
- * the timeout doubles from SLEEP_MIN_NS up to a cap: SLEEP_CAP_BUSY_NS while this
- * rank awaits answers (a result arrives at most that late), SLEEP_CAP_IDLE_NS
- * otherwise (an idle rank wakes SLEEP_CAP_IDLE_NS^-1 times a second; the cost is
- * measured in docs/performance.md). A signal on m->cond ends the sleep at once.
+ * After a quiet pass, by the time since the last activity (quiet_ns):
+ *   < SPIN_NS          probe again at once (sched_yield between probes), since a
+ *                      reply or the next task of a burst is usually that close;
+ *   < RECENT_NS        sleep at most SLEEP_RECENT_NS, so a burst of round trips
+ *                      pays at most that per message;
+ *   later              the sleep doubles from SLEEP_RECENT_NS up to
+ *                      SLEEP_CAP_BUSY_NS while this rank awaits answers (a result
+ *                      arrives at most that late), or SLEEP_CAP_IDLE_NS when
+ *                      nothing is in flight (an idle rank wakes 500 times a second;
+ *                      the cost is measured in docs/performance.md).
+ * A signal on m->cond (local work handed over) ends any sleep at once.
  */
 static void
-backoff(struct wse_mpi *m, unsigned *quiet, long *sleep, bool awaiting)
+backoff(struct wse_mpi *m, long long quiet_ns, long *sleep, bool awaiting)
 {
-    if (++*quiet <= POLL_SPINS)
+    if (quiet_ns < SPIN_NS) {
+        sched_yield();
         return;
-    long cap = awaiting ? SLEEP_CAP_BUSY_NS : SLEEP_CAP_IDLE_NS;
-    *sleep = *sleep < SLEEP_MIN_NS ? SLEEP_MIN_NS : *sleep * 2;
-    if (*sleep > cap)
-        *sleep = cap;
+    }
+    if (quiet_ns < RECENT_NS) {
+        *sleep = SLEEP_RECENT_NS;
+    } else {
+        long cap = awaiting ? SLEEP_CAP_BUSY_NS : SLEEP_CAP_IDLE_NS;
+        *sleep = *sleep < SLEEP_RECENT_NS ? SLEEP_RECENT_NS : *sleep * 2;
+        if (*sleep > cap)
+            *sleep = cap;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += *sleep;
@@ -682,7 +703,7 @@ wse__mpi_progress_main(void *arg)
 
     MPI_Request barrier = MPI_REQUEST_NULL;
     bool in_barrier = false;
-    unsigned quiet = 0;
+    long long last_busy = mono_ns();
     long sleep = 0;
     for (;;) {
         bool closing = false;
@@ -703,13 +724,13 @@ wse__mpi_progress_main(void *arg)
         }
 
         if (busy) {
-            quiet = 0;
+            last_busy = mono_ns();
             sleep = 0;
         } else if (large) {
             sched_yield();              /* keep a large transfer moving */
         } else {
             bool awaiting = m->n_live > 0 || m->sends != NULL || in_barrier;
-            backoff(m, &quiet, &sleep, awaiting);
+            backoff(m, mono_ns() - last_busy, &sleep, awaiting);
         }
     }
 
