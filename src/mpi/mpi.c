@@ -46,8 +46,8 @@ mpi_alloc(struct wse_mpi **out, wse_executor *ex, int size)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->cond, &ca);
     pthread_condattr_destroy(&ca);
-    m->outs = calloc(WSE__MPI_BUCKETS, sizeof(*m->outs));
-    m->ins = calloc(WSE__MPI_BUCKETS, sizeof(*m->ins));
+    m->outs = calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_out *));
+    m->ins = calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_in *));
     m->slots = calloc((size_t)size, sizeof(*m->slots));
     m->in_flight = calloc((size_t)size, sizeof(*m->in_flight));
     m->rxbuf = malloc(WSE__MPI_CTRL_MAX);
@@ -107,11 +107,11 @@ wse_mpi_create(wse_mpi **out, wse_executor *ex, MPI_Comm comm)
     int status = -err;                  /* 0 ok, -errno failed */
     int worst = 0;
     MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MIN, dup);
-    if (worst < 0) {
+    if (worst < 0 || m == NULL) {   /* m == NULL implies worst < 0 */
         MPI_Comm_free(&dup);
         if (m != NULL)
             mpi_abandon(m);
-        return err != 0 ? err : -worst;
+        return err != 0 ? err : (worst < 0 ? -worst : ENOMEM);
     }
     int workers = (int)wse_executor_workers(ex);
     if (workers < 1)

@@ -78,7 +78,7 @@ xmalloc(size_t n)
 static size_t
 bucket(int src, uint64_t id)
 {
-    uint64_t x = id * 0x9e3779b97f4a7c15ull ^ (uint64_t)(unsigned)src * 0xc2b2ae3d27d4eb4full;
+    uint64_t x = id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(unsigned)src * 0xc2b2ae3d27d4eb4fULL;
     return (size_t)(x >> 40) % WSE__MPI_BUCKETS;
 }
 
@@ -431,7 +431,7 @@ pool_dispatch(struct wse_mpi *m)
 }
 
 static void
-pool_remove(struct wse_mpi *m, struct wse__mpi_out *o)
+pool_remove(struct wse_mpi *m, const struct wse__mpi_out *o)
 {
     struct wse__mpi_out *prev = NULL;
     for (struct wse__mpi_out *p = m->pool_head; p != NULL; prev = p, p = p->next) {

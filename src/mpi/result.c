@@ -29,7 +29,7 @@ result_bucket(const void *p)
 {
     uintptr_t x = (uintptr_t)p;
     x ^= x >> 17;
-    x *= 0x9e3779b97f4a7c15ull;
+    x *= 0x9e3779b97f4a7c15ULL;
     return (size_t)(x >> 32) % RESULT_BUCKETS;
 }
 
