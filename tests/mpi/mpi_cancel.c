@@ -1,11 +1,12 @@
 /*
  * Cancel and stop reach the rank that runs a remote task. Every rank has one
  * worker. For each target rank r (rank 0 itself included), rank 0 submits A, a
- * task that runs until it sees a stop request, and B behind it (so B is pending
- * on r). Rank r's main thread tells rank 0 over MPI_COMM_WORLD when A has started
- * (the program's own MPI traffic, beside the layer's). Rank 0 then cancels B
- * (round 1) or stops it (round 2) and requests a stop of A. Afterwards, over all
+ * task that runs until it sees a stop request. Rank r's main thread tells rank 0
+ * over MPI_COMM_WORLD when A has started (the program's own MPI traffic, beside the
+ * layer's). Rank 0 then submits B to r, where it can only wait behind A, cancels B
+ * (round 1) or stops it (round 2), and requests a stop of A. Afterwards, over all
  * ranks: B never ran, every A saw the stop, and the local futures are CANCELLED.
+ * B is submitted once A runs: the executor may start queued tasks in any order.
  * Last, a task that ignores the stop and returns a result: the local future
  * stays CANCELLED and the late result is dropped (and freed: LeakSanitizer).
  */
@@ -27,10 +28,8 @@ main(int argc, char **argv)
         for (int r = 0; r < size; r++) {
             wse_future *a = NULL;
             wse_future *b = NULL;
-            if (test_rank == 0) {
+            if (test_rank == 0)
                 T_EQ(wse_mpi_submit(m, r, "spin_stop", NULL, 0, &a), 0);
-                T_EQ(wse_mpi_submit(m, r, "count", NULL, 0, &b), 0);
-            }
             if (test_rank == r) {
                 /* Rank r runs one A per round. */
                 double end = t_now() + 30 * t_scale();
@@ -49,6 +48,8 @@ main(int argc, char **argv)
                     T_EQ(one, 1);
                 }
                 T_EQ(wse_future_state(a), WSE_PENDING);    /* a promise: pending until the result */
+                /* A runs on r's only worker, so B waits there (or is still on its way). */
+                T_EQ(wse_mpi_submit(m, r, "count", NULL, 0, &b), 0);
                 if (round == 1)
                     T_ASSERT(wse_future_cancel(b));
                 else
