@@ -41,14 +41,16 @@ typedef struct pool {
     pthread_t th[64];
 } pool;
 
-static void latch_init(latch *l, size_t count)
+static void
+latch_init(latch *l, size_t count)
 {
     BENCH_CHECK(pthread_mutex_init(&l->m, NULL));
     BENCH_CHECK(pthread_cond_init(&l->c, NULL));
     l->count = count;
 }
 
-static void latch_count_down(latch *l)
+static void
+latch_count_down(latch *l)
 {
     BENCH_CHECK(pthread_mutex_lock(&l->m));
     if (l->count > 0 && --l->count == 0)
@@ -56,7 +58,8 @@ static void latch_count_down(latch *l)
     BENCH_CHECK(pthread_mutex_unlock(&l->m));
 }
 
-static void latch_wait(latch *l)
+static void
+latch_wait(latch *l)
 {
     BENCH_CHECK(pthread_mutex_lock(&l->m));
     while (l->count > 0)
@@ -64,13 +67,15 @@ static void latch_wait(latch *l)
     BENCH_CHECK(pthread_mutex_unlock(&l->m));
 }
 
-static void latch_destroy(latch *l)
+static void
+latch_destroy(latch *l)
 {
     BENCH_CHECK(pthread_cond_destroy(&l->c));
     BENCH_CHECK(pthread_mutex_destroy(&l->m));
 }
 
-static future *future_new(void)
+static future *
+future_new(void)
 {
     future *f = calloc(1, sizeof *f);
     if (!f)
@@ -80,7 +85,8 @@ static future *future_new(void)
     return f;
 }
 
-static uint64_t future_get(future *f)
+static uint64_t
+future_get(future *f)
 {
     BENCH_CHECK(pthread_mutex_lock(&f->m));
     while (!f->done)
@@ -90,14 +96,16 @@ static uint64_t future_get(future *f)
     return v;
 }
 
-static void future_free(future *f)
+static void
+future_free(future *f)
 {
     BENCH_CHECK(pthread_cond_destroy(&f->c));
     BENCH_CHECK(pthread_mutex_destroy(&f->m));
     free(f);
 }
 
-static void *worker(void *arg)
+static void *
+worker(void *arg)
 {
     pool *p = arg;
     for (;;) {
@@ -127,7 +135,8 @@ static void *worker(void *arg)
     }
 }
 
-static void pool_init(pool *p, unsigned n)
+static void
+pool_init(pool *p, unsigned n)
 {
     memset(p, 0, sizeof *p);
     BENCH_CHECK(pthread_mutex_init(&p->m, NULL));
@@ -137,8 +146,8 @@ static void pool_init(pool *p, unsigned n)
         BENCH_CHECK(pthread_create(&p->th[i], NULL, worker, p));
 }
 
-static void pool_submit(pool *p, uint64_t (*fn)(uint64_t), uint64_t arg, future *fut,
-                        latch *l)
+static void
+pool_submit(pool *p, uint64_t (*fn)(uint64_t), uint64_t arg, future *fut, latch *l)
 {
     job *j = malloc(sizeof *j);
     if (!j)
@@ -154,7 +163,8 @@ static void pool_submit(pool *p, uint64_t (*fn)(uint64_t), uint64_t arg, future 
     BENCH_CHECK(pthread_mutex_unlock(&p->m));
 }
 
-static void pool_destroy(pool *p)
+static void
+pool_destroy(pool *p)
 {
     BENCH_CHECK(pthread_mutex_lock(&p->m));
     p->stop = true;
@@ -170,12 +180,14 @@ static const char *workload, *param, *config;
 static unsigned workers;
 static volatile uint64_t sink;
 
-static uint64_t one(uint64_t x)
+static uint64_t
+one(uint64_t x)
 {
     return x + 1;
 }
 
-static void bench_flat(void)
+static void
+bench_flat(void)
 {
     size_t n = (size_t)atol(param);
     pool p;
@@ -195,7 +207,8 @@ static void bench_flat(void)
     pool_destroy(&p);
 }
 
-static void bench_rt(void)
+static void
+bench_rt(void)
 {
     bool gap = strcmp(param, "hot") != 0;
     size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
@@ -234,7 +247,8 @@ static void bench_rt(void)
 static atomic_int fc_stop;
 static _Atomic int64_t fc_done_at;
 
-static uint64_t fc_task(uint64_t early)
+static uint64_t
+fc_task(uint64_t early)
 {
     int64_t start = now_ns();
     if (early) {
@@ -242,13 +256,13 @@ static uint64_t fc_task(uint64_t early)
         atomic_store(&fc_done_at, now_ns());
         return 1;
     }
-    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) &&
-           now_ns() - start < 20000000) {
+    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) && now_ns() - start < 20000000) {
     }
     return 0;
 }
 
-static void bench_fc(void)
+static void
+bench_fc(void)
 {
     size_t n = (size_t)env_long("FC_N", 100);
     int64_t *lat = malloc(n * sizeof *lat);
@@ -282,7 +296,8 @@ static void bench_fc(void)
     free(lat);
 }
 
-static void bench_idle(void)
+static void
+bench_idle(void)
 {
     int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
     pool p;
@@ -300,7 +315,8 @@ static void bench_idle(void)
     pool_destroy(&p);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);

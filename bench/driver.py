@@ -1,19 +1,36 @@
 #!/usr/bin/env python3
 """Runs every benchmark configuration RUNS times, interleaved (shuffled within each
-round), then writes bench/results/{raw.csv,summary.csv,results.md,*.png} and prints
-the tables. Usage: driver.py BUILD_DIR RESULTS_DIR (bench/run.sh calls it)."""
+round), then writes {raw.csv,summary.csv,results.md,*.png} and prints the tables.
+
+  driver.py BUILD_DIR [RESULTS_DIR]   run (bench/run.sh calls it)
+  driver.py --replot RESULTS_DIR      redraw the PNGs from RESULTS_DIR/raw.csv, no run
+
+Only a full run (no QUICK, no knob in the environment) writes bench/results/, the
+committed results that docs/performance.md shows; any other run writes
+bench/results-quick/ (not committed), unless RESULTS_DIR says otherwise."""
 import csv
+import math
 import os
 import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 
-BUILD, RESULTS = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK = os.environ.get("QUICK") == "1"
+KNOBS = ["RUNS", "WORKERS", "FIB_N", "FLAT_N", "PY_FLAT_N", "FF_TASKS", "WAITN_MAX",
+         "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS"]
+FULL = not QUICK and not any(os.environ.get(k) for k in KNOBS)
+REPLOT = len(sys.argv) > 1 and sys.argv[1] == "--replot"
+if REPLOT:
+    BUILD, RESULTS = None, sys.argv[2]
+else:
+    BUILD = sys.argv[1]
+    RESULTS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        HERE, "results" if FULL else "results-quick")
 
 
 def env(name, default, quick):
@@ -35,14 +52,10 @@ for k, d, q in [("RT_HOT_N", "20000", "2000"), ("RT_GAP_N", "200", "20"),
     CHILD_ENV[k] = env(k, d, q)
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
-BIN = {
-    "wsexec": os.path.join(BUILD, "wse_bench"),
-    "tbb": os.path.join(BUILD, "tbb_bench"),
-    "omp-gcc": os.path.join(BUILD, "omp_gcc_bench"),
-    "omp-clang": os.path.join(BUILD, "omp_clang_bench"),
-    "condvar-pool": os.path.join(BUILD, "cv_bench"),
-    "sequential": os.path.join(BUILD, "seq_bench"),
-}
+BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
+    ("wsexec", "wse_bench"), ("tbb", "tbb_bench"), ("omp-gcc", "omp_gcc_bench"),
+    ("omp-clang", "omp_clang_bench"), ("condvar-pool", "cv_bench"),
+    ("sequential", "seq_bench")]}
 
 
 def cmd(peer, workload, param, config, workers):
@@ -154,10 +167,15 @@ def fmt(v):
     return f"{v:.3g}"
 
 
-def summarize(rows):
+def collect(rows):
+    """(workload, param, config, metric) -> the values of every run."""
     vals = defaultdict(list)
     for _, wl, pa, co, metric, v in rows:
         vals[(wl, pa, co, metric)].append(v)
+    return vals
+
+
+def summarize(vals):
     med = {k: statistics.median(v) for k, v in vals.items()}
     with open(os.path.join(RESULTS, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -165,6 +183,12 @@ def summarize(rows):
         for k in sorted(med):
             w.writerow(list(k) + [f"{med[k]:.6g}", len(vals[k])])
     return med
+
+
+def read_raw(path):
+    with open(path, newline="") as f:
+        return [(int(r["run"]), r["workload"], r["param"], r["config"], r["metric"],
+                 float(r["value"])) for r in csv.DictReader(f)]
 
 
 def tables(med):
@@ -211,61 +235,119 @@ def tables(med):
     return "\n".join(out)
 
 
-def plots(med):
+def y_axis(lo, hi, labels):
+    """gnuplot y-axis settings for values in [lo, hi]: linear from 0 when the range
+    allows it (hi / lo <= 25, or a value <= 0), otherwise log with a floor a decade
+    boundary strictly below lo, so that the smallest bar still shows. labels: leave
+    room above hi for the value labels."""
+    room = 1.25 if labels else 1.08
+    if lo > 0 and hi / lo > 25:
+        floor = 10 ** math.floor(math.log10(lo))
+        if floor >= lo:
+            floor /= 10
+        ceil = 10 ** math.ceil(math.log10(hi * room * room))
+        return True, f"set logscale y\nset yrange [{floor:g}:{ceil:g}]\n", floor
+    top = hi * room if hi > 0 else 1
+    return False, f"unset logscale y\nset yrange [0:{top:g}]\n", 0
+
+
+def runs_note(vals_lists, mode):
+    counts = sorted({len(v) for v in vals_lists})
+    if counts[-1] == 1:
+        return f"{mode}: one run per point, so no spread is shown"
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f"{mode}: median of {n} runs per point; error bars: min-max over the runs"
+
+
+def plots(vals, mode):
+    """One PNG per workload. Bars: the median; error bars: min and max over the runs;
+    the median printed above each bar. The title names the mode and the run count."""
     made = []
+    tmp = tempfile.mkdtemp(prefix="wse_plots_")
     for wl in ORDER:
-        keys = [k for k in med if k[0] == wl]
+        keys = [k for k in vals if k[0] == wl]
         if not keys:
             continue
-        title, primary, _ = META[wl]
-        dat = os.path.join(RESULTS, f"{wl}.dat")
-        gp = os.path.join(RESULTS, f"{wl}.gp")
+        title, primary, higher = META[wl]
+        dat = os.path.join(tmp, f"{wl}.dat")
+        gp = os.path.join(tmp, f"{wl}.gp")
         png = f"{wl}.png"
         with open(dat, "w") as f:
             if wl == "waitn":
                 series = sorted({(k[2], k[3]) for k in keys})
                 ns = sorted({int(k[1]) for k in keys})
+                used = [vals[k] for k in keys]
                 for n in ns:
-                    f.write(f"{n} " + " ".join(
-                        str(med.get((wl, str(n), c, m), "NaN")) for c, m in series) + "\n")
-                plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints title '{c} {m}'"
-                                 for i, (c, m) in enumerate(series))
-                head = ("set logscale xy\nset xlabel 'n futures'\n"
-                        "set ylabel 'ns per future'\nset key top left\n")
+                    cols = []
+                    for c, m in series:
+                        v = vals.get((wl, str(n), c, m))
+                        cols += ([statistics.median(v), min(v), max(v)] if v
+                                 else ["NaN"] * 3)
+                    f.write(f"{n} " + " ".join(str(x) for x in cols) + "\n")
+                lo = min(min(v) for v in used)
+                hi = max(max(v) for v in used)
+                _, yset, _ = y_axis(lo, hi, False)
+                if "logscale" not in yset:  # n spans decades: log x, and log y too
+                    yset = f"set logscale y\nset yrange [{lo / 2:g}:{hi * 2:g}]\n"
+                plot = ", ".join(
+                    f"'{dat}' using 1:{3 * i + 2}:{3 * i + 3}:{3 * i + 4} with yerrorlines "
+                    f"title '{c} {m}'" for i, (c, m) in enumerate(series))
+                head = ("set logscale x\nset xlabel 'n futures'\n"
+                        "set ylabel 'ns per future (log)'\nset key top left\n" + yset)
             else:
                 sel = sorted((k[1], k[2]) for k in keys if k[3] == primary)
+                used = [vals[(wl, pa, co, primary)] for pa, co in sel]
+                lo = min(min(v) for v in used)
+                hi = max(max(v) for v in used)
+                log, yset, _ = y_axis(lo, hi, True)
                 for i, (pa, co) in enumerate(sel):
+                    v = vals[(wl, pa, co, primary)]
                     label = co if len({p for p, _ in sel}) == 1 else f"{co} ({pa})"
                     color = 7 if co.startswith("wsexec") else 3
-                    f.write(f"{i} \"{label}\" {med[(wl, pa, co, primary)]} {color}\n")
-                plot = f"'{dat}' using 1:3:4:xtic(2) with boxes lc variable notitle"
-                head = (f"set logscale y\nset ylabel '{primary} (log)'\n"
+                    med = statistics.median(v)
+                    at = max(v)  # the label sits just above the error bar's top
+                    f.write(f"{i} \"{label}\" {med} {min(v)} {max(v)} {color} {at} "
+                            f"\"{fmt(med)}\"\n")
+                plot = (f"'{dat}' using 1:3:6:xtic(2) with boxes lc variable notitle, "
+                        f"'' using 1:4:(0):($5 - $4) with vectors heads size 0.08,90 lc rgb 'black' lw 1.5 notitle, "
+                        f"'' using 1:7:8 with labels offset 0,0.9 font ',8' notitle")
+                ylabel = (primary + (", log" if log else "") +
+                          (": higher is better" if higher else ": lower is better"))
+                head = (f"set ylabel '{ylabel}'\n{yset}"
                         "set style fill solid 0.6\nset boxwidth 0.7\n"
                         "set xtics rotate by -40 font ',8'\nset bmargin 9\n"
-                        "set yrange [*:*]\nset offsets 0.5, 0.5, 0, 0\n")
+                        "set offsets 0.5, 0.5, 0, 0\n")
         with open(gp, "w") as f:
-            f.write(f"set terminal pngcairo size 900,520 noenhanced\n"
+            f.write(f"set terminal pngcairo size 900,560 noenhanced\n"
                     f"set output '{os.path.join(RESULTS, png)}'\n"
-                    f"set title \"{title}\" font ',10'\nset grid ytics\n{head}plot {plot}\n")
+                    f"set title \"{title}\\n{runs_note(used, mode)}\" font ',10'\n"
+                    f"set grid ytics\n{head}plot {plot}\n")
         p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-        if p.returncode != 0:
-            print(f"gnuplot failed on {gp}: {p.stderr}", file=sys.stderr)
-        else:
+        if p.returncode != 0 or p.stderr.strip():
+            print(f"gnuplot on {gp}: {p.stderr}", file=sys.stderr)
+        if p.returncode == 0:
             made.append(png)
     return made
 
 
 def main():
     os.makedirs(RESULTS, exist_ok=True)
+    if REPLOT:
+        vals = collect(read_raw(os.path.join(RESULTS, "raw.csv")))
+        mode = os.environ.get("MODE", "full run")
+        print(f"redrawn ({mode}): " + ", ".join(plots(vals, mode)))
+        return
+    mode = "full run" if FULL else ("QUICK run" if QUICK else "partial run (knobs set)")
     print(f"RUNS={RUNS} QUICK={int(QUICK)} FIB_N={' '.join(FIB_N)} FLAT_N={FLAT_N} "
-          f"workers={WORKERS}", flush=True)
+          f"workers={WORKERS}; {mode}: results in {RESULTS}", flush=True)
     rows, secs = run_all()
-    med = summarize(rows)
+    vals = collect(rows)
+    med = summarize(vals)
     md = tables(med)
-    pngs = plots(med)
+    pngs = plots(vals, mode)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
-        f.write(f"# wsexec benchmark results\n\n{stamp}; {RUNS} interleaved runs per "
+        f.write(f"# wsexec benchmark results\n\n{stamp}; {mode}; {RUNS} interleaved runs per "
                 f"configuration, medians over runs (p99: median of the per-run p99s); "
                 f"{secs:.0f} s. Raw data: raw.csv, medians: summary.csv.\n\n{md}\n"
                 + "".join(f"![{p}]({p})\n" for p in pngs))

@@ -7,7 +7,8 @@
 static const char *workload, *param, *config;
 static volatile uint64_t sink;
 
-static long fib(int n)
+static long
+fib(int n)
 {
     if (n < 2)
         return n;
@@ -20,7 +21,8 @@ static long fib(int n)
     return a + b;
 }
 
-static long fib_par(int n)
+static long
+fib_par(int n)
 {
     long v = 0;
 #pragma omp parallel
@@ -29,7 +31,8 @@ static long fib_par(int n)
     return v;
 }
 
-static void bench_fib(void)
+static void
+bench_fib(void)
 {
     int n = atoi(param);
     fib_par(n > 25 ? 25 : n);
@@ -41,7 +44,8 @@ static void bench_fib(void)
     emit(workload, param, config, "time_ms", (double)(t1 - t0) / 1e6);
 }
 
-static void bench_flat(void)
+static void
+bench_flat(void)
 {
     size_t n = (size_t)atol(param);
     uint64_t *res = malloc(n * sizeof *res);
@@ -64,7 +68,8 @@ static void bench_flat(void)
     free(res);
 }
 
-static void bench_rt(void)
+static void
+bench_rt(void)
 {
     int gap = strcmp(param, "hot") != 0;
     size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
@@ -100,7 +105,8 @@ static void bench_rt(void)
     free(lat);
 }
 
-static void bench_idle(void)
+static void
+bench_idle(void)
 {
     int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
 #pragma omp parallel
@@ -115,7 +121,8 @@ static void bench_idle(void)
     emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);

@@ -3,7 +3,8 @@
 
 static volatile uint64_t sink;
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);

@@ -10,7 +10,8 @@
 static const char *workload, *param, *config;
 static volatile uint64_t sink;
 
-static long fib(int n)
+static long
+fib(int n)
 {
     if (n < 2)
         return n;
@@ -22,7 +23,8 @@ static long fib(int n)
     return a + b;
 }
 
-static void bench_fib()
+static void
+bench_fib()
 {
     int n = atoi(param);
     fib(n > 25 ? 25 : n);
@@ -34,7 +36,8 @@ static void bench_fib()
     emit(workload, param, config, "time_ms", (double)(t1 - t0) / 1e6);
 }
 
-static void bench_flat()
+static void
+bench_flat()
 {
     size_t n = (size_t)atol(param);
     std::vector<uint64_t> res(n);
@@ -51,7 +54,8 @@ static void bench_flat()
     sink = res[n / 2];
 }
 
-static void bench_rt()
+static void
+bench_rt()
 {
     bool gap = strcmp(param, "hot") != 0;
     size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
@@ -79,7 +83,8 @@ static void bench_rt()
     emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
 }
 
-static void bench_idle()
+static void
+bench_idle()
 {
     int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
     tbb::task_group g;
@@ -92,7 +97,8 @@ static void bench_idle()
     emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);

@@ -1,5 +1,6 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
- * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle. */
+ * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle stoppoll
+ * stoplat. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +12,8 @@
 static const char *workload, *param, *config;
 static unsigned workers;
 
-static wse_executor *make_executor(void)
+static wse_executor *
+make_executor(void)
 {
     wse_options o = {0};
     o.workers = workers;
@@ -20,20 +22,23 @@ static wse_executor *make_executor(void)
     return ex;
 }
 
-static void release_all(wse_future **f, size_t n)
+static void
+release_all(wse_future **f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         wse_future_release(f[i]);
 }
 
-static int noop_task(void *arg, void **res)
+static int
+noop_task(void *arg, void **res)
 {
     *res = arg;
     return 0;
 }
 
 /* ---- 1. fork-join fib: a future per spawned task, wait(ALL_COMPLETED) inside */
-static int fib_task(void *arg, void **res)
+static int
+fib_task(void *arg, void **res)
 {
     intptr_t n = (intptr_t)arg;
     if (n < 2) {
@@ -50,7 +55,8 @@ static int fib_task(void *arg, void **res)
     return 0;
 }
 
-static long fib_run(wse_executor *ex, int n)
+static long
+fib_run(wse_executor *ex, int n)
 {
     wse_future *f;
     BENCH_CHECK(wse_submit(ex, fib_task, (void *)(intptr_t)n, &f));
@@ -60,7 +66,8 @@ static long fib_run(wse_executor *ex, int n)
     return v;
 }
 
-static void bench_fib(void)
+static void
+bench_fib(void)
 {
     int n = atoi(param);
     wse_executor *ex = make_executor();
@@ -77,13 +84,15 @@ static void bench_fib(void)
 }
 
 /* ---- 2. flat batch of tiny tasks from the main thread, one wait for all */
-static int tiny_task(void *arg, void **res)
+static int
+tiny_task(void *arg, void **res)
 {
     *res = (void *)(uintptr_t)tiny_work((uintptr_t)arg);
     return 0;
 }
 
-static void bench_flat(void)
+static void
+bench_flat(void)
 {
     size_t n = (size_t)atol(param);
     bool batch = strstr(config, "batch") != NULL;
@@ -116,7 +125,8 @@ static void bench_flat(void)
 }
 
 /* ---- 3. round trip: submit one task, wait for it; hot, or with gaps */
-static void bench_rt(void)
+static void
+bench_rt(void)
 {
     bool gap = strcmp(param, "hot") != 0;
     size_t n = (size_t)env_long(gap ? "RT_GAP_N" : "RT_HOT_N", gap ? 200 : 20000);
@@ -154,7 +164,8 @@ static void bench_rt(void)
 static atomic_int fc_stop;
 static _Atomic int64_t fc_done_at;
 
-static int fc_task(void *arg, void **res)
+static int
+fc_task(void *arg, void **res)
 {
     (void)res;
     int64_t start = now_ns();
@@ -163,13 +174,13 @@ static int fc_task(void *arg, void **res)
         atomic_store(&fc_done_at, now_ns());
         return 0;
     }
-    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) &&
-           now_ns() - start < 20000000) {
+    while (!atomic_load_explicit(&fc_stop, memory_order_relaxed) && now_ns() - start < 20000000) {
     }
     return 0;
 }
 
-static void bench_fc(void)
+static void
+bench_fc(void)
 {
     size_t n = (size_t)env_long("FC_N", 100);
     int64_t *lat = malloc(n * sizeof *lat);
@@ -204,7 +215,8 @@ static void bench_fc(void)
 static atomic_int ff_submitted, ff_failed, ff_in_vain;
 static _Atomic int64_t ff_failed_at;
 
-static int ff_task(void *arg, void **res)
+static int
+ff_task(void *arg, void **res)
 {
     (void)res;
     if (arg) { /* the failing one: fails 1 ms after the last submission */
@@ -221,7 +233,8 @@ static int ff_task(void *arg, void **res)
     return 0;
 }
 
-static void bench_ff(void)
+static void
+bench_ff(void)
 {
     size_t tasks = (size_t)atol(param);
     size_t n = (size_t)env_long("FF_N", 20);
@@ -261,7 +274,8 @@ static void bench_ff(void)
 /* ---- 6. wait cost against n: done futures (fast path) and pending ones */
 static atomic_int gate_open, gates_running;
 
-static int gate_task(void *arg, void **res)
+static int
+gate_task(void *arg, void **res)
 {
     (void)arg;
     (void)res;
@@ -271,14 +285,16 @@ static int gate_task(void *arg, void **res)
     return 0;
 }
 
-static void *opener(void *arg)
+static void *
+opener(void *arg)
 {
     sleep_ns(*(int64_t *)arg);
     atomic_store(&gate_open, 1);
     return NULL;
 }
 
-static void bench_waitn(void)
+static void
+bench_waitn(void)
 {
     size_t n = (size_t)atol(param);
     wse_future **f = malloc(n * sizeof *f), **out = malloc(n * sizeof *out);
@@ -324,8 +340,7 @@ static void bench_waitn(void)
         BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, out, NULL));
         v[r] = now_ns() - t0;
     }
-    emit(workload, param, config, "done_ns_per_future",
-         (double)quantile(v, reps, 0.5) / (double)n);
+    emit(workload, param, config, "done_ns_per_future", (double)quantile(v, reps, 0.5) / (double)n);
     release_all(f, n);
     BENCH_CHECK(wse_executor_destroy(ex));
     free(v);
@@ -334,7 +349,8 @@ static void bench_waitn(void)
 }
 
 /* ---- 7. idle: CPU used by an idle executor (after one small batch) */
-static void bench_idle(void)
+static void
+bench_idle(void)
 {
     int64_t idle_ns = env_long("IDLE_MS", 2000) * 1000000;
     wse_executor *ex = make_executor();
@@ -350,7 +366,107 @@ static void bench_idle(void)
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 
-int main(int argc, char **argv)
+/* ---- 8. stoppoll: the cost of one wse_stop_requested() inside a task, before any stop
+ * and after one was requested of an unrelated task (the stop epoch is then non-zero) */
+static atomic_int spin_started;
+static _Atomic int64_t spin_saw_stop_at;
+
+static int
+stop_spinner(void *arg, void **res)
+{
+    (void)arg;
+    (void)res;
+    atomic_store(&spin_started, 1);
+    while (!wse_stop_requested()) {
+    }
+    atomic_store(&spin_saw_stop_at, now_ns());
+    return ECANCELED;
+}
+
+static int
+poll_task(void *arg, void **res)
+{
+    long n = (long)(intptr_t)arg, hits = 0;
+    int64_t t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        hits += wse_stop_requested();
+    int64_t t1 = now_ns();
+    if (hits != 0) {
+        fprintf(stderr, "stoppoll: a task nobody stopped saw a stop\n");
+        exit(1);
+    }
+    *res = (void *)(intptr_t)(t1 - t0);
+    return 0;
+}
+
+static double
+poll_ns_per_call(wse_executor *ex, long n)
+{
+    wse_future *f;
+    BENCH_CHECK(wse_submit(ex, poll_task, (void *)(intptr_t)n, &f));
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    double ns = (double)(intptr_t)wse_future_value(f) / (double)n;
+    wse_future_release(f);
+    return ns;
+}
+
+/* Run a spinner, ask it to stop, wait; returns the ns from the request to the moment
+ * the spinner saw it. */
+static int64_t
+stop_one(wse_executor *ex)
+{
+    wse_future *f;
+    atomic_store(&spin_started, 0);
+    BENCH_CHECK(wse_submit(ex, stop_spinner, NULL, &f));
+    while (!atomic_load(&spin_started)) {
+    }
+    int64_t t0 = now_ns();
+    if (!wse_future_request_stop(f)) {
+        fprintf(stderr, "stop: the spinner was already done\n");
+        exit(1);
+    }
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    if (wse_future_state(f) != WSE_CANCELLED) {
+        fprintf(stderr, "stop: the stopped spinner did not end CANCELLED\n");
+        exit(1);
+    }
+    wse_future_release(f);
+    return atomic_load(&spin_saw_stop_at) - t0;
+}
+
+static void
+bench_stoppoll(void)
+{
+    long n = env_long("STOPPOLL_N", 10000000);
+    wse_executor *ex = make_executor();
+    poll_ns_per_call(ex, n / 10); /* warm-up */
+    emit(workload, param, config, "before_ns_per_call", poll_ns_per_call(ex, n));
+    stop_one(ex);
+    emit(workload, param, config, "after_ns_per_call", poll_ns_per_call(ex, n));
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
+ * (it spins on wse_stop_requested() and then returns ECANCELED) */
+static void
+bench_stoplat(void)
+{
+    size_t n = (size_t)env_long("STOPLAT_N", 200);
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    wse_executor *ex = make_executor();
+    for (int i = 0; i < 5; i++) /* warm-up */
+        stop_one(ex);
+    for (size_t i = 0; i < n; i++)
+        lat[i] = stop_one(ex);
+    emit_latency(workload, param, config, lat, n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(lat);
+}
+
+int
+main(int argc, char **argv)
 {
     if (argc != 5) {
         fprintf(stderr, "usage: %s WORKLOAD PARAM CONFIG WORKERS\n", argv[0]);
@@ -363,9 +479,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } table[] = {{"fib", bench_fib}, {"flat", bench_flat}, {"rt", bench_rt},
-                 {"fc", bench_fc},   {"ff", bench_ff},     {"waitn", bench_waitn},
-                 {"idle", bench_idle}};
+    } table[] = {{"fib", bench_fib},        {"flat", bench_flat},
+                 {"rt", bench_rt},          {"fc", bench_fc},
+                 {"ff", bench_ff},          {"waitn", bench_waitn},
+                 {"idle", bench_idle},      {"stoppoll", bench_stoppoll},
+                 {"stoplat", bench_stoplat}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();

@@ -1,4 +1,5 @@
-# Installation: the header, both libraries, wsexec.pc and a CMake package.
+# Installation (WSE_INSTALL, ON at top level): the header, the libraries built
+# (WSE_BUILD_SHARED, WSE_BUILD_STATIC), wsexec.pc, a CMake package and the man pages.
 #
 #   cmake --install build [--prefix /usr/local]
 #
@@ -7,11 +8,13 @@
 #   <libdir>/libwsexec.so.0.1.0, libwsexec.so.0, libwsexec.so, libwsexec.a
 #   <libdir>/pkgconfig/wsexec.pc
 #   <libdir>/cmake/wsexec/wsexec{Config,ConfigVersion,Targets*}.cmake
+#   share/man/man3/wsexec.3, wse_*.3
 #
 # Consumers use find_package(wsexec) -> wsexec::wsexec (shared) and
-# wsexec::wsexec_static, or pkg-config wsexec. Both follow `cmake --install --prefix
-# <dir>`: the CMake package locates the prefix from its own path, and wsexec.pc is
-# written at install time.
+# wsexec::wsexec_static (each if built), or pkg-config wsexec. Neither needs
+# Concurrency Kit (used header-only at build time) nor, for CMake, pkg-config. Both
+# follow `cmake --install --prefix <dir>`: the CMake package locates the prefix from
+# its own path, and wsexec.pc is written at install time.
 
 include(CMakePackageConfigHelpers)
 
@@ -19,7 +22,7 @@ set(WSE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/wsexec"
     CACHE STRING "Where to install the wsexec CMake package (relative to the prefix)")
 mark_as_advanced(WSE_INSTALL_CMAKEDIR)
 
-install(TARGETS wsexec wsexec_static
+install(TARGETS ${WSE_TARGETS}
   EXPORT wsexecTargets
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
@@ -29,8 +32,8 @@ install(TARGETS wsexec wsexec_static
 install(FILES "${PROJECT_SOURCE_DIR}/include/wsexec.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-# The static target links PkgConfig::CK and Threads::Threads; wsexecConfig.cmake
-# re-creates both before it includes this file.
+# The targets link Threads::Threads only; wsexecConfig.cmake finds Threads before it
+# includes this file.
 install(EXPORT wsexecTargets
   NAMESPACE wsexec::
   FILE wsexecTargets.cmake

@@ -7,7 +7,7 @@
 # wsexec::wsexec_mpi_static when it finds C MPI (find_package(MPI COMPONENTS C));
 # find_package(wsexec COMPONENTS mpi) requires them.
 
-install(TARGETS wsexec_mpi wsexec_mpi_static
+install(TARGETS ${WSE_MPI_TARGETS}
   EXPORT wsexec_mpiTargets
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"

@@ -9,7 +9,7 @@
  *     }
  *
  *     wse_executor *ex;
- *     wse_executor_create(&ex, NULL);       // one worker per online CPU
+ *     wse_executor_create(&ex, NULL);       // one worker per usable CPU
  *     wse_future *f[4];
  *     for (long i = 0; i < 4; i++)
  *         wse_submit(ex, square, (void *)i, &f[i]);
@@ -47,9 +47,18 @@ extern "C" {
 #define WSE_VERSION_PATCH 0
 #define WSE_VERSION_HEX \
     ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
+#define WSE__STR(x) #x
+#define WSE__XSTR(x) WSE__STR(x)
+/* "MAJOR.MINOR.PATCH" of this header, e.g. "0.1.0". */
+#define WSE_VERSION_STRING \
+    WSE__XSTR(WSE_VERSION_MAJOR) "." WSE__XSTR(WSE_VERSION_MINOR) "." WSE__XSTR(WSE_VERSION_PATCH)
 
 /* The version of the library actually linked, as WSE_VERSION_HEX. */
 WSE_EXPORT unsigned wse_version(void);
+
+/* The version of the library actually linked, as WSE_VERSION_STRING (static
+ * storage, never NULL). */
+WSE_EXPORT const char *wse_version_string(void);
 
 typedef struct wse_executor wse_executor;
 typedef struct wse_future wse_future;
@@ -63,7 +72,13 @@ typedef int (*wse_task_fn)(void *arg, void **result);
 
 /* Executor options. Zero-initialise, then set what you need; 0 means default. */
 typedef struct wse_options {
-    unsigned workers;          /* worker threads; 0: one per online CPU (max 1024) */
+    unsigned workers;          /* worker threads (max 1024); 0: the environment
+                                  variable WSE_WORKERS if it is a positive integer
+                                  (capped at 1024; other values are ignored), else
+                                  one per CPU the process may run on (its affinity
+                                  mask, as set by taskset), at most the cgroup v2 CPU
+                                  quota rounded up (cpu.max "150000 100000": 2). An
+                                  explicit count is never overridden */
     unsigned deque_capacity;   /* initial slots of each worker's deque, rounded up
                                   to a power of two; 0: 256. Deques grow as needed */
     unsigned spin_rounds;      /* rounds an idle worker searches for work before it

@@ -152,7 +152,7 @@ struct small_cache {
     bool enabled;
 };
 
-static _Thread_local struct small_cache small_cache;
+static WSE__TLS struct small_cache small_cache;
 
 void *
 wse__alloc_small(void)

@@ -48,6 +48,13 @@
 
 #define WSE__INLINE static inline __attribute__((always_inline))
 
+/* Thread-locals of the library: the initial-exec model reads them with one
+ * instruction, where the -fPIC default (general dynamic) calls __tls_get_addr
+ * on every access, which the fork-join path makes several times per task. The
+ * variables are few and small, so a libwsexec.so loaded with dlopen fits in
+ * glibc's surplus of static TLS. */
+#define WSE__TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* Pointer-sized atomics act on a void * object; the typedef keeps const on the
  * right level when the macros below write `const T *`. */
 typedef void *wse__ptr;
@@ -148,7 +155,7 @@ wse__atomic_fas_u32_acq_rel(uint32_t *p, uint32_t v)
  * this fence (deque pop/steal, park/wake) rely on it for liveness (which store
  * each side sees), not for the happens-before edges TSan checks, which are on
  * the accesses themselves. */
-static _Thread_local uint32_t wse__atomic_tsan_word;
+static WSE__TLS uint32_t wse__atomic_tsan_word;
 
 WSE__INLINE void
 wse__atomic_fence_seq_cst(void)

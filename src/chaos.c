@@ -15,7 +15,7 @@
 static uint32_t chaos_seed_ready;       /* atomic: 0, 1 (being set), 2 (set) */
 static int64_t chaos_seed;              /* atomic; valid once ready == 2 */
 static uint32_t chaos_threads;          /* atomic: threads seen, mixed into seeds */
-static _Thread_local uint64_t chaos_state;
+static WSE__TLS uint64_t chaos_state;
 
 int64_t
 wse__chaos_seed(void)

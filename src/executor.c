@@ -20,6 +20,7 @@
 #include "executor.h"
 
 #include "alloc.h"
+#include "cpus.h"
 #include "future.h"
 #include "inject.h"
 #include "park.h"
@@ -63,11 +64,7 @@ wse_version(void)
 static unsigned
 default_workers(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-    if (n < 1)
-        return 1;
-    return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+    return wse__cpus_default(MAX_WORKERS);
 }
 
 /* Free what create() built for workers [0, n_init) and the executor itself. */

@@ -261,7 +261,7 @@ complete_locked(wse_future *f, wse_state to)
  */
 #define LINEAGE_BIAS ((int64_t)1 << 30)
 
-_Thread_local struct wse__running *wse__future_running;
+WSE__TLS struct wse__running *wse__future_running;
 
 /* Incremented by every stop request that reaches a running task; a task's
  * wse_stop_requested() walks its lineage only when it changed. Atomic. */
@@ -305,22 +305,6 @@ wse__future_start(wse_future *f)
     return transition(f, WSE_PENDING, WSE_RUNNING, &m, &after);
 }
 
-void
-wse__future_enter(struct wse__running *r, wse_future *f)
-{
-    r->future = f;
-    r->outer = wse__future_running;
-    r->stop_epoch = UINT64_MAX;    /* no cached answer yet */
-    r->stopped = false;
-    wse__future_running = r;
-}
-
-void
-wse__future_leave(struct wse__running *r)
-{
-    wse__future_running = r->outer;
-}
-
 /* Drop one reference; true if it was the last (the caller frees). */
 static bool
 drop_ref(wse_future *f)
@@ -339,13 +323,15 @@ free_future(wse_future *f)
     struct wse__running *r;
     wse_future *parent;
 
+    uint64_t word;
+
     while (f != NULL) {
         parent = f->parent;
-        /* A promise owns its value: free it with the promise. relaxed: the
-         * caller's acquire (the last reference) ordered the completion before. */
-        if ((wse__atomic_load_u64_relaxed(&f->word) & WSE__F_PROMISE) && f->u.free_value != NULL &&
-            (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_STATE_MASK) == WSE_DONE &&
-            f->value != NULL)
+        /* relaxed: the caller's acquire (the last reference) ordered the
+         * completion before. A promise owns its value: free it with it. */
+        word = wse__atomic_load_u64_relaxed(&f->word);
+        if (__builtin_expect((word & WSE__F_PROMISE) != 0, 0) && f->u.free_value != NULL &&
+            (word & WSE__F_STATE_MASK) == WSE_DONE && f->value != NULL)
             f->u.free_value(f->value);
 #ifndef NDEBUG
         memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */

@@ -127,11 +127,24 @@ struct wse__running {
     uint64_t stop_epoch;          /* wse_stop_requested()'s cache: the epoch ... */
     bool stopped;                 /* ... and what the lineage said then */
 };
-extern _Thread_local struct wse__running *wse__future_running;
+extern WSE__TLS struct wse__running *wse__future_running;
 
 /* Enter and leave the task of f on the calling thread (r on its stack). */
-void wse__future_enter(struct wse__running *r, wse_future *f);
-void wse__future_leave(struct wse__running *r);
+static inline void
+wse__future_enter(struct wse__running *r, wse_future *f)
+{
+    r->future = f;
+    r->outer = wse__future_running;
+    r->stop_epoch = UINT64_MAX;    /* no cached answer yet */
+    r->stopped = false;
+    wse__future_running = r;
+}
+
+static inline void
+wse__future_leave(struct wse__running *r)
+{
+    wse__future_running = r->outer;
+}
 
 /* Has a stop been requested for f or a task it descends from? Cheap (no walk)
  * until the first stop request of the process. */

@@ -55,7 +55,7 @@ wse__park_init(struct wse__park *p, unsigned n, struct wse__inject *inject)
     p->n = n;
     p->inject = inject;
     p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
-    p->deques = wse__alloc_array(n, sizeof(*p->deques));
+    p->deques = wse__alloc_array(n, sizeof(struct wse__deque *));
     p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
     if (p->sleepers == NULL || p->deques == NULL || p->parkers == NULL)
         goto out_free;

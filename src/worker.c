@@ -19,7 +19,7 @@
 #include "latch.h"
 #include "sync.h"
 
-_Thread_local struct wse__worker *wse__worker_tls;
+WSE__TLS struct wse__worker *wse__worker_tls;
 
 int
 wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, size_t capacity)
@@ -159,7 +159,7 @@ search(struct wse__worker *w)
 }
 
 /* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. */
-static _Thread_local int worker_index_plus_one;
+static WSE__TLS int worker_index_plus_one;
 
 int
 wse_worker_index(void)

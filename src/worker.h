@@ -54,7 +54,7 @@ struct wse__worker {
 
 /* The calling thread's worker (NULL on other threads). The chain of tasks it runs
  * is the future layer's (wse__future_running). */
-extern _Thread_local struct wse__worker *wse__worker_tls;
+extern WSE__TLS struct wse__worker *wse__worker_tls;
 
 /* Set up worker `index` of pool with a deque of `capacity` slots: 0 or ENOMEM.
  * Destroy frees its deque. */

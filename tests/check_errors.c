@@ -39,8 +39,8 @@ START_TEST(errors_batch_eshutdown_out_untouched)
     wse_executor *ex = make_executor(1);
     ck_assert_int_eq(wse_shutdown(ex, true, false), 0);
     int n = 0;
-    void *args[3] = { &n, &n, &n };
-    wse_future *out[3] = { SENTINEL, SENTINEL, SENTINEL };
+    void *args[3] = {&n, &n, &n};
+    wse_future *out[3] = {SENTINEL, SENTINEL, SENTINEL};
     ck_assert_int_eq(wse_submit_batch(ex, task_count, args, 3, out), ESHUTDOWN);
     for (int i = 0; i < 3; i++)
         ck_assert_ptr_eq(out[i], SENTINEL);

@@ -1,5 +1,5 @@
 /*
- * Out of memory at every allocation (issue 4 item 1), SQLite style.
+ * Out of memory at every allocation, SQLite style (the fault-injection build).
  *
  * Needs a WSE_FAULT_INJECTION build: wse__fault_arm(k, persistent) makes the k-th
  * allocation of the library fail (and with persistent every later one). Each
@@ -30,24 +30,24 @@
 static struct run {
     int64_t k;
     bool persistent;
-    int enomem;                 /* ENOMEM results seen (test thread and tasks) */
-    int bad;                    /* unexpected results */
-    int bad_line;               /* line of the first unexpected result */
+    int enomem;   /* ENOMEM results seen (test thread and tasks) */
+    int bad;      /* unexpected results */
+    int bad_line; /* line of the first unexpected result */
     int bad_rc;
-    int next_id;                /* task ids */
-    int runs[MAXF];             /* runs per task id */
-    int accepted[MAXF];         /* 1 if the submit of that id returned 0 */
-    int next_cb;                /* callback ids */
-    int cbs[MAXF];              /* runs per callback id */
-    int cb_accepted[MAXF];      /* 1 if on_done returned 0 */
-    int nf;                     /* futures handed back (owned references) */
+    int next_id;           /* task ids */
+    int runs[MAXF];        /* runs per task id */
+    int accepted[MAXF];    /* 1 if the submit of that id returned 0 */
+    int next_cb;           /* callback ids */
+    int cbs[MAXF];         /* runs per callback id */
+    int cb_accepted[MAXF]; /* 1 if on_done returned 0 */
+    int nf;                /* futures handed back (owned references) */
     wse_future *f[MAXF];
-    int fid[MAXF];              /* task id of each, -1: a gate */
-    wse_executor *ex;           /* NULL: not created or destroyed in the scenario */
+    int fid[MAXF];    /* task id of each, -1: a gate */
+    wse_executor *ex; /* NULL: not created or destroyed in the scenario */
     unsigned workers;
-    bool shut;                  /* shut down inside the scenario */
+    bool shut; /* shut down inside the scenario */
     struct gate gate;
-    int gates;                  /* gate tasks accepted */
+    int gates; /* gate tasks accepted */
 } R;
 
 #define BAD(rc_) note_bad(__LINE__, (rc_))
@@ -377,7 +377,7 @@ struct scenario {
     unsigned workers;
     unsigned deque_capacity;
     void (*body)(void);
-    bool deterministic;   /* the allocation count does not depend on timing */
+    bool deterministic; /* the allocation count does not depend on timing */
 };
 
 /* Run sc once with the failure armed at k; returns the allocations counted. */
@@ -418,7 +418,7 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
     /* Every future handed back reaches a final state. */
     int nf = counter_get(&R.nf);
     for (int i = 0; i < nf; i++)
-        ck_assert_int_eq(wse_future_wait(R.f[i], 60.0), 0);
+        ck_assert_int_eq(wse_future_wait(R.f[i], wse_test_scale(60.0)), 0);
     if (R.ex != NULL)
         ck_assert_int_eq(wse_executor_destroy(R.ex), 0); /* joins: callbacks done */
 
@@ -446,15 +446,15 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
                           (long long)k, id);
     }
     for (int c = 0; c < R.next_cb && c < MAXF; c++)
-        ck_assert_msg(R.cbs[c] == R.cb_accepted[c], "%s k=%lld: callback %d ran %d times",
-                      sc->name, (long long)k, c, R.cbs[c]);
+        ck_assert_msg(R.cbs[c] == R.cb_accepted[c], "%s k=%lld: callback %d ran %d times", sc->name,
+                      (long long)k, c, R.cbs[c]);
     if (k > 0 && used >= k) {
         if (persistent)
-            ck_assert_msg(R.enomem >= 1, "%s k=%lld persistent: no ENOMEM reported",
-                          sc->name, (long long)k);
+            ck_assert_msg(R.enomem >= 1, "%s k=%lld persistent: no ENOMEM reported", sc->name,
+                          (long long)k);
         else
-            ck_assert_msg(R.enomem == 1, "%s k=%lld: %d ENOMEM reported for one failure",
-                          sc->name, (long long)k, R.enomem);
+            ck_assert_msg(R.enomem == 1, "%s k=%lld: %d ENOMEM reported for one failure", sc->name,
+                          (long long)k, R.enomem);
     } else {
         ck_assert_int_eq(R.enomem, 0);
     }
@@ -489,19 +489,19 @@ walk(const struct scenario *sc)
 }
 
 static const struct scenario scenarios[] = {
-    { "create", 1, 0, sc_nothing, true },
-    { "create", 2, 0, sc_nothing, true },
-    { "submit_outside", 1, 0, sc_submit_outside, true },
-    { "submit_outside", 2, 0, sc_submit_outside, true },
-    { "submit_from_worker", 1, 2, sc_submit_from_worker, true },
-    { "submit_from_worker", 2, 2, sc_submit_from_worker, false },
-    { "submit_batch", 1, 2, sc_submit_batch, true },
-    { "wait_many", 1, 0, sc_wait_many, true },
-    { "wait_many", 2, 0, sc_wait_many, true },
-    { "on_done", 1, 0, sc_on_done, true },
-    { "on_done", 2, 0, sc_on_done, true },
-    { "shutdown_cancel", 1, 0, sc_shutdown_cancel, true },
-    { "shutdown_cancel", 2, 0, sc_shutdown_cancel, true },
+    {"create", 1, 0, sc_nothing, true},
+    {"create", 2, 0, sc_nothing, true},
+    {"submit_outside", 1, 0, sc_submit_outside, true},
+    {"submit_outside", 2, 0, sc_submit_outside, true},
+    {"submit_from_worker", 1, 2, sc_submit_from_worker, true},
+    {"submit_from_worker", 2, 2, sc_submit_from_worker, false},
+    {"submit_batch", 1, 2, sc_submit_batch, true},
+    {"wait_many", 1, 0, sc_wait_many, true},
+    {"wait_many", 2, 0, sc_wait_many, true},
+    {"on_done", 1, 0, sc_on_done, true},
+    {"on_done", 2, 0, sc_on_done, true},
+    {"shutdown_cancel", 1, 0, sc_shutdown_cancel, true},
+    {"shutdown_cancel", 2, 0, sc_shutdown_cancel, true},
 };
 
 START_TEST(fault_every_allocation)

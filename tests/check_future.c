@@ -495,9 +495,9 @@ END_TEST
 
 struct nested_cb {
     struct cb_log *log;
-    int rc;                 /* wse_future_on_done() inside the outer callback */
-    int outer_returned;     /* atomic: the outer callback has returned */
-    int inner_saw_outer;    /* the inner callback saw outer_returned set */
+    int rc;              /* wse_future_on_done() inside the outer callback */
+    int outer_returned;  /* atomic: the outer callback has returned */
+    int inner_saw_outer; /* the inner callback saw outer_returned set */
     pthread_t outer_thread;
     pthread_t inner_thread;
 };
@@ -542,10 +542,10 @@ START_TEST(on_done_added_inside_callback_runs_after_it)
 END_TEST
 
 struct slow_cb {
-    int started;            /* atomic: the slow callback is running */
-    int release;            /* atomic: let it return */
-    int order[2];           /* ids in the order the callbacks ran */
-    int count;              /* atomic */
+    int started;  /* atomic: the slow callback is running */
+    int release;  /* atomic: let it return */
+    int order[2]; /* ids in the order the callbacks ran */
+    int count;    /* atomic */
 };
 
 static void
@@ -652,7 +652,7 @@ START_TEST(future_wait_zero_timeout_polls)
     double t0 = now_s();
     ck_assert_int_eq(wse_future_wait(b.gate_f[0], 0), ETIMEDOUT);
     ck_assert_int_eq(wse_future_wait(p, 0), ETIMEDOUT);
-    ck_assert_double_lt(now_s() - t0, 5.0);
+    ck_assert_double_lt(now_s() - t0, wse_test_scale(5.0));
     /* Nothing was cancelled. */
     ck_assert_int_eq(wse_future_state(b.gate_f[0]), WSE_RUNNING);
     ck_assert_int_eq(wse_future_state(p), WSE_PENDING);
@@ -675,7 +675,7 @@ START_TEST(future_wait_timeout_elapses)
     double t2 = now_s();
     ck_assert_double_ge(t1 - t0, 0.05 - 1e-6);
     ck_assert_double_ge(t2 - t1, 0.03 - 1e-6);
-    ck_assert_double_lt(t2 - t0, 5.0);
+    ck_assert_double_lt(t2 - t0, wse_test_scale(5.0));
     ck_assert_int_eq(wse_future_state(b.gate_f[0]), WSE_RUNNING);
     ck_assert_int_eq(wse_future_state(p), WSE_PENDING);
     blocked_finish(&b);
@@ -761,8 +761,9 @@ START_TEST(future_wait_many_threads_all_wake)
     wse_future *p = make_pending(&b, &ran);
     struct waiter_thread w[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        w[t] = (struct waiter_thread){
-            .f = t % 2 ? p : b.gate_f[0], .timeout = t % 4 < 2 ? WSE_FOREVER : 60.0, .rc = -1};
+        w[t] = (struct waiter_thread){.f = t % 2 ? p : b.gate_f[0],
+                                      .timeout = t % 4 < 2 ? WSE_FOREVER : wse_test_scale(60.0),
+                                      .rc = -1};
         ck_assert_int_eq(pthread_create(&w[t].thread, NULL, waiter_main, &w[t]), 0);
     }
     blocked_release(&b);

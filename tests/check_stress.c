@@ -1,9 +1,11 @@
 /*
- * Stress tests (issue 4 item 3, ctest label "stress"): the unit suites' races,
+ * Stress tests (ctest label "stress"): the unit suites' races,
  * bigger and longer. Sizes come from the environment so that CI runs short and a
  * soak runs long:
  *   WSE_STRESS_OPS     deque operations (push + pop + steal calls), default 10^8
- *   WSE_STRESS_ROUNDS  rounds of each executor race, default 2000
+ *   WSE_STRESS_ROUNDS  rounds of each executor race, default 2000 (the wait
+ *                      race: 1000)
+ *   WSE_PARK_ROUNDS    rounds of the submit-while-parked tests, default 5000
  *   WSE_TEST_WORKERS   workers of the executor races, default 2
  * Threads start at a barrier. Every wait that could hang is a timed wait (the
  * watchdog), and fails the test when it times out.
@@ -13,8 +15,9 @@
 #include "deque.h"
 #include "executor.h"
 
-/* Seconds any single wait may take before the watchdog calls it a hang. */
-#define HANG_S 20.0
+/* Seconds any single wait may take before the watchdog calls it a hang (scaled by
+ * CK_TIMEOUT_MULTIPLIER). */
+#define HANG_S wse_test_scale(20.0)
 
 #if WSE__TSAN || defined(__SANITIZE_ADDRESS__)
 #define OPS_DEFAULT 10000000L
@@ -41,14 +44,14 @@ workers(void)
 #define THIEVES 3
 #define ROUND_ITEMS (1L << 20)
 #define ITEM(i) ((void *)(uintptr_t)((i) + 1))
-#define INDEX(p) ((uintptr_t)(p) - 1)
+#define INDEX(p) ((uintptr_t)(p) - (uintptr_t)1)
 
 static struct wse__deque g_dq;
 static unsigned char g_taken[ROUND_ITEMS];
-static long g_ops;        /* push, pop and steal calls, all threads */
-static long g_total;      /* items taken */
-static long g_bad;        /* items out of range */
-static int g_round_done;  /* the owner pushed and drained this round */
+static long g_ops;       /* push, pop and steal calls, all threads */
+static long g_total;     /* items taken */
+static long g_bad;       /* items out of range */
+static int g_round_done; /* the owner pushed and drained this round */
 static int g_quit;
 static pthread_barrier_t g_bar;
 
@@ -170,7 +173,7 @@ struct parked_ctx {
     wse_executor *ex;
     pthread_barrier_t bar;
     int ran;
-    int hung;    /* a timed wait timed out */
+    int hung; /* a timed wait timed out */
     int errors;
 };
 
@@ -274,7 +277,7 @@ race_waiter(void *arg)
         if ((int)(r % 3) == 0) {
             rc = wse_future_wait(f, HANG_S);
         } else {
-            wse_future *set[2] = { f, f };
+            wse_future *set[2] = {f, f};
             size_t nd = 0;
             rc = wse_wait(set, 2, HANG_S, r % 3 == 1 ? WSE_FIRST_COMPLETED : WSE_ALL_COMPLETED,
                           NULL, &nd);
@@ -337,8 +340,9 @@ canceller(void *arg)
             for (int i = BATCH - 1; i >= 0; i--) /* against the workers' order */
                 c->cancelled[i] = wse_future_cancel(c->f[i]);
         } else {
+            /* Let the workers get ahead by a varying amount. */
             for (volatile long d = 0; d < (r % 64) * 50; d++)
-                ; /* let the workers get ahead by a varying amount */
+                ;
             for (int i = 0; i < BATCH; i++) /* chasing the workers */
                 c->cancelled[i] = wse_future_cancel(c->f[i]);
         }
@@ -372,8 +376,8 @@ START_TEST(stress_cancel_racing_start)
             /* Exactly one of ran / cancelled; cancel() true iff CANCELLED. */
             ck_assert_msg((s == WSE_DONE && ran == 1 && !c.cancelled[i]) ||
                               (s == WSE_CANCELLED && ran == 0 && c.cancelled[i]),
-                          "round %ld future %d: state %d ran %d cancel() %d", r, i, (int)s,
-                          ran, c.cancelled[i]);
+                          "round %ld future %d: state %d ran %d cancel() %d", r, i, (int)s, ran,
+                          c.cancelled[i]);
             ck_assert(!wse_future_cancel(c.f[i])); /* done: a second cancel is false */
             n_cancelled += c.cancelled[i];
             n_ran += ran;
@@ -429,8 +433,8 @@ sd_submitter(void *arg)
         /* Now and then wait on the last few (racing the shutdown). */
         if (t->n % 16 == 0) {
             size_t nd;
-            int w = wse_wait(&t->f[t->n - 16], 16, HANG_S,
-                             (wse_return_when)(1 + t->n / 16 % 3), NULL, &nd);
+            int w = wse_wait(&t->f[t->n - 16], 16, HANG_S, (wse_return_when)(1 + t->n / 16 % 3),
+                             NULL, &nd);
             if (w != 0)
                 t->bad++;
         }
@@ -479,8 +483,8 @@ START_TEST(stress_shutdown_racing_submit_and_wait)
         ck_assert_int_eq(counter_get(&c.ran), done);
         pthread_barrier_destroy(&c.bar);
     }
-    printf("stress: shutdown racing submit: %ld rounds, %ld accepted, %ld cancelled\n", n,
-           total, cancelled);
+    printf("stress: shutdown racing submit: %ld rounds, %ld accepted, %ld cancelled\n", n, total,
+           cancelled);
     fflush(stdout);
 }
 END_TEST
@@ -501,8 +505,8 @@ static void
 ov_bad(struct ov_ctx *c, const char *what, size_t n, int mode, int rc, size_t nd)
 {
     if (counter_add(&c->bad, 1) == 1)
-        snprintf(c->why, sizeof c->why, "%s: n=%zu mode=%d rc=%d n_done=%zu", what, n, mode,
-                 rc, nd);
+        snprintf(c->why, sizeof c->why, "%s: n=%zu mode=%d rc=%d n_done=%zu", what, n, mode, rc,
+                 nd);
 }
 
 static void
@@ -540,7 +544,7 @@ ov_check(struct ov_ctx *c, wse_future *const set[], size_t n, wse_return_when mo
             ov_bad(c, "reported done, is not", n, (int)mode, rc, nd);
         failed += wse_future_state(out[i]) == WSE_FAILED;
     }
-    bool holds = mode == WSE_FIRST_COMPLETED   ? nd >= 1
+    bool holds = mode == WSE_FIRST_COMPLETED ? nd >= 1
                  : mode == WSE_ALL_COMPLETED ? nd == n
                                              : (failed > 0 || nd == n);
     if ((rc == 0) != holds || (rc != 0 && rc != ETIMEDOUT))
@@ -618,8 +622,8 @@ END_TEST
 
 struct rel_ctx {
     wse_future *ring[RING];
-    long head;  /* written by the producer */
-    long tail;  /* written by the consumer */
+    long head; /* written by the producer */
+    long tail; /* written by the consumer */
     long n;
     int cb_runs;
     int bad;
@@ -691,6 +695,152 @@ START_TEST(stress_release_from_other_thread)
 }
 END_TEST
 
+/* ---- wse_wait: FIRST_COMPLETED racing completions, submit racing parking ---------- */
+
+struct gate_releaser {
+    pthread_t thread;
+    pthread_barrier_t bar;
+    struct gate *gates;
+    long rounds;
+};
+
+static void *
+gate_releaser_main(void *arg)
+{
+    struct gate_releaser *r = arg;
+    for (long i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(&r->bar);
+        gate_open(&r->gates[i]);
+    }
+    return NULL;
+}
+
+/* N tasks released by one flag at once, racing a FIRST_COMPLETED wait's
+ * registration. Every reported-done future must be done; the partition must be
+ * a permutation of the input. */
+START_TEST(wait_first_completed_race_stress)
+{
+    enum { N = 8 };
+    long n_rounds = env_long("WSE_STRESS_ROUNDS", 1000);
+    wse_executor *ex = make_executor(4);
+    struct gate_releaser r = {.rounds = n_rounds};
+    r.gates = calloc((size_t)n_rounds, sizeof *r.gates);
+    ck_assert_ptr_nonnull(r.gates);
+    ck_assert_int_eq(pthread_barrier_init(&r.bar, NULL, 2), 0);
+    ck_assert_int_eq(pthread_create(&r.thread, NULL, gate_releaser_main, &r), 0);
+    for (long i = 0; i < n_rounds; i++) {
+        wse_future *f[N], *out[N];
+        for (int k = 0; k < N; k++)
+            ck_assert_int_eq(wse_submit(ex, gate_task, &r.gates[i], &f[k]), 0);
+        pthread_barrier_wait(&r.bar);
+        size_t nd = SENTINEL_N;
+        int rc;
+        if (i % 3 == 0) {
+            rc = wse_wait(f, N, WSE_FOREVER, WSE_FIRST_COMPLETED, out, &nd);
+        } else if (i % 3 == 1) {
+            rc = wse_wait(f, N, wse_test_scale(60.0), WSE_FIRST_COMPLETED, out, &nd);
+        } else {
+            struct timespec dl = mono_in(wse_test_scale(60.0));
+            rc = wse_wait_until(f, N, &dl, WSE_FIRST_COMPLETED, out, &nd);
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_ge(nd, 1);
+        ck_assert_uint_le(nd, N);
+        for (size_t k = 0; k < nd; k++)
+            ck_assert_msg(wse_future_done(out[k]), "round %ld: out[%zu] reported done", i, k);
+        for (int k = 0; k < N; k++) {
+            int seen = 0;
+            for (int j = 0; j < N; j++)
+                seen += out[j] == f[k];
+            ck_assert_int_eq(seen, 1);
+        }
+        ck_assert_int_eq(wse_wait(f, N, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &nd), 0);
+        ck_assert_uint_eq(nd, N);
+        release_all(f, N);
+    }
+    ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
+    pthread_barrier_destroy(&r.bar);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    free(r.gates);
+}
+END_TEST
+
+/* A plain thread submits one task and waits forever for it, round after round;
+ * now and then it pauses so that every worker parks. A lost wake-up hangs a
+ * round: the watchdog (tests/wse_test.h) fails the test when one takes more
+ * than 10 s (scaled). */
+/*
+ * Each round: a probe task runs and the test polls (without sleeping) until it
+ * is done, so it knows within a fraction of a microsecond when the worker went
+ * back to look for work; after a random delay of 0 to ~100 us it submits the
+ * real task and waits forever for it. The delays sweep the submission across the
+ * worker's last search, its announce and its re-check before it sleeps: the
+ * window where a lost wake-up would strand the task. Every 100th round the test
+ * sleeps first, so that the submission also finds workers deeply parked.
+ */
+static void
+submit_while_parked(unsigned n_workers, unsigned spin_rounds)
+{
+    long n_rounds = env_long("WSE_PARK_ROUNDS", 5000);
+    wse_options o = {0};
+    o.workers = n_workers;
+    o.spin_rounds = spin_rounds;
+    wse_executor *ex = NULL;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    struct watchdog w;
+    watchdog_start(&w, 10.0);
+    int ran = 0;
+    uint32_t rnd = 2463534242u;
+    for (long i = 0; i < n_rounds; i++) {
+        wse_future *f;
+        if (i % 100 == 99) {
+            usleep(2000); /* let every worker park */
+        } else {
+            ck_assert_int_eq(wse_submit(ex, task_count, &ran, &f), 0);
+            while (!wse_future_done(f))
+                ;
+            wse_future_release(f);
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 17;
+            rnd ^= rnd << 5;
+            spin_for(rnd % 4 == 0 ? (double)((rnd >> 8) % 100) : (double)((rnd >> 8) % 1600) / 100);
+        }
+        ck_assert_int_eq(wse_submit(ex, task_count, &ran, &f), 0);
+        if (i % 2 == 0) {
+            ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
+        } else {
+            ck_assert_int_eq(wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL), 0);
+        }
+        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+        wse_future_release(f);
+        watchdog_progress(&w, i + 1);
+    }
+    watchdog_stop(&w);
+    ck_assert_int_eq(counter_get(&ran), n_rounds + n_rounds - n_rounds / 100);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+
+START_TEST(wait_submit_while_workers_parked_one_worker)
+{
+    submit_while_parked(1, 0);
+}
+END_TEST
+
+START_TEST(wait_submit_while_workers_parked_four_workers)
+{
+    submit_while_parked(4, 0);
+}
+END_TEST
+
+/* spin_rounds 1: workers go to park almost at once, so submissions race the
+ * announce/re-check of parking far more often. */
+START_TEST(wait_submit_while_workers_parked_short_spin)
+{
+    submit_while_parked(1, 1);
+    submit_while_parked(2, 1);
+}
+END_TEST
+
 static Suite *
 stress_suite(void)
 {
@@ -708,6 +858,15 @@ stress_suite(void)
     tcase_add_test(tc, stress_shutdown_racing_submit_and_wait);
     tcase_add_test(tc, stress_overlapping_waits_all_modes);
     tcase_add_test(tc, stress_release_from_other_thread);
+    suite_add_tcase(s, tc);
+
+    /* Sizes: WSE_STRESS_ROUNDS (default 1000) and WSE_PARK_ROUNDS (default 5000). */
+    tc = tcase_create("wait");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, wait_first_completed_race_stress);
+    tcase_add_test(tc, wait_submit_while_workers_parked_one_worker);
+    tcase_add_test(tc, wait_submit_while_workers_parked_four_workers);
+    tcase_add_test(tc, wait_submit_while_workers_parked_short_spin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,10 +24,12 @@
 
 #include "wsexec.h"
 
-/* Seconds a helper spins for a condition before it fails the test. */
+/* Seconds a helper spins for a condition before it fails the test (scaled by
+ * wse_test_scale()). */
 #define WSE_TEST_SPIN_LIMIT 30.0
 
-/* Per-test-case timeout (seconds); CK_TIMEOUT_MULTIPLIER scales it under sanitizers. */
+/* Per-test-case timeout (seconds); Check itself multiplies it by
+ * CK_TIMEOUT_MULTIPLIER. */
 #define WSE_TEST_TIMEOUT 30
 
 /* A pointer that is never a real future: pre-fills out arrays to prove "untouched". */
@@ -40,6 +42,24 @@ now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A time bound that only guards against a hang, or leaves slack for a slow run,
+ * scaled like Check's own test-case timeouts: seconds * CK_TIMEOUT_MULTIPLIER (set
+ * to 5 or more under ThreadSanitizer and valgrind). Never below `seconds`. Not for
+ * timeouts whose length a test asserts (an ETIMEDOUT after at least 20 ms stays
+ * 20 ms): only for the bounds around them.
+ */
+static inline double
+wse_test_scale(double seconds)
+{
+    const char *s = getenv("CK_TIMEOUT_MULTIPLIER");
+    if (s == NULL || *s == '\0')
+        return seconds;
+    char *end;
+    double m = strtod(s, &end);
+    return (*end == '\0' && m > 1.0 && isfinite(m)) ? seconds * m : seconds;
 }
 
 static inline struct timespec
@@ -82,11 +102,12 @@ counter_get(const int *c)
     return __atomic_load_n(c, __ATOMIC_SEQ_CST);
 }
 
-/* Spin (yielding) until *c >= n; fail the test after WSE_TEST_SPIN_LIMIT seconds. */
+/* Spin (yielding) until *c >= n; fail the test after WSE_TEST_SPIN_LIMIT seconds
+ * (scaled). */
 static inline void
 spin_until_at_least(const int *c, int n, const char *what)
 {
-    double limit = now_s() + WSE_TEST_SPIN_LIMIT;
+    double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
     while (counter_get(c) < n) {
         if (now_s() > limit)
             ck_abort_msg("timed out waiting for %s (%d < %d)", what, counter_get(c), n);
@@ -98,7 +119,7 @@ spin_until_at_least(const int *c, int n, const char *what)
 static inline void
 spin_until_state(const wse_future *f, wse_state s)
 {
-    double limit = now_s() + WSE_TEST_SPIN_LIMIT;
+    double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
     while (wse_future_state(f) != s) {
         if (now_s() > limit)
             ck_abort_msg("timed out waiting for state %d (is %d)", (int)s,
@@ -139,6 +160,19 @@ static inline void
 gate_open(struct gate *g)
 {
     flag_set(&g->open);
+}
+
+/* Submit a task on gate g to ex and wait until it runs: its future is RUNNING
+ * until gate_open(g). */
+static inline wse_future *
+start_gate(wse_executor *ex, struct gate *g)
+{
+    int before = counter_get(&g->entered);
+    wse_future *f = NULL;
+    ck_assert_int_eq(wse_submit(ex, gate_task, g, &f), 0);
+    spin_until_at_least(&g->entered, before + 1, "a gate task to start");
+    ck_assert_int_eq(wse_future_state(f), WSE_RUNNING);
+    return f;
 }
 
 /* *result = arg; return 0. */
@@ -353,6 +387,109 @@ release_all(wse_future *const f[], size_t n)
 {
     for (size_t i = 0; i < n; i++)
         wse_future_release(f[i]);
+}
+
+/* ---- Checking a wait's out array ---------------------------------------------- */
+
+/* out[0..n) is exactly expected[0..n). */
+static inline void
+expect_out(wse_future *const out[], wse_future *const expected[], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(out[i] == expected[i], "out[%zu] is %p, expected %p", i, (void *)out[i],
+                      (void *)expected[i]);
+}
+
+/* Pre-fill out with SENTINEL, to check later that a call left it alone. */
+static inline void
+fill_sentinels(wse_future *out[], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = SENTINEL;
+}
+
+static inline void
+expect_sentinels(wse_future *const out[], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(out[i] == SENTINEL, "out[%zu] was written (%p)", i, (void *)out[i]);
+}
+
+/* -1, 0 or 1 as a is before, equal to or after b. */
+static inline int
+ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+    if (a->tv_sec != b->tv_sec)
+        return a->tv_sec < b->tv_sec ? -1 : 1;
+    if (a->tv_nsec != b->tv_nsec)
+        return a->tv_nsec < b->tv_nsec ? -1 : 1;
+    return 0;
+}
+
+/* ---- Hang detection for long loops --------------------------------------------- */
+
+/* A thread that fails the test when `progress` (rounds completed, stored by the
+ * test with __atomic_store_n) stays the same for more than `stall_s` seconds
+ * (scaled by wse_test_scale()): a lost wake-up hangs a round. Set `stall_s`,
+ * then watchdog_start(); watchdog_stop() when done. */
+struct watchdog {
+    pthread_t thread;
+    double stall_s;
+    long progress; /* atomic */
+    int stop;      /* atomic */
+};
+
+static inline void *
+watchdog_main(void *arg)
+{
+    struct watchdog *w = arg;
+    double stall = wse_test_scale(w->stall_s);
+    long last = -1;
+    double last_t = now_s();
+    while (!flag_get(&w->stop)) {
+        usleep(10000);
+        long p = __atomic_load_n(&w->progress, __ATOMIC_SEQ_CST);
+        double t = now_s();
+        if (p != last) {
+            last = p;
+            last_t = t;
+        } else if (t - last_t > stall) {
+            fprintf(stderr, "watchdog: round %ld stuck for more than %.0f s\n", p, stall);
+            ck_abort_msg("round %ld stuck for more than %.0f s (lost wake-up?)", p, stall);
+        }
+    }
+    return NULL;
+}
+
+static inline void
+watchdog_start(struct watchdog *w, double stall_s)
+{
+    w->stall_s = stall_s;
+    w->progress = 0;
+    w->stop = 0;
+    ck_assert_int_eq(pthread_create(&w->thread, NULL, watchdog_main, w), 0);
+}
+
+static inline void
+watchdog_progress(struct watchdog *w, long rounds_done)
+{
+    __atomic_store_n(&w->progress, rounds_done, __ATOMIC_SEQ_CST);
+}
+
+static inline void
+watchdog_stop(struct watchdog *w)
+{
+    flag_set(&w->stop);
+    ck_assert_int_eq(pthread_join(w->thread, NULL), 0);
+}
+
+/* Busy-wait about usec microseconds (no sleep: for fine timing). */
+static inline void
+spin_for(double usec)
+{
+    double end = now_s() + usec / 1e6;
+    while (now_s() < end)
+        ;
 }
 
 /* Size knobs from the environment (CI short, soaks long). */

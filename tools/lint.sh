@@ -1,22 +1,28 @@
 #!/bin/sh
 # Static analysis of src/: clang-tidy (checks in .clang-tidy) and cppcheck (suppressions,
-# each with its reason, in tools/cppcheck-suppressions.txt). Exits nonzero if either
-# reports anything.
+# each with its reason, in tools/cppcheck-suppressions.txt); and the layout of the C
+# sources of src/ include/ tests/ tools/ bench/ examples/ against .clang-format
+# (tools/format.sh --check). Exits nonzero if any of them reports anything.
 #
 #   tools/lint.sh [BUILD_DIR]
 #
 # BUILD_DIR (default build-lint/ in the checkout, so that two checkouts never share a
 # CMake cache) receives a CMake configure with
 # compile_commands.json (clang, no tests or tools: only the library's sources).
-# Needs clang-tidy and cppcheck (tools/setup.sh --verify).
+# Needs clang, clang-tidy, clang-format and cppcheck (tools/setup.sh --verify); exits 77
+# (CTest: skipped) when one of them is missing.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-lint}
 status=0
 
-for tool in clang-tidy cppcheck cmake; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "lint: $tool not found (tools/setup.sh --verify)"; exit 2; }
+command -v cmake >/dev/null 2>&1 || { echo "lint: cmake not found (tools/setup.sh)"; exit 2; }
+for tool in clang clang-tidy clang-format cppcheck; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "lint: SKIPPED: $tool not found (tools/setup.sh --verify)"
+        exit 77
+    fi
 done
 
 mkdir -p "$build"
@@ -56,5 +62,15 @@ if ! cppcheck --quiet --enable=warning,style,performance,portability --error-exi
     status=1
 else
     echo "lint: cppcheck clean"
+fi
+
+# --- clang-format ------------------------------------------------------------------
+echo "lint: clang-format $(clang-format --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -n 1) (tools/format.sh --check)"
+if ! "$root/tools/format.sh" --check >"$build/format.log" 2>&1; then
+    cat "$build/format.log"
+    echo "lint: clang-format layout differs (run tools/format.sh)"
+    status=1
+else
+    tail -n 1 "$build/format.log"
 fi
 exit "$status"

@@ -1,12 +1,13 @@
 #!/bin/sh
-# Install what building and testing wsexec needs, on Debian (bookworm) or a derivative:
-# a C compiler and make, cmake, pkg-config, Concurrency Kit (libck-dev) and Check.
+# Install what building and testing wsexec needs, on Debian (bookworm) or a derivative.
 #
-#   tools/setup.sh            the build and the unit tests
-#   tools/setup.sh --verify   also what CI's verification jobs use: spin (the
-#                             Promela model), clang with its sanitizer and
-#                             libFuzzer runtimes, valgrind, faketime, cppcheck,
-#                             clang-tidy
+#   tools/setup.sh            the library, the demo and the examples: a C compiler
+#                             and make, cmake, Concurrency Kit's headers (libck-dev)
+#   tools/setup.sh --tests    also the unit tests: pkg-config and Check
+#   tools/setup.sh --verify   also (with --tests) what CI's verification jobs use:
+#                             spin (the Promela model), clang with its sanitizer
+#                             and libFuzzer runtimes, valgrind, faketime, cppcheck,
+#                             clang-tidy, clang-format
 #   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
 #                             LLVM's OpenMP (with clang), gnuplot, python3
 #   tools/setup.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin) for
@@ -34,23 +35,32 @@ cc_ok() {
     return $ok
 }
 
-if ! cc_ok || ! have make || ! have nm; then want build-essential; fi
-have cmake || want cmake
-have pkg-config || want pkg-config
-if have pkg-config; then
-    pkg-config --exists ck || want libck-dev
-    pkg-config --exists check || want check
-else
-    want libck-dev
-    want check
-fi
-
 # dpkg_has PACKAGE: the Debian package is installed.
 dpkg_has() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
+if ! cc_ok || ! have make || ! have nm; then want build-essential; fi
+have cmake || want cmake
+# wsexec uses ck_pr.h only, at build time.
+[ -e /usr/include/ck_pr.h ] || dpkg_has libck-dev || want libck-dev
+
+# The unit tests: Check, found through pkg-config.
+want_tests() {
+    if have pkg-config; then
+        pkg-config --exists check || want check
+    else
+        want pkg-config
+        want check
+    fi
+}
+
 for arg in "$@"; do
     case "$arg" in
+    --tests)
+        want_tests
+        ;;
     --verify)
+        want_tests
+        have pkg-config || want pkg-config # tests/fuzz/run.sh: pkg-config ck
         have spin || want spin
         have clang || want clang
         dpkg_has libclang-rt-14-dev || want libclang-rt-14-dev
@@ -58,6 +68,7 @@ for arg in "$@"; do
         have faketime || want faketime
         have cppcheck || want cppcheck
         have clang-tidy || want clang-tidy
+        have clang-format || want clang-format
         ;;
     --bench)
         dpkg_has libtbb-dev || want libtbb-dev
@@ -72,7 +83,7 @@ for arg in "$@"; do
         have mpirun || want openmpi-bin
         ;;
     *)
-        echo "setup.sh: unknown option '$arg' (use --verify, --bench and/or --mpi)" >&2
+        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench and/or --mpi)" >&2
         exit 2
         ;;
     esac

@@ -6,7 +6,8 @@
 #
 # BUILD_DIR: a plain (unsanitized) build with the tests, e.g.
 #   cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug && cmake --build build
-# SUITE: default check_deque check_future check_wait check_executor.
+# SUITE: default check_deque check_future check_wait_rules check_wait_python
+#   check_wait_helping check_executor.
 # Check runs every test in its own process (fork mode; valgrind follows forks and
 # checks leaks in each child at its exit). Stress sizes are reduced through the
 # variables the suites honour (override them from the environment); Check's
@@ -16,7 +17,7 @@ set -eu
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [SUITE...]" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 shift
-suites=${*:-check_deque check_future check_wait check_executor}
+suites=${*:-check_deque check_future check_wait_rules check_wait_python check_wait_helping check_executor}
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind: not found (tools/setup.sh --verify)"; exit 2; }
 
 export WSE_STRESS_ITEMS="${WSE_STRESS_ITEMS:-20000}"

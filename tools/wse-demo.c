@@ -1,19 +1,28 @@
 /*
- * wse-demo: the three wait modes of wsexec on real CPU-parallel work.
+ * wse-demo: the wait modes and the API of wsexec on real CPU-parallel work.
  *
  *   race      WSE_FIRST_COMPLETED  Several solvers search for a nonce whose hash has
- *                                  k leading zero bits, each in its own region of the
- *                                  nonce space; the first answer wins.
+ *           + request_stop         k leading zero bits, each in its own region of the
+ *                                  nonce space; the first answer wins, and
+ *                                  wse_future_request_stop() ends the others: they
+ *                                  poll wse_stop_requested() and end CANCELLED.
  *   fail-fast WSE_FIRST_EXCEPTION  256 chunks of a generated data set are checksum-
- *                                  verified; one chunk is corrupted. The wait returns
- *                                  at the first failure, then wse_shutdown(cancel_pending)
- *                                  makes sure the remaining chunks never run.
+ *           + request_stop         verified; one chunk is corrupted. The wait returns
+ *                                  at the first failure. Run twice: once with only
+ *                                  wse_shutdown(cancel_pending), which lets running
+ *                                  chunks finish in vain, once with a stop request to
+ *                                  every chunk first, which also ends the running ones.
+ *   dag       wse_submit_after     A longest-common-subsequence table computed as a
+ *                                  wavefront of tiles, each queued when the tiles above
+ *                                  and to its left are done; checked against one thread.
+ *   progress  as_completed         64 tasks of varying size, each result printed as it
+ *                                  arrives; every entry must come exactly once.
  *   deadline  WSE_ALL_COMPLETED    Prime counting over ranges of varying size under a
  *           + timeout              deadline: report what finished and what was still
  *                                  pending (a timeout cancels nothing), then wait for
  *                                  the rest.
  *
- * Each mode uses its own executor (fail-fast shuts its executor down). All times are
+ * Each mode uses its own executor (fail-fast shuts its executors down). All times are
  * read from CLOCK_MONOTONIC and printed in milliseconds since the mode started.
  * Run `wse-demo --help` for the options. Exit status 0 means every check passed.
  */
@@ -24,7 +33,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,12 +64,16 @@
     } while (0)
 
 struct config {
-    unsigned workers;     /* 0: one per online CPU */
+    unsigned workers;     /* 0: the library default (usable CPUs) */
     unsigned solvers;     /* race: number of solvers */
     unsigned bits;        /* race: leading zero bits wanted */
     unsigned chunks;      /* fail-fast: number of chunks */
     unsigned chunk_kib;   /* fail-fast: chunk size in KiB */
+    unsigned passes;      /* fail-fast: passes of the checksum over a chunk */
     long bad_chunk;       /* fail-fast: index of the corrupted chunk, -1: none */
+    unsigned grid;        /* dag: tiles per side */
+    unsigned tile;        /* dag: cells per side of a tile */
+    unsigned tasks;       /* progress: number of tasks */
     unsigned items;       /* deadline: number of prime-counting items */
     unsigned item_unit;   /* deadline: numbers per weight unit of an item */
     unsigned deadline_ms; /* deadline: the timeout of the first wait */
@@ -160,11 +172,14 @@ index_of(wse_future *const futs[], size_t n, const wse_future *f)
  * One solver scans nonces start, start + 1, ... (at most limit of them) for one whose
  * hash, mix64(fnv1a64(nonce, header_hash)), has `bits` leading zero bits.
  *
- * Losers are stopped cooperatively: every solver polls the shared atomic *stop every
- * 4096 nonces and returns early once it is set. wsexec has no cooperative stop yet
- * (it is planned); wse_future_cancel() only cancels a task that has not started, and a
- * running task is never interrupted.
+ * Losers are stopped cooperatively: once the race is decided, main calls
+ * wse_future_request_stop() on every solver. A solver polls wse_stop_requested() every
+ * SOLVER_POLL nonces and, once it is set, records when it saw it and returns ECANCELED:
+ * the future ends CANCELLED. A solver that had not started is cancelled by the request
+ * itself and never runs.
  */
+#define SOLVER_POLL 1024
+
 struct solver {
     /* Set by main before submission. */
     unsigned id;
@@ -172,16 +187,16 @@ struct solver {
     uint64_t limit;
     uint64_t header_hash;
     unsigned bits;
-    atomic_bool *stop;
     double t0;
     /* Written by the task; read by main only once the future is done. */
+    bool ran;
     bool found;
     bool stopped;
     uint64_t nonce;
     uint64_t hash;
     uint64_t scanned;
     double t_start;
-    double t_end;
+    double t_end; /* when it found its answer, gave up or saw the stop */
 };
 
 static uint64_t
@@ -200,10 +215,10 @@ solve(void *arg, void **result)
     struct solver *s = arg;
     uint64_t i;
 
+    s->ran = true;
     s->t_start = mono_ms() - s->t0;
     for (i = 0; i < s->limit; i++) {
-        /* relaxed: a hint, polled again 4096 nonces later; nothing is read after it. */
-        if ((i & 4095) == 0 && atomic_load_explicit(s->stop, memory_order_relaxed)) {
+        if (i % SOLVER_POLL == 0 && wse_stop_requested()) {
             s->stopped = true;
             break;
         }
@@ -218,7 +233,9 @@ solve(void *arg, void **result)
     }
     s->scanned = i;
     s->t_end = mono_ms() - s->t0;
-    if (!s->found && !s->stopped)
+    if (s->stopped)
+        return ECANCELED; /* after a stop request: the future ends CANCELLED */
+    if (!s->found)
         return ESRCH; /* region exhausted without an answer: the task failed */
     return 0;
 }
@@ -231,7 +248,6 @@ run_race(const struct config *cfg)
     struct solver *sv = calloc(n, sizeof(*sv));
     wse_future **futs = calloc(n, sizeof(*futs));
     wse_future **set = calloc(n, sizeof(*set));
-    atomic_bool stop;
     struct solver *win = NULL;
     uint64_t state = cfg->seed;
     unsigned char header[32];
@@ -239,15 +255,14 @@ run_race(const struct config *cfg)
     size_t n_done = 0;
     int status = 1;
 
-    atomic_init(&stop, false);
     EXPECT(sv && futs && set, "out of memory");
     for (size_t i = 0; i < sizeof(header); i += 8) {
         uint64_t w = splitmix64(&state);
         memcpy(header + i, &w, 8);
     }
-    printf("\n== Race: WSE_FIRST_COMPLETED ==\n");
+    printf("\n== Race: WSE_FIRST_COMPLETED, then wse_future_request_stop ==\n");
     printf("%zu solvers search for a nonce whose hash has %u leading zero bits, each in its own\n"
-           "region of the nonce space; the first answer wins.\n",
+           "region of the nonce space; the first answer wins, the others are asked to stop.\n",
            n, cfg->bits);
     CHECK(create_executor(&ex, cfg->workers));
 
@@ -258,7 +273,6 @@ run_race(const struct config *cfg)
         sv[i].limit = UINT64_C(1) << (cfg->bits + 6); /* fails with probability e^-64 */
         sv[i].header_hash = fnv1a64(header, sizeof(header), FNV_OFFSET);
         sv[i].bits = cfg->bits;
-        sv[i].stop = &stop;
         sv[i].t0 = t0;
         CHECK(wse_submit(ex, solve, &sv[i], &futs[i]));
         set[i] = futs[i];
@@ -283,12 +297,11 @@ run_race(const struct config *cfg)
     double t_won = mono_ms() - t0;
     EXPECT(win != NULL, "no solver found a nonce");
 
-    /* Stop the losers: running ones through the flag, not-yet-started ones by cancel. */
-    atomic_store(&stop, true);
-    unsigned n_cancelled = 0;
+    /* Stop the losers: running ones see wse_stop_requested(), pending ones are cancelled. */
+    double t_req = mono_ms() - t0;
+    unsigned n_asked = 0;
     for (size_t i = 0; i < n; i++)
-        if (wse_future_cancel(futs[i]))
-            n_cancelled++;
+        n_asked += wse_future_request_stop(futs[i]);
     CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
     double t_all = mono_ms() - t0;
 
@@ -296,40 +309,53 @@ run_race(const struct config *cfg)
            win->nonce, win->hash);
     printf("        found at %.1f ms after %" PRIu64 " nonces; wse_wait returned at %.1f ms\n",
            win->t_end, win->scanned, t_won);
-    printf("losers: stop flag set at %.1f ms (they poll it every 4096 nonces; wsexec has no\n"
-           "        cooperative stop yet), %u not yet started were cancelled with\n"
-           "        wse_future_cancel(); all solvers were done at %.1f ms:\n",
-           t_won, n_cancelled, t_all);
+    printf("losers: wse_future_request_stop() on every solver at %.1f ms (%u not yet done;\n"
+           "        solvers poll wse_stop_requested() every %d nonces); all solvers were\n"
+           "        done at %.1f ms:\n",
+           t_req, n_asked, SOLVER_POLL, t_all);
+    unsigned n_stopped = 0;
+    double worst_ms = 0;
     for (size_t i = 0; i < n; i++) {
         const struct solver *s = &sv[i];
         wse_state st = wse_future_state(futs[i]);
         if (s == win) {
             printf("  solver %zu  %-9s  winner\n", i, state_name(st));
-        } else if (st == WSE_CANCELLED) {
+            continue;
+        }
+        EXPECT(st == WSE_CANCELLED || st == WSE_DONE, "loser solver %zu ended %s (%s)", i,
+               state_name(st), strerror(wse_future_error(futs[i])));
+        if (st == WSE_CANCELLED && !s->ran) {
             printf("  solver %zu  %-9s  never started\n", i, state_name(st));
-        } else if (st == WSE_DONE && s->found) {
+        } else if (st == WSE_CANCELLED) {
+            EXPECT(s->stopped, "solver %zu is CANCELLED but did not see the stop", i);
+            double after = s->t_end - t_req;
+            printf("  solver %zu  %-9s  stopped %.3f ms after the request (%" PRIu64
+                   " nonces, ran from %.1f ms)\n",
+                   i, state_name(st), after, s->scanned, s->t_start);
+            n_stopped++;
+            worst_ms = after > worst_ms ? after : worst_ms;
+        } else {
+            EXPECT(s->found, "solver %zu is DONE without an answer", i);
             printf("  solver %zu  %-9s  also found nonce 0x%016" PRIx64 " at %.1f ms (too late)\n",
                    i, state_name(st), s->nonce, s->t_end);
-        } else if (st == WSE_DONE) {
-            printf("  solver %zu  %-9s  stopped by the flag at %.1f ms after %" PRIu64
-                   " nonces (ran from %.1f ms)\n",
-                   i, state_name(st), s->t_end, s->scanned, s->t_start);
-        } else {
-            printf("  solver %zu  %-9s  %s\n", i, state_name(st),
-                   strerror(wse_future_error(futs[i])));
         }
     }
+    if (n_stopped > 0)
+        printf("  %u running loser%s stopped, the slowest %.3f ms after the request\n", n_stopped,
+               n_stopped == 1 ? "" : "s", worst_ms);
 
     uint64_t check = nonce_hash(win->header_hash, win->nonce);
     EXPECT(check == win->hash && check >> (64 - cfg->bits) == 0,
            "the winning nonce does not verify");
-    printf("verified: hash(nonce) has %u leading zero bits\n", cfg->bits);
+    printf("verified: hash(nonce) has %u leading zero bits; every loser ended CANCELLED or DONE\n",
+           cfg->bits);
     status = 0;
 out:
-    atomic_store(&stop, true); /* on an error path, end any solver still running */
     if (futs != NULL)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            wse_future_request_stop(futs[i]); /* on an error path, end any solver running */
             wse_future_release(futs[i]);
+        }
     if (ex != NULL && wse_executor_destroy(ex) != 0) {
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
@@ -342,17 +368,43 @@ out:
 
 /* ---- Fail-fast: WSE_FIRST_EXCEPTION ------------------------------------------------ */
 
+/*
+ * A chunk's checksum is FNV-1a chained over `passes` passes of its bytes (a deliberately
+ * slow integrity check, so that one chunk takes a few milliseconds). A verifier polls
+ * wse_stop_requested() after every pass and returns ECANCELED once it is set.
+ */
 struct chunk {
     /* Set by main before submission. */
     unsigned char *data;
     size_t len;
+    unsigned passes;
     uint64_t seed;
+    const double *t0;
     /* Written by generate_chunk(); read once its future is done. */
     uint64_t expected; /* the manifest's checksum */
-    /* Written by verify_chunk(); read by main only once the future is done. */
+    double check_ms;   /* how long computing it took */
+    /* Written by verify_chunk() (reset before each run); read by main only once the
+     * future is done. */
     bool ran;
+    bool stopped;
     uint64_t actual;
+    double t_end;
 };
+
+static uint64_t
+chunk_checksum(const struct chunk *c, bool poll, bool *stopped)
+{
+    uint64_t h = FNV_OFFSET;
+
+    for (unsigned p = 0; p < c->passes; p++) {
+        if (poll && wse_stop_requested()) {
+            *stopped = true;
+            break;
+        }
+        h = fnv1a64(c->data, c->len, h);
+    }
+    return h;
+}
 
 /* Fill a chunk from its own seed and record its checksum in the manifest. */
 static int
@@ -366,7 +418,9 @@ generate_chunk(void *arg, void **result)
         uint64_t w = splitmix64(&state);
         memcpy(c->data + off, &w, 8);
     }
-    c->expected = fnv1a64(c->data, c->len, FNV_OFFSET);
+    double t = mono_ms();
+    c->expected = chunk_checksum(c, false, NULL);
+    c->check_ms = mono_ms() - t;
     return 0;
 }
 
@@ -377,7 +431,10 @@ verify_chunk(void *arg, void **result)
 
     (void)result;
     c->ran = true;
-    c->actual = fnv1a64(c->data, c->len, FNV_OFFSET);
+    c->actual = chunk_checksum(c, true, &c->stopped);
+    c->t_end = mono_ms() - *c->t0;
+    if (c->stopped)
+        return ECANCELED;
     return c->actual == c->expected ? 0 : EBADMSG;
 }
 
@@ -396,6 +453,127 @@ print_counts(const char *when, const unsigned c[5])
            c[WSE_FAILED], c[WSE_CANCELLED], c[WSE_RUNNING], c[WSE_PENDING]);
 }
 
+/* What one verification run observed. */
+struct ff_result {
+    unsigned in_vain;   /* chunks that ran to completion after the failure was known */
+    double vain_ms;     /* their time past that point, summed */
+    unsigned stopped;   /* running chunks that saw the stop and returned ECANCELED */
+    unsigned never_ran; /* chunks cancelled before they started */
+    double t_end;       /* when every chunk was done */
+};
+
+/*
+ * Verify every chunk on a fresh executor and stop at the first failure: with use_stop,
+ * wse_future_request_stop() on every chunk (running ones stop at their next poll,
+ * pending ones are cancelled) and then wse_shutdown(cancel_pending); without it only
+ * the shutdown, which cancels what has not started and lets running chunks finish.
+ */
+static int
+verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool use_stop,
+           struct ff_result *r)
+{
+    const size_t n = cfg->chunks;
+    wse_executor *ex = NULL;
+    wse_future **futs = calloc(n, sizeof(*futs));
+    wse_future **out = calloc(n, sizeof(*out));
+    bool submitted = false;
+    unsigned counts[5];
+    size_t n_done = 0;
+    double t0 = 0;
+    int status = 1;
+
+    memset(r, 0, sizeof(*r));
+    EXPECT(futs && out, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        ck[i].ran = false;
+        ck[i].stopped = false;
+        ck[i].actual = 0;
+        ck[i].t_end = 0;
+        ck[i].t0 = &t0;
+    }
+    printf("%s:\n", use_stop ? "with wse_future_request_stop on every chunk, then shutdown"
+                             : "without stop (shutdown with cancel_pending only)");
+    CHECK(create_executor(&ex, cfg->workers));
+    t0 = mono_ms();
+    CHECK(wse_submit_batch(ex, verify_chunk, args, n, futs));
+    submitted = true;
+    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_FIRST_EXCEPTION, out, &n_done));
+    double t_ret = mono_ms() - t0;
+
+    /* Stop at the first failure. */
+    if (use_stop)
+        for (size_t i = 0; i < n; i++)
+            wse_future_request_stop(futs[i]);
+    CHECK(wse_shutdown(ex, false, true));
+    double t_shut = mono_ms() - t0;
+    count_states(futs, n, counts);
+
+    size_t n_failed = 0;
+    for (size_t j = 0; j < n_done; j++) {
+        if (wse_future_state(out[j]) != WSE_FAILED)
+            continue;
+        size_t i = index_of(futs, n, out[j]);
+        printf("  wse_wait returned at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
+               ", manifest 0x%016" PRIx64 ")\n",
+               t_ret, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
+        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
+        n_failed++;
+    }
+    if (cfg->bad_chunk >= 0) {
+        EXPECT(n_failed >= 1, "the wait returned with no failed chunk");
+        printf("  %s at %.1f ms\n",
+               use_stop ? "request_stop on all, then shutdown(cancel_pending)"
+                        : "wse_shutdown(ex, wait=false, cancel_pending=true)",
+               t_shut);
+        print_counts("    right after:", counts);
+    } else {
+        EXPECT(n_done == n, "no failure, yet FIRST_EXCEPTION returned before all were done");
+        printf("  wse_wait returned at %.1f ms: no chunk failed, so FIRST_EXCEPTION waited for\n"
+               "  all %zu chunks, as ALL_COMPLETED would\n",
+               t_ret, n);
+    }
+
+    CHECK(wse_executor_destroy(ex)); /* waits for the running ones */
+    ex = NULL;
+    r->t_end = mono_ms() - t0;
+    count_states(futs, n, counts);
+    print_counts("    after destroy:", counts);
+
+    for (size_t i = 0; i < n; i++) {
+        wse_state st = wse_future_state(futs[i]);
+        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s after destroy", i, state_name(st));
+        EXPECT(st != WSE_CANCELLED || !ck[i].ran || ck[i].stopped,
+               "cancelled chunk %zu ran without seeing a stop", i);
+        EXPECT(!ck[i].stopped || use_stop, "chunk %zu saw a stop nobody requested", i);
+        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s", i,
+               state_name(st), ck[i].ran ? "was stopped" : "never ran");
+        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
+        r->never_ran += st == WSE_CANCELLED && !ck[i].ran;
+        r->stopped += st == WSE_CANCELLED && ck[i].ran;
+        if (cfg->bad_chunk >= 0 && st == WSE_DONE && ck[i].t_end > t_ret) {
+            r->in_vain++;
+            r->vain_ms += ck[i].t_end - t_ret;
+        }
+    }
+    printf("  finished at %.1f ms: %u never ran, %u stopped running, %u ran in vain"
+           " (%.1f ms past the failure)\n",
+           r->t_end, r->never_ran, r->stopped, r->in_vain, r->vain_ms);
+    status = 0;
+out:
+    if (submitted)
+        for (size_t i = 0; i < n; i++) {
+            wse_future_request_stop(futs[i]); /* on an error path, end the run soon */
+            wse_future_release(futs[i]);
+        }
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(out);
+    free(futs);
+    return status;
+}
+
 static int
 run_fail_fast(const struct config *cfg)
 {
@@ -406,14 +584,12 @@ run_fail_fast(const struct config *cfg)
     struct chunk *ck = calloc(n, sizeof(*ck));
     void **args = calloc(n, sizeof(*args));
     wse_future **futs = calloc(n, sizeof(*futs));
-    wse_future **out = calloc(n, sizeof(*out));
     bool submitted = false;
-    unsigned counts[5];
-    size_t n_done = 0;
+    double t_none = 0;
     int status = 1;
 
-    EXPECT(data && ck && args && futs && out, "out of memory");
-    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION ==\n");
+    EXPECT(data && ck && args && futs, "out of memory");
+    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION, then stop ==\n");
 
     CHECK(create_executor(&ex, cfg->workers));
 
@@ -425,7 +601,9 @@ run_fail_fast(const struct config *cfg)
     for (size_t i = 0; i < n; i++) {
         ck[i].data = data + i * len;
         ck[i].len = len;
+        ck[i].passes = cfg->passes;
         ck[i].seed = mix64(cfg->seed ^ mix64(i + 1));
+        ck[i].t0 = &t_none;
         args[i] = &ck[i];
     }
     CHECK(wse_submit_batch(ex, generate_chunk, args, n, futs));
@@ -437,67 +615,34 @@ run_fail_fast(const struct config *cfg)
         wse_future_release(futs[i]);
     }
     submitted = false;
+    CHECK(wse_executor_destroy(ex));
+    ex = NULL;
     if (cfg->bad_chunk >= 0)
         data[(size_t)cfg->bad_chunk * len + len / 2] ^= 0x20;
-    printf("%zu chunks of %u KiB generated in parallel with their checksums in %.1f ms; ", n,
-           cfg->chunk_kib, mono_ms() - t_gen);
+    double check_ms = 0;
+    for (size_t i = 0; i < n; i++)
+        check_ms += ck[i].check_ms;
+    printf("%zu chunks of %u KiB (checksum: %u passes, %.1f ms a chunk) generated in parallel\n"
+           "with their manifest in %.1f ms; ",
+           n, cfg->chunk_kib, cfg->passes, check_ms / (double)n, mono_ms() - t_gen);
     if (cfg->bad_chunk >= 0)
-        printf("chunk %ld corrupted.\n", cfg->bad_chunk);
+        printf("chunk %ld corrupted. The same check runs twice.\n", cfg->bad_chunk);
     else
-        printf("no chunk corrupted.\n");
+        printf("no chunk corrupted. The same check runs twice.\n");
 
-    double t0 = mono_ms();
-    CHECK(wse_submit_batch(ex, verify_chunk, args, n, futs));
-    submitted = true;
-    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_FIRST_EXCEPTION, out, &n_done));
-    double t_ret = mono_ms() - t0;
-
-    /* Stop at the first failure: no new work, and every chunk not started is cancelled. */
-    CHECK(wse_shutdown(ex, false, true));
-    double t_shut = mono_ms() - t0;
-    count_states(futs, n, counts);
-
-    size_t n_failed = 0;
-    for (size_t j = 0; j < n_done; j++) {
-        if (wse_future_state(out[j]) != WSE_FAILED)
-            continue;
-        size_t i = index_of(futs, n, out[j]);
-        printf("wse_wait returned at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
-               ", manifest 0x%016" PRIx64 ")\n",
-               t_ret, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
-        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
-        n_failed++;
-    }
+    struct ff_result plain, stopped;
+    if (verify_run(cfg, ck, args, false, &plain) != 0)
+        goto out;
+    if (verify_run(cfg, ck, args, true, &stopped) != 0)
+        goto out;
     if (cfg->bad_chunk >= 0) {
-        EXPECT(n_failed >= 1, "the wait returned with no failed chunk");
-        printf("wse_shutdown(ex, wait=false, cancel_pending=true) at %.1f ms\n", t_shut);
-        print_counts("  right after shutdown:", counts);
-        printf("  (RUNNING chunks finish their check; a running task is never interrupted)\n");
-    } else {
-        EXPECT(n_done == n, "no failure, yet FIRST_EXCEPTION returned before all were done");
-        printf("wse_wait returned at %.1f ms: no chunk failed, so FIRST_EXCEPTION waited for\n"
-               "all %zu chunks, as ALL_COMPLETED would\n",
-               t_ret, n);
+        printf("tasks run in vain (completed after the failure was known): %u without stop"
+               " (%.1f ms), %u with stop (%.1f ms)\n",
+               plain.in_vain, plain.vain_ms, stopped.in_vain, stopped.vain_ms);
+        EXPECT(plain.stopped == 0, "without a stop request %u chunks stopped", plain.stopped);
     }
-
-    CHECK(wse_executor_destroy(ex)); /* waits for the running ones */
-    ex = NULL;
-    double t_end = mono_ms() - t0;
-    count_states(futs, n, counts);
-    print_counts("  after destroy:", counts);
-    printf("  finished at %.1f ms\n", t_end);
-
-    unsigned never_ran = 0;
-    for (size_t i = 0; i < n; i++) {
-        wse_state st = wse_future_state(futs[i]);
-        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s after destroy", i, state_name(st));
-        EXPECT(st != WSE_CANCELLED || !ck[i].ran, "cancelled chunk %zu ran", i);
-        EXPECT(st == WSE_CANCELLED || ck[i].ran, "chunk %zu is %s but never ran", i,
-               state_name(st));
-        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
-        never_ran += st == WSE_CANCELLED;
-    }
-    printf("verified: %u cancelled chunks never ran, every other chunk ran once\n", never_ran);
+    printf("verified: the corrupted chunk and only it failed; every chunk that was cancelled\n"
+           "never ran or saw the stop, every other chunk ran its check to the end\n");
     status = 0;
 out:
     if (submitted)
@@ -507,11 +652,182 @@ out:
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
     }
-    free(out);
     free(futs);
     free(args);
     free(ck);
     free(data);
+    return status;
+}
+
+/* ---- DAG: wse_submit_after ---------------------------------------------------------- */
+
+/*
+ * The length of the longest common subsequence of two generated strings a and b of
+ * length L = grid * tile, by dynamic programming over an (L+1) x (L+1) table, computed
+ * as a wavefront of grid x grid tiles: tile (i, j) needs the bottom row of tile (i-1, j)
+ * and the right column of tile (i, j-1) (the corner comes from tile (i-1, j-1), which
+ * both of those depend on). Each tile is submitted with wse_submit_after() on those two
+ * futures; no thread waits on anything until the last tile. A tile keeps only its
+ * borders.
+ */
+#define MAX_TILE 1024
+
+struct tile {
+    /* Set by main before submission. */
+    const unsigned char *a; /* the tile's characters of a (its rows) */
+    const unsigned char *b; /* ... and of b (its columns) */
+    unsigned size;
+    const struct tile *up;   /* NULL in the first row of tiles */
+    const struct tile *left; /* NULL in the first column */
+    const struct tile *diag; /* NULL in the first row or column */
+    /* Written by the task; read by dependent tiles and by main once it is done. */
+    uint32_t *bottom; /* size values: the tile's last DP row */
+    uint32_t *right;  /* size values: the tile's last DP column */
+    bool computed;
+};
+
+static int
+lcs_tile(void *arg, void **result)
+{
+    struct tile *t = arg;
+    const unsigned sz = t->size;
+    uint32_t row[MAX_TILE + 1]; /* row[0]: the left neighbour, row[1 ..]: this tile's row */
+
+    (void)result;
+    /* The dependencies completed before this task was queued: their borders are ready. */
+    if ((t->up && !t->up->computed) || (t->left && !t->left->computed))
+        return EPROTO;
+    row[0] = t->diag ? t->diag->bottom[sz - 1] : 0;
+    for (unsigned j = 0; j < sz; j++)
+        row[j + 1] = t->up ? t->up->bottom[j] : 0;
+    for (unsigned i = 0; i < sz; i++) {
+        uint32_t diag = row[0];
+        row[0] = t->left ? t->left->right[i] : 0;
+        for (unsigned j = 0; j < sz; j++) {
+            uint32_t up = row[j + 1];
+            uint32_t v = t->a[i] == t->b[j] ? diag + 1 : (up > row[j] ? up : row[j]);
+            diag = up;
+            row[j + 1] = v;
+        }
+        t->right[i] = row[sz];
+    }
+    memcpy(t->bottom, row + 1, sz * sizeof(row[0]));
+    t->computed = true;
+    return 0;
+}
+
+/* The last row of the LCS table of a and b (length len each), by one thread. */
+static void
+lcs_sequential(const unsigned char *a, const unsigned char *b, size_t len, uint32_t *row)
+{
+    memset(row, 0, (len + 1) * sizeof(row[0]));
+    for (size_t i = 0; i < len; i++) {
+        uint32_t diag = 0;
+        for (size_t j = 0; j < len; j++) {
+            uint32_t up = row[j + 1];
+            row[j + 1] = a[i] == b[j] ? diag + 1 : (up > row[j] ? up : row[j]);
+            diag = up;
+        }
+    }
+}
+
+static int
+run_dag(const struct config *cfg)
+{
+    const size_t g = cfg->grid;
+    const size_t sz = cfg->tile;
+    const size_t len = g * sz;
+    const size_t n = g * g;
+    wse_executor *ex = NULL;
+    unsigned char *a = malloc(len);
+    unsigned char *b = malloc(len);
+    struct tile *tiles = calloc(n, sizeof(*tiles));
+    uint32_t *borders = calloc(2 * n * sz, sizeof(*borders));
+    uint32_t *seq = calloc(len + 1, sizeof(*seq));
+    wse_future **futs = calloc(n, sizeof(*futs));
+    size_t n_submitted = 0;
+    int status = 1;
+
+    EXPECT(a && b && tiles && borders && seq && futs, "out of memory");
+    printf("\n== DAG: a wavefront of tiles with wse_submit_after ==\n");
+    uint64_t state = cfg->seed ^ UINT64_C(0x5eed);
+    for (size_t i = 0; i < len; i++) {
+        a[i] = (unsigned char)('a' + splitmix64(&state) % 4);
+        b[i] = (unsigned char)('a' + splitmix64(&state) % 4);
+    }
+    printf("LCS of two random strings of %zu letters over {a,b,c,d}: %zu x %zu tiles of %zu x %zu\n"
+           "cells; tile (i,j) runs after tiles (i-1,j) and (i,j-1).\n",
+           len, g, g, sz, sz);
+    for (size_t i = 0; i < g; i++)
+        for (size_t j = 0; j < g; j++) {
+            struct tile *t = &tiles[i * g + j];
+            t->a = a + i * sz;
+            t->b = b + j * sz;
+            t->size = (unsigned)sz;
+            t->up = i > 0 ? &tiles[(i - 1) * g + j] : NULL;
+            t->left = j > 0 ? &tiles[i * g + j - 1] : NULL;
+            t->diag = i > 0 && j > 0 ? &tiles[(i - 1) * g + j - 1] : NULL;
+            t->bottom = borders + (i * g + j) * 2 * sz;
+            t->right = t->bottom + sz;
+        }
+
+    CHECK(create_executor(&ex, cfg->workers));
+    double t0 = mono_ms();
+    for (size_t i = 0; i < g; i++)
+        for (size_t j = 0; j < g; j++) {
+            wse_future *deps[2];
+            size_t n_deps = 0;
+            if (i > 0)
+                deps[n_deps++] = futs[(i - 1) * g + j];
+            if (j > 0)
+                deps[n_deps++] = futs[i * g + j - 1];
+            CHECK(
+                wse_submit_after(ex, deps, n_deps, lcs_tile, &tiles[i * g + j], &futs[i * g + j]));
+            n_submitted++;
+        }
+    double t_sub = mono_ms() - t0;
+    CHECK(wse_future_wait(futs[n - 1], WSE_FOREVER));
+    double t_par = mono_ms() - t0;
+    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    for (size_t i = 0; i < n; i++)
+        EXPECT(wse_future_state(futs[i]) == WSE_DONE, "tile %zu is %s (%s)", i,
+               state_name(wse_future_state(futs[i])), strerror(wse_future_error(futs[i])));
+
+    double t1 = mono_ms();
+    lcs_sequential(a, b, len, seq);
+    double t_seq = mono_ms() - t1;
+
+    uint32_t lcs = tiles[n - 1].bottom[sz - 1];
+    printf("%zu tasks (%zu waves) submitted in %.1f ms; the last tile was done at %.1f ms\n", n,
+           2 * g - 1, t_sub, t_par);
+    printf("one thread, the whole table row by row: %.1f ms (speed-up %.2f)\n", t_seq,
+           t_par > 0 ? t_seq / t_par : 0.0);
+    for (size_t j = 0; j < g; j++) {
+        const uint32_t *got = tiles[(g - 1) * g + j].bottom;
+        for (size_t k = 0; k < sz; k++)
+            EXPECT(got[k] == seq[1 + j * sz + k],
+                   "last row, column %zu: the tiles say %" PRIu32 ", one thread %" PRIu32,
+                   j * sz + k + 1, got[k], seq[1 + j * sz + k]);
+    }
+    printf("LCS length %" PRIu32 "\n", lcs);
+    printf("verified: the tiles' last row (%zu values) equals the sequential computation's\n", len);
+    status = 0;
+out:
+    if (status != 0)
+        for (size_t i = 0; i < n_submitted; i++)
+            wse_future_cancel(futs[i]); /* on an error path, do not start what is left */
+    for (size_t i = 0; i < n_submitted; i++)
+        wse_future_release(futs[i]);
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(futs);
+    free(seq);
+    free(borders);
+    free(tiles);
+    free(b);
+    free(a);
     return status;
 }
 
@@ -678,31 +994,137 @@ out:
     return status;
 }
 
+/* ---- Progress: wse_as_completed ---------------------------------------------------- */
+
+/*
+ * A batch of prime-counting tasks of varying size (1 to 16 units), consumed with
+ * wse_as_completed_create/next: each result is reported as it arrives, not in
+ * submission order.
+ */
+static int
+run_progress(const struct config *cfg)
+{
+    const size_t n = cfg->tasks;
+    const uint32_t unit = cfg->item_unit / 8;
+    wse_executor *ex = NULL;
+    wse_as_completed *it = NULL;
+    struct prime_item *items = calloc(n, sizeof(*items));
+    wse_future **futs = calloc(n, sizeof(*futs));
+    unsigned *seen = calloc(n, sizeof(*seen));
+    size_t n_submitted = 0;
+    int status = 1;
+
+    EXPECT(items && futs && seen, "out of memory");
+    printf("\n== Progress: wse_as_completed ==\n");
+    uint64_t state = cfg->seed ^ UINT64_C(0x9a0c);
+    uint32_t lo = PRIME_BASE;
+    for (size_t i = 0; i < n; i++) {
+        items[i].lo = lo;
+        items[i].hi = lo + (uint32_t)(1 + splitmix64(&state) % 16) * unit;
+        lo = items[i].hi;
+    }
+    printf("%zu tasks count the primes in [%" PRIu32 ", %" PRIu32 "), in ranges of 1 to 16\n"
+           "units of %" PRIu32 " numbers; results are printed as they arrive.\n",
+           n, items[0].lo, items[n - 1].hi, unit);
+
+    CHECK(create_executor(&ex, cfg->workers));
+    double t0 = mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        items[i].t0 = t0;
+        CHECK(wse_submit(ex, count_primes, &items[i], &futs[i]));
+        n_submitted++;
+    }
+    CHECK(wse_as_completed_create(&it, futs, n, WSE_FOREVER));
+
+    uint64_t total = 0;
+    size_t order = 0;
+    size_t out_of_order = 0;
+    size_t prev = 0;
+    for (;;) {
+        wse_future *f = NULL;
+        size_t idx = n;
+        int rc = wse_as_completed_next(it, &f, &idx);
+        if (rc == ENOENT)
+            break;
+        CHECK(rc);
+        double t = mono_ms() - t0;
+        EXPECT(idx < n && f == futs[idx], "entry %zu: not the future submitted there", idx);
+        EXPECT(wse_future_state(f) == WSE_DONE, "task %zu is %s", idx,
+               state_name(wse_future_state(f)));
+        seen[idx]++;
+        order++;
+        out_of_order += order > 1 && idx < prev;
+        prev = idx;
+        uintptr_t count = (uintptr_t)wse_future_value(f);
+        total += count;
+        printf("  [%2zu/%zu] %5.1f%%  task %2zu  %2" PRIu32 " units  %5" PRIuPTR
+               " primes  at %7.1f ms\n",
+               order, n, 100.0 * (double)order / (double)n, idx,
+               (items[idx].hi - items[idx].lo) / unit, count, t);
+    }
+    double t_all = mono_ms() - t0;
+    for (size_t i = 0; i < n; i++)
+        EXPECT(seen[i] == 1, "task %zu came %u times", i, seen[i]);
+    EXPECT(order == n, "%zu entries for %zu tasks", order, n);
+    printf("all %zu done at %.1f ms; %zu arrived before a task submitted earlier\n", n, t_all,
+           out_of_order);
+
+    uint64_t sieved = 0;
+    CHECK(sieve_count(items[0].lo, items[n - 1].hi, &sieved));
+    EXPECT(sieved == total, "the sieve counts %" PRIu64 " primes, the tasks %" PRIu64, sieved,
+           total);
+    printf("verified: every task came exactly once, then ENOENT; a sieve also counts %" PRIu64
+           " primes\n",
+           sieved);
+    status = 0;
+out:
+    wse_as_completed_destroy(it);
+    for (size_t i = 0; i < n_submitted; i++)
+        wse_future_release(futs[i]);
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(seen);
+    free(futs);
+    free(items);
+    return status;
+}
+
 /* ---- Options --------------------------------------------------------------------- */
 
 static void
 usage(FILE *to)
 {
-    fprintf(to, "usage: wse-demo [options]\n"
-                "Runs three CPU-parallel batches, one per wait mode of wsexec: a race\n"
-                "(FIRST_COMPLETED), a fail-fast validation (FIRST_EXCEPTION) and a batch\n"
-                "under a deadline (ALL_COMPLETED with a timeout).\n"
-                "\n"
-                "  --workers N      worker threads per executor (default 0: one per CPU)\n"
-                "  --mode M         race, fail-fast, deadline or all (default all)\n"
-                "  --solvers N      race: solvers (default 4)\n"
-                "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
-                "  --chunks N       fail-fast: chunks (default 256)\n"
-                "  --chunk-kib N    fail-fast: KiB per chunk (default 128)\n"
-                "  --bad-chunk I    fail-fast: the corrupted chunk, -1 for none\n"
-                "                   (default 38%% of the chunks: 97 of 256)\n"
-                "  --items N        deadline: prime-counting items (default 16)\n"
-                "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
-                "  --seed S         seed of the generated data (default 1)\n"
-                "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB,\n"
-                "                   items a tenth as large, deadline 20 ms\n"
-                "  -h, --help       this text\n"
-                "Exit status: 0 when every mode ran and its results verified.\n");
+    fprintf(to,
+            "usage: wse-demo [options]\n"
+            "Runs CPU-parallel batches that show wsexec's wait modes and API: a race\n"
+            "(FIRST_COMPLETED, then a stop request to the losers), a fail-fast validation\n"
+            "(FIRST_EXCEPTION, then stop), a dependency graph (wse_submit_after), a batch\n"
+            "consumed as it completes (as_completed) and a batch under a deadline\n"
+            "(ALL_COMPLETED with a timeout).\n"
+            "\n"
+            "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
+            "  --mode M         race, fail-fast, dag, progress, deadline or all (default all)\n"
+            "  --solvers N      race: solvers (default 4)\n"
+            "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
+            "  --chunks N       fail-fast: chunks (default 256)\n"
+            "  --chunk-kib N    fail-fast: KiB per chunk (default 128)\n"
+            "  --passes N       fail-fast: checksum passes over a chunk (default 8)\n"
+            "  --bad-chunk I    fail-fast: the corrupted chunk, -1 for none\n"
+            "                   (default 38%% of the chunks: 97 of 256)\n"
+            "  --grid N         dag: tiles per side, 1-256 (default 24)\n"
+            "  --tile N         dag: cells per side of a tile, 1-%d (default 256)\n"
+            "  --tasks N        progress: tasks (default 64)\n"
+            "  --items N        deadline: prime-counting items (default 16)\n"
+            "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
+            "  --seed S         seed of the generated data (default 1)\n"
+            "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB and\n"
+            "                   32 passes, 8 x 8 tiles of 64, prime ranges a tenth as\n"
+            "                   large, deadline 20 ms\n"
+            "  -h, --help       this text\n"
+            "Exit status: 0 when every mode ran and its results verified.\n",
+            MAX_TILE);
 }
 
 /* Parse an unsigned decimal into [min, max]; false on anything else. */
@@ -730,7 +1152,11 @@ main(int argc, char **argv)
         .bits = 23,
         .chunks = 256,
         .chunk_kib = 128,
+        .passes = 8,
         .bad_chunk = 97,
+        .grid = 24,
+        .tile = 256,
+        .tasks = 64,
         .items = 16,
         .item_unit = 20000,
         .deadline_ms = 200,
@@ -739,7 +1165,10 @@ main(int argc, char **argv)
     bool bits_set = false;
     bool chunks_set = false;
     bool kib_set = false;
+    bool passes_set = false;
     bool bad_set = false;
+    bool grid_set = false;
+    bool tile_set = false;
     bool deadline_set = false;
     bool quick = false;
     const char *mode = "all";
@@ -758,7 +1187,8 @@ main(int argc, char **argv)
             continue;
         } else if (strcmp(opt, "--mode") == 0) {
             ok = val != NULL && (strcmp(val, "all") == 0 || strcmp(val, "race") == 0 ||
-                                 strcmp(val, "fail-fast") == 0 || strcmp(val, "deadline") == 0);
+                                 strcmp(val, "fail-fast") == 0 || strcmp(val, "dag") == 0 ||
+                                 strcmp(val, "progress") == 0 || strcmp(val, "deadline") == 0);
             mode = val;
         } else if (strcmp(opt, "--workers") == 0) {
             ok = parse_ulong(val, 0, 1024, &v);
@@ -778,6 +1208,10 @@ main(int argc, char **argv)
             ok = parse_ulong(val, 1, 1u << 16, &v);
             cfg.chunk_kib = (unsigned)v;
             kib_set = true;
+        } else if (strcmp(opt, "--passes") == 0) {
+            ok = parse_ulong(val, 1, 1u << 16, &v);
+            cfg.passes = (unsigned)v;
+            passes_set = true;
         } else if (strcmp(opt, "--bad-chunk") == 0) {
             bad_set = true;
             if (val != NULL && strcmp(val, "-1") == 0) {
@@ -786,6 +1220,17 @@ main(int argc, char **argv)
                 ok = parse_ulong(val, 0, 1u << 20, &v);
                 cfg.bad_chunk = (long)v;
             }
+        } else if (strcmp(opt, "--grid") == 0) {
+            ok = parse_ulong(val, 1, 256, &v);
+            cfg.grid = (unsigned)v;
+            grid_set = true;
+        } else if (strcmp(opt, "--tile") == 0) {
+            ok = parse_ulong(val, 1, MAX_TILE, &v);
+            cfg.tile = (unsigned)v;
+            tile_set = true;
+        } else if (strcmp(opt, "--tasks") == 0) {
+            ok = parse_ulong(val, 1, 4096, &v);
+            cfg.tasks = (unsigned)v;
         } else if (strcmp(opt, "--items") == 0) {
             ok = parse_ulong(val, 1, 64, &v);
             cfg.items = (unsigned)v;
@@ -811,6 +1256,9 @@ main(int argc, char **argv)
         cfg.bits = bits_set ? cfg.bits : 16;
         cfg.chunks = chunks_set ? cfg.chunks : 64;
         cfg.chunk_kib = kib_set ? cfg.chunk_kib : 16;
+        cfg.passes = passes_set ? cfg.passes : 32;
+        cfg.grid = grid_set ? cfg.grid : 8;
+        cfg.tile = tile_set ? cfg.tile : 64;
         cfg.deadline_ms = deadline_set ? cfg.deadline_ms : 20;
         cfg.item_unit /= 10;
     }
@@ -844,6 +1292,10 @@ main(int argc, char **argv)
         failed |= run_race(&cfg);
     if (all || strcmp(mode, "fail-fast") == 0)
         failed |= run_fail_fast(&cfg);
+    if (all || strcmp(mode, "dag") == 0)
+        failed |= run_dag(&cfg);
+    if (all || strcmp(mode, "progress") == 0)
+        failed |= run_progress(&cfg);
     if (all || strcmp(mode, "deadline") == 0)
         failed |= run_deadline(&cfg);
     printf("\nwse-demo: %s\n", failed ? "FAILED" : "all checks passed");

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Chaos runs (issue 4 item 2): run the unit suites and the stress suite (reduced
-# sizes) of a WSE_CHAOS build again and again, with 1, 2, 3 and 8 workers (more
+# Chaos runs: run the unit suites and the stress suite (reduced sizes) of a
+# WSE_CHAOS build again and again, with 1, 2, 3 and 8 workers (more
 # workers than cores on purpose) and a different WSE_CHAOS_SEED every run, until
 # the time budget is spent. Stops at the first failure and prints the command
 # that replays it.
@@ -11,13 +11,14 @@
 # WSE_CHAOS_FIRST_SEED (default: from the clock). Prints the total iterations.
 # WSE_TEST_WORKERS reaches the stress suite and the unit tests that do not depend
 # on the worker count (8 in check_future/check_executor; never fewer than they
-# need). Tests that saturate a pool with gate tasks (check_wait) keep their count.
+# need). Tests that saturate a pool with gate tasks (the check_wait_* suites)
+# keep their count.
 set -u
 
 bindir=${1:?usage: run.sh <build-dir>/tests [budget-seconds]}
 budget=${2:-${WSE_CHAOS_BUDGET:-150}}
 seed=${WSE_CHAOS_FIRST_SEED:-$(date +%s)}
-suites="check_deque check_future check_wait check_executor check_stress"
+suites="check_deque check_future check_wait_rules check_wait_python check_wait_helping check_executor check_stress"
 # Stress sizes under chaos (every atomic op may yield), for every suite.
 sizes="WSE_STRESS_OPS=${WSE_CHAOS_STRESS_OPS:-300000} WSE_STRESS_ROUNDS=40 WSE_STRESS_ITEMS=20000 WSE_PARK_ROUNDS=200"
 

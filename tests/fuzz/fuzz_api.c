@@ -4,8 +4,9 @@
  * The input is a program: byte 0 configures the executor, then each operation is
  * one opcode byte followed by its operand bytes (a missing byte reads as 0, so
  * every input is valid). At most MAX_OPS operations run per input. Every result
- * is checked against a small model of SPEC.md; a violation calls CHECK(), which
- * prints the failed condition and aborts, so libFuzzer saves the input.
+ * is checked against a small model of the semantics documented in
+ * include/wsexec.h; a violation calls CHECK(), which prints the failed condition
+ * and aborts, so libFuzzer saves the input.
  *
  * Layout (see tests/fuzz/gen_corpus.py, which writes the seed corpus):
  *   byte 0            workers = 1 + (b & 3); bit 2: spin_rounds = 1 (park fast);
@@ -47,12 +48,12 @@
 #define MAX_EXEC 3
 #define MAX_CHILDREN 4
 
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "fuzz_api.c:%d: model violation: %s\n", __LINE__, #c); \
-            abort();                                                              \
-        }                                                                         \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_api.c:%d: model violation: %s\n", __LINE__, #c);                 \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* ---- Input reader ------------------------------------------------------------ */
@@ -77,7 +78,7 @@ enum kind { K_VALUE, K_FAIL, K_SLEEP, K_CHILDREN, K_DEADLOCK, K_SELF_WAIT, K_WAI
 
 struct exec_rec {
     wse_executor *ex;
-    atomic_int shut;            /* set before wse_shutdown() is called */
+    atomic_int shut; /* set before wse_shutdown() is called */
 };
 
 struct task {
@@ -86,14 +87,14 @@ struct task {
     struct exec_rec *exr;
     _Atomic(wse_future *) self; /* K_SELF_WAIT: published by the submitter */
     atomic_int ran;
-    wse_future *held[3];        /* K_WAIT_OTHERS: earlier futures (our references) */
+    wse_future *held[3]; /* K_WAIT_OTHERS: earlier futures (our references) */
     size_t n_held;
 };
 
 static void
 sleep_us(long us)
 {
-    struct timespec ts = { 0, us * 1000 };
+    struct timespec ts = {0, us * 1000};
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
@@ -136,7 +137,7 @@ task_fn(void *arg, void **result)
         *result = (void *)1; /* ignored by a failing task */
         return fail_code(t->param);
     case K_SLEEP: {
-        static const long us[4] = { 20, 100, 300, 1000 };
+        static const long us[4] = {20, 100, 300, 1000};
         sleep_us(us[t->param & 3]);
         *result = value_of(t->param);
         return 0;
@@ -216,7 +217,7 @@ task_fn(void *arg, void **result)
         /* A worker waiting on futures completed elsewhere: it helps, then parks
          * until their completers wake it. Bounded timeout: one of them may be a
          * task this worker is nested in (FIRST_* modes then wait the deadline). */
-        static const double to[3] = { 0.0, 0.0005, 0.002 };
+        static const double to[3] = {0.0, 0.0005, 0.002};
         wse_return_when mode = (wse_return_when)(1 + (t->param % 3));
         wse_future *out[3];
         size_t nd = 99, i, nf = 0;
@@ -250,12 +251,12 @@ task_fn(void *arg, void **result)
 /* ---- The model --------------------------------------------------------------- */
 
 struct fut {
-    wse_future *f;      /* NULL: slot freed */
-    int refs;           /* references we hold */
-    struct task *task;  /* owned by the run (freed at its end) */
+    wse_future *f;     /* NULL: slot freed */
+    int refs;          /* references we hold */
+    struct task *task; /* owned by the run (freed at its end) */
     struct exec_rec *exr;
-    int last_rank;      /* 0 pending, 1 running, 2 done */
-    wse_state last;     /* last observed state */
+    int last_rank;  /* 0 pending, 1 running, 2 done */
+    wse_state last; /* last observed state */
 };
 
 struct cb_rec {
@@ -266,7 +267,7 @@ struct cb_rec {
 struct run {
     struct exec_rec execs[MAX_EXEC];
     int n_exec;
-    struct exec_rec *cur;           /* NULL after the last executor is gone */
+    struct exec_rec *cur; /* NULL after the last executor is gone */
     struct fut futs[MAX_FUT];
     int n_fut;
     struct task *tasks[MAX_FUT * 2];
@@ -421,7 +422,8 @@ op_submit(struct run *r, struct reader *in)
     t = new_task(r, k, param);
     if (k == K_WAIT_OTHERS) {
         int i;
-        for (i = r->n_fut - 1; i >= 0 && t->n_held < 1 + (size_t)(param >> 6) && t->n_held < 3; i--) {
+        for (i = r->n_fut - 1; i >= 0 && t->n_held < 1 + (size_t)(param >> 6) && t->n_held < 3;
+             i--) {
             if (r->futs[i].f != NULL)
                 t->held[t->n_held++] = wse_future_retain(r->futs[i].f);
         }
@@ -504,8 +506,8 @@ op_on_done(struct run *r, struct reader *in)
 
 /* Is `in` (n entries) a merge of a[0..na) and b[0..nb), each in order? */
 static bool
-is_merge(wse_future *const in[], size_t n, wse_future *const a[], size_t na,
-         wse_future *const b[], size_t nb)
+is_merge(wse_future *const in[], size_t n, wse_future *const a[], size_t na, wse_future *const b[],
+         size_t nb)
 {
     bool ok[MAX_WAIT + 1][MAX_WAIT + 1];
     size_t i, j;
@@ -587,7 +589,7 @@ op_wait(struct run *r, struct reader *in, bool until)
     /* Forever is safe: every task here finishes by itself. */
     out = outmode == 0 ? NULL : outmode == 1 ? sep : set;
     if (!until) {
-        static const double to[4] = { 0.0, 0.0005, 0.002, WSE_FOREVER };
+        static const double to[4] = {0.0, 0.0005, 0.002, WSE_FOREVER};
         forever = tsel == 3;
         rc = wse_wait(set, n, to[tsel], mode, out, (outmode == 0 && (tsel & 1)) ? NULL : &nd);
         if (outmode == 0 && (tsel & 1))
@@ -661,7 +663,7 @@ static void
 op_future_wait(struct run *r, struct reader *in)
 {
     struct fut *m = pick(r, in);
-    static const double to[4] = { 0.0, 0.0005, 0.002, WSE_FOREVER };
+    static const double to[4] = {0.0, 0.0005, 0.002, WSE_FOREVER};
     uint8_t tsel = rd(in) % 4;
     bool was_done;
     int rc;
@@ -693,7 +695,7 @@ check_after_shutdown(struct run *r, struct exec_rec *exr, bool all_done, bool no
         if (all_done)
             CHECK(rank_of(s) == 2);
         if (none_pending) {
-            /* SPEC.md: with cancel_pending every not-yet-started future becomes
+            /* wse_shutdown(): with cancel_pending every not-yet-started future becomes
              * CANCELLED. One that a worker had already taken from its queue when
              * shutdown ran is cancelled by that worker just before it would
              * start (as in Python, whose workers call
@@ -814,8 +816,7 @@ op_bad_input(struct run *r, struct reader *in)
         rc = wse_wait(set, 2, WSE_FOREVER, WSE_FIRST_COMPLETED, out, &nd); /* NULL entry */
         break;
     case 3:
-        rc = m ? wse_wait(set, 1, 0.0, (wse_return_when)(m->refs & 1 ? 0 : 4), out, &nd)
-               : EINVAL;
+        rc = m ? wse_wait(set, 1, 0.0, (wse_return_when)(m->refs & 1 ? 0 : 4), out, &nd) : EINVAL;
         break;
     case 4:
         rc = m ? wse_wait(set, 1, NAN, WSE_ALL_COMPLETED, out, &nd) : EINVAL;
@@ -832,7 +833,8 @@ op_bad_input(struct run *r, struct reader *in)
         rc = m ? wse_future_wait(m->f, NAN) : EINVAL;
         break;
     case 8:
-        rc = r->cur ? wse_submit(r->cur->ex, NULL, NULL, out) : wse_submit(NULL, dummy_cb_task, NULL, out);
+        rc = r->cur ? wse_submit(r->cur->ex, NULL, NULL, out)
+                    : wse_submit(NULL, dummy_cb_task, NULL, out);
         break;
     case 9:
         rc = m ? wse_future_on_done(m->f, NULL, NULL) : wse_future_on_done(NULL, dummy_cb, NULL);
@@ -881,7 +883,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct run run;
     struct run *r = &run;
-    struct reader in = { data, size };
+    struct reader in = {data, size};
     int ops, i;
 
     memset(r, 0, sizeof(*r));

@@ -10,7 +10,8 @@
 # crash artifacts (crash-*, timeout-*, leak-*). Exits nonzero on a crash, a model
 # violation, a leak, a timeout (> 10 s for one input) or a build failure.
 # Environment: CC (default clang), FUZZ_EXTRA_ARGS (extra libFuzzer flags).
-# Needs clang with its runtimes (tools/setup.sh --verify) and pkg-config ck.
+# Needs clang with its runtimes (tools/setup.sh --verify) and pkg-config ck; exits 77
+# (CTest: skipped) when clang or its libFuzzer/ASan runtime is missing.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,24 @@ cc=${CC:-clang}
 case "$cc" in *clang*) ;; *) cc=clang ;; esac
 
 mkdir -p "$build/obj" "$build/corpus" "$build/artifacts"
+
+# --- The tool: clang that links a libFuzzer + ASan + UBSan program ----------------
+if ! command -v "$cc" >/dev/null 2>&1; then
+    echo "fuzz: SKIPPED: $cc not found (tools/setup.sh --verify)"
+    exit 77
+fi
+probe="$build/probe"
+mkdir -p "$probe"
+printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+    >"$probe/probe.c"
+if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe/probe.c" -o "$probe/probe" \
+        >"$probe/probe.log" 2>&1; then
+    cat "$probe/probe.log"
+    echo "fuzz: SKIPPED: $cc cannot link a libFuzzer program (Debian: libclang-rt-14-dev;" \
+        "tools/setup.sh --verify)"
+    exit 77
+fi
 
 # --- Build ------------------------------------------------------------------------
 ck_cflags=$(pkg-config --cflags ck)

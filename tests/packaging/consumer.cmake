@@ -3,10 +3,12 @@
 #   STEP=install       cmake --install BUILD_DIR --prefix PREFIX (into an empty PREFIX)
 #   STEP=find_package  configure, build and run consumer/ with find_package(wsexec)
 #                      against PREFIX: one program on wsexec::wsexec, one on
-#                      wsexec::wsexec_static
+#                      wsexec::wsexec_static. pkg-config is disabled for the consumer
+#                      and the installed package must not mention ck or pkg-config.
 #   STEP=pkg_config    compile and run consumer/main.c with the flags of
-#                      `pkg-config --cflags --libs wsexec` (PKG_CONFIG_PATH into PREFIX),
-#                      then statically with `pkg-config --static`
+#                      `pkg-config --cflags --libs wsexec`, then statically with
+#                      `pkg-config --static`; PKG_CONFIG_LIBDIR holds PREFIX only (no
+#                      ck.pc), and the flags must not carry ck's -D__x86_64__ or -lck.
 #
 # Inputs: BUILD_DIR CONFIG PREFIX WORK CONSUMER_DIR GENERATOR C_COMPILER BUILD_TYPE
 #         SAN_FLAGS (space-separated) PKG_CONFIG LIBDIR VERSION
@@ -26,6 +28,16 @@ endfunction()
 
 separate_arguments(san UNIX_COMMAND "${SAN_FLAGS}")
 
+# no_ck_flags(<flags>): Concurrency Kit's flags (ck.pc) must not reach consumers.
+function(no_ck_flags flags)
+  foreach(leak -D__x86_64__ -lck)
+    string(FIND " ${flags} " " ${leak} " at)
+    if(NOT at EQUAL -1)
+      message(FATAL_ERROR "pkg-config wsexec leaks ck's ${leak}: ${flags}")
+    endif()
+  endforeach()
+endfunction()
+
 if(STEP STREQUAL "install")
   file(REMOVE_RECURSE "${PREFIX}")
   set(config_args)
@@ -41,7 +53,10 @@ if(STEP STREQUAL "install")
             ${LIBDIR}/pkgconfig/wsexec.pc
             ${LIBDIR}/cmake/wsexec/wsexecConfig.cmake
             ${LIBDIR}/cmake/wsexec/wsexecConfigVersion.cmake
-            ${LIBDIR}/cmake/wsexec/wsexecTargets.cmake)
+            ${LIBDIR}/cmake/wsexec/wsexecTargets.cmake
+            share/man/man3/wsexec.3
+            share/man/man3/wse_wait.3
+            share/man/man3/wse_wait_until.3)
     if(NOT EXISTS "${PREFIX}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
     endif()
@@ -50,12 +65,25 @@ if(STEP STREQUAL "install")
 elseif(STEP STREQUAL "find_package")
   set(bin "${WORK}/find_package")
   file(REMOVE_RECURSE "${bin}")
+  # Concurrency Kit is wsexec's build-time business: the package must not look for
+  # it, nor for pkg-config.
+  file(GLOB pkg_files "${PREFIX}/${LIBDIR}/cmake/wsexec/*.cmake")
+  foreach(f IN LISTS pkg_files)
+    file(READ "${f}" text)
+    if(text MATCHES "PkgConfig|pkg_check_modules|[^A-Za-z_]ck[^A-Za-z_]")
+      message(FATAL_ERROR "${f} still refers to pkg-config or ck: ${CMAKE_MATCH_0}")
+    endif()
+  endforeach()
+  # No ck.pc on the consumer's pkg-config path, and find_package(PkgConfig) fails.
+  set(ENV{PKG_CONFIG_LIBDIR} "${PREFIX}/${LIBDIR}/pkgconfig")
+  set(ENV{PKG_CONFIG_PATH} "")
   run("configure consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${bin}"
       -G "${GENERATOR}"
       "-DCMAKE_C_COMPILER=${C_COMPILER}"
       "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
       "-DCMAKE_PREFIX_PATH=${PREFIX}"
       "-DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF"
+      "-DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON"
       "-DCMAKE_C_FLAGS=${SAN_FLAGS}"
       "-DCMAKE_EXE_LINKER_FLAGS=${SAN_FLAGS}"
       "-DWSE_EXPECT_PREFIX=${PREFIX}"
@@ -80,7 +108,14 @@ elseif(STEP STREQUAL "pkg_config")
   set(bin "${WORK}/pkg_config")
   file(REMOVE_RECURSE "${bin}")
   file(MAKE_DIRECTORY "${bin}")
-  set(ENV{PKG_CONFIG_PATH} "${PREFIX}/${LIBDIR}/pkgconfig")
+  # Only the prefix: ck.pc (Debian libck-dev) is not on the path, as on a machine
+  # without Concurrency Kit.
+  set(ENV{PKG_CONFIG_LIBDIR} "${PREFIX}/${LIBDIR}/pkgconfig")
+  set(ENV{PKG_CONFIG_PATH} "")
+  execute_process(COMMAND "${PKG_CONFIG}" --exists ck RESULT_VARIABLE rc)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "ck.pc is still visible to pkg-config: the test proves nothing")
+  endif()
   run("pkg-config --modversion wsexec" "${PKG_CONFIG}" --modversion wsexec)
   string(STRIP "${RUN_OUTPUT}" v)
   if(NOT v STREQUAL VERSION)
@@ -91,6 +126,7 @@ elseif(STEP STREQUAL "pkg_config")
   run("pkg-config --cflags --libs wsexec" "${PKG_CONFIG}" --cflags --libs wsexec)
   string(STRIP "${RUN_OUTPUT}" flags)
   message(STATUS "  ${flags}")
+  no_ck_flags("${flags}")
   string(FIND "${flags}" "${PREFIX}" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "pkg-config flags do not point into ${PREFIX}: ${flags}")
@@ -101,11 +137,12 @@ elseif(STEP STREQUAL "pkg_config")
       "-Wl,-rpath,${PREFIX}/${LIBDIR}")
   run("run shared consumer" "${bin}/consumer_shared")
 
-  # Static: Requires.private (ck) and Libs.private (-pthread) must be enough to link
-  # libwsexec.a; -l:libwsexec.a picks the archive over the shared library.
+  # Static: Libs.private (-pthread) must be enough to link libwsexec.a;
+  # -l:libwsexec.a picks the archive over the shared library.
   run("pkg-config --static --cflags --libs wsexec" "${PKG_CONFIG}" --static --cflags --libs wsexec)
   string(STRIP "${RUN_OUTPUT}" flags)
   message(STATUS "  ${flags}")
+  no_ck_flags("${flags}")
   separate_arguments(flags UNIX_COMMAND "${flags}")
   list(TRANSFORM flags REPLACE "^-lwsexec$" "-l:libwsexec.a")
   run("compile static consumer" "${C_COMPILER}" -std=c11 -Wall -Wextra -Werror ${san}
