@@ -120,8 +120,8 @@ WSE_EXPORT int wse_mpi_register(wse_mpi *m, const char *name, wse_mpi_fn fn);
  * in_len > 0. EMSGSIZE: in_len > WSE_MPI_MAX_BYTES. ESHUTDOWN: wse_mpi_destroy was
  * called on this rank. ENOMEM.
  */
-WSE_EXPORT int wse_mpi_submit(wse_mpi *m, int rank, const char *name, const void *in,
-                              size_t in_len, wse_future **out);
+WSE_EXPORT int wse_mpi_submit(wse_mpi *m, int rank, const char *name, const void *in, size_t in_len,
+                              wse_future **out);
 
 /*
  * The result bytes of a remote future that is DONE, and their number in *len (len

@@ -83,7 +83,7 @@ struct report {
     int32_t rank;
     char host[32];
     double run_ms;
-    uint64_t value;     /* race: nonce; fail-fast: checksum; deadline: prime count */
+    uint64_t value; /* race: nonce; fail-fast: checksum; deadline: prime count */
 };
 
 static int
@@ -271,9 +271,9 @@ fail_fast(wse_mpi *m, size_t chunks, uint32_t bad)
         free(f);
         return false;
     }
-    printf("fail-fast (FIRST_EXCEPTION): %zu chunks on any rank, chunk %u is corrupted\n",
-           chunks, bad);
-    for (size_t i = 0; i < chunks; i++) {   /* the published checksums */
+    printf("fail-fast (FIRST_EXCEPTION): %zu chunks on any rank, chunk %u is corrupted\n", chunks,
+           bad);
+    for (size_t i = 0; i < chunks; i++) { /* the published checksums */
         v[i].index = (uint32_t)i;
         v[i].corrupt = i == bad;
         v[i].want = chunk_sum((uint32_t)i, false, NULL);

@@ -104,10 +104,10 @@ wse_mpi_create(wse_mpi **out, wse_executor *ex, MPI_Comm comm)
      * waiting in a collective that another rank skipped. */
     MPI_Comm dup = MPI_COMM_NULL;
     MPI_Comm_dup(comm, &dup);
-    int status = -err;                  /* 0 ok, -errno failed */
+    int status = -err; /* 0 ok, -errno failed */
     int worst = 0;
     MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MIN, dup);
-    if (worst < 0 || m == NULL) {   /* m == NULL implies worst < 0 */
+    if (worst < 0 || m == NULL) { /* m == NULL implies worst < 0 */
         MPI_Comm_free(&dup);
         if (m != NULL)
             mpi_abandon(m);
@@ -294,7 +294,7 @@ wse_mpi_submit(wse_mpi *m, int rank, const char *name, const void *in, size_t in
     if (rc != 0)
         goto out_release;
     if (out != NULL)
-        wse_future_retain(o->promise);   /* the caller's; the layer keeps the first */
+        wse_future_retain(o->promise); /* the caller's; the layer keeps the first */
 
     pthread_mutex_lock(&m->lock);
     if (m->closing) {

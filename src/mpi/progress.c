@@ -41,12 +41,12 @@
 #include "internal.h"
 
 /* Backoff of an idle progress thread (see backoff()). */
-#define SPIN_NS 50000LL              /* probe without sleeping this long after activity */
-#define RECENT_NS 20000000LL         /* short sleeps only for this long after activity */
-#define SLEEP_RECENT_NS 20000L       /* the sleep of a recently active thread */
-#define SLEEP_CAP_BUSY_NS 100000L    /* cap while answers are awaited from other ranks */
-#define SLEEP_CAP_IDLE_NS 2000000L   /* cap when nothing is in flight */
-#define OOM_SLEEP_NS 1000000L        /* retry period when memory runs out here */
+#define SPIN_NS 50000LL            /* probe without sleeping this long after activity */
+#define RECENT_NS 20000000LL       /* short sleeps only for this long after activity */
+#define SLEEP_RECENT_NS 20000L     /* the sleep of a recently active thread */
+#define SLEEP_CAP_BUSY_NS 100000L  /* cap while answers are awaited from other ranks */
+#define SLEEP_CAP_IDLE_NS 2000000L /* cap when nothing is in flight */
+#define OOM_SLEEP_NS 1000000L      /* retry period when memory runs out here */
 
 void
 wse__mpi_wake(struct wse_mpi *m)
@@ -146,8 +146,7 @@ in_remove(struct wse_mpi *m, struct wse__mpi_in *t)
 /* Send a control message (hdr, then extra bytes) and, unless they fit inline,
  * data in chunks. Takes ownership of data (malloc'd, or NULL). */
 static void
-send_msg(struct wse_mpi *m, int dest, const struct wse__mpi_hdr *hdr, const char *name,
-         void *data)
+send_msg(struct wse_mpi *m, int dest, const struct wse__mpi_hdr *hdr, const char *name, void *data)
 {
     size_t len = (size_t)hdr->len;
     bool inline_data = len <= WSE__MPI_INLINE;
@@ -287,7 +286,7 @@ in_start(struct wse_mpi *m, int src, uint64_t id, wse_mpi_fn fn, void *in, size_
         local->local = t;
     in_insert(m, t);
     if (wse_future_on_done(t->fut, in_done_cb, t) != 0) {
-        t->done_next = m->polled;       /* ENOMEM: poll it instead */
+        t->done_next = m->polled; /* ENOMEM: poll it instead */
         m->polled = t;
     }
 }
@@ -359,7 +358,7 @@ out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, void *bytes, siz
             free(bytes);
             wse_promise_set_error(o->promise, ENOMEM);
         } else if (wse_promise_set_value(o->promise, v) != 0) {
-            wse__mpi_result_free(v);    /* cancelled here meanwhile */
+            wse__mpi_result_free(v); /* cancelled here meanwhile */
         }
     } else {
         free(bytes);
@@ -406,8 +405,8 @@ pick_rank(struct wse_mpi *m)
             continue;
         if (m->in_flight[r] >= m->slots[r])
             continue;
-        if (best < 0 || (long)m->in_flight[r] * m->slots[best] <
-                            (long)m->in_flight[best] * m->slots[r])
+        if (best < 0 ||
+            (long)m->in_flight[r] * m->slots[best] < (long)m->in_flight[best] * m->slots[r])
             best = r;
     }
     if (best >= 0 && best != m->rank)
@@ -472,7 +471,7 @@ out_cancelled(struct wse_mpi *m, struct wse__mpi_out *o)
         /* Still in the pool: it never runs. */
         pool_remove(m, o);
         o->result_in = true;
-        out_insert(m, o);           /* out_maybe_free() removes it again */
+        out_insert(m, o); /* out_maybe_free() removes it again */
     } else if (!o->result_in) {
         if (o->local != NULL) {
             wse_future_request_stop(o->local->fut);
@@ -525,7 +524,7 @@ on_result(struct wse_mpi *m, int src, const struct wse__mpi_hdr *h)
 {
     void *bytes = recv_bytes(m, src, h, sizeof(*h));
     struct wse__mpi_out *o = out_find(m, h->id);
-    if (o == NULL) {    /* cannot happen: every out waits for its result */
+    if (o == NULL) { /* cannot happen: every out waits for its result */
         free(bytes);
         return;
     }
@@ -690,7 +689,7 @@ void *
 wse__mpi_progress_main(void *arg)
 {
     struct wse_mpi *m = arg;
-    prctl(PR_SET_TIMERSLACK, 1000UL);   /* ns: short sleeps stay short */
+    prctl(PR_SET_TIMERSLACK, 1000UL); /* ns: short sleeps stay short */
     pthread_setname_np(pthread_self(), "wse-mpi");
 
     pthread_mutex_lock(&m->lock);
@@ -727,7 +726,7 @@ wse__mpi_progress_main(void *arg)
             last_busy = mono_ns();
             sleep = 0;
         } else if (large) {
-            sched_yield();              /* keep a large transfer moving */
+            sched_yield(); /* keep a large transfer moving */
         } else {
             bool awaiting = m->n_live > 0 || m->sends != NULL || in_barrier;
             backoff(m, mono_ns() - last_busy, &sleep, awaiting);

@@ -13,9 +13,9 @@
 #define RESULT_BUCKETS 1024u
 
 struct result {
-    struct result *next;      /* bucket chain; protected by result_lock */
+    struct result *next; /* bucket chain; protected by result_lock */
     size_t len;
-    void *bytes;              /* malloc'd, or NULL when len is 0 */
+    void *bytes; /* malloc'd, or NULL when len is 0 */
 };
 
 static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;

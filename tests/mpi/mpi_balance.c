@@ -62,8 +62,8 @@ run_batch(wse_mpi *m, const int32_t *us, int n, bool fixed, int *per_rank)
     T_ASSERT(f != NULL);
     double t0 = t_now();
     for (int i = 0; i < n; i++)
-        T_EQ(wse_mpi_submit(m, fixed ? i % size : WSE_MPI_ANY_RANK, "work", &us[i],
-                            sizeof(us[i]), &f[i]),
+        T_EQ(wse_mpi_submit(m, fixed ? i % size : WSE_MPI_ANY_RANK, "work", &us[i], sizeof(us[i]),
+                            &f[i]),
              0);
     size_t n_done = 0;
     T_EQ(wse_wait(f, (size_t)n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &n_done), 0);
@@ -101,12 +101,12 @@ main(int argc, char **argv)
         double total = 0;
         uint32_t x = 12345;
         for (int i = 0; i < n; i++) {
-            x = x * 1103515245u + 12345u;                    /* a fixed pseudo-random mix */
-            us[i] = 2000 * (1 + (int32_t)((x >> 16) % 10));  /* 2 .. 20 ms */
+            x = x * 1103515245u + 12345u;                   /* a fixed pseudo-random mix */
+            us[i] = 2000 * (1 + (int32_t)((x >> 16) % 10)); /* 2 .. 20 ms */
             total += us[i] * 1e-6;
         }
         int per_rank[64];
-        double ideal = total / size;   /* one worker per rank */
+        double ideal = total / size; /* one worker per rank */
         /* The best of up to 3 runs: a shared machine can stall any one of them. */
         double t = 0;
         for (int attempt = 0; attempt < 3; attempt++) {

@@ -43,7 +43,7 @@ test_results(wse_mpi *m, int peer)
             buf[i] = (unsigned char)(i * 7 + (size_t)test_rank);
         wse_future *f = NULL;
         T_EQ(wse_mpi_submit(m, dest, "echo", buf, sizeof(buf), &f), 0);
-        memset(buf, 0, sizeof(buf));   /* the layer copied it */
+        memset(buf, 0, sizeof(buf)); /* the layer copied it */
         T_EQ(wse_future_wait(f, WSE_FOREVER), 0);
         T_EQ(wse_future_state(f), WSE_DONE);
         size_t len = 0;
@@ -124,7 +124,7 @@ test_einval(wse_mpi *m, wse_executor *ex)
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     T_EQ(wse_mpi_register(m, longname, t_echo), EINVAL);
-    longname[WSE_MPI_MAX_NAME] = '\0';      /* exactly the maximum: fine */
+    longname[WSE_MPI_MAX_NAME] = '\0'; /* exactly the maximum: fine */
     T_EQ(wse_mpi_register(m, longname, t_echo), 0);
 
     T_EQ(wse_mpi_rank(m), test_rank);

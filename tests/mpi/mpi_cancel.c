@@ -47,7 +47,7 @@ main(int argc, char **argv)
                     MPI_Recv(&one, 1, MPI_INT, r, TAG_STARTED, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
                     T_EQ(one, 1);
                 }
-                T_EQ(wse_future_state(a), WSE_PENDING);    /* a promise: pending until the result */
+                T_EQ(wse_future_state(a), WSE_PENDING); /* a promise: pending until the result */
                 /* A runs on r's only worker, so B waits there (or is still on its way). */
                 T_EQ(wse_mpi_submit(m, r, "count", NULL, 0, &b), 0);
                 if (round == 1)

@@ -16,7 +16,7 @@ static wse_mpi *g_m;
 static atomic_int destroy_called;
 static atomic_int n_after_destroy;
 static pthread_mutex_t end_lock = PTHREAD_MUTEX_INITIALIZER;
-static double last_end;          /* protected by end_lock */
+static double last_end; /* protected by end_lock */
 
 static void
 note_end(void)
@@ -95,10 +95,10 @@ main(int argc, char **argv)
         returned = t_now();
         T_ASSERT(shut > 0);
         T_ASSERT(ok > 0);
-        printf("mpi_destroy: %d tasks, %d nested submits accepted, %d refused (ESHUTDOWN)\n",
-               n, ok, shut);
+        printf("mpi_destroy: %d tasks, %d nested submits accepted, %d refused (ESHUTDOWN)\n", n, ok,
+               shut);
     } else {
-        t_sleep(0.1);       /* some nested submits before this rank closes */
+        t_sleep(0.1); /* some nested submits before this rank closes */
         atomic_store(&destroy_called, 1);
         T_EQ(wse_mpi_destroy(m), 0);
         returned = t_now();

@@ -41,7 +41,7 @@ thread_cpu(const char *name)
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';
-        const char *p = strrchr(buf, ')');   /* fields after the command name */
+        const char *p = strrchr(buf, ')'); /* fields after the command name */
         unsigned long ut = 0, st = 0;
         if (p != NULL &&
             sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
@@ -56,8 +56,8 @@ process_cpu(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
 }
 
 int
@@ -68,7 +68,7 @@ main(int argc, char **argv)
     t_watchdog(60);
     t_init(&argc, &argv, 2, &ex, &m);
     MPI_Barrier(MPI_COMM_WORLD);
-    t_sleep(0.1);          /* past the backoff ramp */
+    t_sleep(0.1); /* past the backoff ramp */
     double t0 = t_now();
     double p0 = process_cpu();
     double c0 = thread_cpu("wse-mpi");

@@ -55,10 +55,9 @@ main(int argc, char **argv)
     if (test_rank == 0) {
         roundtrip(m, 0, len + 1, 99);
         roundtrip(m, size - 1, 1, 7);
-        roundtrip(m, size - 1, 8192, 8);   /* the largest inline payload */
-        roundtrip(m, size - 1, 8193, 9);   /* the smallest out-of-line one */
-        printf("mpi_large: %zu MiB round trip to the next rank in %.3f s (rank 0)\n", mib,
-               t1 - t0);
+        roundtrip(m, size - 1, 8192, 8); /* the largest inline payload */
+        roundtrip(m, size - 1, 8193, 9); /* the smallest out-of-line one */
+        printf("mpi_large: %zu MiB round trip to the next rank in %.3f s (rank 0)\n", mib, t1 - t0);
     }
     t_fini(ex, m);
     return 0;

@@ -28,7 +28,7 @@ submitter(void *arg)
             len[i] = (size_t)(rand_r(&seed) % 65);
             for (size_t k = 0; k < len[i]; k++)
                 want[i][k] = (unsigned char)rand_r(&seed);
-            int dest = rand_r(&seed) % (size + 1) - 1;   /* -1 is ANY_RANK */
+            int dest = rand_r(&seed) % (size + 1) - 1; /* -1 is ANY_RANK */
             T_EQ(wse_mpi_submit(g_m, dest, "echo", want[i], len[i], &f[i]), 0);
         }
         T_EQ(wse_wait(f, (size_t)n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL), 0);

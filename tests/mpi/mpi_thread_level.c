@@ -16,7 +16,7 @@ main(int argc, char **argv)
     wse_mpi *m = sentinel;
     t_watchdog(60);
     T_EQ(wse_executor_create(&ex, NULL), 0);
-    T_EQ(wse_mpi_create(&m, ex, MPI_COMM_WORLD), EPROTONOSUPPORT);    /* not initialised */
+    T_EQ(wse_mpi_create(&m, ex, MPI_COMM_WORLD), EPROTONOSUPPORT); /* not initialised */
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &test_rank);

@@ -12,10 +12,10 @@
 
 #include "mpi_test.h"
 
-static atomic_int n_ran;        /* tasks that ran here (any name) */
-static atomic_int n_saw_stop;   /* tasks that saw wse_stop_requested() */
-static atomic_int n_started;    /* "spin_stop" tasks that have started here */
-static atomic_int n_counted;    /* "count" tasks that ran here */
+static atomic_int n_ran;      /* tasks that ran here (any name) */
+static atomic_int n_saw_stop; /* tasks that saw wse_stop_requested() */
+static atomic_int n_started;  /* "spin_stop" tasks that have started here */
+static atomic_int n_counted;  /* "count" tasks that ran here */
 
 static int
 t_echo(const void *in, size_t in_len, void **out, size_t *out_len)

@@ -37,8 +37,8 @@ main(int argc, char **argv)
     int64_t x = 7 + wse_mpi_rank(m);
     wse_future *f;
     size_t len = 0;
-    if (wse_mpi_submit(m, (wse_mpi_rank(m) + 1) % wse_mpi_size(m), "square", &x, sizeof(x),
-                       &f) != 0 ||
+    if (wse_mpi_submit(m, (wse_mpi_rank(m) + 1) % wse_mpi_size(m), "square", &x, sizeof(x), &f) !=
+            0 ||
         wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL) != 0)
         MPI_Abort(MPI_COMM_WORLD, 1);
     const int64_t *y = wse_mpi_result(f, &len);
