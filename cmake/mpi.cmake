@@ -1,9 +1,16 @@
 # libwsexec_mpi: wsexec futures across the ranks of an MPI job (src/mpi/,
 # include/wsexec_mpi.h). WSE_MPI=AUTO builds it when find_package(MPI COMPONENTS C)
-# finds a C MPI, ON requires it, OFF never builds it. The core library never links
-# MPI: only these targets do.
+# finds a C MPI, ON requires it, OFF never builds it. The default is AUTO at top level
+# and OFF as a subproject (a parent that wants the layer says so, as for the tools).
+# The core library never links MPI: only these targets do.
 
-set(WSE_MPI AUTO CACHE STRING "Build libwsexec_mpi: AUTO (when C MPI is found), ON, OFF")
+if(WSE_TOP_LEVEL)
+  set(_wse_mpi_default AUTO)
+else()
+  set(_wse_mpi_default OFF)
+endif()
+set(WSE_MPI ${_wse_mpi_default} CACHE STRING
+    "Build libwsexec_mpi: AUTO (when C MPI is found), ON, OFF")
 set_property(CACHE WSE_MPI PROPERTY STRINGS AUTO ON OFF)
 string(TOUPPER "${WSE_MPI}" _wse_mpi)
 if(NOT _wse_mpi MATCHES "^(AUTO|ON|OFF)$")
