@@ -451,6 +451,12 @@ out_new(struct wse_mpi *m, struct wse__mpi_out *o)
 {
     o->next = NULL;
     m->n_live++;
+    if (wse_future_done(o->promise)) {
+        /* Cancelled before we saw it: never sent; out_cancelled() frees it. */
+        o->result_in = true;
+        out_insert(m, o);
+        return;
+    }
     if (o->rank != WSE_MPI_ANY_RANK) {
         out_place(m, o, o->rank);
         return;
@@ -468,10 +474,12 @@ out_cancelled(struct wse_mpi *m, struct wse__mpi_out *o)
 {
     o->cancel_seen = true;
     if (o->placed < 0) {
-        /* Still in the pool: it never runs. */
-        pool_remove(m, o);
-        o->result_in = true;
-        out_insert(m, o); /* out_maybe_free() removes it again */
+        if (!o->result_in) {
+            /* Still in the pool: it never runs. */
+            pool_remove(m, o);
+            o->result_in = true;
+            out_insert(m, o); /* out_maybe_free() removes it again */
+        }
     } else if (!o->result_in) {
         if (o->local != NULL) {
             wse_future_request_stop(o->local->fut);

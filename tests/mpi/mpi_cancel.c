@@ -7,7 +7,8 @@
  * (round 1) or stops it (round 2), and requests a stop of A. Afterwards, over all
  * ranks: B never ran, every A saw the stop, and the local futures are CANCELLED.
  * B is submitted once A runs: the executor may start queued tasks in any order.
- * Last, a task that ignores the stop and returns a result: the local future
+ * Then 200 tasks cancelled right after their submit, behind a running A. Last, a
+ * task that ignores the stop and returns a result: the local future
  * stays CANCELLED and the late result is dropped (and freed: LeakSanitizer).
  */
 #include "tasks.h"
@@ -66,6 +67,30 @@ main(int argc, char **argv)
         }
     }
 
+    /* Cancelled at once, many times, behind a running A on the last rank: whether the
+     * cancel beats the send (then nothing is sent) or follows it, B never runs. */
+    int last = size - 1;
+    wse_future *a = NULL;
+    if (test_rank == 0)
+        T_EQ(wse_mpi_submit(m, last, "spin_stop", NULL, 0, &a), 0);
+    if (test_rank == last) {
+        double end = t_now() + 30 * t_scale();
+        while (atomic_load(&n_started) < 3 && t_now() < end)
+            t_sleep(0.001);
+        T_EQ(atomic_load(&n_started), 3);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (test_rank == 0) {
+        for (int i = 0; i < 200; i++) {
+            wse_future *b = NULL;
+            T_EQ(wse_mpi_submit(m, last, "count", NULL, 0, &b), 0);
+            T_ASSERT(wse_future_cancel(b));
+            wse_future_release(b);
+        }
+        T_ASSERT(wse_future_request_stop(a));
+        wse_future_release(a);
+    }
+
     wse_future *late[4] = {NULL};
     if (test_rank == 0) {
         for (int r = 0; r < size && r < 4; r++) {
@@ -85,8 +110,8 @@ main(int argc, char **argv)
         }
     }
     T_EQ(t_sum(atomic_load(&n_counted)), 0);
-    T_EQ(t_sum(atomic_load(&n_started)), 2 * size);
-    T_EQ(t_sum(atomic_load(&n_saw_stop)), 2 * size);
+    T_EQ(t_sum(atomic_load(&n_started)), 2 * size + 1);
+    T_EQ(t_sum(atomic_load(&n_saw_stop)), 2 * size + 1);
     T_EQ(wse_executor_destroy(ex), 0);
     MPI_Finalize();
     return 0;
