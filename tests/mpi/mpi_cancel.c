@@ -38,16 +38,14 @@ main(int argc, char **argv)
                     t_sleep(0.001);
                 T_EQ(atomic_load(&n_started), round);
             }
-            if (test_rank == r && r != 0) {
-                int one = 1;
-                MPI_Send(&one, 1, MPI_INT, 0, TAG_STARTED, MPI_COMM_WORLD);
-            }
+            /* Empty messages: another thread (the layer's, inside MPI) may complete the
+             * receive, and ThreadSanitizer cannot see Open MPI's synchronisation of the
+             * buffer it would write. */
+            if (test_rank == r && r != 0)
+                MPI_Send(NULL, 0, MPI_INT, 0, TAG_STARTED, MPI_COMM_WORLD);
             if (test_rank == 0) {
-                if (r != 0) {
-                    int one = 0;
-                    MPI_Recv(&one, 1, MPI_INT, r, TAG_STARTED, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-                    T_EQ(one, 1);
-                }
+                if (r != 0)
+                    MPI_Recv(NULL, 0, MPI_INT, r, TAG_STARTED, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
                 T_EQ(wse_future_state(a), WSE_PENDING); /* a promise: pending until the result */
                 /* A runs on r's only worker, so B waits there (or is still on its way). */
                 T_EQ(wse_mpi_submit(m, r, "count", NULL, 0, &b), 0);
