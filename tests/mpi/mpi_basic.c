@@ -32,6 +32,45 @@ on_done_cb(wse_future *f, void *arg)
     atomic_fetch_add(&n_callbacks, 1);
 }
 
+/* wse_mpi_destroy from a worker and from the progress thread: EDEADLK. */
+static wse_mpi *g_m;
+static atomic_int cb_destroy_rc = -1;
+static int
+destroy_task(void *arg, void **result)
+{
+    (void)arg;
+    *result = (void *)(intptr_t)wse_mpi_destroy(g_m);
+    return 0;
+}
+static void
+destroy_cb(wse_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    atomic_store(&cb_destroy_rc, wse_mpi_destroy(g_m));
+}
+
+static void
+test_edeadlk(wse_mpi *m, wse_executor *ex, int peer)
+{
+    g_m = m;
+    wse_future *f = NULL;
+    T_EQ(wse_submit(ex, destroy_task, NULL, &f), 0);
+    T_EQ(wse_future_wait(f, WSE_FOREVER), 0);
+    T_EQ((intptr_t)wse_future_value(f), EDEADLK);
+    wse_future_release(f);
+    /* The callback of a remote future runs on the progress thread (or here, if the
+     * result is already in: then destroy would be legal, so wait on a slow task). */
+    f = t_submit_i32(m, peer, "sleep_ms", 100);
+    T_EQ(wse_future_on_done(f, destroy_cb, NULL), 0);
+    T_EQ(wse_future_wait(f, WSE_FOREVER), 0);
+    double end = t_now() + 10 * t_scale();
+    while (atomic_load(&cb_destroy_rc) < 0 && t_now() < end)
+        t_sleep(0.001);
+    T_EQ(atomic_load(&cb_destroy_rc), EDEADLK);
+    wse_future_release(f);
+}
+
 static void
 test_results(wse_mpi *m, int peer)
 {
@@ -294,6 +333,7 @@ main(int argc, char **argv)
     test_einval(m, ex);
     test_deadline(m, peer);
     test_composition(m, ex, peer);
+    test_edeadlk(m, ex, peer);
     MPI_Barrier(MPI_COMM_WORLD);
     if (test_rank == 0) {
         test_first_completed(m);
