@@ -78,9 +78,10 @@ typedef int (*wse_mpi_fn)(const void *in, size_t in_len, void **out, size_t *out
  * the progress thread. MPI must have been initialised with MPI_THREAD_MULTIPLE.
  * EINVAL: out or ex is NULL, or comm is MPI_COMM_NULL. EPROTONOSUPPORT: MPI is not
  * initialised (or already finalised), or provides less than MPI_THREAD_MULTIPLE;
- * nothing is allocated and no MPI call is made on comm. ENOMEM, EAGAIN (no thread):
- * on any rank makes the call fail on every rank, each returning the code of the
- * lowest failing rank; nothing is left allocated. *out is untouched on error.
+ * nothing is allocated and no MPI call is made on comm. ENOMEM, EAGAIN (no thread)
+ * on any rank makes the call fail on every rank (a failing rank returns its own
+ * code, the others one of the failing ranks' codes); nothing is left allocated.
+ * *out is untouched on error.
  */
 WSE_EXPORT int wse_mpi_create(wse_mpi **out, wse_executor *ex, MPI_Comm comm);
 
