@@ -41,8 +41,7 @@ enum {
     WSE__MPI_CANCEL_ACK, /* runner -> submitter */
 };
 
-#define WSE__MPI_CODE_CANCELLED (-1) /* RESULT code: the task ended CANCELLED */
-#define WSE__MPI_INLINE 8192u        /* payloads up to this size ride in the header message */
+#define WSE__MPI_INLINE 8192u /* payloads up to this size ride in the header message */
 /* Bytes per data message (MPI counts are ints); a test build makes it small. */
 #ifdef WSE__MPI_CHUNK_BYTES
 #define WSE__MPI_CHUNK ((size_t)WSE__MPI_CHUNK_BYTES)
@@ -52,13 +51,14 @@ enum {
 
 struct wse__mpi_hdr {
     uint32_t kind;     /* WSE__MPI_TASK ... */
-    int32_t code;      /* RESULT: 0 DONE, > 0 FAILED with it, WSE__MPI_CODE_CANCELLED */
+    int32_t code;      /* RESULT: 0 DONE, else FAILED with it (unless F_CANCELLED) */
     uint64_t id;       /* task id, unique per submitting rank */
     uint64_t len;      /* payload (TASK) or result (RESULT) bytes */
     uint32_t name_len; /* TASK: bytes of the name that follow the header */
-    uint32_t flags;    /* WSE__MPI_F_INLINE: the bytes follow the name in this message */
+    uint32_t flags;    /* WSE__MPI_F_* */
 };
-#define WSE__MPI_F_INLINE 1u
+#define WSE__MPI_F_INLINE 1u    /* the bytes follow the name in this message */
+#define WSE__MPI_F_CANCELLED 2u /* RESULT: the task ended CANCELLED */
 #define WSE__MPI_CTRL_MAX (sizeof(struct wse__mpi_hdr) + WSE_MPI_MAX_NAME + WSE__MPI_INLINE)
 
 /* ------------------------------------------------------------------------- */

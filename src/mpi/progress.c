@@ -155,7 +155,7 @@ send_msg(struct wse_mpi *m, int dest, const struct wse__mpi_hdr *hdr, const char
     size_t ctrl_len = sizeof(*hdr) + hdr->name_len + (inline_data ? len : 0);
     unsigned char *ctrl = xmalloc(ctrl_len);
     struct wse__mpi_hdr h = *hdr;
-    h.flags = inline_data ? WSE__MPI_F_INLINE : 0;
+    h.flags = (hdr->flags & ~WSE__MPI_F_INLINE) | (inline_data ? WSE__MPI_F_INLINE : 0);
     memcpy(ctrl, &h, sizeof(h));
     if (h.name_len > 0)
         memcpy(ctrl + sizeof(h), name, h.name_len);
@@ -249,8 +249,8 @@ in_done_cb(wse_future *f, void *arg)
     pthread_mutex_unlock(&m->lock);
 }
 
-static void out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, void *bytes,
-                       size_t len);
+static void out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, bool cancelled,
+                       void *bytes, size_t len);
 
 /* Start a run of fn(in, in_len) for (src, id). Takes in. On failure to submit, the
  * task is answered at once with the error. */
@@ -275,7 +275,7 @@ in_start(struct wse_mpi *m, int src, uint64_t id, wse_mpi_fn fn, void *in, size_
         free(t);
         free(in);
         if (local != NULL) {
-            out_finish(m, local, rc, NULL, 0);
+            out_finish(m, local, rc, false, NULL, 0);
         } else {
             struct wse__mpi_hdr h = {.kind = WSE__MPI_RESULT, .code = rc, .id = id};
             send_msg(m, src, &h, NULL, NULL);
@@ -295,31 +295,25 @@ in_start(struct wse_mpi *m, int src, uint64_t id, wse_mpi_fn fn, void *in, size_
 static void
 in_finish(struct wse_mpi *m, struct wse__mpi_in *t)
 {
-    int code;
-    switch (wse_future_state(t->fut)) {
-    case WSE_DONE:
-        code = 0;
-        break;
-    case WSE_CANCELLED:
-        code = WSE__MPI_CODE_CANCELLED;
-        break;
-    default:
-        code = wse_future_error(t->fut);
-        break;
-    }
+    wse_state st = wse_future_state(t->fut);
+    bool cancelled = st == WSE_CANCELLED;
+    int code = st == WSE_FAILED ? wse_future_error(t->fut) : 0;
     in_remove(m, t);
     free(t->in);
     if (t->src == m->rank) {
         struct wse__mpi_out *o = out_find(m, t->id);
         if (o != NULL) {
             o->local = NULL;
-            out_finish(m, o, code, t->out, t->out_len);
+            out_finish(m, o, code, cancelled, t->out, t->out_len);
         } else {
             free(t->out);
         }
     } else {
-        struct wse__mpi_hdr h = {
-            .kind = WSE__MPI_RESULT, .code = code, .id = t->id, .len = t->out_len};
+        struct wse__mpi_hdr h = {.kind = WSE__MPI_RESULT,
+                                 .code = code,
+                                 .id = t->id,
+                                 .len = t->out_len,
+                                 .flags = cancelled ? WSE__MPI_F_CANCELLED : 0};
         send_msg(m, t->src, &h, NULL, t->out);
     }
     wse_future_release(t->fut);
@@ -344,15 +338,16 @@ out_maybe_free(struct wse_mpi *m, struct wse__mpi_out *o)
     m->n_live--;
 }
 
-/* The task has ended with code (see struct wse__mpi_hdr); bytes (malloc'd or NULL)
- * is its result. Complete the promise, unless it was cancelled here already. */
+/* The task has ended: CANCELLED, or DONE (code 0) with bytes (malloc'd or NULL) as its
+ * result, or FAILED with code. Complete the promise, unless it was cancelled here. */
 static void
-out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, void *bytes, size_t len)
+out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, bool cancelled, void *bytes,
+           size_t len)
 {
     o->result_in = true;
     if (o->placed >= 0)
         m->in_flight[o->placed]--;
-    if (code == 0) {
+    if (!cancelled && code == 0) {
         void *v = wse__mpi_result_new(bytes, len);
         if (v == NULL) {
             free(bytes);
@@ -362,7 +357,7 @@ out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, void *bytes, siz
         }
     } else {
         free(bytes);
-        if (code == WSE__MPI_CODE_CANCELLED)
+        if (cancelled)
             wse_future_cancel(o->promise);
         else
             wse_promise_set_error(o->promise, code);
@@ -536,7 +531,7 @@ on_result(struct wse_mpi *m, int src, const struct wse__mpi_hdr *h)
         free(bytes);
         return;
     }
-    out_finish(m, o, h->code, bytes, (size_t)h->len);
+    out_finish(m, o, h->code, (h->flags & WSE__MPI_F_CANCELLED) != 0, bytes, (size_t)h->len);
 }
 
 static void

@@ -120,6 +120,11 @@ test_results(wse_mpi *m, int peer)
     T_ASSERT(wse_mpi_result(f, &len) == NULL);
     T_EQ(len, 0);
     wse_future_release(f);
+    f = t_submit_i32(m, peer, "fail", -1); /* any nonzero code, negative ones too */
+    T_EQ(wse_future_wait(f, WSE_FOREVER), 0);
+    T_EQ(wse_future_state(f), WSE_FAILED);
+    T_EQ(wse_future_error(f), -1);
+    wse_future_release(f);
     f = t_submit_i32(m, peer, "fail", ECANCELED);
     T_EQ(wse_future_wait(f, WSE_FOREVER), 0);
     T_EQ(wse_future_state(f), WSE_FAILED);
