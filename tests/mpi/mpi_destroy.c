@@ -1,6 +1,7 @@
 /*
  * Collective destroy while other ranks still submit: ranks 1.. call
- * wse_mpi_destroy after 100 ms; rank 0 keeps sending them tasks for 300 ms, then
+ * wse_mpi_destroy after 100 ms; rank 0 keeps sending them tasks for 300 ms (both
+ * times CK_TIMEOUT_MULTIPLIER), then
  * destroys too. The tasks ("nested") submit a task back to rank 0 from inside, so
  * some of them find their own rank closing (ESHUTDOWN) and the others add work
  * that destroy must wait for. Checks, with CLOCK_MONOTONIC shared by the ranks of
@@ -73,7 +74,7 @@ main(int argc, char **argv)
     if (test_rank == 0) {
         wse_future *f[4096];
         int n = 0;
-        double end = t_now() + 0.3;
+        double end = t_now() + 0.3 * t_scale();
         while (t_now() < end && n < 4096) {
             T_EQ(wse_mpi_submit(m, 1 + n % (size - 1), "nested", NULL, 0, &f[n]), 0);
             n++;
@@ -98,7 +99,7 @@ main(int argc, char **argv)
         printf("mpi_destroy: %d tasks, %d nested submits accepted, %d refused (ESHUTDOWN)\n", n, ok,
                shut);
     } else {
-        t_sleep(0.1); /* some nested submits before this rank closes */
+        t_sleep(0.1 * t_scale()); /* some nested submits before this rank closes */
         atomic_store(&destroy_called, 1);
         T_EQ(wse_mpi_destroy(m), 0);
         returned = t_now();
