@@ -5,6 +5,12 @@ round), then writes {raw.csv,summary.csv,results.md,*.png} and prints the tables
   driver.py BUILD_DIR [RESULTS_DIR]   run (bench/run.sh calls it)
   driver.py --replot RESULTS_DIR      redraw the PNGs from RESULTS_DIR/raw.csv, no run
 
+WORKLOADS="rounds round2" (names from ORDER, space- or comma-separated) runs only
+those; the run's files then carry the names as a suffix (raw-rounds-round2.csv,
+summary-..., results-....md), so a partial run never replaces a whole run's files.
+The rounds workload also writes rounds.csv and rounds.png (efficiency against task
+duration).
+
 Only a full run (no QUICK, no knob in the environment) writes bench/results/, the
 committed results that docs/performance.md shows; any other run writes
 bench/results-quick/ (not committed), unless RESULTS_DIR says otherwise."""
@@ -22,7 +28,8 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK = os.environ.get("QUICK") == "1"
 KNOBS = ["RUNS", "WORKERS", "FIB_N", "FLAT_N", "PY_FLAT_N", "FF_TASKS", "WAITN_MAX",
-         "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS"]
+         "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS",
+         "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S"]
 FULL = not QUICK and not any(os.environ.get(k) for k in KNOBS)
 REPLOT = len(sys.argv) > 1 and sys.argv[1] == "--replot"
 if REPLOT:
@@ -50,12 +57,44 @@ CHILD_ENV = dict(os.environ)
 for k, d, q in [("RT_HOT_N", "20000", "2000"), ("RT_GAP_N", "200", "20"),
                 ("FC_N", "100", "20"), ("FF_N", "20", "3"), ("IDLE_MS", "2000", "300")]:
     CHILD_ENV[k] = env(k, d, q)
+# rounds: task durations in us (the kernel's length is calibrated to them), steps
+# per run (at least; more for short tasks, so that a run lasts ROUNDS_MIN_MS).
+ROUNDS_US = [float(x) for x in env("ROUNDS_US", "1024 256 64 16 4 1", "1024 64 4 1").split()]
+for k, d, q in [("ROUNDS_S", "1000", "200"), ("ROUNDS_MIN_MS", "100", "20"),
+                ("ROUND2_S", "20000", "2000")]:
+    CHILD_ENV[k] = env(k, d, q)
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
 BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
-    ("wsexec", "wse_bench"), ("tbb", "tbb_bench"), ("omp-gcc", "omp_gcc_bench"),
-    ("omp-clang", "omp_clang_bench"), ("condvar-pool", "cv_bench"),
-    ("sequential", "seq_bench")]}
+    ("wsexec", "wse_bench"), ("wsexec-c++", "cxx_bench"), ("tbb", "tbb_bench"),
+    ("omp-gcc", "omp_gcc_bench"), ("omp-clang", "omp_clang_bench"),
+    ("condvar-pool", "cv_bench"), ("sequential", "seq_bench")]}
+
+
+ALL_WORKLOADS = ["fib", "flat", "rt", "fc", "ff", "waitn", "idle", "rounds", "round2"]
+_sel = os.environ.get("WORKLOADS", "").replace(",", " ").split()
+for _w in _sel:
+    if _w not in ALL_WORKLOADS:
+        sys.exit(f"driver.py: unknown workload {_w} in WORKLOADS (known: {' '.join(ALL_WORKLOADS)})")
+SELECTED = [w for w in ALL_WORKLOADS if w in _sel] if _sel else ALL_WORKLOADS
+SUFFIX = "" if SELECTED == ALL_WORKLOADS else "-" + "-".join(SELECTED)
+ROUNDS_CONFIGS = [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-ondone"),
+                  ("wsexec", "wsexec-after"), ("omp-gcc", "omp-gcc-for"),
+                  ("omp-clang", "omp-clang-for"), ("omp-gcc", "omp-gcc-task"),
+                  ("omp-clang", "omp-clang-task"), ("tbb", "tbb-for")]
+ROUNDS_K = []  # iterations of the kernel per task, one per ROUNDS_US (calibrate())
+
+
+def calibrate():
+    """Measures the kernel's ns per iteration once (seq_bench calib) and sets the
+    iteration counts of the rounds sweep; the children get it too (rounds_steps)."""
+    p = subprocess.run([BIN["sequential"], "calib", "-", "sequential", "1"],
+                       capture_output=True, text=True, check=True)
+    nspi = float(p.stdout.strip().split(",")[-1])
+    CHILD_ENV["ROUNDS_NS_PER_ITER"] = f"{nspi:.6g}"
+    ROUNDS_K[:] = sorted({max(1, round(us * 1000 / nspi)) for us in ROUNDS_US}, reverse=True)
+    print(f"rounds: {nspi:.3g} ns per kernel iteration; k = "
+          + " ".join(str(k) for k in ROUNDS_K), flush=True)
 
 
 def cmd(peer, workload, param, config, workers):
@@ -73,6 +112,9 @@ def jobs():
         for k in ("1", w):
             for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang"):
                 j.append((peer, "fib", n, f"{peer}-{k}w", k))
+            # The C++ interface and the C API in one process: wsexec-c++-Kw,
+            # wsexec-c-Kw and their ratio (wsexec-c++/c-Kw).
+            j.append(("wsexec-c++", "fib", n, f"wsexec-cxx-{k}w", k))
         j.append(("sequential", "fib", n, "sequential", "1"))
     for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "sequential"):
         j.append((peer, "flat", FLAT_N, peer, w))
@@ -93,7 +135,15 @@ def jobs():
         n *= 10
     for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "cpython"):
         j.append((peer, "idle", "-", peer, w))
-    return [x for x in j if x[0] == "cpython" or os.path.exists(BIN[x[0]])]
+    for k in ROUNDS_K:
+        for peer, config in ROUNDS_CONFIGS:
+            j.append((peer, "rounds", str(k), config, w))
+        j.append(("sequential", "rounds", str(k), "sequential", "1"))
+    for peer, config in [("wsexec", "wsexec-batch"), ("omp-gcc", "omp-gcc-for"),
+                         ("omp-clang", "omp-clang-for"), ("tbb", "tbb-for")]:
+        j.append((peer, "round2", "2", config, w))
+    return [x for x in j if x[1] in SELECTED and
+            (x[0] == "cpython" or os.path.exists(BIN[x[0]]))]
 
 
 def run_all():
@@ -118,7 +168,7 @@ def run_all():
                 wl, pa, co, metric, value = line.split(",")
                 rows.append((r, wl, pa, co, metric, float(value)))
         print(f"round {r}/{RUNS} done, {time.monotonic() - t_start:.0f} s", flush=True)
-    with open(os.path.join(RESULTS, "raw.csv"), "w", newline="") as f:
+    with open(os.path.join(RESULTS, f"raw{SUFFIX}.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "workload", "param", "config", "metric", "value"])
         w.writerows(rows)
@@ -138,8 +188,12 @@ META = {
            "wait(FIRST_EXCEPTION); tasks started after the failure", "median_us", False),
     "waitn": ("Wait cost against n: ns per future", None, False),
     "idle": ("Idle executor: CPU over the idle period (% of one core)", "cpu_pct", False),
+    "rounds": ("Rounds: steps of one compute-bound task per worker (1-D stencil)", None,
+               True),
+    "round2": ("One round of 2 empty tasks from the main thread: time per step",
+               "median_us", False),
 }
-ORDER = ["fib", "flat", "rt", "fc", "ff", "waitn", "idle"]
+ORDER = ALL_WORKLOADS
 
 
 def is_peer(config):
@@ -177,7 +231,7 @@ def collect(rows):
 
 def summarize(vals):
     med = {k: statistics.median(v) for k, v in vals.items()}
-    with open(os.path.join(RESULTS, "summary.csv"), "w", newline="") as f:
+    with open(os.path.join(RESULTS, f"summary{SUFFIX}.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["workload", "param", "config", "metric", "median", "runs"])
         for k in sorted(med):
@@ -199,6 +253,9 @@ def tables(med):
             continue
         title, primary, higher = META[wl]
         out.append(f"### {wl}: {title}\n")
+        if wl == "rounds":
+            out.append(rounds_table(med))
+            continue
         if wl == "waitn":
             series = sorted({(k[2], k[3]) for k in keys})
             ns = sorted({int(k[1]) for k in keys})
@@ -210,7 +267,7 @@ def tables(med):
             out.append("")
             continue
         metrics = [m for m in ["time_ms", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
-                               "p99_us", "cpu_pct", "in_vain"] if any(k[3] == m for k in keys)]
+                               "p99_us", "cpu_pct", "in_vain", "ratio"] if any(k[3] == m for k in keys)]
         rowsk = sorted({(k[1], k[2]) for k in keys},
                        key=lambda x: (int(x[0]) if x[0].isdigit() else x[0], x[1]))
         best = {}
@@ -267,6 +324,10 @@ def plots(vals, mode):
     for wl in ORDER:
         keys = [k for k in vals if k[0] == wl]
         if not keys:
+            continue
+        if wl == "rounds":
+            if rounds_plot(vals, mode, tmp):
+                made.append("rounds.png")
             continue
         title, primary, higher = META[wl]
         dat = os.path.join(tmp, f"{wl}.dat")
@@ -330,29 +391,164 @@ def plots(vals, mode):
     return made
 
 
+def rounds_analysis(med):
+    """Per configuration and task size: the task's sequential duration, the time per
+    step, the per-step overhead (step - task), the FLOP rate and the efficiency (rate /
+    peak; peak: the best rate of any configuration at the largest task). Returns
+    (rows, peak, metg): rows are dicts sorted by configuration, then task size
+    (largest first); metg maps a configuration to (interpolated us or None, smallest
+    sweep point reaching 50 % or None, a note)."""
+    ks = sorted({int(k[1]) for k in med if k[0] == "rounds"}, reverse=True)
+    configs = [c for _, c in ROUNDS_CONFIGS
+               if any(k[0] == "rounds" and k[2] == c for k in med)]
+    if not ks or not configs:
+        return [], None, {}
+    rate = lambda c, k: med.get(("rounds", str(k), c, "gflops"))
+    peak = max((rate(c, ks[0]) for c in configs if rate(c, ks[0]) is not None), default=None)
+    rows, metg = [], {}
+    for c in configs:
+        pts = []
+        for k in ks:
+            task = med.get(("rounds", str(k), "sequential", "task_us"))
+            step = med.get(("rounds", str(k), c, "step_us"))
+            g = rate(c, k)
+            if step is None or g is None:
+                continue
+            eff = g / peak if peak else None
+            rows.append({"config": c, "k": k, "task_us": task, "step_us": step,
+                         "overhead_us": step - task if task is not None else None,
+                         "gflops": g, "efficiency": eff})
+            if task is not None and eff is not None:
+                pts.append((task, eff))
+        metg[c] = metg50(pts)
+    return rows, peak, metg
+
+
+def metg50(pts):
+    """pts: (task us, efficiency), largest task first. Returns (interpolated, sweep,
+    note): interpolated: walking down from the largest task, the first crossing below
+    50 %, interpolated linearly in log(duration) between the two sweep points around
+    it (None if there is no crossing); sweep: the smallest sweep point whose efficiency
+    is >= 50 % (None if none is). The two differ when noise makes the curve dip below
+    50 % and come back."""
+    if not pts:
+        return None, None, "no data"
+    ok = [d for d, e in pts if e >= 0.5]
+    sweep = min(ok) if ok else None
+    if pts[0][1] < 0.5:
+        return None, sweep, f"below 50 % already at {pts[0][0]:.3g} us"
+    for (d0, e0), (d1, e1) in zip(pts, pts[1:]):
+        if e1 < 0.5:
+            t = (0.5 - e1) / (e0 - e1)
+            d = math.exp(math.log(d1) + t * (math.log(d0) - math.log(d1)))
+            note = "" if sweep == d0 else "the curve comes back above 50 % below the crossing"
+            return d, sweep, note
+    return None, sweep, f"still >= 50 % at the smallest task ({pts[-1][0]:.3g} us)"
+
+
+def rounds_table(med):
+    rows, peak, metg = rounds_analysis(med)
+    if not rows:
+        return ""
+    out = [f"Peak: {fmt(peak)} GFLOP/s (the best configuration at the largest task). "
+           "overhead = time per step - the task's duration run alone sequentially.\n",
+           "| configuration | k | task us | step us | overhead us | GFLOP/s | efficiency |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        name = f"**{r['config']}**" if r["config"].startswith("wsexec") else r["config"]
+        out.append(f"| {name} | {r['k']:,} | {fmt(r['task_us'])} | {fmt(r['step_us'])} | "
+                   f"{fmt(r['overhead_us'])} | {fmt(r['gflops'])} | "
+                   f"{fmt(r['efficiency'])} |")
+    out += ["", "METG(50 %): the smallest task duration at which the efficiency is still "
+            ">= 50 %: interpolated in log(duration) between the sweep points around the "
+            "first crossing below 50 % (walking down from the largest task); and the "
+            "smallest sweep point anywhere that reaches 50 %.\n",
+            "| configuration | METG(50 %) us, interpolated | smallest sweep point >= 50 %, us | note |",
+            "|---|---:|---:|---|"]
+    for c, (d, p, note) in metg.items():
+        name = f"**{c}**" if c.startswith("wsexec") else c
+        out.append(f"| {name} | {fmt(d)} | {fmt(p)} | {note} |")
+    out.append("")
+    with open(os.path.join(RESULTS, "rounds.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["config", "k", "task_us", "step_us", "overhead_us", "gflops",
+                    "efficiency", "metg50_us", "metg50_sweep_us"])
+        for r in rows:
+            d, p, _ = metg[r["config"]]
+            w.writerow([r["config"], r["k"]] + [
+                "" if r[x] is None else f"{r[x]:.6g}"
+                for x in ("task_us", "step_us", "overhead_us", "gflops", "efficiency")] +
+                ["" if d is None else f"{d:.4g}", "" if p is None else f"{p:.4g}"])
+    return "\n".join(out)
+
+
+def rounds_plot(vals, mode, tmp):
+    """Efficiency (median, error bars min-max over the runs) against the task's
+    sequential duration, log x, one line per configuration."""
+    med = {k: statistics.median(v) for k, v in vals.items()}
+    rows, peak, _ = rounds_analysis(med)
+    if not rows or not peak:
+        return False
+    plots_, used = [], []
+    for i, c in enumerate(dict.fromkeys(r["config"] for r in rows)):
+        dat = os.path.join(tmp, f"rounds-{c}.dat")
+        with open(dat, "w") as f:
+            for r in sorted((r for r in rows if r["config"] == c), key=lambda r: r["k"]):
+                v = vals[("rounds", str(r["k"]), c, "gflops")]
+                used.append(v)
+                if r["task_us"] is not None:
+                    f.write(f"{r['task_us']} {r['efficiency']} {min(v) / peak} "
+                            f"{max(v) / peak}\n")
+        lw = 2.5 if c.startswith("wsexec") else 1.5
+        plots_.append(f"'{dat}' using 1:2:3:4 with yerrorlines lw {lw} pt {i + 4} "
+                      f"title '{c}'")
+    width = WORKERS if not REPLOT else os.environ.get("WORKERS", "2")
+    gp = os.path.join(tmp, "rounds.gp")
+    with open(gp, "w") as f:
+        f.write("set terminal pngcairo size 1000,560 noenhanced\n"
+                f"set output '{os.path.join(RESULTS, 'rounds.png')}'\n"
+                f"set title \"Rounds: {width} tasks per step (one per worker), 1-D stencil; "
+                f"efficiency = FLOP rate / peak ({fmt(peak)} GFLOP/s)\\n"
+                f"{runs_note(used, mode)}\" font ',10'\n"
+                "set logscale x\nset xlabel 'task duration, run alone (us, log)'\n"
+                "set ylabel 'efficiency'\nset yrange [0:1.1]\nset grid\n"
+                "set key outside right top font ',9'\n"
+                "set arrow from graph 0, first 0.5 to graph 1, first 0.5 nohead dt 2 lc rgb 'gray40'\n"
+                "plot " + ", ".join(plots_) + "\n")
+    p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if p.returncode != 0 or p.stderr.strip():
+        print(f"gnuplot on {gp}: {p.stderr}", file=sys.stderr)
+    return p.returncode == 0
+
+
 def main():
     os.makedirs(RESULTS, exist_ok=True)
     if REPLOT:
-        vals = collect(read_raw(os.path.join(RESULTS, "raw.csv")))
+        vals = collect(read_raw(os.path.join(RESULTS, f"raw{SUFFIX}.csv")))
         mode = os.environ.get("MODE", "full run")
         print(f"redrawn ({mode}): " + ", ".join(plots(vals, mode)))
         return
     mode = "full run" if FULL else ("QUICK run" if QUICK else "partial run (knobs set)")
     print(f"RUNS={RUNS} QUICK={int(QUICK)} FIB_N={' '.join(FIB_N)} FLAT_N={FLAT_N} "
-          f"workers={WORKERS}; {mode}: results in {RESULTS}", flush=True)
+          f"workers={WORKERS} workloads={' '.join(SELECTED)}; {mode}: results in {RESULTS}",
+          flush=True)
+    if "rounds" in SELECTED:
+        calibrate()
     rows, secs = run_all()
     vals = collect(rows)
     med = summarize(vals)
     md = tables(med)
     pngs = plots(vals, mode)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
-    with open(os.path.join(RESULTS, "results.md"), "w") as f:
+    with open(os.path.join(RESULTS, f"results{SUFFIX}.md"), "w") as f:
         f.write(f"# wsexec benchmark results\n\n{stamp}; {mode}; {RUNS} interleaved runs per "
                 f"configuration, medians over runs (p99: median of the per-run p99s); "
-                f"{secs:.0f} s. Raw data: raw.csv, medians: summary.csv.\n\n{md}\n"
+                f"{secs:.0f} s; workloads: {' '.join(SELECTED)}. Raw data: raw{SUFFIX}.csv, "
+                f"medians: summary{SUFFIX}.csv.\n\n{md}\n"
                 + "".join(f"![{p}]({p})\n" for p in pngs))
     print("\n" + md)
-    print(f"written: {RESULTS}/results.md, raw.csv, summary.csv, {', '.join(pngs)}")
+    print(f"written: {RESULTS}/results{SUFFIX}.md, raw{SUFFIX}.csv, summary{SUFFIX}.csv, "
+          + ", ".join(pngs) + (", rounds.csv" if "rounds" in SELECTED else ""))
 
 
 main()

@@ -1,5 +1,6 @@
 /* OpenMP tasks; built twice: gcc -fopenmp (libgomp) and clang -fopenmp=libomp.
- * Usage: omp_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle). */
+ * Usage: omp_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle rounds
+ * round2). */
 #include <omp.h>
 
 #include "common.h"
@@ -121,6 +122,93 @@ bench_idle(void)
     emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
 }
 
+/* rounds (common.h): (for) the usual loop-parallel code, a `parallel for` per step
+ * (the runtime keeps its thread team between regions); (task) the stencil as `task
+ * depend` from one thread, in/out on the result slots, then one taskwait. */
+static struct rounds rd;
+
+static void
+rounds_for(int64_t *lat)
+{
+    long w = (long)rd.width;
+    for (size_t s = 1; s <= rd.steps; s++) {
+        int64_t t0 = lat ? now_ns() : 0;
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < w; i++)
+            rounds_run(&rd, s, (size_t)i);
+        if (lat)
+            lat[s - 1] = now_ns() - t0;
+    }
+}
+
+static void
+rounds_task(void)
+{
+    double *v = rd.val;
+    size_t w = rd.width;
+    for (size_t s = 1; s <= rd.steps; s++)
+        for (size_t i = 0; i < w; i++) {
+            size_t lo, hi, up = (s - 1) * w, c = up + i, me = s * w + i;
+            rounds_neighbours(&rd, i, &lo, &hi);
+            lo += up;
+            hi += up;
+#pragma omp task firstprivate(s, i) depend(in : v[lo], v[c], v[hi]) depend(out : v[me])
+            rounds_run(&rd, s, i);
+        }
+#pragma omp taskwait
+}
+
+static void
+bench_rounds(void)
+{
+    int task = strstr(config, "task") != NULL;
+    rd.k = atol(param);
+    rd.width = (size_t)omp_get_max_threads();
+    size_t steps = rounds_steps(rd.k);
+    int64_t t0 = 0, t1 = 0;
+    if (task) {
+#pragma omp parallel
+#pragma omp single
+        {
+            rounds_reset(&rd, 10); /* warm-up */
+            rounds_task();
+            rounds_reset(&rd, steps);
+            t0 = now_ns();
+            rounds_task();
+            t1 = now_ns();
+        }
+    } else {
+        rounds_reset(&rd, 10);
+        rounds_for(NULL);
+        rounds_reset(&rd, steps);
+        t0 = now_ns();
+        rounds_for(NULL);
+        t1 = now_ns();
+    }
+    rounds_check(&rd, config);
+    rounds_emit(workload, param, config, &rd, t1 - t0);
+    free(rd.val);
+}
+
+static void
+bench_round2(void)
+{
+    size_t n = (size_t)env_long("ROUND2_S", 20000);
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    rd.k = 0;
+    rd.width = 2;
+    rounds_reset(&rd, 100);
+    rounds_for(NULL);
+    rounds_reset(&rd, n);
+    rounds_for(lat);
+    rounds_check(&rd, config);
+    emit_latency(workload, param, config, lat, n);
+    free(lat);
+    free(rd.val);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,6 +228,10 @@ main(int argc, char **argv)
         bench_rt();
     else if (strcmp(workload, "idle") == 0)
         bench_idle();
+    else if (strcmp(workload, "rounds") == 0)
+        bench_rounds();
+    else if (strcmp(workload, "round2") == 0)
+        bench_round2();
     else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], workload);
         return 2;

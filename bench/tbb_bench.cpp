@@ -1,5 +1,9 @@
-// oneTBB task_group. Usage: tbb_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle).
+// oneTBB task_group. Usage: tbb_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle
+// rounds round2).
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_group.h>
 
 #include <string>
@@ -97,6 +101,60 @@ bench_idle()
     emit(workload, param, config, "cpu_pct", 100.0 * (double)(c1 - c0) / (double)(w1 - w0));
 }
 
+// rounds (common.h): a parallel_for over the width per step, one task per index
+// (grainsize 1, simple_partitioner); the calling thread takes part.
+static rounds rd;
+
+static void
+rounds_for(int64_t *lat)
+{
+    for (size_t s = 1; s <= rd.steps; s++) {
+        int64_t t0 = lat ? now_ns() : 0;
+        tbb::parallel_for(
+            tbb::blocked_range<size_t>(0, rd.width, 1),
+            [s](const tbb::blocked_range<size_t> &r) {
+                for (size_t i = r.begin(); i != r.end(); i++)
+                    rounds_run(&rd, s, i);
+            },
+            tbb::simple_partitioner());
+        if (lat)
+            lat[s - 1] = now_ns() - t0;
+    }
+}
+
+static void
+bench_rounds(size_t width)
+{
+    rd.k = atol(param);
+    rd.width = width;
+    size_t steps = rounds_steps(rd.k);
+    rounds_reset(&rd, 10); // warm-up
+    rounds_for(nullptr);
+    rounds_reset(&rd, steps);
+    int64_t t0 = now_ns();
+    rounds_for(nullptr);
+    int64_t t1 = now_ns();
+    rounds_check(&rd, config);
+    rounds_emit(workload, param, config, &rd, t1 - t0);
+    free(rd.val);
+}
+
+static void
+bench_round2()
+{
+    size_t n = (size_t)env_long("ROUND2_S", 20000);
+    std::vector<int64_t> lat(n);
+    rd.k = 0;
+    rd.width = 2;
+    rounds_reset(&rd, 100);
+    rounds_for(nullptr);
+    rounds_reset(&rd, n);
+    rounds_for(lat.data());
+    rounds_check(&rd, config);
+    emit_latency(workload, param, config, lat.data(), n);
+    free(rd.val);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,6 +175,10 @@ main(int argc, char **argv)
         bench_rt();
     else if (w == "idle")
         bench_idle();
+    else if (w == "rounds")
+        bench_rounds((size_t)atoi(argv[4]));
+    else if (w == "round2")
+        bench_round2();
     else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], workload);
         return 2;

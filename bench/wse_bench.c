@@ -1,6 +1,6 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
  * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle stoppoll
- * stoplat. */
+ * stoplat rounds round2. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -465,6 +465,190 @@ bench_stoplat(void)
     free(lat);
 }
 
+/* ---- 10. rounds: `steps` steps of `workers` compute-bound tasks (common.h), three
+ * ways: a batch and a wait per step; a dependency graph driven by wse_future_on_done()
+ * counters; the same graph built up front with wse_submit_after(). The task of (s, i)
+ * gets s * width + i as its argument. */
+static struct rounds rd;
+
+static int
+round_task(void *arg, void **res)
+{
+    (void)res;
+    size_t id = (size_t)(uintptr_t)arg;
+    rounds_run(&rd, id / rd.width, id % rd.width);
+    return 0;
+}
+
+#define ROUND_ARG(s, i) ((void *)(uintptr_t)((s)*rd.width + (i)))
+
+/* (a) The main thread submits each step as a batch and waits for all of it. With
+ * lat, each step's time is stored there. */
+static void
+rounds_batch(wse_executor *ex, int64_t *lat)
+{
+    size_t w = rd.width;
+    void **args = malloc(w * sizeof *args);
+    wse_future **f = malloc(w * sizeof *f);
+    if (!args || !f)
+        exit(1);
+    for (size_t s = 1; s <= rd.steps; s++) {
+        int64_t t0 = lat ? now_ns() : 0;
+        for (size_t i = 0; i < w; i++)
+            args[i] = ROUND_ARG(s, i);
+        BENCH_CHECK(wse_submit_batch(ex, round_task, args, w, f));
+        BENCH_CHECK(wse_wait(f, w, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+        release_all(f, w);
+        if (lat)
+            lat[s - 1] = now_ns() - t0;
+    }
+    free(args);
+    free(f);
+}
+
+/* (b) Each task (s, i), s >= 2, has a counter of its inputs not yet done; the on_done
+ * callback of an input decrements it, and the one that takes it to zero submits the
+ * task. The callbacks of the last row complete one promise each, the main thread
+ * waits on those. */
+static wse_executor *ondone_ex;
+static atomic_int *ondone_left;
+static wse_future **ondone_last;
+
+static void ondone_submit(size_t s, size_t i);
+
+static void
+ondone_cb(wse_future *f, void *arg)
+{
+    size_t id = (size_t)(uintptr_t)arg, s = id / rd.width, i = id % rd.width, lo, hi;
+    wse_future_release(f); /* the callback's thread holds its own reference */
+    if (s == rd.steps) {
+        BENCH_CHECK(wse_promise_set_value(ondone_last[i], NULL));
+        return;
+    }
+    rounds_neighbours(&rd, i, &lo, &hi);
+    for (size_t j = lo; j <= hi; j++)
+        /* acq_rel: releases this task's result to the thread that takes the counter to
+         * zero, which acquires every other input's release on the same counter */
+        if (atomic_fetch_sub_explicit(&ondone_left[(s + 1) * rd.width + j], 1,
+                                      memory_order_acq_rel) == 1)
+            ondone_submit(s + 1, j);
+}
+
+static void
+ondone_submit(size_t s, size_t i)
+{
+    wse_future *f;
+    BENCH_CHECK(wse_submit(ondone_ex, round_task, ROUND_ARG(s, i), &f));
+    BENCH_CHECK(wse_future_on_done(f, ondone_cb, ROUND_ARG(s, i)));
+}
+
+static void
+rounds_ondone(wse_executor *ex)
+{
+    size_t w = rd.width, lo, hi;
+    ondone_ex = ex;
+    ondone_left = malloc((rd.steps + 1) * w * sizeof *ondone_left);
+    ondone_last = malloc(w * sizeof *ondone_last);
+    if (!ondone_left || !ondone_last)
+        exit(1);
+    for (size_t i = 0; i < w; i++) {
+        rounds_neighbours(&rd, i, &lo, &hi);
+        for (size_t s = 2; s <= rd.steps; s++)
+            atomic_init(&ondone_left[s * w + i], (int)(hi - lo + 1));
+        BENCH_CHECK(wse_promise_create(&ondone_last[i], NULL));
+    }
+    for (size_t i = 0; i < w; i++)
+        ondone_submit(1, i);
+    BENCH_CHECK(wse_wait(ondone_last, w, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    release_all(ondone_last, w);
+    free(ondone_left);
+    free(ondone_last);
+}
+
+/* (c) The main thread submits the whole graph up front: each task after its inputs,
+ * which are the contiguous futures prev[lo .. hi] of the row before; then it waits on
+ * the last row. */
+static void
+rounds_after(wse_executor *ex)
+{
+    size_t w = rd.width, lo, hi;
+    wse_future **prev = malloc(w * sizeof *prev), **cur = malloc(w * sizeof *cur);
+    if (!prev || !cur)
+        exit(1);
+    for (size_t i = 0; i < w; i++)
+        BENCH_CHECK(wse_submit(ex, round_task, ROUND_ARG(1, i), &prev[i]));
+    for (size_t s = 2; s <= rd.steps; s++) {
+        for (size_t i = 0; i < w; i++) {
+            rounds_neighbours(&rd, i, &lo, &hi);
+            BENCH_CHECK(
+                wse_submit_after(ex, &prev[lo], hi - lo + 1, round_task, ROUND_ARG(s, i), &cur[i]));
+        }
+        release_all(prev, w); /* the library keeps what it still needs */
+        wse_future **t = prev;
+        prev = cur;
+        cur = t;
+    }
+    BENCH_CHECK(wse_wait(prev, w, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    release_all(prev, w);
+    free(prev);
+    free(cur);
+}
+
+static void
+rounds_once(wse_executor *ex, size_t steps)
+{
+    rounds_reset(&rd, steps);
+    if (strstr(config, "ondone"))
+        rounds_ondone(ex);
+    else if (strstr(config, "after"))
+        rounds_after(ex);
+    else
+        rounds_batch(ex, NULL);
+}
+
+static void
+bench_rounds(void)
+{
+    rd.k = atol(param);
+    rd.width = workers;
+    wse_executor *ex = make_executor();
+    rounds_once(ex, 10); /* warm-up */
+    size_t steps = rounds_steps(rd.k);
+    int64_t t0 = now_ns();
+    rounds_once(ex, steps);
+    int64_t t1 = now_ns();
+    rounds_check(&rd, config);
+    rounds_emit(workload, param, config, &rd, t1 - t0);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(rd.val);
+}
+
+/* ---- 11. round2: the time of one 2-task round of empty tasks (k = 0) from the main
+ * thread, step by step: the per-step overhead of the batch-and-wait idiom */
+static void
+bench_round2(void)
+{
+    size_t n = (size_t)env_long("ROUND2_S", 20000);
+    int64_t *lat = malloc(n * sizeof *lat);
+    if (!lat)
+        exit(1);
+    rd.k = 0;
+    rd.width = 2;
+    wse_options o = {0};
+    o.workers = workers;
+    wse_executor *ex;
+    BENCH_CHECK(wse_executor_create(&ex, &o));
+    rounds_reset(&rd, 100); /* warm-up */
+    rounds_batch(ex, NULL);
+    rounds_reset(&rd, n);
+    rounds_batch(ex, lat);
+    rounds_check(&rd, config);
+    emit_latency(workload, param, config, lat, n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(lat);
+    free(rd.val);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,11 +663,12 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } table[] = {{"fib", bench_fib},        {"flat", bench_flat},
-                 {"rt", bench_rt},          {"fc", bench_fc},
-                 {"ff", bench_ff},          {"waitn", bench_waitn},
-                 {"idle", bench_idle},      {"stoppoll", bench_stoppoll},
-                 {"stoplat", bench_stoplat}};
+    } table[] = {{"fib", bench_fib},         {"flat", bench_flat},
+                 {"rt", bench_rt},           {"fc", bench_fc},
+                 {"ff", bench_ff},           {"waitn", bench_waitn},
+                 {"idle", bench_idle},       {"stoppoll", bench_stoppoll},
+                 {"stoplat", bench_stoplat}, {"rounds", bench_rounds},
+                 {"round2", bench_round2}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();

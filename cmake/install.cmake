@@ -4,7 +4,7 @@
 #   cmake --install build [--prefix /usr/local]
 #
 # gives, relative to the prefix (libdir is lib, or lib/<multiarch> under /usr):
-#   include/wsexec.h
+#   include/wsexec.h, include/wsexec.hpp (the header-only C++17 interface)
 #   <libdir>/libwsexec.so.0.1.0, libwsexec.so.0, libwsexec.so, libwsexec.a
 #   <libdir>/pkgconfig/wsexec.pc
 #   <libdir>/cmake/wsexec/wsexec{Config,ConfigVersion,Targets*}.cmake
@@ -29,7 +29,7 @@ install(TARGETS ${WSE_TARGETS}
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-install(FILES "${PROJECT_SOURCE_DIR}/include/wsexec.h"
+install(FILES "${PROJECT_SOURCE_DIR}/include/wsexec.h" "${PROJECT_SOURCE_DIR}/include/wsexec.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
 # The targets link Threads::Threads only; wsexecConfig.cmake finds Threads before it

@@ -21,10 +21,12 @@
  * or polls; O(n_deps) at submit, O(1) per completed dependency; a chain of
  * dependents is queued one task at a time, never run recursively.
  *
- * Cancel. The self node unlinks every dependency node it still can (under each
- * dependency's lock) and counts down once per node it unlinked, so `remaining`
- * still reaches zero exactly once; nodes it could not unlink are firing or about
- * to and count themselves. Until the task is queued or dropped it is held by the
+ * Cancel. The self node first pins `remaining` (adds one unless it is zero:
+ * zero means the task was queued and the deps released, so it must not touch
+ * them), then unlinks every dependency node it still can (under each
+ * dependency's lock) and counts down once per node it unlinked, plus the pin, so
+ * `remaining` still reaches zero exactly once; nodes it could not unlink are
+ * firing or about to and count themselves. Until the task is queued or dropped it is held by the
  * executor (wse__executor_hold()), which keeps shutdown(wait) waiting and lets
  * shutdown(cancel_pending) cancel it.
  *
@@ -98,6 +100,26 @@ count_down(struct after_block *b, uint32_t k)
         all_done(b);
 }
 
+/*
+ * Add one to `remaining` unless it is zero. Zero means the task was queued (or
+ * dropped) and the zero-taker released the deps, or is releasing them: a cancel
+ * of a task already queued must not touch them. Otherwise the pin holds the
+ * count above zero, so the deps stay alive until the pinner counts it down.
+ */
+static bool
+pin(struct after_block *b)
+{
+    /* relaxed: a guess for the CAS. */
+    uint32_t old = wse__atomic_load_u32_relaxed(&b->remaining);
+
+    while (old != 0) {
+        /* acq_rel: as count_down(), whose decrements this CAS orders with. */
+        if (wse__atomic_cas_u32_acq_rel(&b->remaining, &old, old + 1))
+            return true;
+    }
+    return false;
+}
+
 /* A dependency completed (deferred node: after its lock, on its thread). */
 static void
 dep_done(struct wse__node *n, wse_future *f, wse_state s)
@@ -117,15 +139,15 @@ self_done(struct wse__node *n, wse_future *f, wse_state s)
     size_t i;
 
     (void)f;
-    if (s == WSE_CANCELLED) {
+    if (s == WSE_CANCELLED && pin(b)) {
         /* Stop waiting for the deps that are still pending: the count then
          * reaches zero now (or when the nodes already firing count), and the
          * zero-taker drops the task and releases the hold, so shutdown(wait)
-         * does not wait for a dependency that may never complete. */
+         * does not wait for a dependency that may never complete. The pin
+         * keeps the deps alive meanwhile; it counts down with the nodes. */
         for (i = 0; i < b->n; i++)
             unlinked += wse__future_unlink(b->deps[i].dep, &b->deps[i].node);
-        if (unlinked > 0)
-            count_down(b, unlinked);
+        count_down(b, unlinked + 1);
     }
     block_put(b);
 }
@@ -137,6 +159,7 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     struct after_block *b;
     wse_future *task;
     uint32_t done = 0;
+    size_t size;
     size_t i;
     int rc;
 
@@ -152,7 +175,8 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     if (n_deps > UINT32_MAX - 2 ||
         n_deps > (SIZE_MAX - sizeof(*b)) / sizeof(b->deps[0]))
         return ENOMEM;
-    b = wse__alloc(sizeof(*b) + n_deps * sizeof(b->deps[0]));
+    size = sizeof(*b) + n_deps * sizeof(b->deps[0]);
+    b = wse__alloc(size);
     if (b == NULL)
         return ENOMEM;
     task = wse__future_new(fn, arg, out != NULL ? 2 : 1);
@@ -160,7 +184,8 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
         rc = ENOMEM;
         goto out_free_block;
     }
-    memset(b, 0, sizeof(*b));
+    /* The nodes too: a node whose link finds its dep done stays unlinked (0). */
+    memset(b, 0, size);
     b->ex = ex;
     b->n = n_deps;
     b->held.future = task;

@@ -243,6 +243,20 @@ complete_locked(wse_future *f, wse_state to)
 }
 
 /*
+ * complete_locked() for a completion that holds no reference of its own: a
+ * cancel or a promise's set. Its nodes may drop the last references (a callback
+ * releasing the owner's, a dependent's node releasing the library's), so it
+ * keeps one until it is done with f. The lock is held, so f is still alive.
+ */
+static void
+complete_with_ref(wse_future *f, wse_state to)
+{
+    wse_future_retain(f);
+    complete_locked(f, to);
+    wse_future_release(f);
+}
+
+/*
  * The stop lineage. A future submitted from inside a running task points at that
  * task's future (f->parent), so a stop requested for the task reaches it, and
  * its own children, transitively. The parent must outlive its children's
@@ -527,7 +541,7 @@ wse_future_cancel(wse_future *f)
     if (!transition(f, WSE_PENDING, WSE_CANCELLED, &m, &after))
         return false;
     if (after & WSE__F_LOCK)
-        complete_locked(f, WSE_CANCELLED);
+        complete_with_ref(f, WSE_CANCELLED);
     return true;
 }
 
@@ -685,7 +699,7 @@ promise_set(wse_future *f, int rc, void *value)
     if (!transition(f, WSE_PENDING, to, &m, &after))
         return EALREADY;       /* not reached: only the claimant moves it */
     if (after & WSE__F_LOCK)
-        complete_locked(f, to);
+        complete_with_ref(f, to);
     return 0;
 }
 

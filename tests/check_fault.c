@@ -370,6 +370,86 @@ sc_shutdown_cancel(void)
     R.ex = NULL;
 }
 
+/* API 0.2: promises (create, on_done, set), submit_after (block and future) on
+ * promises and a task, an as_completed iterator over all of them. */
+static void
+sc_promise_after_as_completed(void)
+{
+    wse_future *ps[4];
+    size_t np = 0;
+    for (int i = 0; i < 4; i++) {
+        wse_future *p = SENTINEL;
+        int rc = wse_promise_create(&p, free);
+        if (rc != 0) {
+            NOTE(rc, true);
+            if (p != SENTINEL)
+                BAD(rc);
+            continue;
+        }
+        ps[np++] = p;
+        on_done(p);
+    }
+    wse_future *t = NULL;
+    (void)sub(&t, false);
+    wse_future *deps[5];
+    size_t nd = 0;
+    for (size_t i = 0; i < np; i++)
+        deps[nd++] = ps[i];
+    if (t != NULL)
+        deps[nd++] = t;
+    wse_future *after[2];
+    size_t na = 0;
+    for (int j = 0; j < 2 && nd > 0; j++) {
+        int id = counter_add(&R.next_id, 1) - 1;
+        wse_future *f = SENTINEL;
+        int rc = wse_submit_after(R.ex, deps, nd, task_mark, (void *)(intptr_t)id, &f);
+        if (rc == 0) {
+            R.accepted[id] = 1;
+            keep_future(f, id);
+            after[na++] = f;
+        } else {
+            NOTE(rc, true);
+            if (f != SENTINEL)
+                BAD(rc);
+        }
+    }
+    /* An iterator over the promises and the dependents. */
+    wse_future *all[6];
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        all[n++] = ps[i];
+    for (size_t i = 0; i < na; i++)
+        all[n++] = after[i];
+    wse_as_completed *it = (wse_as_completed *)SENTINEL;
+    int rc = n > 0 ? wse_as_completed_create(&it, all, n, WSE_FOREVER) : EINVAL;
+    if (n > 0 && rc != 0) {
+        NOTE(rc, true);
+        if (it != (wse_as_completed *)SENTINEL)
+            BAD(rc);
+        it = NULL;
+    }
+    if (n == 0)
+        it = NULL;
+    for (size_t i = 0; i < np; i++) {
+        void *v = malloc(8); /* owned by the promise once set */
+        if (v == NULL || wse_promise_set_value(ps[i], v) != 0) {
+            free(v);
+            BAD(-7);
+        }
+    }
+    if (it != NULL) {
+        for (size_t k = 0; k < n; k++) {
+            if (wse_as_completed_next(it, NULL, NULL) != 0)
+                BAD(-8);
+        }
+        if (wse_as_completed_next(it, NULL, NULL) != ENOENT)
+            BAD(-9);
+        wse_as_completed_destroy(it);
+    }
+    for (size_t i = 0; i < np; i++)
+        wse_future_release(ps[i]);
+}
+
 /* ---- The driver ------------------------------------------------------------------ */
 
 struct scenario {
@@ -502,6 +582,8 @@ static const struct scenario scenarios[] = {
     {"on_done", 2, 0, sc_on_done, true},
     {"shutdown_cancel", 1, 0, sc_shutdown_cancel, true},
     {"shutdown_cancel", 2, 0, sc_shutdown_cancel, true},
+    {"promise_after_ac", 1, 0, sc_promise_after_as_completed, true},
+    {"promise_after_ac", 2, 0, sc_promise_after_as_completed, false},
 };
 
 START_TEST(fault_every_allocation)

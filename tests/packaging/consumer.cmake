@@ -47,6 +47,7 @@ if(STEP STREQUAL "install")
   run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}"
       ${config_args})
   foreach(f include/wsexec.h
+            include/wsexec.hpp
             ${LIBDIR}/libwsexec.a
             ${LIBDIR}/libwsexec.so
             ${LIBDIR}/libwsexec.so.${VERSION}
