@@ -41,12 +41,11 @@
 #include "internal.h"
 
 /* Backoff of an idle progress thread (see backoff()). */
-#define SPIN_NS 50000LL            /* probe without sleeping this long after activity */
-#define RECENT_NS 20000000LL       /* short sleeps only for this long after activity */
-#define SLEEP_RECENT_NS 20000L     /* the sleep of a recently active thread */
-#define SLEEP_CAP_BUSY_NS 100000L  /* cap while answers are awaited from other ranks */
-#define SLEEP_CAP_IDLE_NS 2000000L /* cap when nothing is in flight */
-#define OOM_SLEEP_NS 1000000L      /* retry period when memory runs out here */
+#define SPIN_NS 200000LL            /* probe without sleeping this long after activity */
+#define SLEEP_MIN_NS 20000LL        /* the shortest sleep */
+#define SLEEP_CAP_BUSY_NS 200000LL  /* cap while answers are awaited from other ranks */
+#define SLEEP_CAP_IDLE_NS 2000000LL /* cap when nothing is in flight */
+#define OOM_SLEEP_NS 1000000L       /* retry period when memory runs out here */
 
 void
 wse__mpi_wake(struct wse_mpi *m)
@@ -646,35 +645,33 @@ mono_ns(void)
 
 /*
  * After a quiet pass, by the time since the last activity (quiet_ns):
- *   < SPIN_NS          probe again at once (sched_yield between probes), since a
- *                      reply or the next task of a burst is usually that close;
- *   < RECENT_NS        sleep at most SLEEP_RECENT_NS, so a burst of round trips
- *                      pays at most that per message;
- *   later              the sleep doubles from SLEEP_RECENT_NS up to
+ *   < SPIN_NS          probe again at once (sched_yield between probes): a reply or
+ *                      the next task of a burst is usually that close;
+ *   later              sleep a quarter of quiet_ns, at least SLEEP_MIN_NS and at most
  *                      SLEEP_CAP_BUSY_NS while this rank awaits answers (a result
- *                      arrives at most that late), or SLEEP_CAP_IDLE_NS when
- *                      nothing is in flight (an idle rank wakes 500 times a second;
- *                      the cost is measured in docs/performance.md).
- * A signal on m->cond (local work handed over) ends any sleep at once.
+ *                      arrives at most that late), or SLEEP_CAP_IDLE_NS when nothing
+ *                      is in flight (an idle rank wakes 500 times a second; the cost
+ *                      is measured in docs/performance.md).
+ * So a message that comes t after the last one waits at most about t / 4 for its
+ * probe, and a quiet rank's wake-ups thin out geometrically. A signal on m->cond
+ * (local work handed over) ends any sleep at once.
  */
 static void
-backoff(struct wse_mpi *m, long long quiet_ns, long *sleep, bool awaiting)
+backoff(struct wse_mpi *m, long long quiet_ns, bool awaiting)
 {
     if (quiet_ns < SPIN_NS) {
         sched_yield();
         return;
     }
-    if (quiet_ns < RECENT_NS) {
-        *sleep = SLEEP_RECENT_NS;
-    } else {
-        long cap = awaiting ? SLEEP_CAP_BUSY_NS : SLEEP_CAP_IDLE_NS;
-        *sleep = *sleep < SLEEP_RECENT_NS ? SLEEP_RECENT_NS : *sleep * 2;
-        if (*sleep > cap)
-            *sleep = cap;
-    }
+    long long cap = awaiting ? SLEEP_CAP_BUSY_NS : SLEEP_CAP_IDLE_NS;
+    long long ns = quiet_ns / 4;
+    if (ns < SLEEP_MIN_NS)
+        ns = SLEEP_MIN_NS;
+    if (ns > cap)
+        ns = cap;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += *sleep;
+    ts.tv_nsec += (long)ns;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
@@ -706,7 +703,6 @@ wse__mpi_progress_main(void *arg)
     MPI_Request barrier = MPI_REQUEST_NULL;
     bool in_barrier = false;
     long long last_busy = mono_ns();
-    long sleep = 0;
     for (;;) {
         bool closing = false;
         bool busy = take_inbox(m, &closing);
@@ -727,12 +723,11 @@ wse__mpi_progress_main(void *arg)
 
         if (busy) {
             last_busy = mono_ns();
-            sleep = 0;
         } else if (large) {
             sched_yield(); /* keep a large transfer moving */
         } else {
             bool awaiting = m->n_live > 0 || m->sends != NULL || in_barrier;
-            backoff(m, mono_ns() - last_busy, &sleep, awaiting);
+            backoff(m, mono_ns() - last_busy, awaiting);
         }
     }
 
