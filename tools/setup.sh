@@ -10,6 +10,8 @@
 #                             clang-tidy, clang-format
 #   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
 #                             LLVM's OpenMP (with clang), gnuplot, python3
+#   tools/setup.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin) for
+#                             libwsexec_mpi, its tests and wse-mpi-demo
 #
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
@@ -76,8 +78,12 @@ for arg in "$@"; do
         have gnuplot || want gnuplot-nox
         have python3 || want python3
         ;;
+    --mpi)
+        dpkg_has libopenmpi-dev || want libopenmpi-dev
+        have mpirun || want openmpi-bin
+        ;;
     *)
-        echo "setup.sh: unknown option '$arg' (use --tests, --verify and/or --bench)" >&2
+        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench and/or --mpi)" >&2
         exit 2
         ;;
     esac
