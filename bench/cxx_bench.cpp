@@ -15,7 +15,8 @@
 #include "common.h"
 
 // ---- C: exactly bench/wse_bench.c's fib (a future per task, wait(ALL_COMPLETED))
-static int fib_c_task(void *arg, void **res)
+static int
+fib_c_task(void *arg, void **res)
 {
     intptr_t n = reinterpret_cast<intptr_t>(arg);
     if (n < 2) {
@@ -34,7 +35,8 @@ static int fib_c_task(void *arg, void **res)
     return 0;
 }
 
-static long fib_c(wse::executor &ex, int n)
+static long
+fib_c(wse::executor &ex, int n)
 {
     wse_future *f;
     BENCH_CHECK(wse_submit(ex.native_handle(), fib_c_task,
@@ -46,7 +48,8 @@ static long fib_c(wse::executor &ex, int n)
 }
 
 // ---- C++: the same shape with the wrapper: lambdas, futures of long, get()
-static long fib_cxx_task(int n)
+static long
+fib_cxx_task(int n)
 {
     if (n < 2)
         return n;
@@ -57,13 +60,15 @@ static long fib_cxx_task(int n)
     return a.get() + b.get();
 }
 
-static long fib_cxx(wse::executor &ex, int n)
+static long
+fib_cxx(wse::executor &ex, int n)
 {
     return ex.submit([n] { return fib_cxx_task(n); }).get();
 }
 
 // ---- C++, noexcept lambdas: small enough to need no block (a plain C task)
-static long fib_nx_task(int n) noexcept
+static long
+fib_nx_task(int n) noexcept
 {
     if (n < 2)
         return n;
@@ -74,13 +79,15 @@ static long fib_nx_task(int n) noexcept
     return a.get() + b.get();
 }
 
-static long fib_nx(wse::executor &ex, int n)
+static long
+fib_nx(wse::executor &ex, int n)
 {
     return ex.submit([n]() noexcept { return fib_nx_task(n); }).get();
 }
 
 template <class F>
-static double time_ms(F &&run, int n)
+static double
+time_ms(F &&run, int n)
 {
     int64_t t0 = now_ns();
     long v = run(n);
@@ -92,14 +99,16 @@ static double time_ms(F &&run, int n)
     return static_cast<double>(t1 - t0) / 1e6;
 }
 
-static double median(std::vector<double> v)
+static double
+median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
     size_t k = v.size() / 2;
     return v.size() % 2 ? v[k] : (v[k - 1] + v[k]) / 2;
 }
 
-static std::string rename(const std::string &config, const char *what)
+static std::string
+rename(const std::string &config, const char *what)
 {
     std::string s = config;
     size_t at = s.find("cxx");
@@ -108,7 +117,8 @@ static std::string rename(const std::string &config, const char *what)
     return s.replace(at, 3, what);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     if (argc != 5 || strcmp(argv[1], "fib") != 0) {
         fprintf(stderr, "usage: cxx_bench fib N CONFIG WORKERS\n");

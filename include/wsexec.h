@@ -51,12 +51,11 @@ extern "C" {
 #define WSE_VERSION_MAJOR 0
 #define WSE_VERSION_MINOR 2
 #define WSE_VERSION_PATCH 0
-#define WSE_VERSION_HEX \
-    ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
+#define WSE_VERSION_HEX ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
 #define WSE__STR(x) #x
 #define WSE__XSTR(x) WSE__STR(x)
 /* "MAJOR.MINOR.PATCH" of this header, e.g. "0.1.0". */
-#define WSE_VERSION_STRING \
+#define WSE_VERSION_STRING                                                                         \
     WSE__XSTR(WSE_VERSION_MAJOR) "." WSE__XSTR(WSE_VERSION_MINOR) "." WSE__XSTR(WSE_VERSION_PATCH)
 
 /* The version of the library actually linked, as WSE_VERSION_HEX. */
@@ -78,21 +77,21 @@ typedef int (*wse_task_fn)(void *arg, void **result);
 
 /* Executor options. Zero-initialise, then set what you need; 0 means default. */
 typedef struct wse_options {
-    unsigned workers;          /* worker threads (max 1024); 0: the environment
+    unsigned workers;           /* worker threads (max 1024); 0: the environment
                                   variable WSE_WORKERS if it is a positive integer
                                   (capped at 1024; other values are ignored), else
                                   one per CPU the process may run on (its affinity
                                   mask, as set by taskset), at most the cgroup v2 CPU
                                   quota rounded up (cpu.max "150000 100000": 2). An
                                   explicit count is never overridden */
-    unsigned deque_capacity;   /* initial slots of each worker's deque, rounded up
+    unsigned deque_capacity;    /* initial slots of each worker's deque, rounded up
                                   to a power of two; 0: 256. Deques grow as needed */
-    unsigned spin_rounds;      /* rounds an idle worker searches for work before it
+    unsigned spin_rounds;       /* rounds an idle worker searches for work before it
                                   parks; 0: default (64); at most
                                   WSE_MAX_SPIN_ROUNDS. Shutdown ends a spin at once */
-    const char *thread_name;   /* prefix of worker thread names (at most 10 bytes
+    const char *thread_name;    /* prefix of worker thread names (at most 10 bytes
                                   are used, then the worker index); NULL: "wse" */
-    size_t stack_size;         /* bytes of stack of each worker thread; 0: 64 MiB
+    size_t stack_size;          /* bytes of stack of each worker thread; 0: 64 MiB
                                   (virtual memory: pages cost only once touched);
                                   at least WSE_MIN_STACK_SIZE */
     unsigned max_spare_workers; /* threads started beyond `workers` to keep that
@@ -109,7 +108,7 @@ typedef struct wse_options {
      * wse_executor_destroy() on ex. */
     void (*on_worker_start)(wse_executor *ex, unsigned index, void *ctx);
     void (*on_worker_stop)(wse_executor *ex, unsigned index, void *ctx);
-    void *hook_ctx;            /* passed to both hooks as ctx */
+    void *hook_ctx; /* passed to both hooks as ctx */
 } wse_options;
 
 #define WSE_MAX_SPIN_ROUNDS 1000000u
@@ -168,8 +167,8 @@ WSE_EXPORT int wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_futur
  * out is untouched. EINVAL: ex or fn is NULL, or n is 0. ESHUTDOWN, ENOMEM: as
  * wse_submit.
  */
-WSE_EXPORT int wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[],
-                                size_t n, wse_future *out[]);
+WSE_EXPORT int wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
+                                wse_future *out[]);
 
 /* States. A future moves only forward: PENDING -> RUNNING -> DONE | FAILED, or
  * PENDING -> CANCELLED; RUNNING -> CANCELLED when a task returns ECANCELED after
@@ -227,9 +226,9 @@ WSE_EXPORT wse_future *wse_future_retain(wse_future *f);
 WSE_EXPORT void wse_future_release(wse_future *f);
 
 typedef enum {
-    WSE_FIRST_COMPLETED = 1,   /* any future is done */
-    WSE_FIRST_EXCEPTION,       /* any future FAILED (CANCELLED is no failure); else all done */
-    WSE_ALL_COMPLETED          /* every future is done */
+    WSE_FIRST_COMPLETED = 1, /* any future is done */
+    WSE_FIRST_EXCEPTION,     /* any future FAILED (CANCELLED is no failure); else all done */
+    WSE_ALL_COMPLETED        /* every future is done */
 } wse_return_when;
 
 #define WSE_FOREVER (-1.0)

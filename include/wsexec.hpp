@@ -61,7 +61,8 @@
 #include <utility>
 #include <vector>
 
-namespace wse {
+namespace wse
+{
 
 /*
  * The code a C++ task's future fails with when the task throws (wse_future_error()
@@ -73,8 +74,9 @@ inline constexpr int exception_code = 0x57534558;
 
 /* Thrown by get() on a CANCELLED future; a std::system_error with ECANCELED. A task
  * may throw it itself to end CANCELLED after a stop request (see request_stop()). */
-class cancelled_error : public std::system_error {
-public:
+class cancelled_error : public std::system_error
+{
+  public:
     cancelled_error() : std::system_error(ECANCELED, std::generic_category(), "wsexec: cancelled")
     {
     }
@@ -96,16 +98,19 @@ enum class state {
     cancelled = WSE_CANCELLED
 };
 
-namespace detail {
+namespace detail
+{
 
-[[noreturn]] inline void throw_errno(int rc, const char *what)
+[[noreturn]] inline void
+throw_errno(int rc, const char *what)
 {
     if (rc == ECANCELED)
         throw cancelled_error();
     throw std::system_error(rc, std::generic_category(), what);
 }
 
-inline void check(int rc, const char *what)
+inline void
+check(int rc, const char *what)
 {
     if (rc != 0)
         throw_errno(rc, what);
@@ -113,7 +118,8 @@ inline void check(int rc, const char *what)
 
 /* Seconds for the C API: a negative duration is in the past (poll), never "forever". */
 template <class Rep, class Period>
-double seconds(const std::chrono::duration<Rep, Period> &d) noexcept
+double
+seconds(const std::chrono::duration<Rep, Period> &d) noexcept
 {
     double s = std::chrono::duration<double>(d).count();
     return s > 0 ? s : 0.0;
@@ -144,13 +150,14 @@ struct block_cache {
     struct node {
         node *next;
     };
-    node *head;        /* free blocks of this thread */
-    unsigned count;    /* length of the list */
-    bool drain_armed;  /* the exit hook is registered */
-    bool closed;       /* the thread is exiting: no more caching */
+    node *head;       /* free blocks of this thread */
+    unsigned count;   /* length of the list */
+    bool drain_armed; /* the exit hook is registered */
+    bool closed;      /* the thread is exiting: no more caching */
 };
 
-inline block_cache &thread_block_cache() noexcept
+inline block_cache &
+thread_block_cache() noexcept
 {
     static thread_local block_cache c; /* zero-initialised, trivial: no guard, no hook */
     return c;
@@ -170,7 +177,8 @@ struct block_cache_drain {
     }
 };
 
-inline void *alloc_block()
+inline void *
+alloc_block()
 {
     if (!WSE_CXX_BLOCK_CACHE)
         return ::operator new(block_cache::block_size);
@@ -184,7 +192,8 @@ inline void *alloc_block()
     return ::operator new(block_cache::block_size);
 }
 
-inline void free_block(void *p) noexcept
+inline void
+free_block(void *p) noexcept
 {
     block_cache &c = thread_block_cache();
     if (!WSE_CXX_BLOCK_CACHE || c.closed || c.count >= block_cache::capacity) {
@@ -220,59 +229,67 @@ struct box_base {
     virtual ~box_base() = default;
 
     /* n is the size of the derived type: small ones come from the thread's cache. */
-    static void *operator new(std::size_t n)
+    static void *
+    operator new(std::size_t n)
     {
         return n <= block_cache::block_size ? alloc_block() : ::operator new(n);
     }
-    static void operator delete(void *p, std::size_t n) noexcept
+    static void
+    operator delete(void *p, std::size_t n) noexcept
     {
         if (n <= block_cache::block_size)
             free_block(p);
         else
             ::operator delete(p);
     }
-    static void *operator new(std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
-    static void operator delete(void *p, std::size_t, std::align_val_t a) noexcept
+    static void *
+    operator new(std::size_t n, std::align_val_t a)
+    {
+        return ::operator new(n, a);
+    }
+    static void
+    operator delete(void *p, std::size_t, std::align_val_t a) noexcept
     {
         ::operator delete(p, a);
     }
 };
 
-template <class T>
-struct result_box : box_base {
+template <class T> struct result_box : box_base {
     union {
         T value; /* alive iff has_value */
     };
     bool has_value = false;
 
-    result_box() noexcept {}
+    result_box() noexcept
+    {
+    }
     ~result_box() override
     {
         if (has_value)
             value.~T();
     }
     template <class... A>
-    void emplace(A &&...a)
+    void
+    emplace(A &&...a)
     {
         ::new (static_cast<void *>(std::addressof(value))) T(std::forward<A>(a)...);
         has_value = true;
     }
 };
 
-template <>
-struct result_box<void> : box_base {
+template <> struct result_box<void> : box_base {
 };
 
 /* A callable with its arguments (copied, decayed), invoked once as an rvalue. */
-template <class F, class... A>
-struct bound {
+template <class F, class... A> struct bound {
     F fn;
     std::tuple<A...> args;
     template <class G, class... B>
     explicit bound(G &&g, B &&...b) : fn(std::forward<G>(g)), args(std::forward<B>(b)...)
     {
     }
-    decltype(auto) operator()()
+    decltype(auto)
+    operator()()
     {
         return std::apply(
             [this](A &...a) -> decltype(auto) {
@@ -281,25 +298,26 @@ struct bound {
             args);
     }
 };
-template <class F>
-struct bound<F> {
+template <class F> struct bound<F> {
     F fn;
     template <class G, class = std::enable_if_t<!std::is_same_v<std::decay_t<G>, bound>>>
     explicit bound(G &&g) : fn(std::forward<G>(g))
     {
     }
-    decltype(auto) operator()() { return std::invoke(std::move(fn)); }
+    decltype(auto)
+    operator()()
+    {
+        return std::invoke(std::move(fn));
+    }
 };
 
-template <class R, class C>
-struct task_box final : result_box<R> {
+template <class R, class C> struct task_box final : result_box<R> {
     union {
         C call; /* alive until the task ran (or the block is freed) */
     };
     bool call_alive = true;
 
-    template <class... A>
-    explicit task_box(A &&...a) : call(std::forward<A>(a)...)
+    template <class... A> explicit task_box(A &&...a) : call(std::forward<A>(a)...)
     {
     }
     ~task_box() override
@@ -309,7 +327,8 @@ struct task_box final : result_box<R> {
     }
 
     /* The task: runs on a worker. Never lets an exception reach the C caller. */
-    static int run(void *arg, void **result) noexcept
+    static int
+    run(void *arg, void **result) noexcept
     {
         (void)result; /* the value lives in the block; the C value stays NULL */
         auto *b = static_cast<task_box *>(arg);
@@ -332,14 +351,16 @@ struct task_box final : result_box<R> {
     }
 };
 
-inline void free_box_cb(wse_future *, void *b) noexcept
+inline void
+free_box_cb(wse_future *, void *b) noexcept
 {
     delete static_cast<box_base *>(b);
 }
 
 /* Drop one C++ handle: the C reference, and the block if this was the last handle.
  * known_done: the caller saw f done (get() returned or threw), no need to ask. */
-inline void drop(wse_future *f, box_base *b, bool known_done = false) noexcept
+inline void
+drop(wse_future *f, box_base *b, bool known_done = false) noexcept
 {
     /* acquire: pairs with the acq_rel decrement of every other handle, so their uses
      * of the block happen before its free. Holding the only handle, nobody can take
@@ -358,8 +379,7 @@ inline void drop(wse_future *f, box_base *b, bool known_done = false) noexcept
     wse_future_release(f);
 }
 
-template <class T>
-using result_t = std::remove_cv_t<std::remove_reference_t<T>>;
+template <class T> using result_t = std::remove_cv_t<std::remove_reference_t<T>>;
 
 template <class F, class... A>
 using task_result_t = result_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>>;
@@ -373,15 +393,12 @@ struct fits_slot
     : std::bool_constant<std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(void *) &&
                          alignof(T) <= alignof(void *)> {
 };
-template <>
-struct fits_slot<void> : std::false_type {
+template <> struct fits_slot<void> : std::false_type {
 };
-template <class T>
-inline constexpr bool fits_slot_v = fits_slot<T>::value;
+template <class T> inline constexpr bool fits_slot_v = fits_slot<T>::value;
 
 /* A result that can live in the C value slot: then get() reads it from there. */
-template <class R>
-inline constexpr bool slot_result_v = std::is_void_v<R> || fits_slot_v<R>;
+template <class R> inline constexpr bool slot_result_v = std::is_void_v<R> || fits_slot_v<R>;
 
 /*
  * The allocation-free task: a callable that fits the C task's arg, cannot throw
@@ -390,10 +407,11 @@ inline constexpr bool slot_result_v = std::is_void_v<R> || fits_slot_v<R>;
  */
 template <class C, class R>
 inline constexpr bool slot_task_v =
-    fits_slot_v<C> && std::is_nothrow_invocable_v<C> && slot_result_v<R>;
+    fits_slot_v<C> &&std::is_nothrow_invocable_v<C> &&slot_result_v<R>;
 
 template <class T>
-T from_slot(void *v) noexcept
+T
+from_slot(void *v) noexcept
 {
     alignas(T) unsigned char buf[sizeof(T)];
     std::memcpy(buf, &v, sizeof(T));
@@ -401,7 +419,8 @@ T from_slot(void *v) noexcept
 }
 
 template <class C, class R>
-int run_slot(void *arg, void **result) noexcept
+int
+run_slot(void *arg, void **result) noexcept
 {
     C &c = *std::launder(reinterpret_cast<C *>(&arg));
     if constexpr (std::is_void_v<R>) {
@@ -413,25 +432,33 @@ int run_slot(void *arg, void **result) noexcept
     return 0;
 }
 
-inline wse_future *handle_of(wse_future *f) noexcept { return f; }
+inline wse_future *
+handle_of(wse_future *f) noexcept
+{
+    return f;
+}
 template <class F>
-auto handle_of(const F &f) noexcept -> decltype(f.native_handle())
+auto
+handle_of(const F &f) noexcept -> decltype(f.native_handle())
 {
     return f.native_handle();
 }
 template <class F>
-auto handle_of(F *f) noexcept -> decltype(f->native_handle())
+auto
+handle_of(F *f) noexcept -> decltype(f->native_handle())
 {
     return f->native_handle();
 }
 template <class F>
-auto handle_of(const std::reference_wrapper<F> &f) noexcept -> decltype(f.get().native_handle())
+auto
+handle_of(const std::reference_wrapper<F> &f) noexcept -> decltype(f.get().native_handle())
 {
     return f.get().native_handle();
 }
 
 template <class Range>
-std::vector<wse_future *> handles_of(const Range &futures)
+std::vector<wse_future *>
+handles_of(const Range &futures)
 {
     std::vector<wse_future *> v;
     using std::begin;
@@ -443,10 +470,8 @@ std::vector<wse_future *> handles_of(const Range &futures)
 
 } // namespace detail
 
-template <class T>
-class future;
-template <class T>
-class shared_future;
+template <class T> class future;
+template <class T> class shared_future;
 class executor_ref;
 
 /*
@@ -454,58 +479,96 @@ class executor_ref;
  * An empty (default-constructed or moved-from) future has a null handle: queries
  * answer as for NULL in the C API, wait() and get() throw std::future_error(no_state).
  */
-class future_base {
-public:
+class future_base
+{
+  public:
     /* The C future (borrowed: valid while this object holds it). For a future made by
      * submit its C value is NULL, as the result lives in the C++ block, except for a
      * task that needs no block (see submit()), whose value is its C value. */
-    wse_future *native_handle() const noexcept { return f_; }
-    bool valid() const noexcept { return f_ != nullptr; }
+    wse_future *
+    native_handle() const noexcept
+    {
+        return f_;
+    }
+    bool
+    valid() const noexcept
+    {
+        return f_ != nullptr;
+    }
 
-    wse::state state() const noexcept { return static_cast<wse::state>(wse_future_state(f_)); }
+    wse::state
+    state() const noexcept
+    {
+        return static_cast<wse::state>(wse_future_state(f_));
+    }
     /* DONE, FAILED or CANCELLED. */
-    bool done() const noexcept { return wse_future_done(f_); }
+    bool
+    done() const noexcept
+    {
+        return wse_future_done(f_);
+    }
     /* The C error: the task's code when FAILED (exception_code for an exception),
      * ECANCELED when CANCELLED, otherwise 0. */
-    int error() const noexcept { return wse_future_error(f_); }
+    int
+    error() const noexcept
+    {
+        return wse_future_error(f_);
+    }
 
     /* Cancel if not started: true if it was PENDING and is now CANCELLED. */
-    bool cancel() noexcept { return wse_future_cancel(f_); }
+    bool
+    cancel() noexcept
+    {
+        return wse_future_cancel(f_);
+    }
 
 #if WSE_VERSION_MINOR >= 2
     /* Cooperative stop (wse_future_request_stop()): cancels a pending task; a running
      * one (and the tasks it submitted) sees wse::stop_requested(). True if it was not
      * done yet. */
-    bool request_stop() noexcept { return wse_future_request_stop(f_); }
+    bool
+    request_stop() noexcept
+    {
+        return wse_future_request_stop(f_);
+    }
 #endif
 
     /* Wait until done. On a worker the caller runs other tasks meanwhile. Throws
      * std::system_error on EDEADLK (the calling task's own future). */
-    void wait() const { wait_seconds(WSE_FOREVER); }
+    void
+    wait() const
+    {
+        wait_seconds(WSE_FOREVER);
+    }
 
     /* Wait at most d: true if done, false on timeout (nothing is cancelled). */
     template <class Rep, class Period>
-    bool wait_for(const std::chrono::duration<Rep, Period> &d) const
+    bool
+    wait_for(const std::chrono::duration<Rep, Period> &d) const
     {
         return wait_seconds(detail::seconds(d));
     }
 
     /* Wait until t (any clock; converted to a duration from now). */
     template <class Clock, class Duration>
-    bool wait_until(const std::chrono::time_point<Clock, Duration> &t) const
+    bool
+    wait_until(const std::chrono::time_point<Clock, Duration> &t) const
     {
         return wait_for(t - Clock::now());
     }
 
-protected:
+  protected:
     future_base() noexcept = default;
-    future_base(wse_future *f, detail::box_base *b) noexcept : f_(f), box_(b) {}
+    future_base(wse_future *f, detail::box_base *b) noexcept : f_(f), box_(b)
+    {
+    }
     future_base(future_base &&o) noexcept
         : f_(std::exchange(o.f_, nullptr)), box_(std::exchange(o.box_, nullptr)),
           retrieved_(std::exchange(o.retrieved_, false))
     {
     }
-    future_base &operator=(future_base &&o) noexcept
+    future_base &
+    operator=(future_base &&o) noexcept
     {
         if (this != &o) {
             reset(retrieved_);
@@ -515,9 +578,13 @@ protected:
         }
         return *this;
     }
-    ~future_base() { reset(); }
+    ~future_base()
+    {
+        reset();
+    }
 
-    void reset(bool known_done = false) noexcept
+    void
+    reset(bool known_done = false) noexcept
     {
         if (f_ != nullptr)
             detail::drop(f_, box_, known_done);
@@ -526,7 +593,8 @@ protected:
         retrieved_ = false;
     }
 
-    bool wait_seconds(double s) const
+    bool
+    wait_seconds(double s) const
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
@@ -538,7 +606,8 @@ protected:
     }
 
     /* Wait (a failed wait throws and changes nothing), then return the final state. */
-    wse_state wait_final() const
+    wse_state
+    wait_final() const
     {
         wse_state s = wse_future_state(f_);
         if (s == WSE_DONE || s == WSE_FAILED || s == WSE_CANCELLED)
@@ -548,9 +617,14 @@ protected:
     }
 
     /* Wait, then throw what a non-DONE future means. */
-    void wait_and_check() const { check_final(wait_final()); }
+    void
+    wait_and_check() const
+    {
+        check_final(wait_final());
+    }
 
-    void check_final(wse_state s) const
+    void
+    check_final(wse_state s) const
     {
         switch (s) {
         case WSE_DONE:
@@ -568,8 +642,7 @@ protected:
     detail::box_base *box_ = nullptr;
     bool retrieved_ = false; /* future::get() was called: the future is done */
 
-    template <class U>
-    friend class shared_future;
+    template <class U> friend class shared_future;
 };
 
 /*
@@ -577,22 +650,26 @@ protected:
  * once; use share() for repeated or concurrent reads. A future made by adopt() wraps
  * a C future: future<void *> yields its wse_future_value().
  */
-template <class T>
-class future : public future_base {
-public:
+template <class T> class future : public future_base
+{
+  public:
     using value_type = T;
 
     future() noexcept = default;
     future(future &&) noexcept = default;
     future &operator=(future &&) noexcept = default;
-    ~future() { reset(retrieved_); } /* after get() the future is known to be done */
+    ~future()
+    {
+        reset(retrieved_);
+    } /* after get() the future is known to be done */
 
     /* Wait, then return the result (moved out), or rethrow the task's exception,
      * throw cancelled_error if CANCELLED, or std::system_error(code) if a C task
      * failed with code. A second call throws future_errc::future_already_retrieved;
      * a wait that fails (EDEADLK: the calling task's own future) throws
      * std::system_error and leaves the result in place. */
-    T get()
+    T
+    get()
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
@@ -613,40 +690,50 @@ public:
     }
 
     /* A copyable handle on the same result; this future becomes empty. */
-    shared_future<T> share() noexcept { return shared_future<T>(std::move(*this)); }
+    shared_future<T>
+    share() noexcept
+    {
+        return shared_future<T>(std::move(*this));
+    }
 
     /* Take over one reference to a C future (e.g. from wse_submit()); for T = void *
      * or void only. get() then returns its C value, or throws its C error. */
-    static future adopt(wse_future *f) noexcept
+    static future
+    adopt(wse_future *f) noexcept
     {
         static_assert(adopted_result, "adopt() makes a future<void *> or a future<void>");
         return future(f, nullptr);
     }
 
-private:
+  private:
     static constexpr bool adopted_result = std::is_void_v<T> || std::is_same_v<T, void *>;
 
-    future(wse_future *f, detail::box_base *b) noexcept : future_base(f, b) {}
+    future(wse_future *f, detail::box_base *b) noexcept : future_base(f, b)
+    {
+    }
 
     friend class executor_ref;
-    template <class U>
-    friend class promise;
-    template <class U>
-    friend class shared_future;
+    template <class U> friend class promise;
+    template <class U> friend class shared_future;
 };
 
 /* A copyable future (as std::shared_future): get() returns a const reference, and may
  * be called any number of times, from any thread. */
-template <class T>
-class shared_future : public future_base {
-public:
+template <class T> class shared_future : public future_base
+{
+  public:
     using value_type = T;
 
     shared_future() noexcept = default;
-    shared_future(future<T> &&f) noexcept : future_base(std::move(f)) {}
-    shared_future(const shared_future &o) noexcept : future_base(o.retain(), o.box_) {}
+    shared_future(future<T> &&f) noexcept : future_base(std::move(f))
+    {
+    }
+    shared_future(const shared_future &o) noexcept : future_base(o.retain(), o.box_)
+    {
+    }
     shared_future(shared_future &&) noexcept = default;
-    shared_future &operator=(const shared_future &o) noexcept
+    shared_future &
+    operator=(const shared_future &o) noexcept
     {
         if (this != &o) {
             shared_future c(o);
@@ -659,7 +746,8 @@ public:
 
     /* As future::get(), but the result stays in place; a result that fits a pointer
      * (trivially copyable) is returned by value. */
-    decltype(auto) get() const
+    decltype(auto)
+    get() const
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
@@ -675,8 +763,9 @@ public:
         }
     }
 
-private:
-    wse_future *retain() const noexcept
+  private:
+    wse_future *
+    retain() const noexcept
     {
         if (box_ != nullptr) /* relaxed: the caller holds a handle, so the block lives */
             box_->handles.fetch_add(1, std::memory_order_relaxed);
@@ -689,14 +778,28 @@ private:
  * what an owning wse::executor is too. Copy it freely; it must not outlive the
  * executor.
  */
-class executor_ref {
-public:
+class executor_ref
+{
+  public:
     executor_ref() noexcept = default;
-    explicit executor_ref(wse_executor *ex) noexcept : ex_(ex) {}
+    explicit executor_ref(wse_executor *ex) noexcept : ex_(ex)
+    {
+    }
 
-    wse_executor *native_handle() const noexcept { return ex_; }
-    explicit operator bool() const noexcept { return ex_ != nullptr; }
-    unsigned workers() const noexcept { return wse_executor_workers(ex_); }
+    wse_executor *
+    native_handle() const noexcept
+    {
+        return ex_;
+    }
+    explicit operator bool() const noexcept
+    {
+        return ex_ != nullptr;
+    }
+    unsigned
+    workers() const noexcept
+    {
+        return wse_executor_workers(ex_);
+    }
 
     /*
      * Submit fn(args...) (fn and args copied or moved into the task's block); returns
@@ -711,7 +814,8 @@ public:
      * trivially copyable pointer-sized value needs no block: it is a plain C task.
      */
     template <class F, class... A>
-    future<detail::task_result_t<F, A...>> submit(F &&fn, A &&...args) const
+    future<detail::task_result_t<F, A...>>
+    submit(F &&fn, A &&...args) const
     {
         return make_task(
             [this](wse_task_fn t, void *arg, wse_future **f) { return wse_submit(ex_, t, arg, f); },
@@ -727,8 +831,8 @@ public:
      * submit(), plus a vector of the deps' handles.
      */
     template <class Range, class F, class... A>
-    future<detail::task_result_t<F, A...>> submit_after(const Range &deps, F &&fn,
-                                                         A &&...args) const
+    future<detail::task_result_t<F, A...>>
+    submit_after(const Range &deps, F &&fn, A &&...args) const
     {
         std::vector<wse_future *> d = detail::handles_of(deps);
         return make_task(
@@ -742,18 +846,19 @@ public:
     /* wse_shutdown(): stop accepting work; cancel_pending cancels what has not started;
      * wait returns once every started task has finished. Throws on EDEADLK (wait from
      * one of this executor's workers). */
-    void shutdown(bool wait = true, bool cancel_pending = false) const
+    void
+    shutdown(bool wait = true, bool cancel_pending = false) const
     {
         detail::check(wse_shutdown(ex_, wait, cancel_pending), "wse_shutdown");
     }
 
-protected:
+  protected:
     wse_executor *ex_ = nullptr;
 
-private:
+  private:
     template <class Submit, class F, class... A>
-    static future<detail::task_result_t<F, A...>> make_task(Submit &&c_submit, const char *what,
-                                                            F &&fn, A &&...args)
+    static future<detail::task_result_t<F, A...>>
+    make_task(Submit &&c_submit, const char *what, F &&fn, A &&...args)
     {
         using R = detail::task_result_t<F, A...>;
         wse_future *f;
@@ -773,18 +878,31 @@ private:
 };
 
 /* The executor whose worker is calling (empty on any other thread). */
-inline executor_ref current_executor() noexcept { return executor_ref(wse_current()); }
+inline executor_ref
+current_executor() noexcept
+{
+    return executor_ref(wse_current());
+}
 
 #if WSE_VERSION_MINOR >= 2
 /* The calling worker's index in its executor, -1 on any other thread. */
-inline int worker_index() noexcept { return wse_worker_index(); }
+inline int
+worker_index() noexcept
+{
+    return wse_worker_index();
+}
 
 /* Inside a task: true once a stop was requested for it or a task it descends from. */
-inline bool stop_requested() noexcept { return wse_stop_requested(); }
+inline bool
+stop_requested() noexcept
+{
+    return wse_stop_requested();
+}
 
 /* Inside a task: throw cancelled_error if a stop was requested; the task then ends
  * CANCELLED (not FAILED). */
-inline void throw_if_stop_requested()
+inline void
+throw_if_stop_requested()
 {
     if (wse_stop_requested())
         throw cancelled_error();
@@ -811,11 +929,16 @@ struct options {
  * executor; futures stay valid. Destroying it from one of its own workers cannot join
  * them: the destructor then only shuts it down (no wait) and leaks it.
  */
-class executor : public executor_ref {
-public:
+class executor : public executor_ref
+{
+  public:
     /* The default worker count (WSE_WORKERS, else one per usable CPU). */
-    executor() : executor(options{}) {}
-    explicit executor(unsigned workers) : executor(make_options(workers)) {}
+    executor() : executor(options{})
+    {
+    }
+    explicit executor(unsigned workers) : executor(make_options(workers))
+    {
+    }
     /* Throws std::system_error: EINVAL (more than 1024 workers), ENOMEM, EAGAIN. */
     explicit executor(const options &o)
     {
@@ -835,13 +958,16 @@ public:
         detail::check(wse_executor_create(&ex_, &c), "wse_executor_create");
     }
 
-    executor(executor &&o) noexcept : executor_ref(std::exchange(o.ex_, nullptr))
+    executor(executor &&o) noexcept
+        : executor_ref(std::exchange(o.ex_, nullptr))
 #if WSE_VERSION_MINOR >= 2
-        , hooks_(std::move(o.hooks_))
+          ,
+          hooks_(std::move(o.hooks_))
 #endif
     {
     }
-    executor &operator=(executor &&o) noexcept
+    executor &
+    operator=(executor &&o) noexcept
     {
         if (this != &o) {
             destroy();
@@ -854,17 +980,22 @@ public:
     }
     executor(const executor &) = delete;
     executor &operator=(const executor &) = delete;
-    ~executor() { destroy(); }
+    ~executor()
+    {
+        destroy();
+    }
 
-private:
-    static options make_options(unsigned workers)
+  private:
+    static options
+    make_options(unsigned workers)
     {
         options o;
         o.workers = workers;
         return o;
     }
 
-    void destroy() noexcept
+    void
+    destroy() noexcept
     {
         if (ex_ != nullptr && wse_executor_destroy(ex_) == EDEADLK) {
             (void)wse_shutdown(ex_, false, false);
@@ -882,11 +1013,13 @@ private:
     struct hooks {
         std::function<void(unsigned)> on_start;
         std::function<void(unsigned)> on_stop;
-        static void start(wse_executor *, unsigned i, void *ctx) noexcept
+        static void
+        start(wse_executor *, unsigned i, void *ctx) noexcept
         {
             static_cast<hooks *>(ctx)->on_start(i);
         }
-        static void stop(wse_executor *, unsigned i, void *ctx) noexcept
+        static void
+        stop(wse_executor *, unsigned i, void *ctx) noexcept
         {
             static_cast<hooks *>(ctx)->on_stop(i);
         }
@@ -902,10 +1035,11 @@ struct wait_result {
     std::vector<std::size_t> not_done;
 };
 
-namespace detail {
+namespace detail
+{
 
-inline wait_result wait_handles(const std::vector<wse_future *> &in, return_when when,
-                                double timeout_s)
+inline wait_result
+wait_handles(const std::vector<wse_future *> &in, return_when when, double timeout_s)
 {
     wait_result r;
     if (in.empty())
@@ -941,35 +1075,39 @@ inline wait_result wait_handles(const std::vector<wse_future *> &in, return_when
  * std::system_error: EINVAL (an empty future in the range), EDEADLK, ENOMEM.
  */
 template <class Range>
-wait_result wait(const Range &futures, return_when when = return_when::all_completed)
+wait_result
+wait(const Range &futures, return_when when = return_when::all_completed)
 {
     return detail::wait_handles(detail::handles_of(futures), when, WSE_FOREVER);
 }
 
 template <class Range, class Rep, class Period>
-wait_result wait(const Range &futures, return_when when,
-                 const std::chrono::duration<Rep, Period> &timeout)
+wait_result
+wait(const Range &futures, return_when when, const std::chrono::duration<Rep, Period> &timeout)
 {
     return detail::wait_handles(detail::handles_of(futures), when, detail::seconds(timeout));
 }
 
 /* The same over a braced list of future pointers: wse::wait({&a, &b}, ...). */
-inline wait_result wait(std::initializer_list<const future_base *> futures,
-                        return_when when = return_when::all_completed)
+inline wait_result
+wait(std::initializer_list<const future_base *> futures,
+     return_when when = return_when::all_completed)
 {
     return detail::wait_handles(detail::handles_of(futures), when, WSE_FOREVER);
 }
 
 template <class Rep, class Period>
-wait_result wait(std::initializer_list<const future_base *> futures, return_when when,
-                 const std::chrono::duration<Rep, Period> &timeout)
+wait_result
+wait(std::initializer_list<const future_base *> futures, return_when when,
+     const std::chrono::duration<Rep, Period> &timeout)
 {
     return detail::wait_handles(detail::handles_of(futures), when, detail::seconds(timeout));
 }
 
 /* Wait until every one of the given futures is done. */
 template <class... F>
-void wait_all(const F &...futures)
+void
+wait_all(const F &...futures)
 {
     wse_future *h[] = {detail::handle_of(futures)...};
     detail::check(wse_wait(h, sizeof...(F), WSE_FOREVER, WSE_ALL_COMPLETED, nullptr, nullptr),
@@ -979,7 +1117,8 @@ void wait_all(const F &...futures)
 /* Wait until one of the given futures is done; returns the position of the first
  * done one in argument order. */
 template <class... F>
-std::size_t wait_any(const F &...futures)
+std::size_t
+wait_any(const F &...futures)
 {
     wse_future *h[] = {detail::handle_of(futures)...};
     detail::check(wse_wait(h, sizeof...(F), WSE_FOREVER, WSE_FIRST_COMPLETED, nullptr, nullptr),
@@ -1001,9 +1140,9 @@ std::size_t wait_any(const F &...futures)
  * already set throw future_errc::promise_already_satisfied, and so they do when its
  * future was cancelled. Move-only.
  */
-template <class T>
-class promise {
-public:
+template <class T> class promise
+{
+  public:
     promise()
     {
         std::unique_ptr<box> b(new box);
@@ -1015,7 +1154,8 @@ public:
           future_taken_(std::exchange(o.future_taken_, false))
     {
     }
-    promise &operator=(promise &&o) noexcept
+    promise &
+    operator=(promise &&o) noexcept
     {
         if (this != &o) {
             reset();
@@ -1027,10 +1167,14 @@ public:
     }
     promise(const promise &) = delete;
     promise &operator=(const promise &) = delete;
-    ~promise() { reset(); }
+    ~promise()
+    {
+        reset();
+    }
 
     /* The future (once; then future_errc::future_already_retrieved). */
-    future<T> get_future()
+    future<T>
+    get_future()
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
@@ -1045,7 +1189,8 @@ public:
     /* Complete the future DONE with T(v...) (nothing for promise<void>). If building
      * the value throws, the promise stays unset. */
     template <class... A>
-    void set_value(A &&...v)
+    void
+    set_value(A &&...v)
     {
         claim();
         if constexpr (!std::is_void_v<T>) {
@@ -1065,7 +1210,8 @@ public:
     }
 
     /* Complete the future FAILED: get() rethrows e (not null). */
-    void set_exception(std::exception_ptr e)
+    void
+    set_exception(std::exception_ptr e)
     {
         if (!e)
             throw std::invalid_argument("wse::promise::set_exception: null exception_ptr");
@@ -1080,7 +1226,8 @@ public:
 
     /* Complete the future FAILED with a C code: get() throws std::system_error(code).
      * code 0: std::system_error(EINVAL), nothing changes. */
-    void set_error(int code)
+    void
+    set_error(int code)
     {
         if (code == 0)
             detail::throw_errno(EINVAL, "wse_promise_set_error");
@@ -1090,14 +1237,19 @@ public:
             throw_set_error(rc);
     }
 
-    wse_future *native_handle() const noexcept { return f_; }
+    wse_future *
+    native_handle() const noexcept
+    {
+        return f_;
+    }
 
-private:
+  private:
     struct box : detail::result_box<T> {
         std::atomic<bool> claimed{false}; /* one set_* call won the right to set */
     };
 
-    void claim()
+    void
+    claim()
     {
         if (f_ == nullptr)
             throw std::future_error(std::future_errc::no_state);
@@ -1106,27 +1258,30 @@ private:
         if (box_->claimed.exchange(true, std::memory_order_acquire))
             throw std::future_error(std::future_errc::promise_already_satisfied);
     }
-    void discard_value() noexcept
+    void
+    discard_value() noexcept
     {
         if constexpr (!std::is_void_v<T>) {
             box_->value.~T();
             box_->has_value = false;
         }
     }
-    [[noreturn]] static void throw_set_error(int rc)
+    [[noreturn]] static void
+    throw_set_error(int rc)
     {
         if (rc == EALREADY) /* cancelled through its future */
             throw std::future_error(std::future_errc::promise_already_satisfied);
         detail::throw_errno(rc, "wse_promise_set");
     }
-    void reset() noexcept
+    void
+    reset() noexcept
     {
         if (f_ == nullptr)
             return;
         /* acquire: as in claim() */
         if (!box_->claimed.exchange(true, std::memory_order_acquire)) {
-            box_->error = std::make_exception_ptr(
-                std::future_error(std::future_errc::broken_promise));
+            box_->error =
+                std::make_exception_ptr(std::future_error(std::future_errc::broken_promise));
             if (wse_promise_set_error(f_, exception_code) != 0)
                 box_->error = nullptr; /* cancelled meanwhile */
         }
@@ -1148,38 +1303,60 @@ private:
  * (ETIMEDOUT); nothing is cancelled. The range must outlive the iteration and support
  * std::begin(range) + index. One thread iterates at a time.
  */
-template <class Range>
-class as_completed_range {
-public:
+template <class Range> class as_completed_range
+{
+  public:
     using element = std::remove_reference_t<decltype(*std::begin(std::declval<Range &>()))>;
 
-    class iterator {
-    public:
+    class iterator
+    {
+      public:
         using iterator_category = std::input_iterator_tag;
         using value_type = std::remove_cv_t<element>;
         using difference_type = std::ptrdiff_t;
         using pointer = element *;
         using reference = element &;
 
-        reference operator*() const
+        reference
+        operator*() const
         {
             return *std::next(std::begin(*r_->range_), static_cast<difference_type>(index_));
         }
-        pointer operator->() const { return std::addressof(**this); }
+        pointer
+        operator->() const
+        {
+            return std::addressof(**this);
+        }
         /* The element's position in the range. */
-        std::size_t index() const noexcept { return index_; }
-        iterator &operator++()
+        std::size_t
+        index() const noexcept
+        {
+            return index_;
+        }
+        iterator &
+        operator++()
         {
             next();
             return *this;
         }
-        bool operator==(const iterator &o) const noexcept { return r_ == o.r_; }
-        bool operator!=(const iterator &o) const noexcept { return r_ != o.r_; }
+        bool
+        operator==(const iterator &o) const noexcept
+        {
+            return r_ == o.r_;
+        }
+        bool
+        operator!=(const iterator &o) const noexcept
+        {
+            return r_ != o.r_;
+        }
 
-    private:
+      private:
         friend class as_completed_range;
-        explicit iterator(as_completed_range *r) : r_(r) {}
-        void next()
+        explicit iterator(as_completed_range *r) : r_(r)
+        {
+        }
+        void
+        next()
         {
             int rc = wse_as_completed_next(r_->it_, nullptr, &index_);
             if (rc == ENOENT) {
@@ -1201,9 +1378,13 @@ public:
     }
     as_completed_range(const as_completed_range &) = delete;
     as_completed_range &operator=(const as_completed_range &) = delete;
-    ~as_completed_range() { wse_as_completed_destroy(it_); }
+    ~as_completed_range()
+    {
+        wse_as_completed_destroy(it_);
+    }
 
-    iterator begin()
+    iterator
+    begin()
     {
         if (it_ == nullptr)
             return end();
@@ -1211,22 +1392,27 @@ public:
         i.next();
         return i;
     }
-    iterator end() noexcept { return iterator(nullptr); }
+    iterator
+    end() noexcept
+    {
+        return iterator(nullptr);
+    }
 
-private:
+  private:
     Range *range_;
     wse_as_completed *it_ = nullptr;
 };
 
 template <class Range>
-as_completed_range<Range> as_completed(Range &futures)
+as_completed_range<Range>
+as_completed(Range &futures)
 {
     return as_completed_range<Range>(futures, WSE_FOREVER);
 }
 
 template <class Range, class Rep, class Period>
-as_completed_range<Range> as_completed(Range &futures,
-                                       const std::chrono::duration<Rep, Period> &timeout)
+as_completed_range<Range>
+as_completed(Range &futures, const std::chrono::duration<Rep, Period> &timeout)
 {
     return as_completed_range<Range>(futures, detail::seconds(timeout));
 }

@@ -52,11 +52,11 @@ struct dep_node {
 };
 
 struct after_block {
-    uint32_t remaining;           /* atomic: see the file comment */
-    uint32_t refs;                /* atomic: the zero-taker's and the self node's */
+    uint32_t remaining; /* atomic: see the file comment */
+    uint32_t refs;      /* atomic: the zero-taker's and the self node's */
     wse_executor *ex;
-    struct wse__held held;        /* held.future: the task, with the queue's ref */
-    struct wse__node self;        /* deferred node on the task's future */
+    struct wse__held held; /* held.future: the task, with the queue's ref */
+    struct wse__node self; /* deferred node on the task's future */
     size_t n;
     struct dep_node deps[];
 };
@@ -86,7 +86,7 @@ all_done(struct after_block *b)
         wse__executor_enqueue_held(b->ex, &b->held);
     } else {
         wse__executor_release_held(b->ex, &b->held);
-        wse_future_release(task);           /* the queue's reference */
+        wse_future_release(task); /* the queue's reference */
     }
     block_put(b);
 }
@@ -172,8 +172,7 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     if (n_deps == 0)
         return wse_submit(ex, fn, arg, out);
     /* The counter is 32 bits: no real graph has 2^32 - 2 inputs per task. */
-    if (n_deps > UINT32_MAX - 2 ||
-        n_deps > (SIZE_MAX - sizeof(*b)) / sizeof(b->deps[0]))
+    if (n_deps > UINT32_MAX - 2 || n_deps > (SIZE_MAX - sizeof(*b)) / sizeof(b->deps[0]))
         return ENOMEM;
     size = sizeof(*b) + n_deps * sizeof(b->deps[0]);
     b = wse__alloc(size);
@@ -211,7 +210,7 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
         *out = task;
     for (i = 0; i < n_deps; i++) {
         if (!wse__future_link(b->deps[i].dep, &b->deps[i].node))
-            done++;                          /* already done: count it here */
+            done++; /* already done: count it here */
     }
     if (wse__future_state_acquire(task) == WSE_CANCELLED) {
         /* Cancelled while we linked: self_done may have run before some links;

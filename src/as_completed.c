@@ -46,17 +46,17 @@ struct ac_node {
     struct wse_as_completed *it;
     wse_future *future;
     size_t index;
-    bool linked;                  /* linked by create (owner only) */
+    bool linked; /* linked by create (owner only) */
 };
 
 struct wse_as_completed {
     size_t n;
-    size_t head;                  /* next slot to hand back (owner only) */
-    size_t tail;                  /* atomic: slots taken */
-    size_t *slots;                /* n; atomic each: EMPTY or an entry index */
+    size_t head;   /* next slot to hand back (owner only) */
+    size_t tail;   /* atomic: slots taken */
+    size_t *slots; /* n; atomic each: EMPTY or an entry index */
     struct wse__deadline deadline;
-    pthread_mutex_t mutex;        /* guards waiting */
-    struct wse__latch *waiting;   /* the blocked next()'s latch, or NULL */
+    pthread_mutex_t mutex;      /* guards waiting */
+    struct wse__latch *waiting; /* the blocked next()'s latch, or NULL */
     struct ac_node nodes[];
 };
 
@@ -123,8 +123,8 @@ wse_as_completed_create(wse_as_completed **out, wse_future *const futures[], siz
     it->slots = (size_t *)((char *)it + size);
     for (i = 0; i < n; i++) {
         it->slots[i] = EMPTY;
-        it->nodes[i] = (struct ac_node){ .it = it, .future = wse_future_retain(futures[i]),
-                                         .index = i };
+        it->nodes[i] =
+            (struct ac_node){.it = it, .future = wse_future_retain(futures[i]), .index = i};
         it->nodes[i].node.fn = node_done;
     }
     /* First what is done now, in input order; then link the rest (a future that
@@ -137,8 +137,7 @@ wse_as_completed_create(wse_as_completed **out, wse_future *const futures[], siz
             it->nodes[i].linked = true;
     }
     for (i = 0; i < n; i++) {
-        if (it->nodes[i].linked &&
-            !wse__future_link(it->nodes[i].future, &it->nodes[i].node)) {
+        if (it->nodes[i].linked && !wse__future_link(it->nodes[i].future, &it->nodes[i].node)) {
             it->nodes[i].linked = false;
             enqueue(it, i, WSE_DONE);
         }

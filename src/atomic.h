@@ -71,10 +71,10 @@ typedef void *wse__ptr;
 void wse__chaos_point(void);
 /* The seed of this process's chaos schedule (WSE_CHAOS_SEED, else the clock). */
 int64_t wse__chaos_seed(void);
-#define WSE__CHAOS_POINT()          \
-    do {                           \
-        if (WSE_CHAOS)             \
-            wse__chaos_point();    \
+#define WSE__CHAOS_POINT()                                                                         \
+    do {                                                                                           \
+        if (WSE_CHAOS)                                                                             \
+            wse__chaos_point();                                                                    \
     } while (0)
 
 #if WSE__TSAN
@@ -82,38 +82,38 @@ int64_t wse__chaos_seed(void);
 /* ------------------------------------------------------------------------- */
 /* ThreadSanitizer mapping: C11 orders on each access.                       */
 
-#define WSE__ATOMIC_OPS(T, N)                                                            \
-    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                     \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        return __atomic_load_n(p, __ATOMIC_RELAXED);                                    \
-    }                                                                                   \
-    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                     \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                    \
-    }                                                                                   \
-    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                  \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        __atomic_store_n(p, v, __ATOMIC_RELAXED);                                       \
-    }                                                                                   \
-    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                  \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        __atomic_store_n(p, v, __ATOMIC_RELEASE);                                       \
-    }                                                                                   \
-    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        return __atomic_compare_exchange_n(p, expected, desired, false,                 \
-                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);         \
-    }                                                                                   \
-    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        return __atomic_compare_exchange_n(p, expected, desired, false,                 \
-                                           __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);         \
+#define WSE__ATOMIC_OPS(T, N)                                                                      \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                       \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        return __atomic_load_n(p, __ATOMIC_RELAXED);                                               \
+    }                                                                                              \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                       \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                               \
+    }                                                                                              \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                    \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        __atomic_store_n(p, v, __ATOMIC_RELAXED);                                                  \
+    }                                                                                              \
+    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                    \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);                                                  \
+    }                                                                                              \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                   \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_ACQ_REL,          \
+                                           __ATOMIC_ACQUIRE);                                      \
+    }                                                                                              \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                   \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_SEQ_CST,          \
+                                           __ATOMIC_SEQ_CST);                                      \
     }
 
 WSE__ATOMIC_OPS(uint32_t, u32)
@@ -172,60 +172,60 @@ wse__atomic_fence_seq_cst(void)
 /* ck_pr names its 64-bit operations on uint64_t; int64_t indices go through a
  * same-size cast (two's complement, as C11 atomics on int64_t would). CKT is the
  * ck_pr type, CK the suffix of its functions. */
-#define WSE__CK_OPS(T, N, CKT, CK)                                                       \
-    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                     \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        return (T)ck_pr_load_##CK((const CKT *)p);                                      \
-    }                                                                                   \
-    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                     \
-    {                                                                                   \
-        T v;                                                                            \
-        WSE__CHAOS_POINT();                                                              \
-        v = (T)ck_pr_load_##CK((const CKT *)p);                                         \
-        ck_pr_fence_acquire();                                                          \
-        return v;                                                                       \
-    }                                                                                   \
-    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                  \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
-    }                                                                                   \
-    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                  \
-    {                                                                                   \
-        WSE__CHAOS_POINT();                                                              \
-        ck_pr_fence_release();                                                          \
-        ck_pr_store_##CK((CKT *)p, (CKT)v);                                             \
-    }                                                                                   \
-    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                 \
-    {                                                                                   \
-        CKT old;                                                                        \
-        bool ok;                                                                        \
-        WSE__CHAOS_POINT();                                                              \
-        ck_pr_fence_release();                                                          \
-        ck_pr_fence_load_atomic();                                                      \
-        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);      \
-        ck_pr_fence_atomic_load();                                                      \
-        ck_pr_fence_acquire();                                                          \
-        if (!ok)                                                                        \
-            *expected = (T)old;                                                         \
-        return ok;                                                                      \
-    }                                                                                   \
-    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                 \
-    {                                                                                   \
-        CKT old;                                                                        \
-        bool ok;                                                                        \
-        WSE__CHAOS_POINT();                                                              \
-        ck_pr_fence_atomic();                                                           \
-        ck_pr_fence_store_atomic();                                                     \
-        ck_pr_fence_load_atomic();                                                      \
-        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);      \
-        ck_pr_fence_atomic();                                                           \
-        ck_pr_fence_atomic_load();                                                      \
-        ck_pr_fence_atomic_store();                                                     \
-        if (!ok)                                                                        \
-            *expected = (T)old;                                                         \
-        return ok;                                                                      \
+#define WSE__CK_OPS(T, N, CKT, CK)                                                                 \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                       \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        return (T)ck_pr_load_##CK((const CKT *)p);                                                 \
+    }                                                                                              \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                       \
+    {                                                                                              \
+        T v;                                                                                       \
+        WSE__CHAOS_POINT();                                                                        \
+        v = (T)ck_pr_load_##CK((const CKT *)p);                                                    \
+        ck_pr_fence_acquire();                                                                     \
+        return v;                                                                                  \
+    }                                                                                              \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                    \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        ck_pr_store_##CK((CKT *)p, (CKT)v);                                                        \
+    }                                                                                              \
+    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                    \
+    {                                                                                              \
+        WSE__CHAOS_POINT();                                                                        \
+        ck_pr_fence_release();                                                                     \
+        ck_pr_store_##CK((CKT *)p, (CKT)v);                                                        \
+    }                                                                                              \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                   \
+    {                                                                                              \
+        CKT old;                                                                                   \
+        bool ok;                                                                                   \
+        WSE__CHAOS_POINT();                                                                        \
+        ck_pr_fence_release();                                                                     \
+        ck_pr_fence_load_atomic();                                                                 \
+        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);                 \
+        ck_pr_fence_atomic_load();                                                                 \
+        ck_pr_fence_acquire();                                                                     \
+        if (!ok)                                                                                   \
+            *expected = (T)old;                                                                    \
+        return ok;                                                                                 \
+    }                                                                                              \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                   \
+    {                                                                                              \
+        CKT old;                                                                                   \
+        bool ok;                                                                                   \
+        WSE__CHAOS_POINT();                                                                        \
+        ck_pr_fence_atomic();                                                                      \
+        ck_pr_fence_store_atomic();                                                                \
+        ck_pr_fence_load_atomic();                                                                 \
+        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);                 \
+        ck_pr_fence_atomic();                                                                      \
+        ck_pr_fence_atomic_load();                                                                 \
+        ck_pr_fence_atomic_store();                                                                \
+        if (!ok)                                                                                   \
+            *expected = (T)old;                                                                    \
+        return ok;                                                                                 \
     }
 
 WSE__CK_OPS(uint32_t, u32, uint32_t, 32)
@@ -268,17 +268,17 @@ wse__atomic_store_ptr_release(void **p, void *v)
 
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
  * atomic fences make them acq_rel elsewhere. */
-#define WSE__CK_RMW_ACQ_REL(T, NAME, CK_OP)                                              \
-    WSE__INLINE T NAME(T *p, T v)                                                        \
-    {                                                                                   \
-        T r;                                                                            \
-        WSE__CHAOS_POINT();                                                              \
-        ck_pr_fence_release();                                                          \
-        ck_pr_fence_load_atomic();                                                      \
-        r = CK_OP(p, v);                                                                \
-        ck_pr_fence_atomic_load();                                                      \
-        ck_pr_fence_acquire();                                                          \
-        return r;                                                                       \
+#define WSE__CK_RMW_ACQ_REL(T, NAME, CK_OP)                                                        \
+    WSE__INLINE T NAME(T *p, T v)                                                                  \
+    {                                                                                              \
+        T r;                                                                                       \
+        WSE__CHAOS_POINT();                                                                        \
+        ck_pr_fence_release();                                                                     \
+        ck_pr_fence_load_atomic();                                                                 \
+        r = CK_OP(p, v);                                                                           \
+        ck_pr_fence_atomic_load();                                                                 \
+        ck_pr_fence_acquire();                                                                     \
+        return r;                                                                                  \
     }
 
 WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_faa_u32_acq_rel, ck_pr_faa_32)

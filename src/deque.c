@@ -44,10 +44,10 @@
 #include "alloc.h"
 
 struct wse__deque_array {
-    int64_t size;               /* power of two */
-    int64_t mask;               /* size - 1 */
-    struct wse__deque_array *next;   /* retired list, owner only */
-    void *slot[];               /* accessed atomically */
+    int64_t size;                  /* power of two */
+    int64_t mask;                  /* size - 1 */
+    struct wse__deque_array *next; /* retired list, owner only */
+    void *slot[];                  /* accessed atomically */
 };
 
 static struct wse__deque_array *

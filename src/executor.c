@@ -37,11 +37,11 @@
  * address), plus what only create and destroy use. */
 struct wse_executor {
     struct wse__pool pool;
-    pthread_mutex_t join_mutex;   /* serialises joining the threads */
-    bool joined;                  /* under join_mutex */
-    pthread_mutex_t held_mutex;   /* guards held */
-    struct wse__held held;        /* list head of held tasks (circular) */
-    uint32_t generation;          /* fork_generation at create */
+    pthread_mutex_t join_mutex; /* serialises joining the threads */
+    bool joined;                /* under join_mutex */
+    pthread_mutex_t held_mutex; /* guards held */
+    struct wse__held held;      /* list head of held tasks (circular) */
+    uint32_t generation;        /* fork_generation at create */
 };
 
 /*
@@ -53,7 +53,7 @@ struct wse_executor {
  * EOWNERDEAD. The handler also clears the forking thread's worker identity, so
  * a child forked from inside a task is a plain thread.
  */
-static uint32_t fork_generation;  /* atomic: bumped in each child */
+static uint32_t fork_generation; /* atomic: bumped in each child */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -162,7 +162,7 @@ stop_started(wse_executor *ex, unsigned n_started)
 int
 wse_executor_create(wse_executor **out, const wse_options *opts)
 {
-    wse_options o = { 0 };
+    wse_options o = {0};
     wse_executor *ex;
     struct wse__pool *pool;
     size_t capacity;
@@ -503,8 +503,7 @@ out_free_future:
 }
 
 int
-wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
-                 wse_future *out[])
+wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n, wse_future *out[])
 {
     wse_future *first = NULL;
     wse_future *last = NULL;

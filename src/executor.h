@@ -21,11 +21,11 @@ struct wse__pool *wse__executor_pool(wse_executor *ex);
  * node on the future, as anyone would).
  */
 struct wse__held {
-    struct wse__held *prev;       /* on ex's list; under its mutex */
+    struct wse__held *prev; /* on ex's list; under its mutex */
     struct wse__held *next;
     wse_future *future;
-    bool listed;                  /* under ex's mutex */
-    bool swept;                   /* shutdown(cancel_pending) tried it; under mutex */
+    bool listed; /* under ex's mutex */
+    bool swept;  /* shutdown(cancel_pending) tried it; under mutex */
 };
 
 /* Hold h (h->future set): 0, or ESHUTDOWN or (in a forked child) EOWNERDEAD

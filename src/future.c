@@ -46,7 +46,6 @@
 #include <sched.h>
 #include <string.h>
 
-
 static void
 backoff(unsigned *spins)
 {
@@ -117,9 +116,9 @@ unlock_future(wse_future *f)
 
 /* How a transition treats the references and a promise's claim. */
 struct move {
-    int64_t refs;                 /* added to the count in the CAS itself */
-    bool drop_ref;                /* also drop the caller's, unless it takes the lock */
-    bool setter;                  /* the promise setter: requires and clears
+    int64_t refs;  /* added to the count in the CAS itself */
+    bool drop_ref; /* also drop the caller's, unless it takes the lock */
+    bool setter;   /* the promise setter: requires and clears
                                      WSE__F_SETTING (others fail on it) */
 };
 
@@ -313,7 +312,7 @@ wse__future_discard(wse_future *f)
 bool
 wse__future_start(wse_future *f)
 {
-    const struct move m = { .refs = LINEAGE_BIAS };
+    const struct move m = {.refs = LINEAGE_BIAS};
     uint64_t after;
 
     return transition(f, WSE_PENDING, WSE_RUNNING, &m, &after);
@@ -325,8 +324,8 @@ drop_ref(wse_future *f)
 {
     /* acq_rel: release orders our uses of f before the decrement; acquire (on the
      * last one) orders the free after every other holder's uses. */
-    return (wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >>
-            WSE__F_REF_SHIFT) == 1;
+    return (wse__atomic_faa_u64_acq_rel(&f->word, (uint64_t)0 - WSE__F_REF) >> WSE__F_REF_SHIFT) ==
+           1;
 }
 
 /* Free f, then drop its reference on its parent, and so on up the lineage: a loop,
@@ -348,7 +347,7 @@ free_future(wse_future *f)
             (word & WSE__F_STATE_MASK) == WSE_DONE && f->value != NULL)
             f->u.free_value(f->value);
 #ifndef NDEBUG
-        memset(f, 0xa5, sizeof(*f));   /* poison: a use after release fails loudly */
+        memset(f, 0xa5, sizeof(*f)); /* poison: a use after release fails loudly */
 #endif
         wse__alloc_small_free(f);
         f = NULL;
@@ -409,7 +408,7 @@ wse_stop_requested(void)
 void
 wse__future_finish_release(wse_future *f, int rc, void *value)
 {
-    struct move m = { .drop_ref = true };
+    struct move m = {.drop_ref = true};
     wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
     uint64_t after;
 
@@ -533,7 +532,7 @@ wse_future_error(const wse_future *f)
 bool
 wse_future_cancel(wse_future *f)
 {
-    const struct move m = { 0 };
+    const struct move m = {0};
     uint64_t after;
 
     if (f == NULL)
@@ -552,7 +551,8 @@ struct callback_node {
     void *cb_arg;
 };
 
-_Static_assert(sizeof(struct callback_node) <= WSE__ALLOC_SMALL, "a callback node is a small block");
+_Static_assert(sizeof(struct callback_node) <= WSE__ALLOC_SMALL,
+               "a callback node is a small block");
 
 static void
 callback_run(struct wse__node *n, wse_future *f, wse_state s)
@@ -629,7 +629,7 @@ wse_future_request_stop(wse_future *f)
     if (f == NULL)
         return false;
     if (wse_future_cancel(f))
-        return true;           /* it was PENDING: cancelled, never runs */
+        return true; /* it was PENDING: cancelled, never runs */
     old = wse__atomic_load_u64_relaxed(&f->word);
     for (;;) {
         if ((old & WSE__F_STATE_MASK) != WSE_RUNNING) {
@@ -638,7 +638,7 @@ wse_future_request_stop(wse_future *f)
             return false;
         }
         if (old & WSE__F_STOP)
-            break;             /* a second request while it still runs */
+            break; /* a second request while it still runs */
         /* acq_rel: the flag only moves one way; release pairs with the acquire
          * of stop_epoch below through the increment after it. */
         if (wse__atomic_cas_u64_acq_rel(&f->word, &old, old | WSE__F_STOP))
@@ -675,14 +675,14 @@ wse_promise_create(wse_future **out, wse_value_free_fn free_value)
 static int
 promise_set(wse_future *f, int rc, void *value)
 {
-    const struct move m = { .setter = true };
+    const struct move m = {.setter = true};
     wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
     /* relaxed: a guess for the CAS. */
     uint64_t old = wse__atomic_load_u64_relaxed(&f->word);
     uint64_t after;
 
     if ((old & WSE__F_PROMISE) == 0)
-        return EINVAL;         /* made by a submit */
+        return EINVAL; /* made by a submit */
     /* The claim: exactly one setter moves SETTING from 0 to 1 while PENDING; a
      * cancel fails once it is set. Two setters writing value before one CAS
      * would otherwise race on f->value. */
@@ -697,7 +697,7 @@ promise_set(wse_future *f, int rc, void *value)
     f->value = rc == 0 ? value : NULL;
     f->error = rc;
     if (!transition(f, WSE_PENDING, to, &m, &after))
-        return EALREADY;       /* not reached: only the claimant moves it */
+        return EALREADY; /* not reached: only the claimant moves it */
     if (after & WSE__F_LOCK)
         complete_with_ref(f, to);
     return 0;

@@ -42,10 +42,10 @@
 #define WSE__F_LOCK 0x8u
 #define WSE__F_WAITERS 0x10u
 #define WSE__F_CALLBACKS 0x20u
-#define WSE__F_STOP 0x40u      /* a stop was requested while it ran (kept once done) */
-#define WSE__F_PROMISE 0x80u   /* a promise: no task; completed by wse_promise_set_* */
-#define WSE__F_SETTING 0x100u  /* a promise's setter has claimed it (still PENDING) */
-#define WSE__F_LOW_MASK 0xffffffffu            /* state and flags */
+#define WSE__F_STOP 0x40u           /* a stop was requested while it ran (kept once done) */
+#define WSE__F_PROMISE 0x80u        /* a promise: no task; completed by wse_promise_set_* */
+#define WSE__F_SETTING 0x100u       /* a promise's setter has claimed it (still PENDING) */
+#define WSE__F_LOW_MASK 0xffffffffu /* state and flags */
 #define WSE__F_REF_SHIFT 32
 #define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
 
@@ -63,11 +63,11 @@ struct wse__node;
 typedef void (*wse__node_fn)(struct wse__node *n, wse_future *f, wse_state s);
 
 struct wse__node {
-    struct wse__node *next;       /* circular doubly linked list, under WSE__F_LOCK */
+    struct wse__node *next; /* circular doubly linked list, under WSE__F_LOCK */
     struct wse__node *prev;
     wse__node_fn fn;
-    uint8_t deferred;             /* see wse__node_fn */
-    uint8_t linked;               /* on the list; under WSE__F_LOCK */
+    uint8_t deferred; /* see wse__node_fn */
+    uint8_t linked;   /* on the list; under WSE__F_LOCK */
 };
 
 /*
@@ -124,8 +124,8 @@ void wse__future_discard(wse_future *f);
 struct wse__running {
     wse_future *future;
     struct wse__running *outer;
-    uint64_t stop_epoch;          /* wse_stop_requested()'s cache: the epoch ... */
-    bool stopped;                 /* ... and what the lineage said then */
+    uint64_t stop_epoch; /* wse_stop_requested()'s cache: the epoch ... */
+    bool stopped;        /* ... and what the lineage said then */
 };
 extern WSE__TLS struct wse__running *wse__future_running;
 
@@ -135,7 +135,7 @@ wse__future_enter(struct wse__running *r, wse_future *f)
 {
     r->future = f;
     r->outer = wse__future_running;
-    r->stop_epoch = UINT64_MAX;    /* no cached answer yet */
+    r->stop_epoch = UINT64_MAX; /* no cached answer yet */
     r->stopped = false;
     wse__future_running = r;
 }

@@ -15,9 +15,9 @@
 
 struct wse__inject {
     pthread_mutex_t mutex;
-    wse_future *head;             /* FIFO of queued futures; under mutex */
-    wse_future *tail;             /* under mutex */
-    uint32_t closed;              /* shut down: no more pushes; under mutex */
+    wse_future *head;                  /* FIFO of queued futures; under mutex */
+    wse_future *tail;                  /* under mutex */
+    uint32_t closed;                   /* shut down: no more pushes; under mutex */
     int64_t length WSE__CACHE_ALIGNED; /* atomic: lock-free emptiness hint */
 };
 

@@ -46,8 +46,8 @@ wse__latch_destroy_plain(struct wse__latch *l)
 }
 
 void
-wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count,
-               wse__latch_wake_fn wake, void *wake_ctx)
+wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count, wse__latch_wake_fn wake,
+               void *wake_ctx)
 {
     /* Plain writes: the latch is not shared yet; the lock of each future it is
      * linked on publishes it to the completers. */
@@ -66,7 +66,7 @@ wse__latch_notify(struct wse__latch *l, wse_state s)
     bool trip;
 
     if (l->mode == WSE_FIRST_COMPLETED || (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED))
-        trip = true;    /* any completion, or a failure, ends the wait at once */
+        trip = true; /* any completion, or a failure, ends the wait at once */
     else
         /* acq_rel: the count of one latch, decremented by several completers. */
         trip = wse__atomic_faa_u32_acq_rel(&l->remaining, (uint32_t)-1) == 1;

@@ -27,15 +27,15 @@ struct wse__latch;
 typedef void (*wse__latch_wake_fn)(struct wse__latch *l);
 
 struct wse__latch {
-    uint32_t remaining;           /* atomic: completions still needed */
-    uint32_t tripped;             /* atomic: the condition holds */
-    wse_return_when mode;         /* how a completion counts */
-    wse__latch_wake_fn wake;      /* NULL: a plain thread (mutex + cond) */
-    void *wake_ctx;               /* for wake */
-    pthread_mutex_t mutex;        /* plain thread: the sleep/wake handshake */
-    pthread_cond_t cond;          /* plain thread: CLOCK_MONOTONIC */
-    bool sleeping;                /* plain thread: blocked in cond; under mutex */
-    bool kicked;                  /* plain thread: signalled, counted in
+    uint32_t remaining;      /* atomic: completions still needed */
+    uint32_t tripped;        /* atomic: the condition holds */
+    wse_return_when mode;    /* how a completion counts */
+    wse__latch_wake_fn wake; /* NULL: a plain thread (mutex + cond) */
+    void *wake_ctx;          /* for wake */
+    pthread_mutex_t mutex;   /* plain thread: the sleep/wake handshake */
+    pthread_cond_t cond;     /* plain thread: CLOCK_MONOTONIC */
+    bool sleeping;           /* plain thread: blocked in cond; under mutex */
+    bool kicked;             /* plain thread: signalled, counted in
                                      wse__latch_plain_wakeups; under mutex */
 };
 

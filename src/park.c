@@ -140,8 +140,7 @@ work_visible(const struct wse__park *p)
 }
 
 /* Under p->mutex: terminate if shut down and every live worker is idle. */
-static void
-maybe_terminate(struct wse__park *p);
+static void maybe_terminate(struct wse__park *p);
 
 /* Under p->mutex: keep the lock-free copy of the sleeper count current. */
 static void

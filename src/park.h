@@ -20,31 +20,31 @@
 
 /* One worker's parking state; every field under park.mutex. */
 struct wse__parker {
-    pthread_cond_t wake;          /* CLOCK_MONOTONIC */
-    bool parked;                  /* on the sleeper stack */
-    bool notified;                /* woken by a submitter or a latch */
-    bool blocked;                 /* in wse__park_block() */
-    unsigned stack_pos;           /* index in sleepers while parked */
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    bool parked;         /* on the sleeper stack */
+    bool notified;       /* woken by a submitter or a latch */
+    bool blocked;        /* in wse__park_block() */
+    unsigned stack_pos;  /* index in sleepers while parked */
 };
 
 struct wse__park {
     pthread_mutex_t mutex;
-    unsigned n;                   /* worker slots (workers and spares) */
-    struct wse__parker *parkers;  /* n */
-    struct wse__deque **deques;   /* n (atomic pointers; NULL: slot not started):
+    unsigned n;                  /* worker slots (workers and spares) */
+    struct wse__parker *parkers; /* n */
+    struct wse__deque **deques;  /* n (atomic pointers; NULL: slot not started):
                                      the queues the re-check looks at */
     struct wse__inject *inject;
-    unsigned *sleepers;           /* stack of parked worker indices; under mutex */
-    unsigned n_parked;            /* length of sleepers; under mutex */
-    unsigned n_idle;              /* workers parked with no task on their stack
+    unsigned *sleepers;                     /* stack of parked worker indices; under mutex */
+    unsigned n_parked;                      /* length of sleepers; under mutex */
+    unsigned n_idle;                        /* workers parked with no task on their stack
                                      (not waiting inside a task); under mutex */
-    unsigned n_live;              /* workers started and not yet exited; under mutex */
-    unsigned n_held;              /* tasks waiting outside every queue (for their
+    unsigned n_live;                        /* workers started and not yet exited; under mutex */
+    unsigned n_held;                        /* tasks waiting outside every queue (for their
                                      dependencies): they hold off termination;
                                      under mutex */
-    bool shutdown;                /* no more external work; under mutex */
-    bool terminated;              /* shut down and quiescent; under mutex */
-    pthread_cond_t quiet;         /* signalled when terminated; CLOCK_MONOTONIC */
+    bool shutdown;                          /* no more external work; under mutex */
+    bool terminated;                        /* shut down and quiescent; under mutex */
+    pthread_cond_t quiet;                   /* signalled when terminated; CLOCK_MONOTONIC */
     uint32_t n_sleeping WSE__CACHE_ALIGNED; /* atomic copy of n_parked for the
                                                lock-free check of submitters */
 };

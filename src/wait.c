@@ -43,10 +43,10 @@
 struct wait_node {
     struct wse__node node;
     struct wse__latch *latch;
-    struct wait_block *block;     /* the detached block holding this node, or NULL */
-    wse_future *future;           /* the entry (the waiter's own copy) */
-    uint8_t registered;           /* linked by this waiter (owner only) */
-    uint8_t state;                /* the state in the latest snapshot */
+    struct wait_block *block; /* the detached block holding this node, or NULL */
+    wse_future *future;       /* the entry (the waiter's own copy) */
+    uint8_t registered;       /* linked by this waiter (owner only) */
+    uint8_t state;            /* the state in the latest snapshot */
 };
 
 /*
@@ -57,8 +57,8 @@ struct wait_node {
  * reference frees the block. See block().
  */
 struct wait_block {
-    uint32_t refs;                /* atomic: the waiter's + one per linked node */
-    bool latch_ready;             /* latch.mutex and latch.cond initialised */
+    uint32_t refs;    /* atomic: the waiter's + one per linked node */
+    bool latch_ready; /* latch.mutex and latch.cond initialised */
     struct wse__latch latch;
     struct wait_node nodes[];
 };
@@ -282,7 +282,7 @@ block_size(size_t n)
  */
 struct block_guard {
     struct wait_node *nodes;
-    const size_t *n_registered;   /* nodes [0, *n_registered) may be linked */
+    const size_t *n_registered; /* nodes [0, *n_registered) may be linked */
     struct wse__latch *latch;
     bool armed;
 };
@@ -318,8 +318,8 @@ block_guard_unwind(struct block_guard *g)
  * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
  */
 static int
-block(struct wait_node *nodes, size_t n, wse_return_when mode,
-      const struct wse__deadline *deadline, struct wait_block *wb)
+block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse__deadline *deadline,
+      struct wait_block *wb)
 {
     struct wse__worker *w = wse__worker_tls;
     struct wse__latch stack_latch;
@@ -327,9 +327,8 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode,
     bool detach = wb != NULL && w == NULL;
     size_t linked = 0;
     size_t i = 0;
-    struct block_guard guard __attribute__((cleanup(block_guard_unwind))) = {
-        nodes, &i, latch, false
-    };
+    struct block_guard guard
+        __attribute__((cleanup(block_guard_unwind))) = {nodes, &i, latch, false};
     int rc;
 
     if (detach)
@@ -406,8 +405,7 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
 
     if (futures == NULL || n == 0)
         return EINVAL;
-    if (mode != WSE_FIRST_COMPLETED && mode != WSE_FIRST_EXCEPTION &&
-        mode != WSE_ALL_COMPLETED)
+    if (mode != WSE_FIRST_COMPLETED && mode != WSE_FIRST_EXCEPTION && mode != WSE_ALL_COMPLETED)
         return EINVAL;
     for (i = 0; i < n; i++) {
         if (futures[i] == NULL)
@@ -418,8 +416,7 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
          * made the transition itself), so only those need the walk up the chain
          * of nested tasks: fork-join waits on PENDING children skip it. */
         for (i = 0; i < n; i++) {
-            if (wse__future_state_acquire(futures[i]) == WSE_RUNNING &&
-                running_here(futures[i]))
+            if (wse__future_state_acquire(futures[i]) == WSE_RUNNING && running_here(futures[i]))
                 return EDEADLK;
         }
     }
@@ -500,7 +497,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         nodes = wb->nodes;
     }
     for (i = 0; i < n; i++)
-        nodes[i] = (struct wait_node){ .future = futures[i], .state = 0xff };
+        nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
 
     collect(nodes, n, &n_done, &n_failed);
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
@@ -570,7 +567,7 @@ wse_wait_until(wse_future *const futures[], size_t n, const struct timespec *dea
 int
 wse_future_wait(wse_future *f, double timeout_s)
 {
-    wse_future *one[1] = { f };
+    wse_future *one[1] = {f};
 
     if (f == NULL)
         return EINVAL;

@@ -258,7 +258,7 @@ queued_in_pool(struct wse__worker *w, const wse_future *f, int64_t *budget)
 
     if (wse__deque_contains(&w->deque, f))
         return true;
-    for (i = 0; i < n && *budget > 0; i++) {
+    for (i = 0; i<n && * budget> 0; i++) {
         if (&pool->workers[i] == w)
             continue;
         len = wse__deque_size_hint(&pool->workers[i].deque);

@@ -21,8 +21,8 @@
 #include "park.h"
 
 /* Pool flags (wse__pool.flags). */
-#define WSE__POOL_SHUTDOWN 0x1u   /* no new submissions */
-#define WSE__POOL_CANCEL 0x2u     /* cancel tasks instead of running them */
+#define WSE__POOL_SHUTDOWN 0x1u /* no new submissions */
+#define WSE__POOL_CANCEL 0x2u   /* cancel tasks instead of running them */
 
 struct wse__worker;
 
@@ -34,25 +34,25 @@ struct wse__worker;
  * field under mutex, except the `excess` hint. */
 struct wse__spares {
     pthread_mutex_t mutex;
-    unsigned n_blocked;           /* workers and spares blocked in a wait */
-    unsigned n_active;            /* spares started and not retired */
-    unsigned n_stack_blocked;     /* of n_blocked: for want of stack */
-    bool closing;                 /* destroy: retired spares exit */
-    uint32_t excess;              /* atomic hint: n_active > n_blocked */
-    size_t deque_capacity;        /* for a new spare's deque */
+    unsigned n_blocked;       /* workers and spares blocked in a wait */
+    unsigned n_active;        /* spares started and not retired */
+    unsigned n_stack_blocked; /* of n_blocked: for want of stack */
+    bool closing;             /* destroy: retired spares exit */
+    uint32_t excess;          /* atomic hint: n_active > n_blocked */
+    size_t deque_capacity;    /* for a new spare's deque */
 };
 
 /* The workers of one executor and their shared queues. */
 struct wse__pool {
-    wse_executor *owner;          /* the executor this pool is (wse_current()) */
+    wse_executor *owner; /* the executor this pool is (wse_current()) */
     unsigned n_workers;
-    unsigned n_slots;             /* n_workers + the most spares */
+    unsigned n_slots; /* n_workers + the most spares */
     unsigned spin_rounds;
-    size_t stack_size;            /* of every worker thread */
-    char thread_name[11];         /* worker name prefix */
-    struct wse__worker *workers;  /* n_slots, cache-aligned; spares after the workers */
-    uint32_t n_spawned;           /* atomic: slots whose thread started (only grows) */
-    uint32_t flags;               /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
+    size_t stack_size;           /* of every worker thread */
+    char thread_name[11];        /* worker name prefix */
+    struct wse__worker *workers; /* n_slots, cache-aligned; spares after the workers */
+    uint32_t n_spawned;          /* atomic: slots whose thread started (only grows) */
+    uint32_t flags;              /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
     struct wse__spares spares;
@@ -62,26 +62,26 @@ struct wse__pool {
     void *hook_ctx;
     pthread_mutex_t start_mutex;
     pthread_cond_t start_cond;
-    unsigned n_started;           /* workers past their start hook; under start_mutex */
+    unsigned n_started; /* workers past their start hook; under start_mutex */
 };
 
 struct wse__worker {
-    struct wse__deque deque;      /* own cache lines */
+    struct wse__deque deque; /* own cache lines */
     struct wse__pool *pool;
     unsigned index;
-    uint64_t rng;                 /* victim selection; owner only */
-    uintptr_t stack_lo;           /* lowest usable stack address; 0: unknown */
+    uint64_t rng;       /* victim selection; owner only */
+    uintptr_t stack_lo; /* lowest usable stack address; 0: unknown */
     pthread_t thread;
-    bool spare;                   /* a spare slot (index >= n_workers) */
-    bool retired;                 /* a spare waiting on resume; under spares.mutex */
-    bool ready;                   /* deque initialised (spares: once started) */
-    bool stack_blocked;           /* blocked for want of stack; under spares.mutex */
-    unsigned stand_in;            /* the worker index this thread reports
+    bool spare;            /* a spare slot (index >= n_workers) */
+    bool retired;          /* a spare waiting on resume; under spares.mutex */
+    bool ready;            /* deque initialised (spares: once started) */
+    bool stack_blocked;    /* blocked for want of stack; under spares.mutex */
+    unsigned stand_in;     /* the worker index this thread reports
                                      (wse_worker_index()): its own for a worker;
                                      for a spare, that of the worker whose wait
                                      started or resumed it; under spares.mutex */
-    uint32_t abandon;             /* atomic: a stack_blocked wait must give up */
-    pthread_cond_t resume;        /* spares: signalled when resumed or closing */
+    uint32_t abandon;      /* atomic: a stack_blocked wait must give up */
+    pthread_cond_t resume; /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
 /* The calling thread's worker (NULL on other threads). The chain of tasks it runs

@@ -233,9 +233,8 @@ fib_index(void *arg, void **result)
     wse_future *f[2];
     int rc;
 
-    while (idx > seen &&
-           !__atomic_compare_exchange_n(&max_index_seen, &seen, idx, false, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED))
+    while (idx > seen && !__atomic_compare_exchange_n(&max_index_seen, &seen, idx, false,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ;
     if (idx < 0)
         return EINVAL;

@@ -26,7 +26,8 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+namespace
+{
 
 constexpr int test_timeout = 60; /* per test case; CK_TIMEOUT_MULTIPLIER scales it */
 
@@ -37,7 +38,8 @@ struct gate {
     std::atomic<int> entered{0};
     std::vector<wse::future<void>> held;
 
-    void block(wse::executor_ref ex)
+    void
+    block(wse::executor_ref ex)
     {
         for (unsigned i = 0; i < ex.workers(); i++)
             held.push_back(ex.submit([this] {
@@ -48,7 +50,11 @@ struct gate {
         while (entered.load() < static_cast<int>(ex.workers()))
             std::this_thread::yield();
     }
-    void open() { is_open.store(true); }
+    void
+    open()
+    {
+        is_open.store(true);
+    }
 
     /* The held tasks read this object: let them finish before it goes. */
     gate() = default;
@@ -66,20 +72,35 @@ struct gate {
 struct tracked {
     static std::atomic<int> live;
     int v;
-    explicit tracked(int x) : v(x) { live.fetch_add(1); }
-    tracked(const tracked &o) : v(o.v) { live.fetch_add(1); }
-    tracked(tracked &&o) noexcept : v(o.v) { live.fetch_add(1); }
+    explicit tracked(int x) : v(x)
+    {
+        live.fetch_add(1);
+    }
+    tracked(const tracked &o) : v(o.v)
+    {
+        live.fetch_add(1);
+    }
+    tracked(tracked &&o) noexcept : v(o.v)
+    {
+        live.fetch_add(1);
+    }
     tracked &operator=(const tracked &) = default;
-    ~tracked() { live.fetch_sub(1); }
+    ~tracked()
+    {
+        live.fetch_sub(1);
+    }
 };
 std::atomic<int> tracked::live{0};
 
 struct custom_error : std::runtime_error {
     int detail;
-    explicit custom_error(int d) : std::runtime_error("custom"), detail(d) {}
+    explicit custom_error(int d) : std::runtime_error("custom"), detail(d)
+    {
+    }
 };
 
-long fib(int n)
+long
+fib(int n)
 {
     if (n < 2)
         return n;
@@ -89,11 +110,20 @@ long fib(int n)
     return a.get() + b.get();
 }
 
-long fib_seq(int n) { return n < 2 ? n : fib_seq(n - 1) + fib_seq(n - 2); }
+long
+fib_seq(int n)
+{
+    return n < 2 ? n : fib_seq(n - 1) + fib_seq(n - 2);
+}
 
-int c_task_eio(void *, void **) { return EIO; }
+int
+c_task_eio(void *, void **)
+{
+    return EIO;
+}
 
-int c_task_value(void *arg, void **result)
+int
+c_task_value(void *arg, void **result)
 {
     *result = arg;
     return 0;
@@ -136,7 +166,11 @@ START_TEST(submit_with_arguments_copies_and_moves_them)
     /* A member function with its object (std::invoke rules). */
     struct adder {
         int base;
-        int add(int x) const { return base + x; }
+        int
+        add(int x) const
+        {
+            return base + x;
+        }
     };
     auto m = ex.submit(&adder::add, adder{30}, 12);
     ck_assert_int_eq(m.get(), 42);
@@ -385,8 +419,15 @@ START_TEST(submit_whose_copy_throws_submits_nothing)
     struct copy_throws {
         int n = 0;
         copy_throws() = default;
-        copy_throws(const copy_throws &) { throw std::length_error("copy"); }
-        int operator()(const tracked &t) const { return n + t.v; }
+        copy_throws(const copy_throws &)
+        {
+            throw std::length_error("copy");
+        }
+        int
+        operator()(const tracked &t) const
+        {
+            return n + t.v;
+        }
     };
     wse::executor ex(1);
     copy_throws c;
@@ -821,7 +862,10 @@ START_TEST(promise_concurrent_sets_one_wins)
     /* A value whose copy throws leaves the promise unset. */
     struct copy_throws {
         copy_throws() = default;
-        copy_throws(const copy_throws &) { throw std::length_error("copy"); }
+        copy_throws(const copy_throws &)
+        {
+            throw std::length_error("copy");
+        }
         copy_throws(copy_throws &&) = default;
     };
     wse::promise<copy_throws> q;
@@ -1090,7 +1134,8 @@ END_TEST
 
 #endif /* WSE_VERSION_MINOR >= 2 */
 
-int main()
+int
+main()
 {
     Suite *s = suite_create("cxx");
     TCase *r = tcase_create("results");
