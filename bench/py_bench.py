@@ -1,6 +1,6 @@
 """CPython concurrent.futures.ThreadPoolExecutor, the semantics wsexec implements.
 
-Usage: py_bench.py WORKLOAD PARAM CONFIG WORKERS (flat rt fc ff waitn idle);
+Usage: py_bench.py WORKLOAD PARAM CONFIG WORKERS (flat rt fc ff waitn ascompleted idle);
 prints the same CSV lines as the C programs (workload,param,config,metric,value).
 """
 import os
@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from concurrent.futures import (ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION,
-                                ThreadPoolExecutor, wait)
+                                ThreadPoolExecutor, as_completed, wait)
 
 CLOCK = time.CLOCK_MONOTONIC
 workload, param, config, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -159,6 +159,27 @@ def bench_waitn():
             v.append(now() - t0)
         v.sort()
         emit("done_ns_per_future", v[len(v) // 2] / n)
+
+
+def ident(i):
+    return i
+
+
+def bench_ascompleted():
+    """n tiny tasks returning their index, consumed with as_completed; the clock runs
+    from the first submission to the last result. One untimed round warms up."""
+    n = int(param)
+    with ThreadPoolExecutor(workers) as ex:
+        for _ in range(2):
+            t0 = now()
+            fs = [ex.submit(ident, i) for i in range(n)]
+            seen = set()
+            for f in as_completed(fs):
+                seen.add(f.result())
+            ns = now() - t0
+            assert seen == set(range(n))
+    emit("ns_per_result", ns / n)
+    emit("Mresults_s", n / (ns / 1e9) / 1e6)
 
 
 def bench_idle():

@@ -1,11 +1,14 @@
-// oneTBB task_group. Usage: tbb_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle
-// rounds round2).
+// oneTBB task_group, parallel_for and flow::graph. Usage: tbb_bench WORKLOAD PARAM CONFIG
+// WORKERS (fib flat rt idle rounds round2); rounds with CONFIG tbb-graph runs the
+// dependency graph, any other CONFIG a parallel_for per step.
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -122,17 +125,55 @@ rounds_for(int64_t *lat)
     }
 }
 
+// rounds as a dependency graph: one flow::continue_node per task (s, i), with an edge
+// from each of its inputs (s-1, lo .. hi); a continue_node runs once it has had a
+// message from every predecessor. The whole graph is built, then the first row is
+// triggered and the calling thread waits for all (it takes part); building is timed,
+// as the up-front submission of wsexec-after is.
+static void
+rounds_graph()
+{
+    using node = tbb::flow::continue_node<tbb::flow::continue_msg>;
+    tbb::flow::graph g;
+    std::vector<std::unique_ptr<node>> nodes; // destroyed before g
+    size_t w = rd.width, lo, hi;
+    nodes.reserve(rd.steps * w);
+    for (size_t s = 1; s <= rd.steps; s++)
+        for (size_t i = 0; i < w; i++) {
+            nodes.push_back(std::make_unique<node>(
+                g, [s, i](const tbb::flow::continue_msg &) { rounds_run(&rd, s, i); }));
+            if (s == 1)
+                continue;
+            rounds_neighbours(&rd, i, &lo, &hi);
+            for (size_t j = lo; j <= hi; j++)
+                tbb::flow::make_edge(*nodes[(s - 2) * w + j], *nodes.back());
+        }
+    for (size_t i = 0; i < w; i++)
+        nodes[i]->try_put(tbb::flow::continue_msg());
+    g.wait_for_all();
+}
+
+static void
+rounds_once(bool graph)
+{
+    if (graph)
+        rounds_graph();
+    else
+        rounds_for(nullptr);
+}
+
 static void
 bench_rounds(size_t width)
 {
     rd.k = atol(param);
     rd.width = width;
     size_t steps = rounds_steps(rd.k);
+    bool graph = strstr(config, "graph") != nullptr;
     rounds_reset(&rd, 10); // warm-up
-    rounds_for(nullptr);
+    rounds_once(graph);
     rounds_reset(&rd, steps);
     int64_t t0 = now_ns();
-    rounds_for(nullptr);
+    rounds_once(graph);
     int64_t t1 = now_ns();
     rounds_check(&rd, config);
     rounds_emit(workload, param, config, &rd, t1 - t0);

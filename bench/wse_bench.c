@@ -1,6 +1,6 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
- * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn idle stoppoll
- * stoplat rounds round2. */
+ * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn ascompleted idle
+ * stoppoll stoplat rounds round2. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -348,6 +348,54 @@ bench_waitn(void)
     free(out);
 }
 
+/* ---- 6b. ascompleted: n tiny tasks (each returns its index) submitted from the main
+ * thread, consumed one by one with wse_as_completed_next(); the clock runs from the
+ * first submission to the last result. One untimed round warms up. */
+static void
+bench_ascompleted(void)
+{
+    size_t n = (size_t)atol(param);
+    wse_future **f = malloc(n * sizeof *f);
+    unsigned char *seen = malloc(n);
+    if (!f || !seen || n == 0) {
+        fprintf(stderr, "ascompleted: bad n or out of memory\n");
+        exit(1);
+    }
+    wse_executor *ex = make_executor();
+    int64_t ns = 0;
+    for (int round = 0; round < 2; round++) {
+        memset(seen, 0, n);
+        int64_t t0 = now_ns();
+        for (size_t i = 0; i < n; i++)
+            BENCH_CHECK(wse_submit(ex, noop_task, (void *)(uintptr_t)i, &f[i]));
+        wse_as_completed *it;
+        BENCH_CHECK(wse_as_completed_create(&it, f, n, WSE_FOREVER));
+        wse_future *d;
+        size_t idx, got = 0;
+        int rc;
+        while ((rc = wse_as_completed_next(it, &d, &idx)) == 0) {
+            if ((size_t)(uintptr_t)wse_future_value(d) != idx || seen[idx]) {
+                fprintf(stderr, "ascompleted: entry %zu wrong or returned twice\n", idx);
+                exit(1);
+            }
+            seen[idx] = 1;
+            got++;
+        }
+        ns = now_ns() - t0;
+        if (rc != ENOENT || got != n) {
+            fprintf(stderr, "ascompleted: %zu of %zu results, then %s\n", got, n, strerror(rc));
+            exit(1);
+        }
+        wse_as_completed_destroy(it);
+        release_all(f, n);
+    }
+    emit(workload, param, config, "ns_per_result", (double)ns / (double)n);
+    emit(workload, param, config, "Mresults_s", (double)n / ((double)ns / 1e9) / 1e6);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(f);
+    free(seen);
+}
+
 /* ---- 7. idle: CPU used by an idle executor (after one small batch) */
 static void
 bench_idle(void)
@@ -666,6 +714,7 @@ main(int argc, char **argv)
     } table[] = {{"fib", bench_fib},         {"flat", bench_flat},
                  {"rt", bench_rt},           {"fc", bench_fc},
                  {"ff", bench_ff},           {"waitn", bench_waitn},
+                 {"ascompleted", bench_ascompleted},
                  {"idle", bench_idle},       {"stoppoll", bench_stoppoll},
                  {"stoplat", bench_stoplat}, {"rounds", bench_rounds},
                  {"round2", bench_round2}};
