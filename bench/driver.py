@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK = os.environ.get("QUICK") == "1"
 KNOBS = ["RUNS", "WORKERS", "FIB_N", "FLAT_N", "PY_FLAT_N", "FF_TASKS", "WAITN_MAX",
          "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS",
-         "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S"]
+         "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S", "ASC_N"]
 FULL = not QUICK and not any(os.environ.get(k) for k in KNOBS)
 REPLOT = len(sys.argv) > 1 and sys.argv[1] == "--replot"
 if REPLOT:
@@ -52,6 +52,7 @@ PY_FLAT_N = env("PY_FLAT_N", "20000", "2000")
 FF_TASKS = env("FF_TASKS", "10000", "10000")
 WAITN_MAX = int(env("WAITN_MAX", "1000000", "10000"))
 PY_WAITN_MAX = int(env("PY_WAITN_MAX", "100000", "10000"))
+ASC_N = env("ASC_N", "10000", "10000")
 WORKERS = env("WORKERS", "2", "2")
 CHILD_ENV = dict(os.environ)
 for k, d, q in [("RT_HOT_N", "20000", "2000"), ("RT_GAP_N", "200", "20"),
@@ -71,7 +72,8 @@ BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
     ("condvar-pool", "cv_bench"), ("sequential", "seq_bench")]}
 
 
-ALL_WORKLOADS = ["fib", "flat", "rt", "fc", "ff", "waitn", "idle", "rounds", "round2"]
+ALL_WORKLOADS = ["fib", "flat", "rt", "fc", "ff", "waitn", "ascompleted", "idle", "rounds",
+                 "round2"]
 _sel = os.environ.get("WORKLOADS", "").replace(",", " ").split()
 for _w in _sel:
     if _w not in ALL_WORKLOADS:
@@ -81,7 +83,7 @@ SUFFIX = "" if SELECTED == ALL_WORKLOADS else "-" + "-".join(SELECTED)
 ROUNDS_CONFIGS = [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-ondone"),
                   ("wsexec", "wsexec-after"), ("omp-gcc", "omp-gcc-for"),
                   ("omp-clang", "omp-clang-for"), ("omp-gcc", "omp-gcc-task"),
-                  ("omp-clang", "omp-clang-task"), ("tbb", "tbb-for")]
+                  ("omp-clang", "omp-clang-task"), ("tbb", "tbb-for"), ("tbb", "tbb-graph")]
 ROUNDS_K = []  # iterations of the kernel per task, one per ROUNDS_US (calibrate())
 
 
@@ -133,6 +135,8 @@ def jobs():
         if n <= PY_WAITN_MAX:
             j.append(("cpython", "waitn", str(n), "cpython", w))
         n *= 10
+    for peer in ("wsexec", "cpython"):
+        j.append((peer, "ascompleted", ASC_N, peer, w))
     for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "cpython"):
         j.append((peer, "idle", "-", peer, w))
     for k in ROUNDS_K:
@@ -187,6 +191,9 @@ META = {
     "ff": ("Fail-fast: 10,000 tasks of 50 us, one fails; failure to the return of "
            "wait(FIRST_EXCEPTION); tasks started after the failure", "median_us", False),
     "waitn": ("Wait cost against n: ns per future", None, False),
+    "ascompleted": ("as_completed throughput: n tasks returning their index, consumed one "
+                    "by one from the main thread; first submission to last result",
+                    "ns_per_result", False),
     "idle": ("Idle executor: CPU over the idle period (% of one core)", "cpu_pct", False),
     "rounds": ("Rounds: steps of one compute-bound task per worker (1-D stencil)", None,
                True),
@@ -267,7 +274,8 @@ def tables(med):
             out.append("")
             continue
         metrics = [m for m in ["time_ms", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
-                               "p99_us", "cpu_pct", "in_vain", "ratio"] if any(k[3] == m for k in keys)]
+                               "p99_us", "cpu_pct", "in_vain", "ratio", "ns_per_result",
+                               "Mresults_s"] if any(k[3] == m for k in keys)]
         rowsk = sorted({(k[1], k[2]) for k in keys},
                        key=lambda x: (int(x[0]) if x[0].isdigit() else x[0], x[1]))
         best = {}

@@ -5,7 +5,8 @@
 # Knobs (environment): RUNS, WORKERS, FIB_N ("30 32"), FLAT_N, PY_FLAT_N, RT_HOT_N,
 # RT_GAP_N, FC_N, FF_N, PY_FF_N, FF_TASKS, WAITN_MAX, PY_WAITN_MAX, IDLE_MS, BUILD_DIR,
 # ROUNDS_US (task durations of the rounds sweep, "1024 256 64 16 4 1"), ROUNDS_S (steps,
-# 1000), ROUNDS_MIN_MS (a run lasts at least this, 100), ROUND2_S (20000).
+# 1000), ROUNDS_MIN_MS (a run lasts at least this, 100), ROUND2_S (20000), ASC_N (tasks
+# of the ascompleted workload, 10000).
 # WORKLOADS="rounds round2" runs only those workloads; its files get a suffix
 # (results-rounds-round2.md, raw-..., summary-...) and replace no whole run's files.
 # Results (results.md, raw.csv, summary.csv, one PNG per workload): a full run (no
