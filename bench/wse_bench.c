@@ -711,12 +711,17 @@ main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } table[] = {{"fib", bench_fib},         {"flat", bench_flat},
-                 {"rt", bench_rt},           {"fc", bench_fc},
-                 {"ff", bench_ff},           {"waitn", bench_waitn},
+    } table[] = {{"fib", bench_fib},
+                 {"flat", bench_flat},
+                 {"rt", bench_rt},
+                 {"fc", bench_fc},
+                 {"ff", bench_ff},
+                 {"waitn", bench_waitn},
                  {"ascompleted", bench_ascompleted},
-                 {"idle", bench_idle},       {"stoppoll", bench_stoppoll},
-                 {"stoplat", bench_stoplat}, {"rounds", bench_rounds},
+                 {"idle", bench_idle},
+                 {"stoppoll", bench_stoppoll},
+                 {"stoplat", bench_stoplat},
+                 {"rounds", bench_rounds},
                  {"round2", bench_round2}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
