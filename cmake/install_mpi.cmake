@@ -1,6 +1,6 @@
 # Installation of libwsexec_mpi (included by cmake/mpi.cmake when it is built):
 #   include/wsexec_mpi.h
-#   <libdir>/libwsexec_mpi.so.0.1.0, libwsexec_mpi.so.0, libwsexec_mpi.so, libwsexec_mpi.a
+#   <libdir>/libwsexec_mpi.so.0.2.0, libwsexec_mpi.so.0, libwsexec_mpi.so, libwsexec_mpi.a
 #   <libdir>/pkgconfig/wsexec_mpi.pc      (Requires: wsexec, ompi-c)
 #   <libdir>/cmake/wsexec/wsexec_mpi.cmake and wsexec_mpiTargets*.cmake
 #   <mandir>/man3/wse_mpi_*.3             (docs/man: the pages and their .so links)
