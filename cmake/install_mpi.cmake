@@ -1,8 +1,9 @@
 # Installation of libwsexec_mpi (included by cmake/mpi.cmake when it is built):
 #   include/wsexec_mpi.h
-#   <libdir>/libwsexec_mpi.so.0.1.0, libwsexec_mpi.so.0, libwsexec_mpi.so, libwsexec_mpi.a
+#   <libdir>/libwsexec_mpi.so.0.2.0, libwsexec_mpi.so.0, libwsexec_mpi.so, libwsexec_mpi.a
 #   <libdir>/pkgconfig/wsexec_mpi.pc      (Requires: wsexec, ompi-c)
 #   <libdir>/cmake/wsexec/wsexec_mpi.cmake and wsexec_mpiTargets*.cmake
+#   <mandir>/man3/wse_mpi_*.3             (docs/man: the pages and their .so links)
 # find_package(wsexec) then also defines wsexec::wsexec_mpi and
 # wsexec::wsexec_mpi_static when it finds C MPI (find_package(MPI COMPONENTS C));
 # find_package(wsexec COMPONENTS mpi) requires them.
@@ -16,6 +17,8 @@ install(TARGETS ${WSE_MPI_TARGETS}
 
 install(FILES "${PROJECT_SOURCE_DIR}/include/wsexec_mpi.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+install(FILES ${WSE_MAN_MPI_FILES} DESTINATION "${CMAKE_INSTALL_MANDIR}/man3")
 
 install(EXPORT wsexec_mpiTargets
   NAMESPACE wsexec::

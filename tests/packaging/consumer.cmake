@@ -12,6 +12,7 @@
 #
 # Inputs: BUILD_DIR CONFIG PREFIX WORK CONSUMER_DIR GENERATOR C_COMPILER BUILD_TYPE
 #         SAN_FLAGS (space-separated) PKG_CONFIG LIBDIR VERSION
+#         MPI (1 when libwsexec_mpi is built: its header and man pages are installed)
 cmake_minimum_required(VERSION 3.16)
 
 # run(<what> <command>...): run a command, fail the test with its output if it fails.
@@ -60,6 +61,18 @@ if(STEP STREQUAL "install")
             share/man/man3/wse_wait_until.3)
     if(NOT EXISTS "${PREFIX}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
+    endif()
+  endforeach()
+  # The MPI layer's header and man pages come with libwsexec_mpi, and only with it.
+  foreach(f include/wsexec_mpi.h
+            share/man/man3/wse_mpi_create.3
+            share/man/man3/wse_mpi_destroy.3
+            share/man/man3/wse_mpi_submit.3
+            share/man/man3/wse_mpi_result.3)
+    if(MPI AND NOT EXISTS "${PREFIX}/${f}")
+      message(FATAL_ERROR "cmake --install did not install ${f}")
+    elseif(NOT MPI AND EXISTS "${PREFIX}/${f}")
+      message(FATAL_ERROR "cmake --install installed ${f} without libwsexec_mpi")
     endif()
   endforeach()
 
