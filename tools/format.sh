@@ -4,7 +4,8 @@
 #   tools/format.sh [--check] [PATH...]
 #
 # PATH: files or directories (default: src include tests tools bench examples, those
-# that exist); directories are searched for *.c, *.h, *.cpp and *.hpp.
+# that exist); directories are searched for *.c, *.h, *.cpp and *.hpp, skipping build
+# trees (build*/, as .gitignore: bench/build holds CMake's generated sources).
 # Without --check, reformats the files in place. With --check, changes nothing: lists
 # the files whose layout differs from what clang-format would produce (with the number
 # of lines that would change) and exits 1 if there is any, 0 if there is none.
@@ -42,7 +43,7 @@ trap 'rm -f "$list"' EXIT
 for p in "$@"; do
     if [ -d "$p" ]; then
         find "$p" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.hpp' \) \
-            -not -path '*/corpus/*'
+            -not -path '*/corpus/*' -not -path '*/build*/*'
     elif [ -f "$p" ]; then
         echo "$p"
     else
