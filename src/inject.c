@@ -39,6 +39,21 @@ wse__inject_destroy(struct wse__inject *q)
     pthread_mutex_destroy(&q->mutex);
 }
 
+/* Under q->mutex: append the chain first..last of n futures. */
+static void
+append_locked(struct wse__inject *q, wse_future *first, wse_future *last, int64_t n)
+{
+    last->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = first;
+    else
+        q->head = first;
+    q->tail = last;
+    /* relaxed: written under the mutex; lock-free readers pair through the
+     * full fences of the park protocol (see the file comment). */
+    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + n);
+}
+
 int
 wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last, int64_t n,
                  wse_future *out[])
@@ -57,15 +72,7 @@ wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last, int
         for (f = first; i < n; f = f->next)
             out[i++] = f;
     }
-    last->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = first;
-    else
-        q->head = first;
-    q->tail = last;
-    /* relaxed: written under the mutex; lock-free readers pair through the
-     * full fences of the park protocol (see the file comment). */
-    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + n);
+    append_locked(q, first, last, n);
     wse__sync_unlock(&q->mutex);
     return 0;
 }
@@ -74,14 +81,7 @@ void
 wse__inject_push_always(struct wse__inject *q, wse_future *f)
 {
     wse__sync_lock(&q->mutex);
-    f->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = f;
-    else
-        q->head = f;
-    q->tail = f;
-    /* relaxed: under the mutex, see wse__inject_push(). */
-    wse__atomic_store_i64_relaxed(&q->length, wse__atomic_load_i64_relaxed(&q->length) + 1);
+    append_locked(q, f, f, 1);
     wse__sync_unlock(&q->mutex);
 }
 

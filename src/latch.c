@@ -107,14 +107,9 @@ elapsed_ns(const struct timespec *a, const struct timespec *b)
     return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
 }
 
-/*
- * A plain thread first spins on the latch for up to WSE_WAIT_SPIN_NS (or to the
- * deadline): a short task completes sooner than a futex wake-up reaches a
- * sleeping thread, so the waiter neither sleeps nor costs its completer a system
- * call (the latch is signalled only if `sleeping`). True if the latch tripped.
- */
-static bool
-spin_plain(const struct wse__latch *l, const struct wse__deadline *deadline)
+bool
+wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline, int64_t budget_ns,
+                unsigned check_every)
 {
     struct timespec start = wse__clock_now();
     struct timespec now;
@@ -124,10 +119,9 @@ spin_plain(const struct wse__latch *l, const struct wse__deadline *deadline)
         if (wse__latch_tripped(l))
             return true;
         wse__atomic_pause();
-        if (i % 16 == 0) {
+        if (i % check_every == 0) {
             now = wse__clock_now();
-            if (elapsed_ns(&start, &now) >= WSE_WAIT_SPIN_NS ||
-                wse__clock_deadline_passed(deadline))
+            if (elapsed_ns(&start, &now) >= budget_ns || wse__clock_deadline_passed(deadline))
                 return false;
         }
     }
@@ -138,7 +132,10 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
 {
     bool rc;
 
-    if (spin_plain(l, deadline))
+    /* A short task completes sooner than a futex wake-up reaches a sleeping
+     * thread: spin first, so the waiter neither sleeps nor costs its completer a
+     * system call (the latch is signalled only if `sleeping`). */
+    if (wse__latch_spin(l, deadline, WSE_WAIT_SPIN_NS, 16))
         return;
     wse__sync_lock(&l->mutex);
     while (!wse__latch_tripped(l)) {

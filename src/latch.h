@@ -69,6 +69,11 @@ wse__latch_tripped(const struct wse__latch *l)
     return wse__atomic_load_u32_acquire(&l->tripped) != 0;
 }
 
+/* Spin (pause) on l for up to budget_ns or the deadline, reading the clock every
+ * check_every rounds. True if l tripped. */
+bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline,
+                     int64_t budget_ns, unsigned check_every);
+
 /* A plain thread: spin briefly, then sleep until l trips or the deadline passes. */
 void wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline);
 

@@ -377,28 +377,6 @@ activate_spare(struct wse__pool *pool, unsigned stand_in)
  * again (fork-join on 2 workers). */
 #define BLOCK_SPIN_NS 50000
 
-/* Spin on l for up to BLOCK_SPIN_NS (or the deadline); true if it tripped. */
-static bool
-spin_on_latch(const struct wse__latch *l, const struct wse__deadline *deadline)
-{
-    struct timespec start = wse__clock_now();
-    struct timespec now;
-    unsigned i;
-
-    for (i = 1;; i++) {
-        if (wse__latch_tripped(l))
-            return true;
-        wse__atomic_pause();
-        if (i % 64 == 0) {
-            now = wse__clock_now();
-            if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
-                    BLOCK_SPIN_NS ||
-                wse__clock_deadline_passed(deadline))
-                return false;
-        }
-    }
-}
-
 /* Under spares.mutex: every thread of the pool is blocked; wake the ones
  * blocked for want of stack to give up (EAGAIN): nothing else would ever run
  * the tasks they wait on. */
@@ -427,7 +405,7 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
     struct wse__spares *sp = &pool->spares;
     bool gave_up;
 
-    if (spin_on_latch(l, deadline))
+    if (wse__latch_spin(l, deadline, BLOCK_SPIN_NS, 64))
         return 0;
     wse__sync_lock(&sp->mutex);
     /* Running threads: n_workers + n_active - n_blocked. Keep n_workers
