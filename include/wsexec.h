@@ -255,9 +255,13 @@ typedef enum {
  * A worker thread (inside a task) runs only the tasks it waits on: an entry
  * that is a task of the same executor and still queued runs on the waiting
  * thread, on top of the waiting task, so nested fork-join never deadlocks, even
- * with one worker. It never runs any other task there, so no acyclic pattern of
- * waits can deadlock (a task run on top of a waiter can never be one that needs
- * the waiter to return). When no entry can run there, the worker blocks, and a
+ * with one worker. So does a queued task that an entry waits on, through waits
+ * that last until it is done: a task waiting with ALL_COMPLETED and no deadline
+ * on every child it has (up to 8) lets the waiters of that task run those
+ * children, and so on down (leapfrogging: the worker whose child was stolen
+ * steals its grandchildren back). It never runs any other task there, so no
+ * acyclic pattern of waits can deadlock (a task run on top of a waiter can never
+ * be one that needs the waiter to return). When no entry can run there, the worker blocks, and a
  * spare worker thread is resumed or started so that `workers` threads keep
  * running tasks (wse_options.max_spare_workers). Before running an entry on top
  * of the waiter, a worker checks that 256 KiB of its stack are left; if not it

@@ -15,6 +15,13 @@ struct wse__deadline {
 /* Now on CLOCK_MONOTONIC. */
 struct timespec wse__clock_now(void);
 
+/* Nanoseconds from a to b. */
+static inline int64_t
+wse__clock_elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
+}
+
 /* Deadline timeout_s seconds from now: negative or +infinity means forever, 0
  * (or anything that rounds to a past time) means now. EINVAL for NaN. */
 int wse__clock_deadline_in(double timeout_s, struct wse__deadline *d);

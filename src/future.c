@@ -276,6 +276,8 @@ complete_with_ref(wse_future *f, wse_state to)
 
 WSE__TLS struct wse__running *wse__future_running;
 
+const char wse__future_waits_mark;
+
 /* Incremented by every stop request that reaches a running task; a task's
  * wse_stop_requested() walks its lineage only when it changed. Atomic. */
 static uint64_t stop_epoch;

@@ -80,7 +80,8 @@ struct wse__node {
  *   16 value      set by the completing thread before the completing CAS
  *   24 nodes      the node list head, under WSE__F_LOCK
  *   32 fn | free_value   a task's function, or a promise's value destructor
- *   40 arg        a task's argument
+ *   40 arg        a task's argument until it starts; then, while it runs,
+ *                 whether its thread waits on all its children (below)
  *   48 next       the injection queue's link, under its mutex
  *   56 parent     the task this one was submitted from (stop lineage), or NULL
  *
@@ -103,6 +104,46 @@ struct wse_future {
     wse_future *next;
     wse_future *parent;
 };
+
+/*
+ * Helping's descendant rule (the wait layer). Once a task has started, its arg
+ * slot is dead; while it runs, its own thread may set it to
+ * &wse__future_waits_mark, meaning "this task is inside a wait, with no deadline
+ * and for all of them, on every child it has", and put the old value back when
+ * that wait returns. Another thread that holds a child of f (so f is alive:
+ * parents outlive their children) reads it with wse__future_waits_children().
+ * A user's argument is never the mark's address, which is private.
+ */
+extern const char wse__future_waits_mark;
+
+/* Mark f, which the calling thread runs; returns the value to restore. */
+static inline void *
+wse__future_mark_waits_children(wse_future *f)
+{
+    /* relaxed: only this thread writes the slot while f runs. */
+    void *old = wse__atomic_load_ptr_relaxed(&f->arg);
+
+    /* release: pairs with the acquire load in wse__future_waits_children(); the
+     * reader holds a child it took from a queue after this thread pushed it
+     * (release/acquire there too), so it never sees a mark older than the
+     * child. */
+    wse__atomic_store_ptr_release(&f->arg, (void *)&wse__future_waits_mark);
+    return old;
+}
+
+static inline void
+wse__future_unmark_waits_children(wse_future *f, void *old)
+{
+    /* release: as in wse__future_mark_waits_children(). */
+    wse__atomic_store_ptr_release(&f->arg, old);
+}
+
+static inline bool
+wse__future_waits_children(const wse_future *f)
+{
+    /* acquire: pairs with the release stores above. */
+    return wse__atomic_load_ptr_acquire((void *const *)&f->arg) == &wse__future_waits_mark;
+}
 
 _Static_assert(sizeof(struct wse_future) <= WSE__CACHE_LINE, "a future fits one cache line");
 _Static_assert(sizeof(struct wse_future) <= WSE__ALLOC_SMALL, "a future is a small block");

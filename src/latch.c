@@ -100,13 +100,6 @@ wse__latch_silence(struct wse__latch *l)
     (void)wse__atomic_fas_u32_acq_rel(&l->tripped, 1);
 }
 
-/* Nanoseconds from a to b. */
-static int64_t
-elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-    return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000 + (b->tv_nsec - a->tv_nsec);
-}
-
 bool
 wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline, int64_t budget_ns,
                 unsigned check_every)
@@ -121,7 +114,8 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
         wse__atomic_pause();
         if (i % check_every == 0) {
             now = wse__clock_now();
-            if (elapsed_ns(&start, &now) >= budget_ns || wse__clock_deadline_passed(deadline))
+            if (wse__clock_elapsed_ns(&start, &now) >= budget_ns ||
+                wse__clock_deadline_passed(deadline))
                 return false;
         }
     }

@@ -188,17 +188,117 @@ running_here(const wse_future *f)
     return false;
 }
 
+/* Is one of the n futures done? */
+static bool
+any_done(wse_future *const futures[], size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (wse__future_state_done(wse__future_state_acquire(futures[i])))
+            return true;
+    }
+    return false;
+}
+
+/* Is f one of the n futures? */
+static bool
+in_list(wse_future *const futures[], size_t n, const wse_future *f)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (futures[i] == f)
+            return true;
+    }
+    return false;
+}
+
+/* Is f one of the n entries? */
+static bool
+awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (nodes[i].future == f)
+            return true;
+    }
+    return false;
+}
+
 /* Queue entries a waiting worker looks at per attempt to find what it waits on
  * outside its own deque. */
 #define TAKE_BUDGET 4096
 
+/* How far up the lineage leapfrog_ok() looks, and how many tasks a waiting
+ * worker keeps on its own deque (stolen ones it could not run) before it stops
+ * stealing more. */
+#define LEAPFROG_DEPTH 64
+#define LEAPFROG_HOARD 4
+
+/*
+ * May a worker waiting on nodes run f, a task it took from a queue, on top of
+ * its frame? Yes if f is one of them, or if f's parent waits (no deadline, all
+ * of them) on every child it has, f included, and that parent may run here by
+ * the same rule: then this wait waits, through a chain of waits that can only
+ * end once f is done, on f, and a task this wait waits on cannot need it to
+ * return first unless the waits form a cycle (docs/design.md, "Safe helping").
+ * Each parent is alive: its child, which we hold, keeps it.
+ */
+static bool
+leapfrog_ok(const struct wait_node *nodes, size_t n, const wse_future *f)
+{
+    unsigned depth;
+
+    for (depth = 0; depth < LEAPFROG_DEPTH; depth++) {
+        if (awaited(nodes, n, f))
+            return true;
+        f = f->parent;
+        if (f == NULL || !wse__future_waits_children(f))
+            return false;
+    }
+    return false;
+}
+
+/* Find and run one task that leapfrog_ok() allows: the newest of our own deque
+ * (a task stolen earlier and given back), else one stolen from another deque.
+ * False if none ran. */
+static bool
+leapfrog(struct wse__worker *w, const struct wait_node *nodes, size_t n)
+{
+    wse_future *f;
+
+    f = wse__deque_pop(&w->deque);
+    if (f != NULL) {
+        if (leapfrog_ok(nodes, n, f)) {
+            wse__worker_run_task(w, f);
+            return true;
+        }
+        /* The owner's push cannot fail: the slot was just freed. */
+        (void)wse__deque_push(&w->deque, f);
+        if (wse__deque_size_hint(&w->deque) >= LEAPFROG_HOARD)
+            return false;
+    }
+    f = wse__worker_steal(w);
+    if (f == NULL)
+        return false;
+    if (!leapfrog_ok(nodes, n, f)) {
+        wse__worker_give_back(w, f);
+        return false;
+    }
+    wse__worker_run_task(w, f);
+    return true;
+}
+
 /*
  * A worker: until the latch trips or the deadline passes, run the tasks it
- * waits on that are still queued in its pool, while the stack has room; block
- * when there is none (a spare runs the rest meanwhile). Never another task: a
- * task run on top of this frame must not need this frame to return first, and
- * only a task this wait waits on is sure not to (see docs/design.md, "Safe
- * helping"). The deadline is checked between such tasks.
+ * waits on that are still queued in its pool, or tasks those wait on through
+ * their parents' waits (leapfrog_ok()), while the stack has room; spin when
+ * there are none, then block (a spare runs the rest meanwhile). Never another
+ * task: a task run on top of this frame must not need this frame to return
+ * first, and only a task this wait waits on is sure not to (see
+ * docs/design.md, "Safe helping"). The deadline is checked between tasks.
  */
 static int
 wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *nodes, size_t n,
@@ -210,25 +310,49 @@ wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *node
     enum wse__take took;
     wse_future *f;
     bool stack_ok;
+    bool spinning = false;
+    struct timespec spin_start = {0, 0};
+    struct timespec now;
+    unsigned i;
 
     while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
         took = WSE__TAKE_NONE;
         f = NULL;
         stack_ok = wse__worker_stack_ok(w);
-        if (stack_ok) {
-            budget = TAKE_BUDGET;
-            for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
-                f = nodes[cursor].future;
-                cursor = cursor + 1 < n ? cursor + 1 : 0;
-                took = wse__worker_take(w, f, &budget);
-            }
+        if (!stack_ok) {
+            if (wse__worker_block(w, l, deadline, n > 0, true) != 0)
+                return EAGAIN;
+            continue;
         }
-        if (took == WSE__TAKE_POPPED)
+        budget = TAKE_BUDGET;
+        for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
+            f = nodes[cursor].future;
+            cursor = cursor + 1 < n ? cursor + 1 : 0;
+            took = wse__worker_take(w, f, &budget);
+        }
+        if (took == WSE__TAKE_POPPED) {
             wse__worker_run_task(w, f);
-        else if (took == WSE__TAKE_CLAIMED)
+        } else if (took == WSE__TAKE_CLAIMED) {
             wse__worker_run_claimed(w, f);
-        else if (wse__worker_block(w, l, deadline, !stack_ok && n > 0) != 0)
-            return EAGAIN;
+        } else if (n == 0 || !leapfrog(w, nodes, n)) {
+            /* Nothing to run: spin a while (looking again every few hundred
+             * nanoseconds: a thief's own children appear on its deque), then
+             * block. */
+            now = wse__clock_now();
+            if (!spinning) {
+                spinning = true;
+                spin_start = now;
+            } else if (wse__clock_elapsed_ns(&spin_start, &now) >= WSE__BLOCK_SPIN_NS) {
+                spinning = false;
+                if (wse__worker_block(w, l, deadline, false, false) != 0)
+                    return EAGAIN;
+                continue;
+            }
+            for (i = 0; i < 32 && !wse__latch_tripped(l); i++)
+                wse__atomic_pause();
+            continue;
+        }
+        spinning = false;
     }
     return 0;
 }
@@ -443,17 +567,55 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
     return true;
 }
 
-/* Is f one of the n entries? */
-static bool
-awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
-{
-    size_t i;
+/*
+ * The descendant mark (future.h): a task waiting, with no deadline and for all
+ * of them, on every child it has lets waiting workers that wait on it run those
+ * children (leapfrog_ok()). Only such a wait qualifies: its edges last until
+ * each child is done, so the chain a leapfrogging worker relies on cannot
+ * vanish under it. Set for the wait, restored on any exit from wait_impl() (a
+ * C++ exception unwinding through it included).
+ */
+struct children_mark {
+    wse_future *task; /* marked, or NULL */
+    void *old;
+};
 
+static void
+children_mark_set(struct children_mark *m, wse_future *const futures[], size_t n,
+                  wse_return_when mode, const struct wse__deadline *deadline)
+{
+    const struct wse__running *r = wse__future_running;
+    wse_future *task;
+    uint32_t mine = 0;
+    size_t i;
+    size_t j;
+
+    /* Outside any task (a hook, say) there is nothing to mark. */
+    if (r == NULL || mode != WSE_ALL_COMPLETED || !deadline->forever || n > STACK_NODES)
+        return;
+    task = r->future;
     for (i = 0; i < n; i++) {
-        if (nodes[i].future == f)
-            return true;
+        if (futures[i]->parent != task)
+            continue;
+        for (j = 0; j < i; j++) {
+            if (futures[j] == futures[i])
+                return; /* counted twice would hide a child left out */
+        }
+        mine++;
     }
-    return false;
+    /* children: every child still pointing at the task, plain: this thread
+     * runs it (future.c). */
+    if (mine != task->children)
+        return;
+    m->task = task;
+    m->old = wse__future_mark_waits_children(task);
+}
+
+static void
+children_mark_restore(struct children_mark *m)
+{
+    if (m->task != NULL)
+        wse__future_unmark_waits_children(m->task, m->old);
 }
 
 /* Drop the waiter's reference to its wait block on any exit from wait_impl(),
@@ -472,6 +634,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
     struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
+    struct children_mark mark __attribute__((cleanup(children_mark_restore))) = {NULL, NULL};
     bool gave_up = false;
     size_t n_done;
     size_t n_failed;
@@ -496,31 +659,34 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         wse__atomic_store_u32_relaxed(&wb->refs, 1);
         nodes = wb->nodes;
     }
-    for (i = 0; i < n; i++)
-        nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
-
-    collect(nodes, n, &n_done, &n_failed);
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
         /* A worker waiting on a few futures, usually the children it has just
          * pushed: while the newest task of its own deque is one of them, run it,
          * before paying for registration. The deadline is checked between
-         * tasks; a poll (deadline already passed) runs nothing. */
+         * tasks; a poll (deadline already passed) runs nothing. A wait for all
+         * of them ends here without a node; the other modes leave this loop
+         * once one future is done (any_done()), and the code below decides. */
         struct wse__worker *w = wse__worker_tls;
         wse_future *f;
 
-        while (!condition_holds(mode, n, n_done, n_failed) &&
-               !wse__clock_deadline_passed(deadline) && wse__worker_stack_ok(w) &&
-               (f = wse__deque_pop(&w->deque)) != NULL) {
-            if (!awaited(nodes, n, f)) {
+        children_mark_set(&mark, futures, n, mode, deadline);
+        while ((mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
+               (deadline->forever || !wse__clock_deadline_passed(deadline)) &&
+               wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
+            if (!in_list(futures, n, f)) {
                 /* Not ours to run: back where it was (the owner's push cannot
                  * fail, the slot was just freed). */
                 (void)wse__deque_push(&w->deque, f);
                 break;
             }
             wse__worker_run_task(w, f);
-            collect(nodes, n, &n_done, &n_failed);
+            if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
+                return 0;
         }
     }
+    for (i = 0; i < n; i++)
+        nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
+    collect(nodes, n, &n_done, &n_failed);
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
         rc = block(nodes, n, mode, deadline, wb);
         if (rc != 0 && rc != EAGAIN)

@@ -372,11 +372,6 @@ activate_spare(struct wse__pool *pool, unsigned stand_in)
     return start_spare(pool, stand_in);
 }
 
-/* Spin up to this long on the latch before blocking: a child stolen a moment
- * ago often finishes sooner than a spare could be woken and the waiter woken
- * again (fork-join on 2 workers). */
-#define BLOCK_SPIN_NS 50000
-
 /* Under spares.mutex: every thread of the pool is blocked; wake the ones
  * blocked for want of stack to give up (EAGAIN): nothing else would ever run
  * the tasks they wait on. */
@@ -397,15 +392,35 @@ abandon_stack_blocked(struct wse__pool *pool)
     }
 }
 
+wse_future *
+wse__worker_steal(struct wse__worker *w)
+{
+    return steal_any(w);
+}
+
+void
+wse__worker_give_back(struct wse__worker *w, wse_future *f)
+{
+    if (wse__deque_push(&w->deque, f) != 0) {
+        /* No room and no memory to grow: the injection queue takes it (past a
+         * shutdown too: the task was accepted before it). */
+        wse__inject_push_always(&w->pool->inject, f);
+    }
+    /* With the full fence, as for a submission from outside: this thread is
+     * inside a wait and may block without re-checking its deque, so a worker
+     * that parked while the task was in our hands must hear of it. */
+    wse__park_wake_some(&w->pool->park, 1, true);
+}
+
 int
 wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
-                  const struct wse__deadline *deadline, bool stack_low)
+                  const struct wse__deadline *deadline, bool stack_low, bool spin)
 {
     struct wse__pool *pool = w->pool;
     struct wse__spares *sp = &pool->spares;
     bool gave_up;
 
-    if (wse__latch_spin(l, deadline, BLOCK_SPIN_NS, 64))
+    if (spin && wse__latch_spin(l, deadline, WSE__BLOCK_SPIN_NS, 64))
         return 0;
     wse__sync_lock(&sp->mutex);
     /* Running threads: n_workers + n_active - n_blocked. Keep n_workers

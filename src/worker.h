@@ -118,8 +118,8 @@ void wse__worker_run_task(struct wse__worker *w, wse_future *f);
  *     with wse__worker_run_task(); WSE__TAKE_CLAIMED: started in place (the
  *     queue's entry stays, a tombstone that its taker drops), run it with
  *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
- *   wse__worker_block(): nothing may run: block until l trips or the deadline
- *     passes, with a spare started or resumed so that the pool keeps
+ *   wse__worker_block(): nothing may run: block (after spinning up to
+ *     WSE__BLOCK_SPIN_NS on l, if spin) until l trips or the deadline passes, with a spare started or resumed so that the pool keeps
  *     n_workers threads running; 0. EAGAIN: stack_low (a task waited on may be
  *     queued, but the stack had no room to run it), no spare slot is left and
  *     no other thread of the pool is running, now (without blocking) or later
@@ -129,7 +129,23 @@ enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
 enum wse__take wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget);
 void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
 int wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
-                      const struct wse__deadline *deadline, bool stack_low);
+                      const struct wse__deadline *deadline, bool stack_low, bool spin);
+
+/*
+ * Leapfrogging (the wait layer decides what may run):
+ *   wse__worker_steal(): take the oldest task of another deque of w's pool (as
+ *     an idle worker would), or NULL; w owns the queue's reference.
+ *   wse__worker_give_back(): a stolen task w may not run goes on w's own deque
+ *     (or, without memory to grow it, the injection queue), where any thread
+ *     may take it; a parked worker is woken for it as for a submission.
+ */
+wse_future *wse__worker_steal(struct wse__worker *w);
+void wse__worker_give_back(struct wse__worker *w, wse_future *f);
+
+/* A waiting worker that finds nothing it may run spins this long on its latch
+ * before blocking: a child stolen a moment ago often finishes sooner than a
+ * spare could be woken and the waiter woken again (fork-join on 2 workers). */
+#define WSE__BLOCK_SPIN_NS 50000
 
 /* Inline: the fork-join fast path of a wait asks before every nested run. */
 static inline bool

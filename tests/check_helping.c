@@ -559,6 +559,215 @@ START_TEST(random_acyclic_waits)
 }
 END_TEST
 
+/* ---- Leapfrogging --------------------------------------------------------- */
+
+/*
+ * R waits on T, which a second worker took; T submits children and waits on
+ * them. R's worker may run T's children (they are what T's wait, and so R's,
+ * waits on) but never a child T does not wait on. "On R's thread while R
+ * waits" is what the children check: a spare standing in for R's worker runs
+ * on another thread.
+ */
+#define LEAP_KIDS 8
+
+struct leap {
+    pthread_t r_thread;
+    int r_waiting;   /* R is inside its wait (atomic) */
+    int t_waits_all; /* T waits on every child, else on all but the last */
+    int on_r;        /* awaited children run on R's thread during R's wait */
+    int stray_on_r;  /* the unawaited child did */
+    int bad;
+};
+
+struct leap_kid {
+    struct leap *s;
+    bool awaited;
+};
+
+static bool
+on_r_during_wait(struct leap *s)
+{
+    return pthread_equal(pthread_self(), s->r_thread) && flag_get(&s->r_waiting);
+}
+
+static int
+leap_kid(void *arg, void **result)
+{
+    struct leap_kid *k = arg;
+    double until = now_s() + 0.002;
+
+    (void)result;
+    if (on_r_during_wait(k->s))
+        counter_add(k->awaited ? &k->s->on_r : &k->s->stray_on_r, 1);
+    while (now_s() < until) /* busy: the thief's deque keeps the rest */
+        ;
+    if (on_r_during_wait(k->s) && !k->awaited)
+        counter_add(&k->s->stray_on_r, 1);
+    return 0;
+}
+
+static int
+leap_t(void *arg, void **result)
+{
+    struct leap *s = arg;
+    struct leap_kid kids[LEAP_KIDS];
+    wse_future *f[LEAP_KIDS];
+    size_t n_wait = flag_get(&s->t_waits_all) ? LEAP_KIDS : LEAP_KIDS - 1;
+
+    (void)result;
+    for (int i = 0; i < LEAP_KIDS; i++) {
+        /* The unawaited child is pushed first: the oldest, the one a thief
+         * takes first. */
+        kids[i] = (struct leap_kid){s, n_wait == LEAP_KIDS || i != 0};
+        if (wse_submit(wse_current(), leap_kid, &kids[i], &f[i]) != 0)
+            return EIO;
+    }
+    if (wse_wait(n_wait == LEAP_KIDS ? f : f + 1, n_wait, WSE_FOREVER, WSE_ALL_COMPLETED, NULL,
+                 NULL) != 0)
+        counter_add(&s->bad, 1);
+    /* The unawaited one too, before its argument leaves this frame. */
+    if (wse_future_wait(f[0], WSE_FOREVER) != 0)
+        counter_add(&s->bad, 1);
+    release_all(f, LEAP_KIDS);
+    return 0;
+}
+
+static int
+leap_r(void *arg, void **result)
+{
+    struct leap *s = arg;
+    wse_future *t;
+    double limit = now_s() + wse_test_scale(5.0);
+    int rc;
+
+    (void)result;
+    s->r_thread = pthread_self();
+    if (wse_submit(wse_current(), leap_t, s, &t) != 0)
+        return EIO;
+    /* The other worker steals T; R does not wait until it has. */
+    while (wse_future_state(t) == WSE_PENDING && now_s() < limit)
+        sched_yield();
+    flag_set(&s->r_waiting);
+    rc = wse_future_wait(t, WSE_FOREVER);
+    __atomic_store_n(&s->r_waiting, 0, __ATOMIC_RELEASE);
+    wse_future_release(t);
+    return rc;
+}
+
+static void
+run_leap(struct leap *s)
+{
+    wse_executor *ex = make_executor(2);
+    wse_future *r;
+
+    ck_assert_int_eq(wse_submit(ex, leap_r, s, &r), 0);
+    ck_assert_int_eq(wse_future_wait(r, 20.0), 0);
+    ck_assert_int_eq(wse_future_error(r), 0);
+    ck_assert_int_eq(s->bad, 0);
+    wse_future_release(r);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+
+START_TEST(leapfrog_runs_what_the_awaited_task_waits_on)
+{
+    struct leap s = {0};
+
+    flag_set(&s.t_waits_all);
+    run_leap(&s);
+    /* Seven children sat in the other worker's deque for 2 ms each while R's
+     * worker had nothing else it may run. */
+    ck_assert_msg(counter_get(&s.on_r) >= 1, "no child of T ran on R's worker");
+}
+END_TEST
+
+START_TEST(leapfrog_never_runs_an_unawaited_child)
+{
+    for (int round = 0; round < 5; round++) {
+        struct leap s = {0};
+
+        run_leap(&s);
+        ck_assert_msg(counter_get(&s.stray_on_r) == 0,
+                      "a child T did not wait on ran on top of R's wait");
+    }
+}
+END_TEST
+
+/*
+ * Nested fork-join trees whose leaves also wait on an earlier tree's root: the
+ * waits are acyclic (root i waits, through its tree, only on roots before it),
+ * and every inner task waits on all its children, so waiting workers leapfrog
+ * across trees. With a watchdog.
+ */
+#define FOREST 40
+
+struct forest {
+    wse_future *root[FOREST];
+    int bad;
+};
+
+struct node_arg {
+    struct forest *fs;
+    int tree;
+    int depth;
+    uint32_t seed;
+};
+
+static int
+forest_node(void *arg, void **result)
+{
+    struct node_arg *a = arg;
+    struct node_arg kids[3];
+    wse_future *f[3];
+    uint32_t seed = a->seed;
+    int n = a->depth < 4 ? (int)(rnd_next(&seed) % 4) : 0;
+    int rc = 0;
+
+    (void)result;
+    if (n == 0) {
+        if (a->tree > 0) {
+            int j = (int)(rnd_next(&seed) % (uint32_t)a->tree);
+            rc = wse_future_wait(published(&a->fs->root[j]), WSE_FOREVER);
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            kids[i] = (struct node_arg){a->fs, a->tree, a->depth + 1, rnd_next(&seed)};
+            if (wse_submit(wse_current(), forest_node, &kids[i], &f[i]) != 0)
+                return EIO;
+        }
+        rc = wse_wait(f, (size_t)n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL);
+        release_all(f, (size_t)n);
+    }
+    if (rc != 0)
+        counter_add(&a->fs->bad, 1);
+    return rc;
+}
+
+START_TEST(leapfrog_across_acyclic_trees)
+{
+    unsigned workers = 1 + (unsigned)_i;
+    wse_executor *ex = make_executor(workers);
+    uint32_t seed = 0x51ed27u ^ workers;
+
+    for (int round = 0; round < 20; round++) {
+        struct forest fs = {0};
+        struct node_arg args[FOREST];
+
+        for (int i = 0; i < FOREST; i++) {
+            wse_future *f;
+
+            args[i] = (struct node_arg){&fs, i, 0, rnd_next(&seed)};
+            ck_assert_int_eq(wse_submit(ex, forest_node, &args[i], &f), 0);
+            __atomic_store_n(&fs.root[i], f, __ATOMIC_RELEASE);
+        }
+        int rc = wse_wait(fs.root, FOREST, 20.0, WSE_ALL_COMPLETED, NULL, NULL);
+        ck_assert_msg(rc == 0, "round %d (%u workers) hung: %d", round, workers, rc);
+        ck_assert_int_eq(fs.bad, 0);
+        release_all(fs.root, FOREST);
+    }
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 /* ---- Deadlines on workers ------------------------------------------------- */
 
 static int
@@ -805,6 +1014,13 @@ helping_suite(void)
     tcase_add_loop_test(tc, xzab_workers, 1, 5);
     tcase_add_loop_test(tc, stencil_workers, 1, 5);
     tcase_add_loop_test(tc, random_acyclic_waits, 0, 4);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("leapfrog");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, leapfrog_runs_what_the_awaited_task_waits_on);
+    tcase_add_test(tc, leapfrog_never_runs_an_unawaited_child);
+    tcase_add_loop_test(tc, leapfrog_across_acyclic_trees, 0, 4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("deadline");
