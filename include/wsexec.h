@@ -86,9 +86,10 @@ typedef struct wse_options {
                                   explicit count is never overridden */
     unsigned deque_capacity;    /* initial slots of each worker's deque, rounded up
                                   to a power of two; 0: 256. Deques grow as needed */
-    unsigned spin_rounds;       /* rounds an idle worker searches for work before it
-                                  parks; 0: default (64); at most
-                                  WSE_MAX_SPIN_ROUNDS. Shutdown ends a spin at once */
+    unsigned spin_rounds;       /* rounds an idle worker searches for work before
+                                  its timed spin (spin_us) starts; 0: default (64);
+                                  at most WSE_MAX_SPIN_ROUNDS. Shutdown ends a spin
+                                  at once */
     const char *thread_name;    /* prefix of worker thread names (at most 10 bytes
                                   are used, then the worker index); NULL: "wse" */
     size_t stack_size;          /* bytes of stack of each worker thread; 0: 64 MiB
@@ -109,7 +110,20 @@ typedef struct wse_options {
     void (*on_worker_start)(wse_executor *ex, unsigned index, void *ctx);
     void (*on_worker_stop)(wse_executor *ex, unsigned index, void *ctx);
     void *hook_ctx; /* passed to both hooks as ctx */
+    /* The most microseconds an idle worker keeps searching (after spin_rounds)
+     * before it parks; 0: default (100); WSE_SPIN_US_NONE: park after
+     * spin_rounds; at most WSE_MAX_SPIN_US. The spin adapts: a worker whose
+     * search or park ended with work after t spins up to 2t next time, one whose
+     * spin ran out halves it (down to 2 us). It trades CPU for latency: a worker
+     * between the steps of an iterative job (submit, wait, repeat) is still
+     * searching when the next step arrives, with no wake-up to pay, while an
+     * idle executor parks all its workers within spin_us of its last task. It
+     * yields the CPU every 16 rounds, so a thread it shares a CPU with runs. */
+    unsigned spin_us;
 } wse_options;
+
+#define WSE_MAX_SPIN_US 100000u
+#define WSE_SPIN_US_NONE (~0u)
 
 #define WSE_MAX_SPIN_ROUNDS 1000000u
 #define WSE_MIN_STACK_SIZE ((size_t)1 << 20)
@@ -117,7 +131,8 @@ typedef struct wse_options {
 /*
  * Create an executor and start its workers. opts may be NULL (defaults).
  * EINVAL: out is NULL, opts->workers > 1024, opts->spin_rounds >
- * WSE_MAX_SPIN_ROUNDS, opts->stack_size is nonzero and below WSE_MIN_STACK_SIZE,
+ * WSE_MAX_SPIN_ROUNDS, opts->spin_us > WSE_MAX_SPIN_US (other than
+ * WSE_SPIN_US_NONE), opts->stack_size is nonzero and below WSE_MIN_STACK_SIZE,
  * or opts->max_spare_workers > 65536. ENOMEM: out of memory. EAGAIN:
  * the system could not start a thread. On error nothing is left running or
  * allocated and *out is untouched.

@@ -31,6 +31,7 @@
 #define MAX_SPARES 65536u
 #define DEFAULT_DEQUE_CAPACITY 256
 #define DEFAULT_SPIN_ROUNDS 64
+#define DEFAULT_SPIN_US 100
 #define DEFAULT_STACK_SIZE ((size_t)64 << 20)
 
 /* An executor is its pool of workers (first: a pool pointer is the executor's
@@ -175,6 +176,7 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     if (opts != NULL)
         o = *opts;
     if (o.workers > MAX_WORKERS || o.spin_rounds > WSE_MAX_SPIN_ROUNDS ||
+        (o.spin_us > WSE_MAX_SPIN_US && o.spin_us != WSE_SPIN_US_NONE) ||
         (o.stack_size != 0 && o.stack_size < WSE_MIN_STACK_SIZE) ||
         o.max_spare_workers > MAX_SPARES)
         return EINVAL;
@@ -188,6 +190,9 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     pool->n_slots = pool->n_workers +
                     (o.max_spare_workers != 0 ? o.max_spare_workers : 4 * pool->n_workers + 64);
     pool->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
+    pool->spin_ns = o.spin_us == WSE_SPIN_US_NONE
+                        ? 0
+                        : (int64_t)(o.spin_us != 0 ? o.spin_us : DEFAULT_SPIN_US) * 1000;
     pool->stack_size = o.stack_size != 0 ? o.stack_size : DEFAULT_STACK_SIZE;
     strncpy(pool->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
             sizeof(pool->thread_name) - 1);

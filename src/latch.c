@@ -15,15 +15,27 @@
  */
 #include "latch.h"
 
+#include <sched.h>
 #include <time.h>
 
 #include "sync.h"
 
 uint32_t wse__latch_plain_wakeups;
 
+/* A plain waiter's spin before it sleeps: adaptive, between these bounds (ns). */
 #ifndef WSE_WAIT_SPIN_NS
 #define WSE_WAIT_SPIN_NS 5000
 #endif
+#ifndef WSE_WAIT_SPIN_MAX_NS
+#define WSE_WAIT_SPIN_MAX_NS 200000
+#endif
+
+#ifndef WSE__YIELD_EVERY
+#define WSE__YIELD_EVERY 256
+#endif
+
+/* This thread's current spin budget (0: not set yet: WSE_WAIT_SPIN_NS). */
+static WSE__TLS int64_t wait_spin_ns;
 
 int
 wse__latch_init_plain(struct wse__latch *l)
@@ -111,7 +123,14 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
     for (i = 1;; i++) {
         if (wse__latch_tripped(l))
             return true;
-        wse__atomic_pause();
+        if (i % WSE__YIELD_EVERY == 0) {
+            /* About once a microsecond: a thread that shares our CPU (the
+             * worker running what we wait on, on a machine with fewer CPUs
+             * than threads) runs now rather than at the end of our slice. */
+            sched_yield();
+        } else {
+            wse__atomic_pause();
+        }
         if (i % check_every == 0) {
             now = wse__clock_now();
             if (wse__clock_elapsed_ns(&start, &now) >= budget_ns ||
@@ -121,16 +140,39 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
     }
 }
 
+/* After a wait that lasted `ns` from its spin's start: the next spin lasts
+ * twice that, between the bounds, if spinning that long would have avoided the
+ * sleep; a longer wait sets it back to the floor (spinning would not have
+ * helped). So a thread that waits on short batches over and over (the steps of
+ * an iterative job) stops sleeping, and one that waits long spins little. */
+static void
+wait_spin_learn(int64_t ns)
+{
+    if (ns >= WSE_WAIT_SPIN_MAX_NS)
+        wait_spin_ns = WSE_WAIT_SPIN_NS;
+    else
+        wait_spin_ns = 2 * ns < WSE_WAIT_SPIN_NS       ? WSE_WAIT_SPIN_NS
+                       : 2 * ns > WSE_WAIT_SPIN_MAX_NS ? WSE_WAIT_SPIN_MAX_NS
+                                                       : 2 * ns;
+}
+
 void
 wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
 {
+    struct timespec start = wse__clock_now();
+    struct timespec end;
     bool rc;
 
+    if (wait_spin_ns == 0)
+        wait_spin_ns = WSE_WAIT_SPIN_NS;
     /* A short task completes sooner than a futex wake-up reaches a sleeping
      * thread: spin first, so the waiter neither sleeps nor costs its completer a
      * system call (the latch is signalled only if `sleeping`). */
-    if (wse__latch_spin(l, deadline, WSE_WAIT_SPIN_NS, 16))
+    if (wse__latch_spin(l, deadline, wait_spin_ns, 16)) {
+        end = wse__clock_now();
+        wait_spin_learn(wse__clock_elapsed_ns(&start, &end));
         return;
+    }
     wse__sync_lock(&l->mutex);
     while (!wse__latch_tripped(l)) {
         l->sleeping = true;
@@ -145,4 +187,6 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
             break;
     }
     wse__sync_unlock(&l->mutex);
+    end = wse__clock_now();
+    wait_spin_learn(wse__clock_elapsed_ns(&start, &end));
 }

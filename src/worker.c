@@ -39,6 +39,7 @@ wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned index, 
     w->rng = 0x9E3779B97F4A7C15ULL * (index + 1) ^ (uintptr_t)pool;
     if (w->rng == 0)
         w->rng = 1;
+    w->spin_budget = pool->spin_ns;
     w->spare = index >= pool->n_workers;
     w->stand_in = index;
     if (w->spare) {
@@ -510,23 +511,71 @@ wse__worker_spares_join(struct wse__pool *pool)
     }
 }
 
-/* wse__worker_find_task(), retried for up to spin_rounds rounds before giving
- * up (NULL). */
+/* The floor of the adaptive idle spin (ns): a worker that just missed keeps
+ * looking this long at least. */
+#define SPIN_FLOOR_NS 2000
+
+/*
+ * wse__worker_find_task(), retried for spin_rounds rounds and then for as long
+ * as the worker's spin budget lasts, before giving up (NULL). The budget adapts
+ * to how recently work arrived: a spin (or a park) that ended with work after t
+ * raises it to 2t (spin_learn(), at most the pool's spin_us), one that ran out
+ * halves it (down to SPIN_FLOOR_NS), so a worker between the steps of an
+ * iterative job keeps spinning across the gap, while one idle for long parks
+ * after a few microseconds. Either way the spin
+ * is bounded in time, and shutdown ends it at once. Yielding every 16 rounds
+ * lets a thread that shares the CPU (the submitter) run.
+ */
+/* Set the spin budget to twice `ns` (what spinning would have had to last to
+ * find the work without parking), at least the floor, at most spin_ns; a gap
+ * longer than spin_ns leaves it as it is (spinning could not have bridged it). */
+static void
+spin_learn(struct wse__worker *w, int64_t ns)
+{
+    int64_t max = w->pool->spin_ns;
+
+    if (ns >= max)
+        return;
+    ns = ns < max / 2 ? 2 * ns : max;
+    if (ns > w->spin_budget)
+        w->spin_budget = ns;
+    if (w->spin_budget < SPIN_FLOOR_NS)
+        w->spin_budget = SPIN_FLOOR_NS;
+}
+
 static wse_future *
 search(struct wse__worker *w)
 {
     unsigned rounds = w->pool->spin_rounds;
+    struct timespec start = {0, 0};
+    struct timespec now;
     wse_future *f;
     unsigned i;
 
     for (i = 0;; i++) {
         f = wse__worker_find_task(w);
-        if (f != NULL)
+        if (f != NULL) {
+            if (i > rounds) {
+                now = wse__clock_now();
+                spin_learn(w, wse__clock_elapsed_ns(&start, &now));
+            }
             return f;
+        }
         /* relaxed: a hint checked every round, so that shutdown stops a long
          * spin at once; the park decides for real. */
-        if (i >= rounds || (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN))
+        if (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN)
             break;
+        if (i == rounds) {
+            start = wse__clock_now();
+        } else if (i > rounds && i % 16 == 0) {
+            now = wse__clock_now();
+            if (wse__clock_elapsed_ns(&start, &now) >= w->spin_budget) {
+                w->spin_budget /= 2;
+                if (w->spin_budget < SPIN_FLOOR_NS)
+                    w->spin_budget = SPIN_FLOOR_NS;
+                break;
+            }
+        }
         if (i % 16 == 15)
             sched_yield();
         else
@@ -556,6 +605,8 @@ wse__worker_main(void *arg)
     struct wse__worker *w = arg;
     struct wse__pool *pool = w->pool;
     wse_future *f;
+    struct timespec parked;
+    struct timespec now;
     char name[16];
     pthread_attr_t attr;
     void *lo;
@@ -592,8 +643,11 @@ wse__worker_main(void *arg)
             wse__worker_run_task(w, f);
             continue;
         }
+        parked = wse__clock_now();
         if (wse__park_sleep(&pool->park, w->index, NULL, NULL) == WSE__PARK_TERMINATED)
             break;
+        now = wse__clock_now();
+        spin_learn(w, wse__clock_elapsed_ns(&parked, &now));
     }
     if (!w->spare && pool->on_stop != NULL)
         pool->on_stop(pool->owner, w->index, pool->hook_ctx);

@@ -48,6 +48,7 @@ struct wse__pool {
     unsigned n_workers;
     unsigned n_slots; /* n_workers + the most spares */
     unsigned spin_rounds;
+    int64_t spin_ns;             /* the most an idle worker spins (spin_us), in ns */
     size_t stack_size;           /* of every worker thread */
     char thread_name[11];        /* worker name prefix */
     struct wse__worker *workers; /* n_slots, cache-aligned; spares after the workers */
@@ -69,8 +70,9 @@ struct wse__worker {
     struct wse__deque deque; /* own cache lines */
     struct wse__pool *pool;
     unsigned index;
-    uint64_t rng;       /* victim selection; owner only */
-    uintptr_t stack_lo; /* lowest usable stack address; 0: unknown */
+    uint64_t rng;        /* victim selection; owner only */
+    int64_t spin_budget; /* this worker's idle spin, ns, 0 .. pool->spin_ns; owner only */
+    uintptr_t stack_lo;  /* lowest usable stack address; 0: unknown */
     pthread_t thread;
     bool spare;            /* a spare slot (index >= n_workers) */
     bool retired;          /* a spare waiting on resume; under spares.mutex */
