@@ -80,7 +80,8 @@ for _w in _sel:
         sys.exit(f"driver.py: unknown workload {_w} in WORKLOADS (known: {' '.join(ALL_WORKLOADS)})")
 SELECTED = [w for w in ALL_WORKLOADS if w in _sel] if _sel else ALL_WORKLOADS
 SUFFIX = "" if SELECTED == ALL_WORKLOADS else "-" + "-".join(SELECTED)
-ROUNDS_CONFIGS = [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-ondone"),
+ROUNDS_CONFIGS = [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-caller"),
+                  ("wsexec", "wsexec-ondone"),
                   ("wsexec", "wsexec-after"), ("omp-gcc", "omp-gcc-for"),
                   ("omp-clang", "omp-clang-for"), ("omp-gcc", "omp-gcc-task"),
                   ("omp-clang", "omp-clang-task"), ("tbb", "tbb-for"), ("tbb", "tbb-graph")]
@@ -143,7 +144,8 @@ def jobs():
         for peer, config in ROUNDS_CONFIGS:
             j.append((peer, "rounds", str(k), config, w))
         j.append(("sequential", "rounds", str(k), "sequential", "1"))
-    for peer, config in [("wsexec", "wsexec-batch"), ("omp-gcc", "omp-gcc-for"),
+    for peer, config in [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-caller"),
+                         ("omp-gcc", "omp-gcc-for"),
                          ("omp-clang", "omp-clang-for"), ("tbb", "tbb-for")]:
         j.append((peer, "round2", "2", config, w))
     return [x for x in j if x[1] in SELECTED and

@@ -17,6 +17,14 @@ make_executor(void)
 {
     wse_options o = {0};
     o.workers = workers;
+    /* "caller": the main thread runs tasks it waits on (wse_options.caller_runs)
+     * and counts as one of the `workers` threads, as OpenMP's master and
+     * oneTBB's calling thread do. */
+    if (strstr(config, "caller") != NULL && workers > 1) {
+        o.workers = workers - 1;
+        o.caller_runs = true;
+    }
+    o.spin_us = (unsigned)env_long("XSPIN", 0);
     wse_executor *ex;
     BENCH_CHECK(wse_executor_create(&ex, &o));
     return ex;
@@ -682,10 +690,7 @@ bench_round2(void)
         exit(1);
     rd.k = 0;
     rd.width = 2;
-    wse_options o = {0};
-    o.workers = workers;
-    wse_executor *ex;
-    BENCH_CHECK(wse_executor_create(&ex, &o));
+    wse_executor *ex = make_executor();
     rounds_reset(&rd, 100); /* warm-up */
     rounds_batch(ex, NULL);
     rounds_reset(&rd, n);

@@ -120,6 +120,18 @@ typedef struct wse_options {
      * idle executor parks all its workers within spin_us of its last task. It
      * yields the CPU every 16 rounds, so a thread it shares a CPU with runs. */
     unsigned spin_us;
+    /* A plain thread (not a worker, not inside a task) waiting in wse_wait()
+     * or wse_future_wait() on tasks of this executor that are still queued
+     * runs them itself, one after another, before it sleeps, as OpenMP's
+     * master thread and oneTBB's external waiters do: the steps of an iterative
+     * job then need one thread fewer and no wake-up when the workers are busy.
+     * Only the tasks it waits on (the helping rule of wse_wait()), and only
+     * while the executor is not shut down. Inside such a task wse_current()
+     * returns this executor, wse_worker_index() returns -1, a nested wait runs
+     * nothing (it sleeps), and wse_shutdown(ex, true, ...) and
+     * wse_executor_destroy(ex) return EDEADLK, as on a worker; destroy waits for
+     * the task to finish. Default false. */
+    bool caller_runs;
 } wse_options;
 
 #define WSE_MAX_SPIN_US 100000u
@@ -262,7 +274,10 @@ typedef enum {
  * timeout_s < 0 (WSE_FOREVER): no limit; 0: poll, never blocks. The deadline is on
  * CLOCK_MONOTONIC.
  *
- * A plain thread spins for a few microseconds, then blocks without using CPU. A
+ * A plain thread spins for a few microseconds (5 us, up to 200 us when its
+ * recent waits were that short: twice the last one), then blocks without using
+ * CPU; with wse_options.caller_runs it first runs the entries still queued in
+ * their executor (see there). A
  * wait by a plain thread on more than 8 futures leaves its (refcounted) waiter
  * block linked on the futures still pending when it returns; each is freed when
  * the last of them completes.

@@ -913,8 +913,12 @@ throw_if_stop_requested()
 struct options {
     unsigned workers = 0;        /* max 1024; 0: WSE_WORKERS, else one per usable CPU */
     unsigned deque_capacity = 0; /* initial deque slots; 0: 256 */
-    unsigned spin_rounds = 0;    /* idle search rounds before parking; 0: 64 */
+    unsigned spin_rounds = 0;    /* idle search rounds before the timed spin; 0: 64 */
     std::string thread_name;     /* worker thread name prefix; empty: "wse" */
+#if WSE_VERSION_MINOR >= 2
+    unsigned spin_us = 0;     /* timed idle spin, us (adaptive); 0: 100 */
+    bool caller_runs = false; /* a plain waiter runs the queued tasks it waits on */
+#endif
 #if WSE_VERSION_MINOR >= 2
     /* Run on worker `index` before its first task / after its last one (see
      * wse_options). They must not throw (std::terminate is called). */
@@ -948,6 +952,8 @@ class executor : public executor_ref
         c.spin_rounds = o.spin_rounds;
         c.thread_name = o.thread_name.empty() ? nullptr : o.thread_name.c_str();
 #if WSE_VERSION_MINOR >= 2
+        c.spin_us = o.spin_us;
+        c.caller_runs = o.caller_runs;
         if (o.on_worker_start || o.on_worker_stop) {
             hooks_.reset(new hooks{o.on_worker_start, o.on_worker_stop});
             c.on_worker_start = o.on_worker_start ? &hooks::start : nullptr;

@@ -43,6 +43,7 @@ struct wse_executor {
     pthread_mutex_t held_mutex; /* guards held */
     struct wse__held held;      /* list head of held tasks (circular) */
     uint32_t generation;        /* fork_generation at create */
+    bool caller_runs;           /* on the worker layer's caller_runs list */
 };
 
 /*
@@ -65,7 +66,9 @@ on_fork_child(void)
     wse__atomic_store_u32_relaxed(&fork_generation,
                                   wse__atomic_load_u32_relaxed(&fork_generation) + 1);
     wse__worker_tls = NULL;
+    wse__worker_caller_pool = NULL;
     wse__future_running = NULL;
+    wse__worker_callers_forget();
 }
 
 static void
@@ -250,6 +253,9 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     }
     /* Every start hook has returned before create does. */
     wse__worker_started_wait(pool, pool->n_workers);
+    ex->caller_runs = o.caller_runs;
+    if (ex->caller_runs)
+        wse__worker_callers_add(pool);
     *out = ex;
     return 0;
 
@@ -281,13 +287,17 @@ wse__executor_pool(wse_executor *ex)
 static bool
 called_from_worker_of(const wse_executor *ex)
 {
-    return wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool;
+    return (wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool) ||
+           wse__worker_caller_pool == &ex->pool;
 }
 
 wse_executor *
 wse_current(void)
 {
-    return wse__worker_tls != NULL ? wse__worker_tls->pool->owner : NULL;
+    if (wse__worker_tls != NULL)
+        return wse__worker_tls->pool->owner;
+    /* A plain thread running a task it waits on (caller_runs). */
+    return wse__worker_caller_pool != NULL ? wse__worker_caller_pool->owner : NULL;
 }
 
 unsigned
@@ -446,6 +456,8 @@ wse_executor_destroy(wse_executor *ex)
     }
     if (called_from_worker_of(ex))
         return EDEADLK;
+    if (ex->caller_runs)
+        wse__worker_callers_remove(&ex->pool);
     wse_shutdown(ex, true, false);
     wse__sync_lock(&ex->join_mutex);
     if (!ex->joined) {

@@ -201,14 +201,22 @@ any_done(wse_future *const futures[], size_t n)
     return false;
 }
 
-/* Is f one of the n futures? */
+/* How long a plain waiter with caller_runs keeps looking for an entry that is
+ * still PENDING but not found in any queue (ns). */
+#define CALLER_RETRY_NS 20000
+
+/* Could wse__worker_caller_claim() find one of these later? Some entry is a
+ * task nobody has started yet (a promise too, which it never finds: the retry
+ * is bounded in time). */
 static bool
-in_list(wse_future *const futures[], size_t n, const wse_future *f)
+caller_may_find(wse_future *const futures[], size_t n)
 {
     size_t i;
 
+    if (!wse__worker_callers_exist())
+        return false;
     for (i = 0; i < n; i++) {
-        if (futures[i] == f)
+        if (wse__future_state_acquire(futures[i]) == WSE_PENDING)
             return true;
     }
     return false;
@@ -618,6 +626,90 @@ children_mark_restore(struct children_mark *m)
         wse__future_unmark_waits_children(m->task, m->old);
 }
 
+/* Before registering: may this wait still run one of its entries? Not once a
+ * FIRST_* condition may hold (the code below decides then), nor past the
+ * deadline (a poll runs nothing). */
+static bool
+may_run_more(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
+             wse_return_when mode)
+{
+    return (mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
+           (deadline->forever || !wse__clock_deadline_passed(deadline));
+}
+
+/*
+ * A worker waiting on a few futures, usually the children it has just pushed:
+ * while the newest task of its own deque is one of them, run it, before paying
+ * for registration. The deadline is checked between tasks. True if a wait for
+ * all of them is over (out and *n_done_out set, as by all_done()): it then
+ * needs no node at all; the other modes stop once one future is done.
+ */
+static bool
+worker_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,
+                 const struct wse__deadline *deadline, wse_return_when mode, wse_future *out[],
+                 size_t *n_done_out)
+{
+    wse_future *f;
+    size_t i;
+
+    while (may_run_more(futures, n, deadline, mode) && wse__worker_stack_ok(w) &&
+           (f = wse__deque_pop(&w->deque)) != NULL) {
+        for (i = 0; i < n && futures[i] != f; i++)
+            ;
+        if (i == n) {
+            /* Not ours to run: back where it was (the owner's push cannot
+             * fail, the slot was just freed). */
+            (void)wse__deque_push(&w->deque, f);
+            return false;
+        }
+        wse__worker_run_task(w, f);
+        if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A plain thread, outside any task: with caller_runs, run the entries still
+ * queued in their executor here (the same rule as a worker's: only what it
+ * waits on), until none is left or the condition may hold; then the caller
+ * waits as usual. An entry nobody has started may be in a worker's hands for a
+ * moment (between the injection queue and its deque): look again for up to
+ * CALLER_RETRY_NS. True as worker_fast_path().
+ */
+static bool
+caller_runs_queued(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
+                   wse_return_when mode, wse_future *out[], size_t *n_done_out)
+{
+    struct wse__pool *pool;
+    wse_future *f;
+    bool retrying = false;
+    struct timespec since = {0, 0};
+    struct timespec now;
+
+    while (may_run_more(futures, n, deadline, mode)) {
+        f = wse__worker_caller_claim(futures, n, &pool);
+        if (f != NULL) {
+            wse__worker_caller_run(pool, f);
+            if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
+                return true;
+            retrying = false;
+            continue;
+        }
+        if (!caller_may_find(futures, n))
+            break;
+        now = wse__clock_now();
+        if (!retrying) {
+            retrying = true;
+            since = now;
+        } else if (wse__clock_elapsed_ns(&since, &now) >= CALLER_RETRY_NS) {
+            break;
+        }
+        wse__atomic_pause();
+    }
+    return false;
+}
+
 /* Drop the waiter's reference to its wait block on any exit from wait_impl(),
  * a C++ exception unwinding through a worker's wait included. */
 static void
@@ -660,29 +752,12 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         nodes = wb->nodes;
     }
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
-        /* A worker waiting on a few futures, usually the children it has just
-         * pushed: while the newest task of its own deque is one of them, run it,
-         * before paying for registration. The deadline is checked between
-         * tasks; a poll (deadline already passed) runs nothing. A wait for all
-         * of them ends here without a node; the other modes leave this loop
-         * once one future is done (any_done()), and the code below decides. */
-        struct wse__worker *w = wse__worker_tls;
-        wse_future *f;
-
         children_mark_set(&mark, futures, n, mode, deadline);
-        while ((mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
-               (deadline->forever || !wse__clock_deadline_passed(deadline)) &&
-               wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
-            if (!in_list(futures, n, f)) {
-                /* Not ours to run: back where it was (the owner's push cannot
-                 * fail, the slot was just freed). */
-                (void)wse__deque_push(&w->deque, f);
-                break;
-            }
-            wse__worker_run_task(w, f);
-            if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
-                return 0;
-        }
+        if (worker_fast_path(wse__worker_tls, futures, n, deadline, mode, out, n_done_out))
+            return 0;
+    } else if (wse__worker_tls == NULL && wse__future_running == NULL &&
+               caller_runs_queued(futures, n, deadline, mode, out, n_done_out)) {
+        return 0;
     }
     for (i = 0; i < n; i++)
         nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};

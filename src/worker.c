@@ -194,13 +194,12 @@ run_guard_unwind(struct run_guard *g)
 /* Run f, which this thread moved to RUNNING, and finish it; drops one
  * reference, which the caller holds. */
 static void
-run_started(struct wse__worker *w, wse_future *f)
+run_started(wse_future *f)
 {
     struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
     void *result = NULL;
     int rc;
 
-    (void)w;
     guard.f = f;
     guard.returned = false;
     wse__future_enter(&guard.running, f);
@@ -232,7 +231,7 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f)
         wse_future_release(f);
         return;
     }
-    run_started(w, f);
+    run_started(f);
 }
 
 void
@@ -240,7 +239,8 @@ wse__worker_run_claimed(struct wse__worker *w, wse_future *f)
 {
     /* The queue keeps its reference (its taker drops it); finishing drops this
      * one. */
-    run_started(w, wse_future_retain(f));
+    (void)w;
+    run_started(wse_future_retain(f));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -249,15 +249,14 @@ wse__worker_run_claimed(struct wse__worker *w, wse_future *f)
 /* Is f queued anywhere in w's pool? Looks at no more than *budget entries of
  * the other queues. */
 static bool
-queued_in_pool(struct wse__worker *w, const wse_future *f, int64_t *budget)
+queued_in_pool(struct wse__pool *pool, struct wse__worker *w, const wse_future *f, int64_t *budget)
 {
-    struct wse__pool *pool = w->pool;
     /* acquire: as in steal_any(). */
     unsigned n = wse__atomic_load_u32_acquire(&pool->n_spawned);
     unsigned i;
     int64_t len;
 
-    if (wse__deque_contains(&w->deque, f))
+    if (w != NULL && wse__deque_contains(&w->deque, f))
         return true;
     for (i = 0; i<n && * budget> 0; i++) {
         if (&pool->workers[i] == w)
@@ -276,6 +275,22 @@ queued_in_pool(struct wse__worker *w, const wse_future *f, int64_t *budget)
     return wse__inject_contains(&pool->inject, f, len);
 }
 
+/* May a waiter claim f, a PENDING task of pool, to run it? */
+static bool
+may_claim(struct wse__pool *pool, wse_future *f)
+{
+    /* acquire: as in wse__worker_run_task(): a cancelling pool runs nothing. */
+    if (wse__atomic_load_u32_acquire(&pool->flags) & WSE__POOL_CANCEL)
+        return false;
+    if (wse__future_stop_reached(f->parent)) {
+        /* Stopped through its lineage: it would be cancelled when taken; do it
+         * now, which also wakes the waiter. */
+        (void)wse_future_cancel(f);
+        return false;
+    }
+    return true;
+}
+
 enum wse__take
 wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
 {
@@ -283,15 +298,8 @@ wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
 
     if (wse__future_state_acquire(f) != WSE_PENDING)
         return WSE__TAKE_NONE;
-    /* acquire: as in wse__worker_run_task(): a cancelling pool runs nothing. */
-    if (wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL)
+    if (!may_claim(w->pool, f))
         return WSE__TAKE_NONE;
-    if (wse__future_stop_reached(f->parent)) {
-        /* Stopped through its lineage: it would be cancelled when taken; do it
-         * now, which also wakes this waiter. */
-        (void)wse_future_cancel(f);
-        return WSE__TAKE_NONE;
-    }
     if (wse__deque_peek(&w->deque) == f) {
         /* The usual fork-join case: the child just pushed. The pop returns f
          * or, if a thief took it meanwhile, NULL (only we write our slots). */
@@ -302,9 +310,131 @@ wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget)
     /* Anywhere else in the pool: a future found in our queues is a task of
      * this executor, so it may run here; starting it decides the race with
      * whoever takes its queue entry. */
-    if (queued_in_pool(w, f, budget) && wse__future_start(f))
+    if (queued_in_pool(w->pool, w, f, budget) && wse__future_start(f))
         return WSE__TAKE_CLAIMED;
     return WSE__TAKE_NONE;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Plain threads that run what they wait on (wse_options.caller_runs)          */
+
+/* Queue entries a plain waiter looks at per pool and attempt. */
+#define CALLER_BUDGET 4096
+
+/* The pools whose executor has caller_runs, linked through callers_next. */
+static pthread_mutex_t callers_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct wse__pool *callers_head; /* under callers_mutex */
+static uint32_t n_callers;             /* atomic: pools on the list (a hint) */
+
+WSE__TLS struct wse__pool *wse__worker_caller_pool;
+
+void
+wse__worker_callers_add(struct wse__pool *pool)
+{
+    wse__sync_lock(&callers_mutex);
+    pool->callers_next = callers_head;
+    callers_head = pool;
+    /* relaxed: a hint for plain waiters; the list is read under the mutex. */
+    wse__atomic_store_u32_relaxed(&n_callers, wse__atomic_load_u32_relaxed(&n_callers) + 1);
+    wse__sync_unlock(&callers_mutex);
+}
+
+void
+wse__worker_callers_remove(struct wse__pool *pool)
+{
+    struct wse__pool **p;
+
+    wse__sync_lock(&callers_mutex);
+    for (p = &callers_head; *p != NULL; p = &(*p)->callers_next) {
+        if (*p == pool) {
+            *p = pool->callers_next;
+            /* relaxed: as in wse__worker_callers_add(). */
+            wse__atomic_store_u32_relaxed(&n_callers, wse__atomic_load_u32_relaxed(&n_callers) - 1);
+            break;
+        }
+    }
+    wse__sync_unlock(&callers_mutex);
+}
+
+void
+wse__worker_callers_forget(void)
+{
+    /* A forked child has one thread: the mutex may have been held by another
+     * thread of the parent, and the pools on the list are the parent's. */
+    (void)pthread_mutex_init(&callers_mutex, NULL);
+    callers_head = NULL;
+    /* relaxed: as in wse__worker_callers_add(). */
+    wse__atomic_store_u32_relaxed(&n_callers, 0);
+}
+
+bool
+wse__worker_callers_exist(void)
+{
+    /* relaxed: a hint, as in wse__worker_caller_claim(). */
+    return wse__atomic_load_u32_relaxed(&n_callers) != 0;
+}
+
+wse_future *
+wse__worker_caller_claim(wse_future *const futures[], size_t n, struct wse__pool **pool_out)
+{
+    struct wse__pool *pool;
+    wse_future *f;
+    int64_t budget;
+    size_t i;
+
+    /* relaxed: a hint; nothing registered costs this one load. */
+    if (wse__atomic_load_u32_relaxed(&n_callers) == 0)
+        return NULL;
+    wse__sync_lock(&callers_mutex);
+    for (pool = callers_head; pool != NULL; pool = pool->callers_next) {
+        budget = CALLER_BUDGET;
+        for (i = 0; i < n && budget > 0; i++) {
+            f = futures[i];
+            if (wse__future_state_acquire(f) != WSE_PENDING ||
+                !queued_in_pool(pool, NULL, f, &budget))
+                continue;
+            /* The hold keeps the pool from terminating, and so its executor
+             * from being freed, until the task has run here: destroy takes
+             * the pool off the list (this mutex) before it shuts down. It
+             * fails once the executor is shut down: then it runs nothing. */
+            if (!wse__park_hold(&pool->park))
+                break;
+            if (may_claim(pool, f) && wse__future_start(f)) {
+                wse__sync_unlock(&callers_mutex);
+                *pool_out = pool;
+                return f;
+            }
+            wse__park_unhold(&pool->park);
+        }
+    }
+    wse__sync_unlock(&callers_mutex);
+    return NULL;
+}
+
+/* Restores the caller's context on any exit from wse__worker_caller_run(), a
+ * C++ exception unwinding through it included. */
+struct caller_guard {
+    struct wse__pool *pool;
+    struct wse__pool *outer;
+};
+
+static void
+caller_guard_exit(struct caller_guard *g)
+{
+    wse__worker_caller_pool = g->outer;
+    wse__park_unhold(&g->pool->park);
+}
+
+void
+wse__worker_caller_run(struct wse__pool *pool, wse_future *f)
+{
+    struct caller_guard guard __attribute__((cleanup(caller_guard_exit)));
+
+    guard.pool = pool;
+    guard.outer = wse__worker_caller_pool;
+    wse__worker_caller_pool = guard.pool;
+    /* As wse__worker_run_claimed(): the queue keeps its reference. */
+    run_started(wse_future_retain(f));
 }
 
 /* wse_worker_index() + 1 on a worker, 0 elsewhere: one thread-local load. A

@@ -57,6 +57,7 @@ struct wse__pool {
     struct wse__inject inject;
     struct wse__park park;
     struct wse__spares spares;
+    struct wse__pool *callers_next; /* on the caller_runs list (worker.c) */
     /* Hooks (wse_options) and create's wait for the start hooks. */
     void (*on_start)(wse_executor *ex, unsigned index, void *ctx);
     void (*on_stop)(wse_executor *ex, unsigned index, void *ctx);
@@ -143,6 +144,26 @@ int wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
  */
 wse_future *wse__worker_steal(struct wse__worker *w);
 void wse__worker_give_back(struct wse__worker *w, wse_future *f);
+
+/*
+ * Plain threads that run what they wait on (wse_options.caller_runs). The pools
+ * of such executors are on a list (add at create, remove at the start of
+ * destroy; forget in a forked child).
+ *   wse__worker_caller_claim(): a PENDING entry of futures queued in one of
+ *     those pools, started (claimed in place, as wse__worker_take() does), with
+ *     a hold on the pool's park that keeps it from terminating; NULL if none.
+ *   wse__worker_caller_run(): run it on the calling thread, with
+ *     wse__worker_caller_pool set (wse_current() says its executor), then
+ *     release the hold.
+ */
+extern WSE__TLS struct wse__pool *wse__worker_caller_pool;
+void wse__worker_callers_add(struct wse__pool *pool);
+void wse__worker_callers_remove(struct wse__pool *pool);
+void wse__worker_callers_forget(void);
+bool wse__worker_callers_exist(void);
+wse_future *wse__worker_caller_claim(wse_future *const futures[], size_t n,
+                                     struct wse__pool **pool_out);
+void wse__worker_caller_run(struct wse__pool *pool, wse_future *f);
 
 /* A waiting worker that finds nothing it may run spins this long on its latch
  * before blocking: a child stolen a moment ago often finishes sooner than a

@@ -573,7 +573,8 @@ END_TEST
 struct leap {
     pthread_t r_thread;
     int r_waiting;   /* R is inside its wait (atomic) */
-    int t_waits_all; /* T waits on every child, else on all but the last */
+    int t_waits_all; /* T waits on every child, else on all but the first */
+    int t_submitted; /* T has submitted its children and is about to wait */
     int on_r;        /* awaited children run on R's thread during R's wait */
     int stray_on_r;  /* the unawaited child did */
     int bad;
@@ -594,7 +595,7 @@ static int
 leap_kid(void *arg, void **result)
 {
     struct leap_kid *k = arg;
-    double until = now_s() + 0.002;
+    double until = now_s() + 0.005;
 
     (void)result;
     if (on_r_during_wait(k->s))
@@ -622,6 +623,7 @@ leap_t(void *arg, void **result)
         if (wse_submit(wse_current(), leap_kid, &kids[i], &f[i]) != 0)
             return EIO;
     }
+    flag_set(&s->t_submitted);
     if (wse_wait(n_wait == LEAP_KIDS ? f : f + 1, n_wait, WSE_FOREVER, WSE_ALL_COMPLETED, NULL,
                  NULL) != 0)
         counter_add(&s->bad, 1);
@@ -647,6 +649,11 @@ leap_r(void *arg, void **result)
     /* The other worker steals T; R does not wait until it has. */
     while (wse_future_state(t) == WSE_PENDING && now_s() < limit)
         sched_yield();
+    /* ... and is inside its wait (marked) before R waits, so R's worker does
+     * not give up and block while T is still submitting (slow builds). */
+    while (!flag_get(&s->t_submitted) && now_s() < limit)
+        sched_yield();
+    usleep(1000);
     flag_set(&s->r_waiting);
     rc = wse_future_wait(t, WSE_FOREVER);
     __atomic_store_n(&s->r_waiting, 0, __ATOMIC_RELEASE);
@@ -674,7 +681,7 @@ START_TEST(leapfrog_runs_what_the_awaited_task_waits_on)
 
     flag_set(&s.t_waits_all);
     run_leap(&s);
-    /* Seven children sat in the other worker's deque for 2 ms each while R's
+    /* Seven children sat in the other worker's deque for 5 ms each while R's
      * worker had nothing else it may run. */
     ck_assert_msg(counter_get(&s.on_r) >= 1, "no child of T ran on R's worker");
 }

@@ -1132,6 +1132,43 @@ START_TEST(worker_index_and_hooks)
 }
 END_TEST
 
+/* The options reach wse_options: a bad spin_us throws EINVAL; with caller_runs
+ * this thread runs the task it waits on while the one worker is busy. */
+START_TEST(spin_us_and_caller_runs_options)
+{
+    {
+        wse::options o;
+        o.workers = 1;
+        o.spin_us = WSE_MAX_SPIN_US + 1;
+        bool threw = false;
+        try {
+            wse::executor ex(o);
+        } catch (const std::system_error &e) {
+            threw = e.code().value() == EINVAL;
+        }
+        ck_assert(threw);
+    }
+    wse::options o;
+    o.workers = 1;
+    o.spin_us = 50;
+    o.caller_runs = true;
+    wse::executor ex(o);
+    std::atomic<bool> open{false};
+    auto held = ex.submit([&] {
+        while (!open.load())
+            std::this_thread::yield();
+        return 0;
+    });
+    while (held.state() != wse::state::running)
+        std::this_thread::yield();
+    auto me = std::this_thread::get_id();
+    auto f = ex.submit([&] { return std::this_thread::get_id() == me ? 1 : 0; });
+    ck_assert_int_eq(f.get(), 1);
+    open.store(true);
+    ck_assert_int_eq(held.get(), 0);
+}
+END_TEST
+
 #endif /* WSE_VERSION_MINOR >= 2 */
 
 int
@@ -1203,6 +1240,7 @@ main()
     tcase_add_test(v2, request_stop_ends_a_polling_task_cancelled);
     tcase_add_test(v2, as_completed_yields_done_first_then_in_completion_order);
     tcase_add_test(v2, worker_index_and_hooks);
+    tcase_add_test(v2, spin_us_and_caller_runs_options);
     suite_add_tcase(s, v2);
 #endif
 
