@@ -15,7 +15,6 @@
  */
 #include "latch.h"
 
-#include <sched.h>
 #include <time.h>
 
 #include "sync.h"
@@ -28,10 +27,6 @@ uint32_t wse__latch_plain_wakeups;
 #endif
 #ifndef WSE_WAIT_SPIN_MAX_NS
 #define WSE_WAIT_SPIN_MAX_NS 200000
-#endif
-
-#ifndef WSE__YIELD_EVERY
-#define WSE__YIELD_EVERY 256
 #endif
 
 /* This thread's current spin budget (0: not set yet: WSE_WAIT_SPIN_NS). */
@@ -123,14 +118,11 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
     for (i = 1;; i++) {
         if (wse__latch_tripped(l))
             return true;
-        if (i % WSE__YIELD_EVERY == 0) {
-            /* About once a microsecond: a thread that shares our CPU (the
-             * worker running what we wait on, on a machine with fewer CPUs
-             * than threads) runs now rather than at the end of our slice. */
-            sched_yield();
-        } else {
-            wse__atomic_pause();
-        }
+        /* pause only: yielding here (once a microsecond) made a plain waiter
+         * woken on a machine whose workers are all busy wait a whole
+         * scheduler slice (first-completed wake-up, 2 CPUs: 30 us -> 3 ms),
+         * and did not help the steps of iterative jobs. */
+        wse__atomic_pause();
         if (i % check_every == 0) {
             now = wse__clock_now();
             if (wse__clock_elapsed_ns(&start, &now) >= budget_ns ||
