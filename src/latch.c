@@ -29,8 +29,16 @@ uint32_t wse__latch_plain_wakeups;
 #define WSE_WAIT_SPIN_MAX_NS 200000
 #endif
 
-/* This thread's current spin budget (0: not set yet: WSE_WAIT_SPIN_NS). */
+/* This thread's current spin budget (0: not set yet: WSE_WAIT_SPIN_NS), and
+ * whether it woke a parked worker since its last wait. */
 static WSE__TLS int64_t wait_spin_ns;
+static WSE__TLS bool woke_worker;
+
+void
+wse__latch_note_woke(void)
+{
+    woke_worker = true;
+}
 
 int
 wse__latch_init_plain(struct wse__latch *l)
@@ -155,12 +163,17 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
     struct timespec end;
     bool rc;
 
-    if (wait_spin_ns == 0)
-        wait_spin_ns = WSE_WAIT_SPIN_NS;
+    int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE_WAIT_SPIN_NS;
+
+    /* The spin must not take the CPU of a worker this thread has just woken. */
+    if (woke_worker) {
+        woke_worker = false;
+        budget = WSE_WAIT_SPIN_NS;
+    }
     /* A short task completes sooner than a futex wake-up reaches a sleeping
      * thread: spin first, so the waiter neither sleeps nor costs its completer a
      * system call (the latch is signalled only if `sleeping`). */
-    if (wse__latch_spin(l, deadline, wait_spin_ns, 16)) {
+    if (wse__latch_spin(l, deadline, budget, 16)) {
         end = wse__clock_now();
         wait_spin_learn(wse__clock_elapsed_ns(&start, &end));
         return;

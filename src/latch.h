@@ -74,6 +74,12 @@ wse__latch_tripped(const struct wse__latch *l)
 bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline,
                      int64_t budget_ns, unsigned check_every);
 
+/* The calling thread has just woken a parked worker (the park layer): its next
+ * plain wait spins only the minimum, WSE_WAIT_SPIN_NS, since the worker (woken
+ * onto this thread's CPU, as the scheduler tends to) may need that CPU to run
+ * what the wait waits on. */
+void wse__latch_note_woke(void);
+
 /* A plain thread: spin briefly, then sleep until l trips or the deadline passes. */
 void wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline);
 

@@ -327,6 +327,8 @@ wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence)
          * once. The condition variables live as long as the executor. */
         while (k > 0)
             pthread_cond_signal(to_signal[--k]);
+        /* If this thread now waits, the worker it woke may need its CPU. */
+        wse__latch_note_woke();
     }
 }
 
