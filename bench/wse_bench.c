@@ -24,7 +24,8 @@ make_executor(void)
         o.workers = workers - 1;
         o.caller_runs = true;
     }
-    o.spin_us = (unsigned)env_long("XSPIN", 0);
+    /* WSE_BENCH_SPIN_US: wse_options.spin_us, for trying other budgets. */
+    o.spin_us = (unsigned)env_long("WSE_BENCH_SPIN_US", 0);
     wse_executor *ex;
     BENCH_CHECK(wse_executor_create(&ex, &o));
     return ex;

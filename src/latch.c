@@ -117,15 +117,19 @@ wse__latch_silence(struct wse__latch *l)
 
 bool
 wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline, int64_t budget_ns,
-                unsigned check_every)
+                unsigned check_every, int64_t *spun_ns)
 {
     struct timespec start = wse__clock_now();
     struct timespec now;
+    int64_t spun = 0;
     unsigned i;
 
     for (i = 1;; i++) {
-        if (wse__latch_tripped(l))
+        if (wse__latch_tripped(l)) {
+            if (spun_ns != NULL)
+                *spun_ns = spun;
             return true;
+        }
         /* pause only: yielding here (once a microsecond) made a plain waiter
          * woken on a machine whose workers are all busy wait a whole
          * scheduler slice (first-completed wake-up, 2 CPUs: 30 us -> 3 ms),
@@ -133,9 +137,12 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
         wse__atomic_pause();
         if (i % check_every == 0) {
             now = wse__clock_now();
-            if (wse__clock_elapsed_ns(&start, &now) >= budget_ns ||
-                wse__clock_deadline_passed(deadline))
+            spun = wse__clock_elapsed_ns(&start, &now);
+            if (spun >= budget_ns || wse__clock_deadline_passed(deadline)) {
+                if (spun_ns != NULL)
+                    *spun_ns = spun;
                 return false;
+            }
         }
     }
 }
@@ -159,11 +166,11 @@ wait_spin_learn(int64_t ns)
 void
 wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
 {
-    struct timespec start = wse__clock_now();
+    int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE_WAIT_SPIN_NS;
+    int64_t spun;
+    struct timespec start;
     struct timespec end;
     bool rc;
-
-    int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE_WAIT_SPIN_NS;
 
     /* The spin must not take the CPU of a worker this thread has just woken. */
     if (woke_worker) {
@@ -173,11 +180,12 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
     /* A short task completes sooner than a futex wake-up reaches a sleeping
      * thread: spin first, so the waiter neither sleeps nor costs its completer a
      * system call (the latch is signalled only if `sleeping`). */
-    if (wse__latch_spin(l, deadline, budget, 16)) {
-        end = wse__clock_now();
-        wait_spin_learn(wse__clock_elapsed_ns(&start, &end));
+    if (wse__latch_spin(l, deadline, budget, 16, &spun)) {
+        /* As of the spin's last look at the clock: no extra clock read. */
+        wait_spin_learn(spun);
         return;
     }
+    start = wse__clock_now();
     wse__sync_lock(&l->mutex);
     while (!wse__latch_tripped(l)) {
         l->sleeping = true;
@@ -193,5 +201,5 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
     }
     wse__sync_unlock(&l->mutex);
     end = wse__clock_now();
-    wait_spin_learn(wse__clock_elapsed_ns(&start, &end));
+    wait_spin_learn(spun + wse__clock_elapsed_ns(&start, &end));
 }

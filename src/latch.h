@@ -70,9 +70,10 @@ wse__latch_tripped(const struct wse__latch *l)
 }
 
 /* Spin (pause) on l for up to budget_ns or the deadline, reading the clock every
- * check_every rounds. True if l tripped. */
+ * check_every rounds. True if l tripped. *spun_ns (if not NULL): the time spun
+ * as of the last clock read (0 before the first). */
 bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline,
-                     int64_t budget_ns, unsigned check_every);
+                     int64_t budget_ns, unsigned check_every, int64_t *spun_ns);
 
 /* The calling thread has just woken a parked worker (the park layer): its next
  * plain wait spins only the minimum, WSE_WAIT_SPIN_NS, since the worker (woken

@@ -551,7 +551,7 @@ wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
     struct wse__spares *sp = &pool->spares;
     bool gave_up;
 
-    if (spin && wse__latch_spin(l, deadline, WSE__BLOCK_SPIN_NS, 64))
+    if (spin && wse__latch_spin(l, deadline, WSE__BLOCK_SPIN_NS, 64, NULL))
         return 0;
     wse__sync_lock(&sp->mutex);
     /* Running threads: n_workers + n_active - n_blocked. Keep n_workers
