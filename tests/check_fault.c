@@ -288,20 +288,29 @@ sc_wait_many(void)
 {
     wse_future *fs[12];
     size_t n = 0;
+    /* The workers held, so that the poll below always finds all 12 pending
+     * (and allocates its waiter block), however fast idle workers pick tasks
+     * up: the allocation count must not depend on timing. */
+    block_workers();
     for (int i = 0; i < 12; i++) {
         wse_future *f;
         if (sub(&f, false) == 0)
             fs[n++] = f;
     }
     if (n < 12) {
+        gate_open(&R.gate);
         wait_all(fs, n);
         return;
     }
-    /* A plain thread: FIRST_COMPLETED with a poll, then ALL_COMPLETED. */
+    /* A plain thread: FIRST_COMPLETED with a poll, then ALL_COMPLETED (once
+     * every one is done, one by one: no waiter block either way). */
     size_t nd = SENTINEL_N;
     int rc = wse_wait(fs, n, 0, WSE_FIRST_COMPLETED, NULL, &nd);
     if (rc != 0 && rc != ETIMEDOUT)
         NOTE(rc, true);
+    gate_open(&R.gate);
+    for (size_t i = 0; i < n; i++)
+        NOTE(wse_future_wait(fs[i], WSE_FOREVER), false);
     wait_all(fs, n);
     /* A worker waiting on the same (done) set. */
     wse_future *p = SENTINEL;
