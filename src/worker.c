@@ -642,37 +642,40 @@ wse__worker_spares_join(struct wse__pool *pool)
 }
 
 /* The floor of the adaptive idle spin (ns): a worker that just missed keeps
- * looking this long at least. */
+ * looking this long at least (or spin_us, if that is shorter). */
 #define SPIN_FLOOR_NS 2000
+
+/* Set the spin budget to ns, within [min(SPIN_FLOOR_NS, spin_ns), spin_ns]. */
+static void
+spin_set(struct wse__worker *w, int64_t ns)
+{
+    int64_t max = w->pool->spin_ns;
+    int64_t floor = max < SPIN_FLOOR_NS ? max : SPIN_FLOOR_NS;
+
+    w->spin_budget = ns < floor ? floor : ns > max ? max : ns;
+}
+
+/* Work came `ns` after the search (or park) began: raise the budget to twice
+ * that, what spinning would have needed to find it without parking. A gap of
+ * spin_ns or more leaves it as it is (no spin allowed could have bridged it). */
+static void
+spin_learn(struct wse__worker *w, int64_t ns)
+{
+    if (ns < w->pool->spin_ns && 2 * ns > w->spin_budget)
+        spin_set(w, 2 * ns);
+}
 
 /*
  * wse__worker_find_task(), retried for spin_rounds rounds and then for as long
  * as the worker's spin budget lasts, before giving up (NULL). The budget adapts
- * to how recently work arrived: a spin (or a park) that ended with work after t
- * raises it to 2t (spin_learn(), at most the pool's spin_us), one that ran out
- * halves it (down to SPIN_FLOOR_NS), so a worker between the steps of an
+ * to how recently work arrived: a search or a park that ended with work after t
+ * raises it to 2t (spin_learn(), at most the pool's spin_us), a spin that ran
+ * out halves it (down to SPIN_FLOOR_NS), so a worker between the steps of an
  * iterative job keeps spinning across the gap, while one idle for long parks
- * after a few microseconds. Either way the spin
- * is bounded in time, and shutdown ends it at once. Yielding every 16 rounds
- * lets a thread that shares the CPU (the submitter) run.
+ * after a few microseconds. Either way the spin is bounded in time (none with
+ * WSE_SPIN_US_NONE), and shutdown ends it at once. Yielding every 16 rounds lets
+ * a thread that shares the CPU (the submitter) run.
  */
-/* Set the spin budget to twice `ns` (what spinning would have had to last to
- * find the work without parking), at least the floor, at most spin_ns; a gap
- * longer than spin_ns leaves it as it is (spinning could not have bridged it). */
-static void
-spin_learn(struct wse__worker *w, int64_t ns)
-{
-    int64_t max = w->pool->spin_ns;
-
-    if (ns >= max)
-        return;
-    ns = ns < max / 2 ? 2 * ns : max;
-    if (ns > w->spin_budget)
-        w->spin_budget = ns;
-    if (w->spin_budget < SPIN_FLOOR_NS)
-        w->spin_budget = SPIN_FLOOR_NS;
-}
-
 static wse_future *
 search(struct wse__worker *w)
 {
@@ -696,13 +699,13 @@ search(struct wse__worker *w)
         if (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN)
             break;
         if (i == rounds) {
+            if (w->spin_budget == 0)
+                break; /* WSE_SPIN_US_NONE: park after the rounds */
             start = wse__clock_now();
         } else if (i > rounds && i % 16 == 0) {
             now = wse__clock_now();
             if (wse__clock_elapsed_ns(&start, &now) >= w->spin_budget) {
-                w->spin_budget /= 2;
-                if (w->spin_budget < SPIN_FLOOR_NS)
-                    w->spin_budget = SPIN_FLOOR_NS;
+                spin_set(w, w->spin_budget / 2);
                 break;
             }
         }

@@ -122,8 +122,9 @@ void wse__worker_run_task(struct wse__worker *w, wse_future *f);
  *     queue's entry stays, a tombstone that its taker drops), run it with
  *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
  *   wse__worker_block(): nothing may run: block (after spinning up to
- *     WSE__BLOCK_SPIN_NS on l, if spin) until l trips or the deadline passes, with a spare started or resumed so that the pool keeps
- *     n_workers threads running; 0. EAGAIN: stack_low (a task waited on may be
+ *     WSE__BLOCK_SPIN_NS on l, if spin) until l trips or the deadline passes,
+ *     with a spare started or resumed so that the pool keeps n_workers threads
+ *     running; 0. EAGAIN: stack_low (a task waited on may be
  *     queued, but the stack had no room to run it), no spare slot is left and
  *     no other thread of the pool is running, now (without blocking) or later
  *     (another thread blocked and left none running: it wakes this one).
