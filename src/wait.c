@@ -213,8 +213,6 @@ caller_may_find(wse_future *const futures[], size_t n)
 {
     size_t i;
 
-    if (!wse__worker_callers_exist())
-        return false;
     for (i = 0; i < n; i++) {
         if (wse__future_state_acquire(futures[i]) == WSE_PENDING)
             return true;
@@ -756,6 +754,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         if (worker_fast_path(wse__worker_tls, futures, n, deadline, mode, out, n_done_out))
             return 0;
     } else if (wse__worker_tls == NULL && wse__future_running == NULL &&
+               wse__worker_callers_exist() &&
                caller_runs_queued(futures, n, deadline, mode, out, n_done_out)) {
         return 0;
     }

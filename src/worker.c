@@ -370,7 +370,8 @@ wse__worker_callers_forget(void)
 bool
 wse__worker_callers_exist(void)
 {
-    /* relaxed: a hint, as in wse__worker_caller_claim(). */
+    /* relaxed: a hint (the list is read under its mutex); with no executor
+     * registered, a plain wait pays this one load. */
     return wse__atomic_load_u32_relaxed(&n_callers) != 0;
 }
 
@@ -382,8 +383,7 @@ wse__worker_caller_claim(wse_future *const futures[], size_t n, struct wse__pool
     int64_t budget;
     size_t i;
 
-    /* relaxed: a hint; nothing registered costs this one load. */
-    if (wse__atomic_load_u32_relaxed(&n_callers) == 0)
+    if (!wse__worker_callers_exist())
         return NULL;
     wse__sync_lock(&callers_mutex);
     for (pool = callers_head; pool != NULL; pool = pool->callers_next) {
