@@ -143,16 +143,12 @@ END_TEST
 /* Without the option the same wait sleeps until the worker is free. */
 START_TEST(without_caller_runs_the_worker_runs_it)
 {
-    wse_options o = {0};
-    wse_executor *ex;
+    wse_executor *ex = make_executor(1);
     struct gate g = {0};
-    wse_future *held;
+    wse_future *held = start_gate(ex, &g);
     struct seen s = {0};
     wse_future *f;
 
-    o.workers = 1;
-    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
-    held = start_gate(ex, &g);
     ck_assert_int_eq(wse_submit(ex, task_record, &s, &f), 0);
     ck_assert_int_eq(wse_future_wait(f, 0.05), ETIMEDOUT);
     ck_assert(!flag_get(&s.ran));
