@@ -114,11 +114,12 @@ typedef struct wse_options {
      * before it parks; 0: default (100); WSE_SPIN_US_NONE: park after
      * spin_rounds; at most WSE_MAX_SPIN_US. The spin adapts: a worker whose
      * search or park ended with work after t spins up to 2t next time, one whose
-     * spin ran out halves it (down to 2 us). It trades CPU for latency: a worker
-     * between the steps of an iterative job (submit, wait, repeat) is still
-     * searching when the next step arrives, with no wake-up to pay, while an
-     * idle executor parks all its workers within spin_us of its last task. It
-     * yields the CPU every 16 rounds, so a thread it shares a CPU with runs. */
+     * spin ran out halves it (down to 2 us, or spin_us if less). It trades CPU
+     * for latency: a worker between the steps of an iterative job (submit,
+     * wait, repeat) is still searching when the next step arrives, with no
+     * wake-up to pay, while an idle executor parks all its workers within
+     * spin_us of its last task. It yields the CPU every 16 rounds, so a thread
+     * it shares a CPU with runs. */
     unsigned spin_us;
     /* A plain thread (not a worker, not inside a task) waiting in wse_wait()
      * or wse_future_wait() on tasks of this executor that are still queued
