@@ -91,6 +91,9 @@ main(int argc, char **argv)
     wse_options o;
     memset(&o, 0, sizeof(o));
     o.workers = 1;
+    /* WSE_BENCH_SPIN_US: wse_options.spin_us, for trying other budgets. */
+    const char *spin = getenv("WSE_BENCH_SPIN_US");
+    o.spin_us = spin != NULL ? (unsigned)strtoul(spin, NULL, 0) : 0;
     wse_mpi *m;
     if (wse_executor_create(&ex, &o) != 0 || wse_mpi_create(&m, ex, MPI_COMM_WORLD) != 0)
         MPI_Abort(MPI_COMM_WORLD, 1);

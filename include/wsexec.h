@@ -277,7 +277,8 @@ typedef enum {
  *
  * A plain thread spins for a few microseconds (5 us, up to 200 us when its
  * recent waits were that short: twice the last one), then blocks without using
- * CPU; with wse_options.caller_runs it first runs the entries still queued in
+ * CPU; a wait whose pending entries are all promises blocks at once (whoever
+ * completes them may need the waiter's CPU to get there); with wse_options.caller_runs it first runs the entries still queued in
  * their executor (see there). A
  * wait by a plain thread on more than 8 futures leaves its (refcounted) waiter
  * block linked on the futures still pending when it returns; each is freed when

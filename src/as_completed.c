@@ -55,6 +55,7 @@ struct wse_as_completed {
     size_t tail;   /* atomic: slots taken */
     size_t *slots; /* n; atomic each: EMPTY or an entry index */
     struct wse__deadline deadline;
+    bool tasks;                 /* some future is a task, not a promise (fixed) */
     pthread_mutex_t mutex;      /* guards waiting */
     struct wse__latch *waiting; /* the blocked next()'s latch, or NULL */
     struct ac_node nodes[];
@@ -126,6 +127,7 @@ wse_as_completed_create(wse_as_completed **out, wse_future *const futures[], siz
         it->nodes[i] =
             (struct ac_node){.it = it, .future = wse_future_retain(futures[i]), .index = i};
         it->nodes[i].node.fn = node_done;
+        it->tasks = it->tasks || !wse__future_is_promise(futures[i]);
     }
     /* First what is done now, in input order; then link the rest (a future that
      * completes meanwhile is enqueued by its completer, or here if the link
@@ -180,7 +182,7 @@ wse_as_completed_next(wse_as_completed *it, wse_future **f, size_t *index)
             it->waiting = &latch;
         wse__sync_unlock(&it->mutex);
         if (i == EMPTY) {
-            wse__wait_latch_block(&latch, &it->deadline);
+            wse__wait_latch_block(&latch, &it->deadline, it->tasks);
             wse__sync_lock(&it->mutex);
             it->waiting = NULL;
             wse__sync_unlock(&it->mutex);

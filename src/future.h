@@ -221,6 +221,15 @@ wse__future_state_acquire(const wse_future *f)
     return (wse_state)(wse__atomic_load_u64_acquire(&f->word) & WSE__F_STATE_MASK);
 }
 
+/* True for a promise. The flag is fixed at creation, before f is shared. */
+static inline bool
+wse__future_is_promise(const wse_future *f)
+{
+    /* relaxed: WSE__F_PROMISE never changes after creation (publication of f
+     * itself orders it). */
+    return (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_PROMISE) != 0;
+}
+
 static inline bool
 wse__future_state_done(wse_state s)
 {

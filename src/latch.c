@@ -164,10 +164,10 @@ wait_spin_learn(int64_t ns)
 }
 
 void
-wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
+wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline, bool spin)
 {
     int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE_WAIT_SPIN_NS;
-    int64_t spun;
+    int64_t spun = 0;
     struct timespec start;
     struct timespec end;
     bool rc;
@@ -180,7 +180,7 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
     /* A short task completes sooner than a futex wake-up reaches a sleeping
      * thread: spin first, so the waiter neither sleeps nor costs its completer a
      * system call (the latch is signalled only if `sleeping`). */
-    if (wse__latch_spin(l, deadline, budget, 16, &spun)) {
+    if (spin && wse__latch_spin(l, deadline, budget, 16, &spun)) {
         /* As of the spin's last look at the clock: no extra clock read. */
         wait_spin_learn(spun);
         return;
@@ -200,6 +200,9 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline)
             break;
     }
     wse__sync_unlock(&l->mutex);
-    end = wse__clock_now();
-    wait_spin_learn(spun + wse__clock_elapsed_ns(&start, &end));
+    /* A wait without a spin says nothing about how long a spin should be. */
+    if (spin) {
+        end = wse__clock_now();
+        wait_spin_learn(spun + wse__clock_elapsed_ns(&start, &end));
+    }
 }

@@ -81,8 +81,11 @@ bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *dea
  * what the wait waits on. */
 void wse__latch_note_woke(void);
 
-/* A plain thread: spin briefly, then sleep until l trips or the deadline passes. */
-void wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline);
+/* A plain thread: spin briefly (if `spin`), then sleep until l trips or the
+ * deadline passes. A wait on promises only passes false: their completer is some
+ * other thread, which may need this thread's CPU to get there (spinning a CPU it
+ * needs only delays it), so such a wait sleeps at once. */
+void wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline, bool spin);
 
 /* True while some plain waiter has been signalled but has not run yet: a worker
  * yields between tasks then, so the woken thread gets a CPU (2 CPUs, busy

@@ -374,14 +374,14 @@ wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count)
 }
 
 void
-wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline)
+wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline, bool tasks)
 {
     if (wse__latch_tripped(l))
         return;
     if (l->wake != NULL)
         (void)wait_helping(l->wake_ctx, l, NULL, 0, deadline);
     else
-        wse__latch_sleep(l, deadline);
+        wse__latch_sleep(l, deadline, tasks);
 }
 
 void
@@ -456,6 +456,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
     struct wse__latch *latch = &stack_latch;
     bool detach = wb != NULL && w == NULL;
     size_t linked = 0;
+    bool tasks = false; /* some linked future is a task (not a promise) */
     size_t i = 0;
     struct block_guard guard
         __attribute__((cleanup(block_guard_unwind))) = {nodes, &i, latch, false};
@@ -491,6 +492,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
                               wse__future_link(nodes[i].future, &nodes[i].node);
         if (nodes[i].registered) {
             linked++;
+            tasks = tasks || !wse__future_is_promise(nodes[i].future);
         } else {
             /* Done before we could link: count it as its completer would have. */
             wse__latch_notify(latch, wse__future_state_acquire(nodes[i].future));
@@ -509,7 +511,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
         if (w != NULL)
             rc = wait_helping(w, latch, nodes, n, deadline);
         else
-            wse__latch_sleep(latch, deadline);
+            wse__latch_sleep(latch, deadline, tasks);
     }
 
     guard.armed = false;

@@ -16,8 +16,9 @@
  * mutex and condition variable, initialised here). 0 or a pthread error. */
 int wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count);
 /* Until l trips or the deadline passes: block (a worker, with a spare started
- * in its place: it knows no future it may run) or sleep (a plain thread). */
-void wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline);
+ * in its place: it knows no future it may run) or sleep (a plain thread; after a
+ * spin only if `tasks`: some awaited future is a task, see wse__latch_sleep()). */
+void wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline, bool tasks);
 /* After the last notifier is gone (the caller's protocol says when). */
 void wse__wait_latch_destroy(struct wse__latch *l);
 

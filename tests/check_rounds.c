@@ -4,7 +4,9 @@
  *
  * spin_us: its bounds (EINVAL) and that idle workers still park (an idle
  * executor uses next to no CPU once spin_us has passed); that destroy ends the
- * longest spin at once is check_helping's destroy_of_spinning_executor_is_prompt. caller_runs: the waiting thread runs queued tasks it waits on, never
+ * longest spin at once is check_helping's destroy_of_spinning_executor_is_prompt;
+ * that a plain thread waiting on promises only sleeps without a spin. caller_runs:
+ * the waiting thread runs queued tasks it waits on, never
  * others, with wse_current() and wse_worker_index() as documented; a nested
  * wait inside such a task runs nothing; shutdown and destroy from inside it say
  * EDEADLK; destroy waits for it; a shut-down executor's tasks are not run
@@ -77,6 +79,62 @@ START_TEST(idle_workers_park_after_spin_us)
     fprintf(stderr, "idle after spin_us: %.2f %% of a core\n", 100.0 * cpu / wall);
     ck_assert_msg(cpu < 0.1 * wall, "idle workers used %.1f %% of a core", 100.0 * cpu / wall);
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
+/* A thread sets each promise it is handed 100 us (wall) after it gets it. */
+struct setter {
+    wse_future *f; /* the promise to set next (atomic), with a reference for the setter */
+    int handed;    /* promises handed over so far */
+    int n;
+};
+
+static void *
+setter_main(void *arg)
+{
+    struct setter *s = arg;
+
+    for (int i = 0; i < s->n; i++) {
+        spin_until_at_least(&s->handed, i + 1, "the next promise");
+        wse_future *f = __atomic_load_n(&s->f, __ATOMIC_ACQUIRE);
+        double t = now_s() + 100e-6;
+        while (now_s() < t)
+            ;
+        ck_assert_int_eq(wse_promise_set_value(f, NULL), 0);
+        wse_future_release(f);
+    }
+    return NULL;
+}
+
+/* A plain thread waiting on promises alone sleeps at once: their completer may
+ * need this CPU. Waits of 100 us are what the plain waiter's spin learns to
+ * cover (it would spin through them: 70-90 % of the wall time); sleeping
+ * instead, the waiter uses a small part of it (its system calls). */
+START_TEST(a_wait_on_promises_only_does_not_spin)
+{
+    struct setter s = {.n = 300};
+    pthread_t th;
+    struct timespec c0, c1;
+
+    ck_assert_int_eq(pthread_create(&th, NULL, setter_main, &s), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0), 0);
+    for (int i = 0; i < s.n; i++) {
+        wse_future *f;
+        ck_assert_int_eq(wse_promise_create(&f, NULL), 0);
+        __atomic_store_n(&s.f, wse_future_retain(f), __ATOMIC_RELEASE);
+        counter_add(&s.handed, 1);
+        ck_assert_int_eq(wse_future_wait(f, wse_test_scale(10.0)), 0);
+        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+        wse_future_release(f);
+    }
+    ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1), 0);
+    double wall = now_s() - t0;
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    fprintf(stderr, "waits on promises: the waiter used %.1f %% of their wall time\n",
+            100.0 * cpu / wall);
+    ck_assert_msg(cpu < 0.4 * wall, "the waiter spun: %.1f %% of %.3f s", 100.0 * cpu / wall, wall);
 }
 END_TEST
 
@@ -401,6 +459,7 @@ rounds_suite(void)
     tcase_set_timeout(tc, WSE_TEST_TIMEOUT);
     tcase_add_test(tc, spin_us_bounds);
     tcase_add_test(tc, idle_workers_park_after_spin_us);
+    tcase_add_test(tc, a_wait_on_promises_only_does_not_spin);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("caller");
