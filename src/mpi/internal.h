@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "wsexec_mpi.h"
 
@@ -150,6 +151,49 @@ struct wse_mpi {
     int rr;                      /* where the next tie-break starts */
     unsigned char *rxbuf;        /* WSE__MPI_CTRL_MAX bytes */
 };
+
+/* ------------------------------------------------------------------------- */
+/* Allocation. Every allocation of the layer goes through these. In the fault
+ * test build (WSE__MPI_FAULT: the layer compiled into tests/mpi/mpi_fault.c on
+ * top of a WSE_FAULT_INJECTION core) each first takes a turn of the core's
+ * allocation counter, so the test can make any one of them fail. Memory is
+ * plain malloc memory either way: free() releases it. */
+
+#ifdef WSE__MPI_FAULT
+void *wse__alloc(size_t size); /* the core's counted malloc (src/alloc.h) */
+void wse__alloc_free(void *p);
+static inline bool
+wse__mpi_alloc_fails(void)
+{
+    void *p = wse__alloc(1);
+    wse__alloc_free(p);
+    return p == NULL;
+}
+#else
+static inline bool
+wse__mpi_alloc_fails(void)
+{
+    return false;
+}
+#endif
+
+static inline void *
+wse__mpi_malloc(size_t n)
+{
+    return wse__mpi_alloc_fails() ? NULL : malloc(n);
+}
+
+static inline void *
+wse__mpi_calloc(size_t n, size_t size)
+{
+    return wse__mpi_alloc_fails() ? NULL : calloc(n, size);
+}
+
+static inline void *
+wse__mpi_realloc(void *p, size_t n)
+{
+    return wse__mpi_alloc_fails() ? NULL : realloc(p, n);
+}
 
 /* ------------------------------------------------------------------------- */
 /* Cross-file functions */

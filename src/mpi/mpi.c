@@ -34,7 +34,7 @@ mpi_free(struct wse_mpi *m)
 static int
 mpi_alloc(struct wse_mpi **out, wse_executor *ex, int size)
 {
-    struct wse_mpi *m = calloc(1, sizeof(*m));
+    struct wse_mpi *m = wse__mpi_calloc(1, sizeof(*m));
     if (m == NULL)
         return ENOMEM;
     m->ex = ex;
@@ -46,11 +46,11 @@ mpi_alloc(struct wse_mpi **out, wse_executor *ex, int size)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->cond, &ca);
     pthread_condattr_destroy(&ca);
-    m->outs = calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_out *));
-    m->ins = calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_in *));
-    m->slots = calloc((size_t)size, sizeof(*m->slots));
-    m->in_flight = calloc((size_t)size, sizeof(*m->in_flight));
-    m->rxbuf = malloc(WSE__MPI_CTRL_MAX);
+    m->outs = wse__mpi_calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_out *));
+    m->ins = wse__mpi_calloc(WSE__MPI_BUCKETS, sizeof(struct wse__mpi_in *));
+    m->slots = wse__mpi_calloc((size_t)size, sizeof(*m->slots));
+    m->in_flight = wse__mpi_calloc((size_t)size, sizeof(*m->in_flight));
+    m->rxbuf = wse__mpi_malloc(WSE__MPI_CTRL_MAX);
     if (m->outs == NULL || m->ins == NULL || m->slots == NULL || m->in_flight == NULL ||
         m->rxbuf == NULL) {
         mpi_free(m);
@@ -193,7 +193,7 @@ wse_mpi_register(wse_mpi *m, const char *name, wse_mpi_fn fn)
     }
     if (m->n_fns == m->cap_fns) {
         size_t cap = m->cap_fns ? 2 * m->cap_fns : 8;
-        struct wse__mpi_fnent *fns = realloc(m->fns, cap * sizeof(*fns));
+        struct wse__mpi_fnent *fns = wse__mpi_realloc(m->fns, cap * sizeof(*fns));
         if (fns == NULL) {
             rc = ENOMEM;
             goto out_unlock;
@@ -201,7 +201,7 @@ wse_mpi_register(wse_mpi *m, const char *name, wse_mpi_fn fn)
         m->fns = fns;
         m->cap_fns = cap;
     }
-    copy = malloc(len + 1);
+    copy = wse__mpi_malloc(len + 1);
     if (copy == NULL) {
         rc = ENOMEM;
         goto out_unlock;
@@ -273,7 +273,7 @@ wse_mpi_submit(wse_mpi *m, int rank, const char *name, const void *in, size_t in
         return EINVAL;
 
     int rc = ENOMEM;
-    struct wse__mpi_out *o = calloc(1, sizeof(*o));
+    struct wse__mpi_out *o = wse__mpi_calloc(1, sizeof(*o));
     if (o == NULL)
         return ENOMEM;
     o->m = m;
@@ -282,7 +282,7 @@ wse_mpi_submit(wse_mpi *m, int rank, const char *name, const void *in, size_t in
     o->name = reg_name;
     o->in_len = in_len;
     if (in_len > 0) {
-        o->in = malloc(in_len);
+        o->in = wse__mpi_malloc(in_len);
         if (o->in == NULL)
             goto out_free;
         memcpy(o->in, in, in_len);

@@ -66,7 +66,7 @@ static void *
 xmalloc(size_t n)
 {
     void *p;
-    while ((p = malloc(n ? n : 1)) == NULL)
+    while ((p = wse__mpi_malloc(n ? n : 1)) == NULL)
         sleep_ns(OOM_SLEEP_NS);
     return p;
 }

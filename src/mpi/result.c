@@ -36,7 +36,7 @@ result_bucket(const void *p)
 void *
 wse__mpi_result_new(void *bytes, size_t len)
 {
-    struct result *r = malloc(sizeof(*r));
+    struct result *r = wse__mpi_malloc(sizeof(*r));
     if (r == NULL)
         return NULL;
     r->len = len;
