@@ -83,6 +83,26 @@ if(WSE_MPI_BUILT)
     target_link_libraries(wse-mpi-bench PRIVATE ${WSE_MPI_LIBRARY})
     set_target_properties(wse-mpi-bench PROPERTIES
       RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    # The imbalanced batch (bench/mpi_batch.h) with wsexec and with the programs HPC
+    # users would write for it: MPI+OpenMP with a static split, StarPU-MPI
+    # (bench/mpi_batch.sh runs them side by side).
+    add_executable(wse-mpi-batch-bench bench/mpi_batch_wse.c)
+    target_compile_definitions(wse-mpi-batch-bench PRIVATE _GNU_SOURCE)
+    target_compile_options(wse-mpi-batch-bench PRIVATE ${WSE_WARNINGS})
+    target_link_libraries(wse-mpi-batch-bench PRIVATE ${WSE_MPI_LIBRARY})
+    set_target_properties(wse-mpi-batch-bench PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    find_package(OpenMP COMPONENTS C QUIET)
+    if(OpenMP_C_FOUND)
+      add_executable(wse-mpi-batch-omp bench/mpi_batch_omp.c)
+      target_compile_definitions(wse-mpi-batch-omp PRIVATE _GNU_SOURCE)
+      target_compile_options(wse-mpi-batch-omp PRIVATE ${WSE_WARNINGS})
+      target_link_libraries(wse-mpi-batch-omp PRIVATE OpenMP::OpenMP_C MPI::MPI_C)
+      set_target_properties(wse-mpi-batch-omp PROPERTIES
+        RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    else()
+      message(STATUS "wsexec: no OpenMP for C, wse-mpi-batch-omp is not built")
+    endif()
   endif()
 endif()
 
