@@ -12,6 +12,9 @@
 #                             LLVM's OpenMP (with clang), gnuplot, python3
 #   tools/setup.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin) for
 #                             libwsexec_mpi, its tests and wse-mpi-demo
+#   tools/setup.sh --bench-mpi  also (with Open MPI) the MPI batch benchmark's
+#                             peers: StarPU-MPI (libstarpu-dev, found through
+#                             pkg-config); the MPI+OpenMP peer uses gcc's libgomp
 #
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
@@ -53,6 +56,11 @@ want_tests() {
     fi
 }
 
+want_mpi() { # Open MPI: the library, its headers and mpirun
+    dpkg_has libopenmpi-dev || want libopenmpi-dev
+    have mpirun || want openmpi-bin
+}
+
 for arg in "$@"; do
     case "$arg" in
     --tests)
@@ -79,11 +87,15 @@ for arg in "$@"; do
         have python3 || want python3
         ;;
     --mpi)
-        dpkg_has libopenmpi-dev || want libopenmpi-dev
-        have mpirun || want openmpi-bin
+        want_mpi
+        ;;
+    --bench-mpi)
+        want_mpi
+        have pkg-config || want pkg-config
+        dpkg_has libstarpu-dev || want libstarpu-dev
         ;;
     *)
-        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench and/or --mpi)" >&2
+        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench, --mpi and/or --bench-mpi)" >&2
         exit 2
         ;;
     esac
