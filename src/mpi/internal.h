@@ -148,6 +148,7 @@ struct wse_mpi {
     size_t n_ins;                /* ins not yet freed */
     int *slots;                  /* workers of each rank */
     int *in_flight;              /* this rank's tasks placed on each rank */
+    size_t n_remote;             /* answers awaited from other ranks: RESULTs and CANCEL_ACKs */
     int rr;                      /* where the next tie-break starts */
     unsigned char *rxbuf;        /* WSE__MPI_CTRL_MAX bytes */
 };

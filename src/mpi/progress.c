@@ -346,6 +346,8 @@ out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, bool cancelled, 
     o->result_in = true;
     if (o->placed >= 0)
         m->in_flight[o->placed]--;
+    if (o->placed >= 0 && o->placed != m->rank)
+        m->n_remote--;
     if (!cancelled && code == 0) {
         void *v = wse__mpi_result_new(bytes, len);
         if (v == NULL) {
@@ -369,6 +371,8 @@ out_place(struct wse_mpi *m, struct wse__mpi_out *o, int rank)
 {
     o->placed = rank;
     m->in_flight[rank]++;
+    if (rank != m->rank)
+        m->n_remote++;
     out_insert(m, o);
     void *in = o->in;
     o->in = NULL;
@@ -480,6 +484,7 @@ out_cancelled(struct wse_mpi *m, struct wse__mpi_out *o)
         } else {
             send_simple(m, o->placed, WSE__MPI_CANCEL, o->id);
             o->acks++;
+            m->n_remote++;
         }
     }
     out_maybe_free(m, o);
@@ -558,6 +563,7 @@ on_message(struct wse_mpi *m, int src, int count)
         struct wse__mpi_out *o = out_find(m, h.id);
         if (o != NULL && o->acks > 0) {
             o->acks--;
+            m->n_remote--;
             out_maybe_free(m, o);
         }
         break;
@@ -648,9 +654,10 @@ mono_ns(void)
  *   < SPIN_NS          probe again at once (sched_yield between probes): a reply or
  *                      the next task of a burst is usually that close;
  *   later              sleep a quarter of quiet_ns, at least SLEEP_MIN_NS and at most
- *                      SLEEP_CAP_BUSY_NS while this rank awaits answers (a result
- *                      arrives at most that late), or SLEEP_CAP_IDLE_NS when nothing
- *                      is in flight (an idle rank wakes 500 times a second; the cost
+ *                      SLEEP_CAP_BUSY_NS while this rank awaits answers from other
+ *                      ranks (a result arrives at most that late), or
+ *                      SLEEP_CAP_IDLE_NS when it awaits none (local runs signal
+ *                      m->cond when they end, so they need no probe) (an idle rank wakes 500 times a second; the cost
  *                      is measured in docs/performance.md).
  * So a message that comes t after the last one waits at most about t / 4 for its
  * probe, and a quiet rank's wake-ups thin out geometrically. A signal on m->cond
@@ -726,7 +733,8 @@ wse__mpi_progress_main(void *arg)
         } else if (large) {
             sched_yield(); /* keep a large transfer moving */
         } else {
-            bool awaiting = m->n_live > 0 || m->sends != NULL || in_barrier;
+            /* Local runs and posts signal m->cond; only MPI must be probed for. */
+            bool awaiting = m->n_remote > 0 || m->sends != NULL || in_barrier;
             backoff(m, mono_ns() - last_busy, awaiting);
         }
     }
