@@ -278,11 +278,14 @@ typedef enum {
  * A plain thread spins for a few microseconds (5 us, up to 200 us when its
  * recent waits were that short: twice the last one), then blocks without using
  * CPU; a wait whose pending entries are all promises blocks at once (whoever
- * completes them may need the waiter's CPU to get there); with wse_options.caller_runs it first runs the entries still queued in
- * their executor (see there). A
- * wait by a plain thread on more than 8 futures leaves its (refcounted) waiter
- * block linked on the futures still pending when it returns; each is freed when
- * the last of them completes.
+ * completes them may need the waiter's CPU to get there); with
+ * wse_options.caller_runs it first runs the entries still queued in their
+ * executor (see there). A plain thread's ALL_COMPLETED wait waits for the
+ * pending entries one after the other and allocates nothing until its deadline
+ * passes. Any other wait by a plain thread on more than 8 futures (and an
+ * ALL_COMPLETED one that times out) leaves its (refcounted) waiter block linked
+ * on the futures still pending when it returns; each is freed when the last of
+ * them completes.
  *
  * A worker thread (inside a task) runs only the tasks it waits on: an entry
  * that is a task of the same executor and still queued runs on the waiting
@@ -326,7 +329,8 @@ typedef enum {
  * holding the future of the task the calling worker is running (or one it is
  * nested in); FIRST_COMPLETED and FIRST_EXCEPTION over such a set are allowed, as
  * another future can satisfy them, and otherwise wait for the deadline. ENOMEM:
- * more than 8 futures and no memory for the waiter block.
+ * more than 8 futures and no memory for the waiter block (never for a plain
+ * thread's ALL_COMPLETED wait that completes in time).
  */
 WSE_EXPORT int wse_wait(wse_future *const futures[], size_t n, double timeout_s,
                         wse_return_when return_when, wse_future *out[], size_t *n_done);

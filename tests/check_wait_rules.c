@@ -687,6 +687,79 @@ START_TEST(wait_many_futures)
 }
 END_TEST
 
+/* A plain thread's ALL_COMPLETED wait on more than 8 futures waits for them one
+ * after the other (wait.c, wait_all_in_turn()). Completions in the worst order
+ * for it (last entry first), failed and cancelled entries among them, and a
+ * deadline that passes in the middle of the pass: the partial result must be
+ * the same stable partition as the general path's. */
+struct reverse_setter {
+    wse_future **p;
+    int n;
+};
+
+static void *
+reverse_setter_main(void *arg)
+{
+    struct reverse_setter *r = arg;
+    for (int i = r->n - 1; i >= 0; i--) {
+        usleep(200);
+        if (i % 5 == 1)
+            ck_assert_int_eq(wse_promise_set_error(r->p[i], EIO), 0);
+        else if (i % 5 == 2)
+            ck_assert_int_eq(wse_future_cancel(r->p[i]), true);
+        else
+            ck_assert_int_eq(wse_promise_set_value(r->p[i], NULL), 0);
+    }
+    return NULL;
+}
+
+START_TEST(wait_all_many_in_reverse_order_and_deadline_midway)
+{
+    enum { N = 40 };
+    wse_future *p[N], *out[N], *exp[N];
+    size_t nd = SENTINEL_N;
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(wse_promise_create(&p[i], NULL), 0);
+
+    /* Done: 0..9 and every third entry after; the pass stops at entry 10. */
+    size_t k = 0;
+    for (int i = 0; i < N; i++) {
+        if (i < 10 || i % 3 == 0) {
+            ck_assert_int_eq(wse_promise_set_value(p[i], NULL), 0);
+            exp[k++] = p[i];
+        }
+    }
+    size_t done = k;
+    for (int i = 0; i < N; i++)
+        if (!(i < 10 || i % 3 == 0))
+            exp[k++] = p[i];
+    double t0 = now_s();
+    ck_assert_int_eq(wse_wait(p, N, 0.02, WSE_ALL_COMPLETED, out, &nd), ETIMEDOUT);
+    ck_assert_double_ge(now_s() - t0, 0.02 - 1e-6);
+    ck_assert_uint_eq(nd, done);
+    expect_out(out, exp, N);
+    for (int i = 0; i < N; i++)
+        wse_future_release(p[i]);
+
+    /* Pending, completed last entry first, with failures and cancellations. */
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(wse_promise_create(&p[i], NULL), 0);
+    struct reverse_setter r = {p, N};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, reverse_setter_main, &r), 0);
+    nd = SENTINEL_N;
+    ck_assert_int_eq(wse_wait(p, N, wse_test_scale(10.0), WSE_ALL_COMPLETED, out, &nd), 0);
+    ck_assert_uint_eq(nd, N);
+    expect_out(out, p, N);
+    for (int i = 0; i < N; i++)
+        ck_assert(wse_future_state(p[i]) == WSE_DONE || wse_future_state(p[i]) == WSE_FAILED ||
+                  wse_future_state(p[i]) == WSE_CANCELLED);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    for (int i = 0; i < N; i++)
+        wse_future_release(p[i]);
+}
+END_TEST
+
 /* A plain thread's wait on more than 8 futures returns without unlinking its
  * nodes from the futures still pending (wait.c, "detached" wait block). Those
  * futures must still work: a second wait on them, a callback, their completion
@@ -1023,6 +1096,7 @@ wait_rules_suite(void)
     tcase_add_test(tc, wait_duplicates_all_completed_wakes);
     tcase_add_test(tc, wait_futures_of_two_executors);
     tcase_add_test(tc, wait_many_futures);
+    tcase_add_test(tc, wait_all_many_in_reverse_order_and_deadline_midway);
     tcase_add_test(tc, wait_many_returns_leaving_pending_futures_usable);
     tcase_add_test(tc, wait_many_first_exception_then_cancel_pending);
     tcase_add_test(tc, wait_until_absolute_deadline);
