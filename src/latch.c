@@ -79,6 +79,7 @@ void
 wse__latch_notify(struct wse__latch *l, wse_state s)
 {
     bool trip;
+    bool kick;
 
     if (l->mode == WSE_FIRST_COMPLETED || (l->mode == WSE_FIRST_EXCEPTION && s == WSE_FAILED))
         trip = true; /* any completion, or a failure, ends the wait at once */
@@ -98,13 +99,15 @@ wse__latch_notify(struct wse__latch *l, wse_state s)
     /* tripped is set before we take the mutex; the waiter checks it under the
      * mutex before each sleep, so the signal cannot be lost. */
     wse__sync_lock(&l->mutex);
-    if (l->sleeping && !l->kicked) {
+    kick = l->sleeping && !l->kicked;
+    if (kick) {
         l->kicked = true;
         /* acq_rel: a counter read as a hint by wse__latch_wakeups_pending(). */
         wse__atomic_faa_u32_acq_rel(&wse__latch_plain_wakeups, 1);
-        pthread_cond_signal(&l->cond);
     }
     wse__sync_unlock(&l->mutex);
+    if (kick)
+        pthread_cond_signal(&l->cond);
 }
 
 void

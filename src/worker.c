@@ -613,6 +613,11 @@ spare_retire_if_excess(struct wse__worker *w)
         publish_excess(sp);
         w->retired = true;
         wse__park_leave(&pool->park);
+        /* We may be here because a submitter's wake picked us off the sleepers'
+         * stack (a spare parks on it like any worker): retiring consumes that
+         * wake, and the task it was for could stay queued with every worker
+         * parked. Pass it on; a needless one costs a parked worker a re-check. */
+        wse__park_wake_some(&pool->park, 1, true);
         while (w->retired && !sp->closing)
             wse__sync_cond_wait(&w->resume, &sp->mutex, NULL);
         keep = !w->retired;

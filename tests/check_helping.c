@@ -975,6 +975,56 @@ child_checks(wse_executor *ex, wse_future *parent_pending)
     return 0;
 }
 
+/* Spares that retire must not swallow a submission's wake: rounds of a fork-join
+ * whose FIRST_COMPLETED waits block (spares start, resume and retire), each
+ * followed by a plain thread's submission that only a woken worker can run. A
+ * round that does not finish in time is a wake-up lost to a retiring spare. */
+static int
+fib_first(void *arg, void **result)
+{
+    intptr_t n = (intptr_t)arg;
+    wse_future *f[2];
+    int rc = 0;
+
+    if (n < 2) {
+        *result = (void *)n;
+        return 0;
+    }
+    if (wse_submit(wse_current(), fib_first, (void *)(n - 1), &f[0]) != 0)
+        return EIO;
+    if (wse_submit(wse_current(), fib_first, (void *)(n - 2), &f[1]) != 0) {
+        wse_future_release(f[0]);
+        return EIO;
+    }
+    /* Not a leapfrogging wait: it may block with a spare started. */
+    if (wse_wait(f, 2, WSE_FOREVER, WSE_FIRST_COMPLETED, NULL, NULL) != 0 ||
+        wse_wait(f, 2, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL) != 0)
+        rc = EIO;
+    *result = (void *)((intptr_t)wse_future_value(f[0]) + (intptr_t)wse_future_value(f[1]));
+    release_all(f, 2);
+    return rc;
+}
+
+START_TEST(retiring_spares_pass_wakeups_on)
+{
+    static const intptr_t fib_of[] = {377, 610, 987, 1597}; /* fib(14..17) */
+    wse_executor *ex = make_executor(2);
+
+    for (int round = 0; round < 200; round++) {
+        wse_future *f;
+        ck_assert_int_eq(wse_submit(ex, fib_first, (void *)(intptr_t)(14 + round % 4), &f), 0);
+        ck_assert_msg(wse_future_wait(f, wse_test_scale(10.0)) == 0, "round %d never finished",
+                      round);
+        ck_assert_int_eq(wse_future_error(f), 0);
+        ck_assert_int_eq((intptr_t)wse_future_value(f), fib_of[round % 4]);
+        wse_future_release(f);
+        if (round % 3 != 0)
+            usleep(200); /* let the workers and spares park */
+    }
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 START_TEST(fork_child_gets_eownerdead)
 {
     wse_executor *ex = make_executor(2);
@@ -1043,6 +1093,7 @@ helping_suite(void)
     tcase_set_timeout(tc, WSE_TEST_TIMEOUT);
     tcase_add_test(tc, spin_rounds_above_max_is_einval);
     tcase_add_loop_test(tc, destroy_of_spinning_executor_is_prompt, 0, 2);
+    tcase_add_test(tc, retiring_spares_pass_wakeups_on);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("partition");

@@ -276,7 +276,7 @@ bool sleeping;          /* under the latch mutex */
 bool woken;             /* the condition variable's signal */
 
 /* wse__latch_notify() for ALL_COMPLETED. */
-/* Uses the caller's locals trip and was. */
+/* Uses the caller's locals trip, was and kick. */
 inline latch_notify() {
     atomic { remaining--; trip = (remaining == 0) }
     if
@@ -284,12 +284,14 @@ inline latch_notify() {
         atomic { was = tripped; tripped = true };
         if
         :: !was ->
+            /* The decision under the mutex, the signal after it (as latch.c). */
             lock(LATCH_MUTEX);
+            kick = sleeping;
+            unlock(LATCH_MUTEX);
             if
-            :: sleeping -> woken = true
+            :: kick -> woken = true
             :: else -> skip
-            fi;
-            unlock(LATCH_MUTEX)
+            fi
         :: else -> skip
         fi
     :: else -> skip
@@ -303,6 +305,7 @@ proctype completer(byte f) {
     bool took;
     bool trip;
     bool was;
+    bool kick;
     atomic {
         !flocked[f] ->
             fstate[f] = DONE;
@@ -327,6 +330,7 @@ proctype waiter() {
     bool done;
     bool trip;
     bool was;
+    bool kick;
 
     remaining = 1;      /* the registration bias */
     i = 0;
