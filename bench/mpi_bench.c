@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mpi_batch.h"
 #include "wsexec_mpi.h"
 
 static double
@@ -47,23 +48,6 @@ echo(const void *in, size_t in_len, void **out, size_t *out_len)
     memcpy(*out, in, in_len);
     *out_len = in_len;
     return 0;
-}
-
-/* A barrier that sleeps instead of spinning in MPI (Open MPI's blocking calls
- * busy-poll, which would take a core from the layer's threads). */
-static void
-lazy_barrier(MPI_Comm comm)
-{
-    MPI_Request r;
-    int done = 0;
-    MPI_Ibarrier(comm, &r);
-    for (;;) {
-        MPI_Test(&r, &done, MPI_STATUS_IGNORE);
-        if (done)
-            return;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
 }
 
 static double
@@ -124,7 +108,7 @@ main(int argc, char **argv)
                 t[i - 5] = now() - t0;
         }
         raw_us = median(t, reps) * 1e6;
-        lazy_barrier(raw);
+        mb_lazy_barrier(raw);
         double wse_us = 0;
         if (rank == 0) {
             for (int i = 0; i < reps + 5; i++) {
@@ -140,7 +124,7 @@ main(int argc, char **argv)
             wse_us = median(t, reps) * 1e6;
             printf("%-10zu %14.1f %14.1f\n", n, raw_us, wse_us);
         }
-        lazy_barrier(raw);
+        mb_lazy_barrier(raw);
         free(buf);
     }
 

@@ -76,30 +76,24 @@ if(WSE_MPI_BUILT)
     target_link_libraries(wse-mpi-demo PRIVATE ${WSE_MPI_LIBRARY})
     set_target_properties(wse-mpi-demo PROPERTIES
       RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/tools")
+    # The benchmark programs, in build/bench: wse_mpi_bench_program(NAME SOURCE LIBS...).
+    function(wse_mpi_bench_program name source)
+      add_executable(${name} ${source})
+      target_compile_definitions(${name} PRIVATE _GNU_SOURCE)
+      target_compile_options(${name} PRIVATE ${WSE_WARNINGS})
+      target_link_libraries(${name} PRIVATE ${ARGN})
+      set_target_properties(${name} PROPERTIES
+        RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    endfunction()
     # The layer against raw MPI (docs/performance.md).
-    add_executable(wse-mpi-bench bench/mpi_bench.c)
-    target_compile_definitions(wse-mpi-bench PRIVATE _GNU_SOURCE)
-    target_compile_options(wse-mpi-bench PRIVATE ${WSE_WARNINGS})
-    target_link_libraries(wse-mpi-bench PRIVATE ${WSE_MPI_LIBRARY})
-    set_target_properties(wse-mpi-bench PROPERTIES
-      RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    wse_mpi_bench_program(wse-mpi-bench bench/mpi_bench.c ${WSE_MPI_LIBRARY})
     # The imbalanced batch (bench/mpi_batch.h) with wsexec and with the programs HPC
     # users would write for it: MPI+OpenMP with a static split, StarPU-MPI
     # (bench/mpi_batch.sh runs them side by side).
-    add_executable(wse-mpi-batch-bench bench/mpi_batch_wse.c)
-    target_compile_definitions(wse-mpi-batch-bench PRIVATE _GNU_SOURCE)
-    target_compile_options(wse-mpi-batch-bench PRIVATE ${WSE_WARNINGS})
-    target_link_libraries(wse-mpi-batch-bench PRIVATE ${WSE_MPI_LIBRARY})
-    set_target_properties(wse-mpi-batch-bench PROPERTIES
-      RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+    wse_mpi_bench_program(wse-mpi-batch-bench bench/mpi_batch_wse.c ${WSE_MPI_LIBRARY})
     find_package(OpenMP COMPONENTS C QUIET)
     if(OpenMP_C_FOUND)
-      add_executable(wse-mpi-batch-omp bench/mpi_batch_omp.c)
-      target_compile_definitions(wse-mpi-batch-omp PRIVATE _GNU_SOURCE)
-      target_compile_options(wse-mpi-batch-omp PRIVATE ${WSE_WARNINGS})
-      target_link_libraries(wse-mpi-batch-omp PRIVATE OpenMP::OpenMP_C MPI::MPI_C)
-      set_target_properties(wse-mpi-batch-omp PROPERTIES
-        RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+      wse_mpi_bench_program(wse-mpi-batch-omp bench/mpi_batch_omp.c OpenMP::OpenMP_C MPI::MPI_C)
     else()
       message(STATUS "wsexec: no OpenMP for C, wse-mpi-batch-omp is not built")
     endif()
@@ -108,12 +102,8 @@ if(WSE_MPI_BUILT)
       pkg_check_modules(WSE_STARPU_MPI QUIET IMPORTED_TARGET starpumpi-1.3)
     endif()
     if(WSE_STARPU_MPI_FOUND)
-      add_executable(wse-mpi-batch-starpu bench/mpi_batch_starpu.c)
-      target_compile_definitions(wse-mpi-batch-starpu PRIVATE _GNU_SOURCE)
-      target_compile_options(wse-mpi-batch-starpu PRIVATE ${WSE_WARNINGS})
-      target_link_libraries(wse-mpi-batch-starpu PRIVATE PkgConfig::WSE_STARPU_MPI MPI::MPI_C)
-      set_target_properties(wse-mpi-batch-starpu PROPERTIES
-        RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/bench")
+      wse_mpi_bench_program(wse-mpi-batch-starpu bench/mpi_batch_starpu.c
+        PkgConfig::WSE_STARPU_MPI MPI::MPI_C)
     else()
       message(STATUS "wsexec: no StarPU-MPI (pkg-config starpumpi-1.3), wse-mpi-batch-starpu "
                      "is not built (tools/setup.sh --bench-mpi installs it)")
