@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check the Promela models of the park/wake handshake and the waiter latch
-# (park.pml) and of a waiting worker blocking with a spare (spares.pml) with
+# (park.pml), of a waiting worker blocking with a spare (spares.pml) and of a
+# submission's wake meeting a retiring spare (retire.pml) with
 # spin (Debian package "spin"), and check that every mutant is caught.
 #
 #   tests/model/run.sh [WORKDIR]
@@ -25,6 +26,7 @@ cc=${CC:-cc}
 
 # Each case: expected result, model (park.pml unless spares:), spin -D flags.
 # spares.pml: a waiting worker blocking with a spare in its place (worker.c).
+# retire.pml: a submission's wake taken by a spare that then retires (worker.c).
 cases=(
     "pass -DPARK_ONLY -DNW=2 -DNS=1"
     "pass -DPARK_ONLY -DNW=1 -DNS=2"
@@ -38,6 +40,8 @@ cases=(
     "fail spares: -DTRIPPED_OUTSIDE_LOCK"
     "fail spares: -DRETIRED_OUTSIDE_LOCK"
     "fail spares: -DCOUNT_AFTER"
+    "pass retire: -DRETIRE"
+    "fail retire: -DNO_PASS_ON"
 )
 
 failed=0
@@ -48,6 +52,7 @@ for c in "${cases[@]}"; do
     model=$here/park.pml
     case "$flags" in
     spares:*) model=$here/spares.pml; flags=${flags#spares: } ;;
+    retire:*) model=$here/retire.pml; flags=${flags#retire: } ;;
     esac
     rm -f pan pan.* ./*.trail
     # shellcheck disable=SC2086
