@@ -3,7 +3,7 @@
  * 40 tasks per rank whose sizes spread 10:1 (2 to 20 ms, pseudo-random), all at once, and waits.
  * The batch must finish within a factor (WSE_MPI_BALANCE_SLACK, default 1.15, and
  * 1 + 0.15 x CK_TIMEOUT_MULTIPLIER under sanitizers) of total work / total workers,
- * and every rank must have taken part; the best of up to 3 runs counts.
+ * and every rank must have taken part; the best of up to 5 runs counts.
  *
  * A task's work is a sleep (wall time), not a CPU loop: on a machine with fewer
  * cores than ranks (this test runs 4 ranks on 2 cores), CPU loops would measure
@@ -107,9 +107,13 @@ main(int argc, char **argv)
         }
         int per_rank[64];
         double ideal = total / size; /* one worker per rank */
-        /* The best of up to 3 runs: a shared machine can stall any one of them. */
+        /* The best of up to 5 runs, 2 s apart after a miss: a shared machine can
+         * stall any one of them (seen in CI: three runs in a row at 1.20-1.24 x,
+         * the static split at 1.20 x too, minutes after 1.06-1.07 x). */
         double t = 0;
-        for (int attempt = 0; attempt < 3; attempt++) {
+        for (int attempt = 0; attempt < 5; attempt++) {
+            if (attempt > 0)
+                t_sleep(2.0);
             double ta = run_batch(m, us, n, false, per_rank);
             printf("mpi_balance (%s): %d ranks, %d tasks, %.3f s of work: ANY_RANK %.3f s = "
                    "%.3f x work/workers; tasks per rank:",
