@@ -757,6 +757,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
     struct children_mark mark __attribute__((cleanup(children_mark_restore))) = {NULL, NULL};
     bool gave_up = false;
+    bool plain;
     size_t n_done;
     size_t n_failed;
     size_t size;
@@ -768,8 +769,9 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         return rc;
     if (all_done(futures, n, out, n_done_out))
         return 0;
-    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && wse__worker_tls == NULL &&
-        wse__future_running == NULL && !wse__worker_callers_exist()) {
+    /* A plain thread outside any task: the in-turn wait's and caller_runs'. */
+    plain = wse__worker_tls == NULL && wse__future_running == NULL;
+    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && plain && !wse__worker_callers_exist()) {
         /* Done, or the deadline passed: then the general path below computes the
          * partial result (it blocks no more). */
         if (wait_all_in_turn(futures, n, deadline) && all_done(futures, n, out, n_done_out))
@@ -791,8 +793,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         children_mark_set(&mark, futures, n, mode, deadline);
         if (worker_fast_path(wse__worker_tls, futures, n, deadline, mode, out, n_done_out))
             return 0;
-    } else if (wse__worker_tls == NULL && wse__future_running == NULL &&
-               wse__worker_callers_exist() &&
+    } else if (plain && wse__worker_callers_exist() &&
                caller_runs_queued(futures, n, deadline, mode, out, n_done_out)) {
         return 0;
     }

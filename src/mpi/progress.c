@@ -344,10 +344,11 @@ out_finish(struct wse_mpi *m, struct wse__mpi_out *o, int code, bool cancelled, 
            size_t len)
 {
     o->result_in = true;
-    if (o->placed >= 0)
+    if (o->placed >= 0) {
         m->in_flight[o->placed]--;
-    if (o->placed >= 0 && o->placed != m->rank)
-        m->n_remote--;
+        if (o->placed != m->rank)
+            m->n_remote--;
+    }
     if (!cancelled && code == 0) {
         void *v = wse__mpi_result_new(bytes, len);
         if (v == NULL) {
@@ -656,9 +657,10 @@ mono_ns(void)
  *   later              sleep a quarter of quiet_ns, at least SLEEP_MIN_NS and at most
  *                      SLEEP_CAP_BUSY_NS while this rank awaits answers from other
  *                      ranks (a result arrives at most that late), or
- *                      SLEEP_CAP_IDLE_NS when it awaits none (local runs signal
- *                      m->cond when they end, so they need no probe) (an idle rank wakes 500 times a second; the cost
- *                      is measured in docs/performance.md).
+ *                      SLEEP_CAP_IDLE_NS when it awaits none: local runs signal
+ *                      m->cond when they end, so they need no probe (an idle rank
+ *                      wakes 500 times a second; the cost is measured in
+ *                      docs/performance.md).
  * So a message that comes t after the last one waits at most about t / 4 for its
  * probe, and a quiet rank's wake-ups thin out geometrically. A signal on m->cond
  * (local work handed over) ends any sleep at once.
