@@ -126,6 +126,29 @@ mb_args(int argc, char **argv, const char *flag, int *cpu, int *flag_set, int ra
     return 0;
 }
 
+/* The start of every batch program: MPI at thread level `level` (abort if it gives
+ * less), this process's rank and the job's size, then mb_args(). Returns 0, or 2
+ * after the usage and MPI_Finalize(). */
+static inline int
+mb_init(int *argc, char ***argv, int level, const char *flag, int *cpu, int *flag_set, int *rank,
+        int *size)
+{
+    int provided;
+    MPI_Init_thread(argc, argv, level, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, size);
+    if (mb_args(*argc, *argv, flag, cpu, flag_set, *rank) != 0) {
+        MPI_Finalize();
+        return 2;
+    }
+    if (provided < level) {
+        if (*rank == 0)
+            fprintf(stderr, "%s: MPI gives thread level %d only\n", (*argv)[0], provided);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return 0;
+}
+
 /* The result line (rank 0): per_rank[r] tasks ran on rank r (NULL: not known). */
 static inline void
 mb_report(const char *system, int ranks, int workers, int cpu, int n, double work, double t,

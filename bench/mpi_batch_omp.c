@@ -18,15 +18,9 @@
 int
 main(int argc, char **argv)
 {
-    int provided, rank, size;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    int cpu, block;
-    if (mb_args(argc, argv, "--block", &cpu, &block, rank) != 0) {
-        MPI_Finalize();
+    int rank, size, cpu, block;
+    if (mb_init(&argc, &argv, MPI_THREAD_FUNNELED, "--block", &cpu, &block, &rank, &size) != 0)
         return 2;
-    }
     int n = MB_TASKS_PER_RANK * size;
     int32_t *us = malloc((size_t)n * sizeof(*us));
     int *mine = malloc((size_t)n * sizeof(*mine));

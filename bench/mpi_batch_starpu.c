@@ -44,22 +44,11 @@ static struct starpu_codelet work_cl = {
 int
 main(int argc, char **argv)
 {
-    int provided, rank, size;
+    int rank, size, unused;
     /* THREAD_MULTIPLE: StarPU-MPI's thread and this one's barrier call MPI at once. */
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    my_rank = rank;
-    int unused;
-    if (mb_args(argc, argv, NULL, &cpu_mode, &unused, rank) != 0) {
-        MPI_Finalize();
+    if (mb_init(&argc, &argv, MPI_THREAD_MULTIPLE, NULL, &cpu_mode, &unused, &rank, &size) != 0)
         return 2;
-    }
-    if (provided < MPI_THREAD_MULTIPLE) {
-        if (rank == 0)
-            fprintf(stderr, "wse-mpi-batch-starpu: MPI gives thread level %d only\n", provided);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
+    my_rank = rank;
     struct starpu_conf conf;
     starpu_conf_init(&conf);
     conf.ncpus = 1;

@@ -37,21 +37,11 @@ work(const void *in, size_t in_len, void **out, size_t *out_len)
 int
 main(int argc, char **argv)
 {
-    int provided, rank, size;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    my_rank = rank;
-    int fixed;
-    if (mb_args(argc, argv, "--static", &cpu_mode, &fixed, rank) != 0) {
-        MPI_Finalize();
+    int rank, size, fixed;
+    if (mb_init(&argc, &argv, MPI_THREAD_MULTIPLE, "--static", &cpu_mode, &fixed, &rank, &size) !=
+        0)
         return 2;
-    }
-    if (provided < MPI_THREAD_MULTIPLE) {
-        if (rank == 0)
-            fprintf(stderr, "wse-mpi-batch-bench: MPI gives thread level %d only\n", provided);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
+    my_rank = rank;
     wse_options o;
     memset(&o, 0, sizeof(o));
     o.workers = 1;
