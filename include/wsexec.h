@@ -276,8 +276,9 @@ typedef enum {
  * CLOCK_MONOTONIC.
  *
  * A plain thread spins for a few microseconds (5 us, up to 200 us when its
- * recent waits were that short: twice the last one), then blocks without using
- * CPU; a wait whose pending entries are all promises blocks at once (whoever
+ * recent waits were that short: twice the last one; up to 40 us after it
+ * submitted to an executor with a worker for every CPU, whose tasks its spin
+ * would slow), then blocks without using CPU; a wait whose pending entries are all promises blocks at once (whoever
  * completes them may need the waiter's CPU to get there); with
  * wse_options.caller_runs it first runs the entries still queued in their
  * executor (see there). A plain thread's ALL_COMPLETED wait waits for the

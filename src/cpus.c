@@ -174,23 +174,37 @@ cgroup_cpus(void)
     return best;
 }
 
+static unsigned long
+available(void)
+{
+    unsigned long quota = cgroup_cpus();
+    unsigned long n = affinity_cpus();
+
+    if (n == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+        n = online > 0 ? (unsigned long)online : 1;
+    }
+    if (quota != 0 && quota < n)
+        n = quota;
+    return n;
+}
+
+unsigned
+wse__cpus_available(void)
+{
+    unsigned long n = available();
+
+    return n > 0 && n <= UINT_MAX ? (unsigned)n : n > 0 ? UINT_MAX : 1;
+}
+
 unsigned
 wse__cpus_default(unsigned max_workers)
 {
     unsigned long n = env_workers();
 
-    if (n == 0) {
-        unsigned long quota = cgroup_cpus();
-
-        n = affinity_cpus();
-        if (n == 0) {
-            long online = sysconf(_SC_NPROCESSORS_ONLN);
-
-            n = online > 0 ? (unsigned long)online : 1;
-        }
-        if (quota != 0 && quota < n)
-            n = quota;
-    }
+    if (n == 0)
+        n = available();
     if (n > max_workers)
         n = max_workers;
     return n > 0 ? (unsigned)n : 1;

@@ -23,6 +23,7 @@
 #include "cpus.h"
 #include "future.h"
 #include "inject.h"
+#include "latch.h"
 #include "park.h"
 #include "sync.h"
 #include "worker.h"
@@ -44,6 +45,7 @@ struct wse_executor {
     struct wse__held held;      /* list head of held tasks (circular) */
     uint32_t generation;        /* fork_generation at create */
     bool caller_runs;           /* on the worker layer's caller_runs list */
+    bool crowded;               /* a worker for every CPU (wse__latch_note_crowded) */
 };
 
 /*
@@ -254,6 +256,7 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     /* Every start hook has returned before create does. */
     wse__worker_started_wait(pool, pool->n_workers);
     ex->caller_runs = o.caller_runs;
+    ex->crowded = pool->n_workers >= wse__cpus_available();
     if (ex->caller_runs)
         wse__worker_callers_add(pool);
     *out = ex;
@@ -509,6 +512,8 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
         if (rc != 0)
             goto out_free_future;
         wse__park_wake_some(&ex->pool.park, 1, true);
+        /* A plain thread that waits next spins by this executor's CPUs. */
+        wse__latch_note_crowded(ex->crowded);
     }
     if (out != NULL)
         *out = f;
@@ -552,6 +557,8 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
     if (rc != 0)
         goto out_free_chain;
     wse__park_wake_some(&ex->pool.park, n, true);
+    if (wse__worker_tls == NULL)
+        wse__latch_note_crowded(ex->crowded);
     return 0;
 
 out_free_chain:

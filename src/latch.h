@@ -81,6 +81,13 @@ bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *dea
  * what the wait waits on. */
 void wse__latch_note_woke(void);
 
+/* The calling thread submits to an executor that is `crowded`: it has a worker
+ * for every CPU the process may use, so while they all run tasks a plain
+ * thread's spin takes one of their CPUs and the tasks run one after another.
+ * The thread's later plain waits then spin at most WSE_WAIT_SPIN_CROWDED_NS
+ * (twice a futex wake-up on a busy machine) and sleep past that. */
+void wse__latch_note_crowded(bool crowded);
+
 /* A plain thread: spin briefly (if `spin`), then sleep until l trips or the
  * deadline passes. A wait on promises only passes false: their completer is some
  * other thread, which may need this thread's CPU to get there (spinning a CPU it

@@ -5,7 +5,8 @@
  * spin_us: its bounds (EINVAL) and that idle workers still park (an idle
  * executor uses next to no CPU once spin_us has passed); that destroy ends the
  * longest spin at once is check_helping's destroy_of_spinning_executor_is_prompt;
- * that a plain thread waiting on promises only sleeps without a spin. caller_runs:
+ * that a plain thread waiting on promises only sleeps without a spin, and one
+ * waiting on a crowded executor (a worker per CPU) spins little. caller_runs:
  * the waiting thread runs queued tasks it waits on, never
  * others, with wse_current() and wse_worker_index() as documented; a nested
  * wait inside such a task runs nothing; shutdown and destroy from inside it say
@@ -135,6 +136,63 @@ START_TEST(a_wait_on_promises_only_does_not_spin)
     fprintf(stderr, "waits on promises: the waiter used %.1f %% of their wall time\n",
             100.0 * cpu / wall);
     ck_assert_msg(cpu < 0.4 * wall, "the waiter spun: %.1f %% of %.3f s", 100.0 * cpu / wall, wall);
+}
+END_TEST
+
+/* The CPUs this process may run on (the library may count fewer: a cgroup quota). */
+static unsigned
+affinity_cpus(void)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    return (unsigned)CPU_COUNT(&set);
+}
+
+static int
+task_busy_80us(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    double t = now_s() + 80e-6;
+    while (now_s() < t)
+        ;
+    return 0;
+}
+
+/* With a worker for every CPU, a plain waiter that spins through a step takes
+ * the CPU of one of the workers running it. Steps of 80 us are what the spin
+ * would learn to cover without a ceiling (it spun through them: 91-98 % of the
+ * wall time, and the tasks ran one after the other); with the crowded ceiling
+ * (40 us) the waiter sleeps after the minimum spin. */
+START_TEST(a_wait_on_a_crowded_executor_spins_little)
+{
+    wse_options o = {0};
+    wse_executor *ex;
+    unsigned n = affinity_cpus();
+    wse_future **f = calloc(n, sizeof *f);
+    struct timespec c0, c1;
+
+    ck_assert_ptr_nonnull(f);
+    o.workers = n;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0), 0);
+    for (int step = 0; step < 300; step++) {
+        ck_assert_int_eq(wse_submit_batch(ex, task_busy_80us, NULL, n, f), 0);
+        ck_assert_int_eq(wse_wait(f, n, wse_test_scale(10.0), WSE_ALL_COMPLETED, NULL, NULL), 0);
+        release_all(f, n);
+    }
+    ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1), 0);
+    double wall = now_s() - t0;
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    fprintf(stderr, "steps on a crowded executor: the waiter used %.1f %% of their wall time\n",
+            100.0 * cpu / wall);
+    /* 0.6: the waiter's own work is 15-35 % under ThreadSanitizer. */
+    ck_assert_msg(cpu < 0.6 * wall, "the waiter spun: %.1f %% of %.3f s", 100.0 * cpu / wall, wall);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    free(f);
 }
 END_TEST
 
@@ -460,6 +518,7 @@ rounds_suite(void)
     tcase_add_test(tc, spin_us_bounds);
     tcase_add_test(tc, idle_workers_park_after_spin_us);
     tcase_add_test(tc, a_wait_on_promises_only_does_not_spin);
+    tcase_add_test(tc, a_wait_on_a_crowded_executor_spins_little);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("caller");
