@@ -195,7 +195,9 @@ wse__cpus_available(void)
 {
     unsigned long n = available();
 
-    return n > 0 && n <= UINT_MAX ? (unsigned)n : n > 0 ? UINT_MAX : 1;
+    if (n > UINT_MAX)
+        return UINT_MAX;
+    return n > 0 ? (unsigned)n : 1;
 }
 
 unsigned

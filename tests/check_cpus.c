@@ -238,7 +238,12 @@ START_TEST(cpus_env_override)
     fake_cgroup("50000 100000\n");
     ck_assert_int_eq(setenv("WSE_WORKERS", "3", 1), 0);
     ck_assert_uint_eq(wse__cpus_default(1024), 3);
+    /* The CPUs available (what makes an executor crowded) ignore it. */
+    ck_assert_uint_eq(wse__cpus_available(), 1);
+    fake_cgroup("150000 100000\n");
+    ck_assert_uint_eq(wse__cpus_available(), min_u(n, 2));
     fake_cgroup(NULL);
+    ck_assert_uint_eq(wse__cpus_available(), n);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(setenv("WSE_WORKERS", bad[i], 1), 0);
         ck_assert_msg(wse__cpus_default(1024) == n, "WSE_WORKERS='%s' was not ignored", bad[i]);
