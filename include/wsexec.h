@@ -193,7 +193,11 @@ WSE_EXPORT int wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_futur
  * Submit n tasks fn(args[i]) at once. args may be NULL (every arg is NULL). out
  * (n slots) may be NULL. All or nothing: on any error no task was submitted and
  * out is untouched. EINVAL: ex or fn is NULL, or n is 0. ESHUTDOWN, ENOMEM: as
- * wse_submit.
+ * wse_submit. From 256 tasks on, the futures share memory blocks of 511 (one
+ * allocation each instead of one per task), and the first tasks may start (and
+ * out be partly written) before the call returns; a block is freed when its
+ * last future is released, so keeping a few futures of a big batch keeps up to
+ * 32 KiB each.
  */
 WSE_EXPORT int wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
                                 wse_future *out[]);

@@ -103,14 +103,21 @@ wse__alloc_array(size_t n, size_t size)
 }
 
 void *
-wse__alloc_aligned(size_t align, size_t size)
+wse__alloc_aligned_uninit(size_t align, size_t size)
 {
     size_t rounded = (size + align - 1) / align * align;
-    void *p;
 
     if (rounded < size || should_fail())
         return NULL;
-    p = aligned_alloc(align, rounded);
+    return aligned_alloc(align, rounded);
+}
+
+void *
+wse__alloc_aligned(size_t align, size_t size)
+{
+    size_t rounded = (size + align - 1) / align * align;
+    void *p = wse__alloc_aligned_uninit(align, size);
+
     if (p != NULL)
         memset(p, 0, rounded);
     return p;

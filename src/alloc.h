@@ -15,6 +15,8 @@ void *wse__alloc(size_t size);
 void *wse__alloc_array(size_t n, size_t size);
 /* aligned_alloc rounded up to a multiple of align; memory is zeroed. */
 void *wse__alloc_aligned(size_t align, size_t size);
+/* The same, not zeroed (its pages are not touched here). */
+void *wse__alloc_aligned_uninit(size_t align, size_t size);
 /* free(p). */
 void wse__alloc_free(void *p);
 

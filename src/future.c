@@ -96,7 +96,7 @@ unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 }
 
 /* Flags that outlive completion: kept by set_low(). */
-#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE)
+#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE | WSE__F_BLOCK)
 
 /* With a final state: replace the state and flags by `low` (keeping KEEP_FLAGS),
  * releasing WSE__F_LOCK. */
@@ -311,6 +311,168 @@ wse__future_discard(wse_future *f)
     wse__alloc_small_free(f);
 }
 
+/*
+ * Batch blocks. A block is WSE__BATCH_BLOCK_BYTES aligned to its size, so a
+ * future finds its block by masking its address; slot 0 is the header, slots 1
+ * .. used hold futures. `live` counts the futures not yet freed; the one that
+ * takes it to zero frees the block. `used` and `next` are written before the
+ * batch is queued and only read by its submitter afterwards.
+ */
+#define SLOT 64 /* bytes per slot */
+struct batch_block {
+    uint32_t live;            /* atomic */
+    uint32_t used;            /* futures in this block */
+    struct batch_block *next; /* the batch's next block */
+};
+_Static_assert(sizeof(struct wse_future) <= SLOT, "a future fits a slot");
+_Static_assert(sizeof(struct batch_block) <= SLOT, "the header fits slot 0");
+_Static_assert(WSE__BATCH_BLOCK_SLOTS == WSE__BATCH_BLOCK_BYTES / SLOT - 1, "slots per block");
+
+static struct batch_block *
+block_of(wse_future *f)
+{
+    /* The offset in its block, taken off the pointer (no integer-to-pointer
+     * cast). */
+    uintptr_t off = (uintptr_t)f & (uintptr_t)(WSE__BATCH_BLOCK_BYTES - 1);
+
+    return (struct batch_block *)(void *)((char *)f - off);
+}
+
+/* Future j of block b (slot 1 + j). */
+static wse_future *
+block_future(struct batch_block *b, size_t j)
+{
+    return (wse_future *)(void *)((char *)b + SLOT * (1 + j));
+}
+
+static void
+free_blocks(struct batch_block *b)
+{
+    struct batch_block *next;
+
+    for (; b != NULL; b = next) {
+        next = b->next;
+        wse__alloc_free(b);
+    }
+}
+
+int
+wse__batch_alloc(struct wse__batch *b, wse_task_fn fn, void *const args[], size_t n, uint32_t refs)
+{
+    struct wse__running *r = wse__future_running;
+    struct batch_block *head = NULL;
+    struct batch_block **tail = &head;
+    struct batch_block *blk;
+    size_t left;
+
+    for (left = n; left > 0; left -= blk->used) {
+        /* Not zeroed: wse__batch_make() writes every field of each future,
+         * and only then is its page first touched (but the header's). */
+        blk = wse__alloc_aligned_uninit(WSE__BATCH_BLOCK_BYTES, WSE__BATCH_BLOCK_BYTES);
+        if (blk == NULL) {
+            *tail = NULL;
+            free_blocks(head);
+            return ENOMEM;
+        }
+        blk->used = (uint32_t)(left < WSE__BATCH_BLOCK_SLOTS ? left : WSE__BATCH_BLOCK_SLOTS);
+        /* Plain stores: nothing is shared before the first chunk is queued,
+         * and the queue's mutex publishes it. */
+        blk->live = blk->used;
+        *tail = blk;
+        tail = &blk->next;
+    }
+    *tail = NULL;
+    b->head = head;
+    b->block = head;
+    b->slot = 0;
+    b->made = 0;
+    b->n = n;
+    b->args = args;
+    b->fn = fn;
+    b->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_BLOCK | WSE_PENDING;
+    b->parent = r != NULL ? r->future : NULL;
+    if (b->parent != NULL)
+        b->parent->children += (uint32_t)n; /* its plain count, as in wse__future_new() */
+    return 0;
+}
+
+wse_future *
+wse__batch_make(struct wse__batch *b, size_t max, wse_future **last, size_t *count)
+{
+    struct batch_block *blk = b->block;
+    wse_future *first = NULL;
+    wse_future *prev = NULL;
+    wse_future *f;
+    size_t k;
+
+    if (max > b->n - b->made)
+        max = b->n - b->made;
+    for (k = 0; k < max; k++) {
+        if (b->slot == blk->used) {
+            blk = blk->next;
+            b->slot = 0;
+        }
+        f = block_future(blk, b->slot++);
+        *f = (struct wse_future){
+            .word = b->word,
+            .u.fn = b->fn,
+            .arg = b->args != NULL ? b->args[b->made + k] : NULL,
+            .parent = b->parent,
+        };
+        if (prev != NULL)
+            prev->next = f;
+        else
+            first = f;
+        prev = f;
+    }
+    b->block = blk;
+    b->made += max;
+    *last = prev;
+    *count = max;
+    return first;
+}
+
+void
+wse__batch_list(wse_future *first, size_t count, wse_future *out[])
+{
+    struct batch_block *blk = block_of(first);
+    size_t j = (size_t)((char *)first - (char *)blk) / SLOT - 1;
+    size_t i = 0;
+
+    while (i < count) {
+        for (; j < blk->used && i < count; j++)
+            out[i++] = block_future(blk, j);
+        blk = blk->next;
+        j = 0;
+    }
+}
+
+void
+wse__batch_free(struct wse__batch *b)
+{
+    if (b->parent != NULL)
+        b->parent->children -= (uint32_t)b->n;
+    free_blocks(b->head);
+}
+
+/* Free the memory of f (its last reference is gone). */
+static void
+dealloc(wse_future *f, uint64_t word)
+{
+    struct batch_block *b;
+
+    if ((word & WSE__F_BLOCK) == 0) {
+        wse__alloc_small_free(f);
+        return;
+    }
+    b = block_of(f);
+    /* acq_rel: the last of the block's futures frees it; the release half
+     * orders this future's uses before that, the acquire half the others'
+     * (each came through this same decrement). */
+    if (wse__atomic_faa_u32_acq_rel(&b->live, (uint32_t)-1) == 1)
+        wse__alloc_free(b);
+}
+
 bool
 wse__future_start(wse_future *f)
 {
@@ -351,7 +513,7 @@ free_future(wse_future *f)
 #ifndef NDEBUG
         memset(f, 0xa5, sizeof(*f)); /* poison: a use after release fails loudly */
 #endif
-        wse__alloc_small_free(f);
+        dealloc(f, word);
         f = NULL;
         if (parent == NULL)
             break;

@@ -35,6 +35,8 @@
  *   WSE__F_PROMISE   a promise (fixed at creation).
  *   WSE__F_SETTING   a promise setter won the claim and is writing the value:
  *                    a second setter, or a cancel, loses.
+ *   WSE__F_BLOCK     part of a batch block (wse__batch_alloc(); fixed at
+ *                    creation): freeing it frees the block once all are freed.
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while
  * WSE__F_LOCK is held, so a thread holding the lock sees a stable "done or not".
  */
@@ -45,6 +47,7 @@
 #define WSE__F_STOP 0x40u           /* a stop was requested while it ran (kept once done) */
 #define WSE__F_PROMISE 0x80u        /* a promise: no task; completed by wse_promise_set_* */
 #define WSE__F_SETTING 0x100u       /* a promise's setter has claimed it (still PENDING) */
+#define WSE__F_BLOCK 0x200u         /* lives in a batch block (fixed at creation) */
 #define WSE__F_LOW_MASK 0xffffffffu /* state and flags */
 #define WSE__F_REF_SHIFT 32
 #define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
@@ -156,6 +159,47 @@ wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
 /* Free a future from wse__future_new() that was never shared, on the thread and
  * inside the task that made it. */
 void wse__future_discard(wse_future *f);
+
+/*
+ * Big batches. Their futures live in blocks of up to WSE__BATCH_BLOCK_SLOTS
+ * contiguous futures: one allocation per block, no per-task malloc. A block is
+ * freed when the last of its futures is, so a few futures kept long keep their
+ * whole block (WSE__BATCH_BLOCK_BYTES) alive: the submit layer uses blocks for
+ * big batches only (WSE__BATCH_BLOCK_MIN).
+ *
+ * wse__batch_alloc() takes the memory for n tasks fn(args[i]) (args may be
+ * NULL: every arg NULL), each future to hold `refs` references, and counts
+ * them as children of the running task, as wse__future_new() does; ENOMEM
+ * leaves nothing allocated. The futures themselves are made later, chunk by
+ * chunk (wse__batch_make()), so that most of the memory is first touched while
+ * workers already run the earlier chunks. wse__batch_free() undoes it all,
+ * before any future was shared.
+ */
+#define WSE__BATCH_BLOCK_BYTES 32768u
+#define WSE__BATCH_BLOCK_SLOTS (WSE__BATCH_BLOCK_BYTES / 64u - 1u)
+#define WSE__BATCH_BLOCK_MIN 256u
+struct wse__batch {
+    void *head;    /* the first block */
+    void *block;   /* the block of the next future to make */
+    uint32_t slot; /* its slot there */
+    size_t made;   /* futures made so far */
+    size_t n;
+    void *const *args; /* NULL: every arg NULL */
+    wse_task_fn fn;
+    uint64_t word; /* the initial state word */
+    wse_future *parent;
+};
+int wse__batch_alloc(struct wse__batch *b, wse_task_fn fn, void *const args[], size_t n,
+                     uint32_t refs);
+/* Make the next up to max futures (at least 1 must remain), linked through
+ * next in order: returns the first, sets *last and *count. */
+wse_future *wse__batch_make(struct wse__batch *b, size_t max, wse_future **last, size_t *count);
+/* The count futures from `first` on (made by one wse__batch_make()), in order,
+ * into out: computed from the blocks, no future is read. The caller still holds
+ * a reference on each, so no block can be freed meanwhile. */
+void wse__batch_list(wse_future *first, size_t count, wse_future *out[]);
+/* Free a batch none of whose futures was shared. */
+void wse__batch_free(struct wse__batch *b);
 
 /*
  * The chain of tasks the calling thread is running, innermost first: for EDEADLK

@@ -29,6 +29,7 @@ wse__inject_init(struct wse__inject *q)
     q->head = NULL;
     q->tail = NULL;
     q->closed = 0;
+    q->cancelled = 0;
     q->length = 0;
     return 0;
 }
@@ -85,6 +86,19 @@ wse__inject_push_always(struct wse__inject *q, wse_future *f)
     wse__sync_unlock(&q->mutex);
 }
 
+bool
+wse__inject_push_accepted(struct wse__inject *q, wse_future *first, wse_future *last, int64_t n)
+{
+    bool ok;
+
+    wse__sync_lock(&q->mutex);
+    ok = !q->cancelled;
+    if (ok)
+        append_locked(q, first, last, n);
+    wse__sync_unlock(&q->mutex);
+    return ok;
+}
+
 /* Under q->mutex: unlink the head (not NULL). */
 static wse_future *
 take_head(struct wse__inject *q)
@@ -137,6 +151,7 @@ wse__inject_close(struct wse__inject *q, bool take_all)
     wse__sync_lock(&q->mutex);
     q->closed = 1;
     if (take_all) {
+        q->cancelled = 1;
         chain = q->head;
         q->head = NULL;
         q->tail = NULL;

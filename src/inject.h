@@ -18,6 +18,7 @@ struct wse__inject {
     wse_future *head;                  /* FIFO of queued futures; under mutex */
     wse_future *tail;                  /* under mutex */
     uint32_t closed;                   /* shut down: no more pushes; under mutex */
+    uint32_t cancelled;                /* closed with take_all; under mutex */
     int64_t length WSE__CACHE_ALIGNED; /* atomic: lock-free emptiness hint */
 };
 
@@ -30,6 +31,12 @@ int wse__inject_push(struct wse__inject *q, wse_future *first, wse_future *last,
                      wse_future *out[]);
 /* Append f even if the queue is closed (a task accepted before the close). */
 void wse__inject_push_always(struct wse__inject *q, wse_future *f);
+/* The same for a chain of n (the later chunks of a batch accepted before the
+ * close), unless a close took everything queued (cancel_pending): then false,
+ * nothing is appended, and the caller cancels the chain as the close's taker
+ * cancels what it took. */
+bool wse__inject_push_accepted(struct wse__inject *q, wse_future *first, wse_future *last,
+                               int64_t n);
 /* Pop the oldest future, or NULL. The worker that owns dq also moves its fair
  * share of the rest (length / ways), at most `max`, into dq, so that a big batch
  * is not taken from the queue's mutex one task at a time. dq may be NULL. It

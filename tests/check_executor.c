@@ -834,6 +834,114 @@ START_TEST(submit_batch_from_worker)
 }
 END_TEST
 
+/* Big batches (from 256 tasks) keep their futures in blocks of 511 and are
+ * queued in chunks of 8176: every size around a block or chunk edge runs each
+ * task once with its own argument, in out's order; the futures outlive the
+ * executor and may be released in any order (a block is freed with its last
+ * future: ASan and valgrind see a use after free or a leak). */
+START_TEST(submit_batch_big_sizes)
+{
+    static const size_t sizes[] = {255, 256, 511, 512, 1022, 1023, 8176, 8177, 20007};
+    const size_t n_sizes = sizeof sizes / sizeof sizes[0];
+    wse_executor *ex = make_executor_any(2);
+
+    for (size_t s = 0; s < n_sizes; s++) {
+        size_t n = sizes[s];
+        size_t keep = n / 2 & ~(size_t)1; /* even */
+        void **args = malloc(n * sizeof *args);
+        wse_future **out = malloc(n * sizeof *out);
+        ck_assert_ptr_nonnull(args);
+        ck_assert_ptr_nonnull(out);
+        for (size_t i = 0; i < n; i++)
+            args[i] = (void *)(uintptr_t)(i + 1);
+        ck_assert_int_eq(wse_submit_batch(ex, task_value, args, n, out), 0);
+        ck_assert_int_eq(wse_wait(out, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL), 0);
+        size_t wrong = 0; /* plain comparisons: a Check assertion costs a system call */
+        for (size_t i = 0; i < n; i++)
+            wrong += wse_future_state(out[i]) != WSE_DONE || wse_future_value(out[i]) != args[i];
+        ck_assert_msg(wrong == 0, "%zu of %zu tasks wrong", wrong, n);
+        /* Odd positions first, then the even ones but one, which outlives the
+         * others (and, for the last size, the executor). */
+        for (size_t i = 1; i < n; i += 2)
+            wse_future_release(out[i]);
+        for (size_t i = 0; i < n; i += 2) {
+            if (i != keep)
+                wse_future_release(out[i]);
+        }
+        if (s + 1 == n_sizes)
+            ck_assert_int_eq(wse_executor_destroy(ex), 0);
+        ck_assert_ptr_eq(wse_future_value(out[keep]), args[keep]);
+        wse_future_release(out[keep]);
+        free(args);
+        free(out);
+    }
+}
+END_TEST
+
+static int big_ran;
+
+static int
+task_count_null_arg(void *arg, void **result)
+{
+    (void)result;
+    counter_add(&big_ran, arg == NULL ? 1 : 1000000);
+    return 0;
+}
+
+/* args NULL and out NULL together on a big batch. */
+START_TEST(submit_batch_big_args_and_out_null)
+{
+    wse_executor *ex = make_executor_any(2);
+
+    __atomic_store_n(&big_ran, 0, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(wse_submit_batch(ex, task_count_null_arg, NULL, 9000, NULL), 0);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    ck_assert_int_eq(counter_get(&big_ran), 9000);
+}
+END_TEST
+
+/* A task submits a big batch from its worker and waits for it. */
+static int
+task_big_batch_from_worker(void *arg, void **result)
+{
+    enum { N = 3000 };
+    int *ran = arg;
+    void **args = malloc(N * sizeof *args);
+    wse_future **out = malloc(N * sizeof *out);
+    size_t nd = 0;
+    int rc = ENOMEM;
+
+    if (args != NULL && out != NULL) {
+        for (int i = 0; i < N; i++)
+            args[i] = ran;
+        rc = wse_submit_batch(wse_current(), task_count, args, N, out);
+        if (rc == 0) {
+            rc = wse_wait(out, N, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, &nd);
+            release_all(out, N);
+        }
+    }
+    *result = (void *)(uintptr_t)nd;
+    free(args);
+    free(out);
+    return rc;
+}
+
+START_TEST(submit_batch_big_from_worker)
+{
+    wse_executor *ex = make_executor_any(2);
+    int ran = 0;
+    wse_future *f;
+
+    ck_assert_int_eq(wse_submit(ex, task_big_batch_from_worker, &ran, &f), 0);
+    ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
+    ck_assert_int_eq(wse_future_error(f), 0);
+    ck_assert_ptr_eq(wse_future_value(f), (void *)(uintptr_t)3000);
+    ck_assert_int_eq(counter_get(&ran), 3000);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    wse_future_release(f);
+}
+END_TEST
+
 static Suite *
 executor_suite(void)
 {
@@ -887,6 +995,9 @@ executor_suite(void)
     tcase_add_test(tc, submit_batch_einval);
     tcase_add_test(tc, submit_batch_after_shutdown_eshutdown);
     tcase_add_test(tc, submit_batch_from_worker);
+    tcase_add_test(tc, submit_batch_big_sizes);
+    tcase_add_test(tc, submit_batch_big_args_and_out_null);
+    tcase_add_test(tc, submit_batch_big_from_worker);
     suite_add_tcase(s, tc);
     return s;
 }

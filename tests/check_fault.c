@@ -23,7 +23,7 @@
 
 #include "alloc.h"
 
-#define MAXF 512
+#define MAXF 4096
 #define CHILDREN 64
 
 /* State of one run of a scenario. Tasks find it as a global. */
@@ -232,47 +232,65 @@ sc_submit_from_worker(void)
     wse_future_release(p);
 }
 
+/* A batch of arg tasks (NULL: 16); from 256 on its futures come in blocks. */
 static int
 task_batch_parent(void *arg, void **result)
 {
-    (void)arg;
     (void)result;
-    enum { N = 16 };
-    void *args[N];
-    wse_future *out[N];
+    int N = arg != NULL ? (int)(intptr_t)arg : 16;
+    void **args = malloc((size_t)N * sizeof *args);
+    wse_future **out = malloc((size_t)N * sizeof *out);
+    ck_assert_ptr_nonnull(args);
+    ck_assert_ptr_nonnull(out);
     int base = counter_add(&R.next_id, N) - N;
     for (int i = 0; i < N; i++) {
         args[i] = (void *)(intptr_t)(base + i);
         out[i] = SENTINEL;
     }
-    int rc = wse_submit_batch(R.ex, task_mark, args, N, out);
+    int rc = wse_submit_batch(R.ex, task_mark, args, (size_t)N, out);
     if (rc != 0) {
         NOTE(rc, true);
         for (int i = 0; i < N; i++) {
             if (out[i] != SENTINEL)
                 BAD(rc);
         }
-        return 0;
+    } else {
+        for (int i = 0; i < N; i++) {
+            R.accepted[base + i] = 1;
+            keep_future(out[i], base + i);
+        }
+        wait_all(out, (size_t)N);
     }
-    for (int i = 0; i < N; i++) {
-        R.accepted[base + i] = 1;
-        keep_future(out[i], base + i);
-    }
-    wait_all(out, N);
+    free(args);
+    free(out);
     return 0;
+}
+
+static void
+submit_batch_of(int n)
+{
+    void *arg = n != 0 ? (void *)(intptr_t)n : NULL;
+    /* From outside. */
+    (void)task_batch_parent(arg, NULL);
+    /* From a worker. */
+    wse_future *p = SENTINEL;
+    if (NOTE(wse_submit(R.ex, task_batch_parent, arg, &p), true) != 0)
+        return;
+    NOTE(wse_future_wait(p, WSE_FOREVER), false);
+    wse_future_release(p);
 }
 
 static void
 sc_submit_batch(void)
 {
-    /* From outside. */
-    (void)task_batch_parent(NULL, NULL);
-    /* From a worker. */
-    wse_future *p = SENTINEL;
-    if (NOTE(wse_submit(R.ex, task_batch_parent, NULL, &p), true) != 0)
-        return;
-    NOTE(wse_future_wait(p, WSE_FOREVER), false);
-    wse_future_release(p);
+    submit_batch_of(0);
+}
+
+/* 1100 tasks: three blocks of futures (511 + 511 + 78). */
+static void
+sc_submit_batch_big(void)
+{
+    submit_batch_of(1100);
 }
 
 static int
@@ -585,6 +603,8 @@ static const struct scenario scenarios[] = {
     {"submit_from_worker", 1, 2, sc_submit_from_worker, true},
     {"submit_from_worker", 2, 2, sc_submit_from_worker, false},
     {"submit_batch", 1, 2, sc_submit_batch, true},
+    {"submit_batch_big", 1, 2, sc_submit_batch_big, true},
+    {"submit_batch_big", 2, 2, sc_submit_batch_big, false},
     {"wait_many", 1, 0, sc_wait_many, true},
     {"wait_many", 2, 0, sc_wait_many, true},
     {"on_done", 1, 0, sc_on_done, true},
