@@ -316,7 +316,9 @@ wse__future_discard(wse_future *f)
  * future finds its block by masking its address; slot 0 is the header, slots 1
  * .. used hold futures. `live` counts the futures not yet freed; the one that
  * takes it to zero frees the block. `used` and `next` are written before the
- * batch is queued and only read by its submitter afterwards.
+ * batch is queued and only read by its submitter afterwards: by
+ * wse__batch_make() only before the block's last future is queued, by
+ * wse__batch_list() only while the caller holds a reference on its futures.
  */
 #define SLOT 64 /* bytes per slot */
 struct batch_block {
@@ -408,10 +410,6 @@ wse__batch_make(struct wse__batch *b, size_t max, wse_future **last, size_t *cou
     if (max > b->n - b->made)
         max = b->n - b->made;
     for (k = 0; k < max; k++) {
-        if (b->slot == blk->used) {
-            blk = blk->next;
-            b->slot = 0;
-        }
         f = block_future(blk, b->slot++);
         *f = (struct wse_future){
             .word = b->word,
@@ -424,6 +422,13 @@ wse__batch_make(struct wse__batch *b, size_t max, wse_future **last, size_t *cou
         else
             first = f;
         prev = f;
+        /* Move on as soon as a block is full, before its futures are
+         * queued: once they are, they may all be freed, and the block with
+         * them (its header must not be read again). */
+        if (b->slot == blk->used) {
+            blk = blk->next;
+            b->slot = 0;
+        }
     }
     b->block = blk;
     b->made += max;

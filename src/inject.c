@@ -11,7 +11,11 @@
  *
  * Closing (shutdown) happens under the same mutex as pushing, so a submission
  * either lands before the close (and is run or cancelled by the shutdown) or
- * fails with ESHUTDOWN: nothing is stranded in a queue nobody drains.
+ * fails with ESHUTDOWN: nothing is stranded in a queue nobody drains. The later
+ * chunks of a big batch accepted before a close are pushed after it
+ * (wse__inject_push_accepted()); a park hold keeps the executor from
+ * terminating until they are, and a cancelling close makes them come back for
+ * their submitter to cancel.
  */
 #include "inject.h"
 
