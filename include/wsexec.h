@@ -282,10 +282,10 @@ typedef enum {
  * A plain thread spins for a few microseconds (5 us, up to 200 us when its
  * recent waits were that short: twice the last one; up to 40 us after it
  * submitted to an executor with a worker for every CPU, whose tasks its spin
- * would slow), then blocks without using CPU; a wait whose pending entries are all promises blocks at once (whoever
- * completes them may need the waiter's CPU to get there); with
- * wse_options.caller_runs it first runs the entries still queued in their
- * executor (see there). A plain thread's ALL_COMPLETED wait waits for the
+ * would slow), then blocks without using CPU; a wait whose pending entries are
+ * all promises blocks at once (whoever completes them may need the waiter's CPU
+ * to get there); with wse_options.caller_runs it first runs the entries still
+ * queued in their executor (see there). A plain thread's ALL_COMPLETED wait waits for the
  * pending entries one after the other and allocates nothing until its deadline
  * passes. Any other wait by a plain thread on more than 8 futures (and an
  * ALL_COMPLETED one that times out) leaves its (refcounted) waiter block linked

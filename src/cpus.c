@@ -174,8 +174,8 @@ cgroup_cpus(void)
     return best;
 }
 
-static unsigned long
-available(void)
+unsigned
+wse__cpus_available(void)
 {
     unsigned long quota = cgroup_cpus();
     unsigned long n = affinity_cpus();
@@ -187,27 +187,25 @@ available(void)
     }
     if (quota != 0 && quota < n)
         n = quota;
-    return n;
-}
-
-unsigned
-wse__cpus_available(void)
-{
-    unsigned long n = available();
-
     if (n > UINT_MAX)
         return UINT_MAX;
     return n > 0 ? (unsigned)n : 1;
 }
 
 unsigned
-wse__cpus_default(unsigned max_workers)
+wse__cpus_workers(unsigned available, unsigned max_workers)
 {
     unsigned long n = env_workers();
 
     if (n == 0)
-        n = available();
+        n = available;
     if (n > max_workers)
         n = max_workers;
     return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned
+wse__cpus_default(unsigned max_workers)
+{
+    return wse__cpus_workers(wse__cpus_available(), max_workers);
 }

@@ -18,6 +18,9 @@ unsigned wse__cpus_default(unsigned max_workers);
 /* The CPUs this process may use, as above without WSE_WORKERS: at least 1. */
 unsigned wse__cpus_available(void);
 
+/* wse__cpus_default() for a count of CPUs already read (wse__cpus_available()). */
+unsigned wse__cpus_workers(unsigned available, unsigned max_workers);
+
 /*
  * Test hook: read the cgroup files under dir instead of /sys/fs/cgroup (NULL:
  * the real one again). The string must stay valid while it is in use. Not

@@ -131,12 +131,6 @@ wse_version(void)
     return WSE_VERSION_HEX;
 }
 
-static unsigned
-default_workers(void)
-{
-    return wse__cpus_default(MAX_WORKERS);
-}
-
 /* Free what create() built for workers [0, n_init) and the executor itself. */
 static void
 free_executor(wse_executor *ex, unsigned n_init)
@@ -173,6 +167,7 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     struct wse__pool *pool;
     size_t capacity;
     unsigned n_init = 0;
+    unsigned cpus;
     unsigned i;
     int rc;
 
@@ -191,7 +186,9 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
         return ENOMEM;
     pool = &ex->pool;
     pool->owner = ex;
-    pool->n_workers = o.workers != 0 ? o.workers : default_workers();
+    /* Read once: the default worker count and `crowded` both need it. */
+    cpus = wse__cpus_available();
+    pool->n_workers = o.workers != 0 ? o.workers : wse__cpus_workers(cpus, MAX_WORKERS);
     pool->n_slots = pool->n_workers +
                     (o.max_spare_workers != 0 ? o.max_spare_workers : 4 * pool->n_workers + 64);
     pool->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
@@ -256,7 +253,7 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     /* Every start hook has returned before create does. */
     wse__worker_started_wait(pool, pool->n_workers);
     ex->caller_runs = o.caller_runs;
-    ex->crowded = pool->n_workers >= wse__cpus_available();
+    ex->crowded = pool->n_workers >= cpus;
     if (ex->caller_runs)
         wse__worker_callers_add(pool);
     *out = ex;
@@ -585,31 +582,23 @@ submit_big_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
             cancel_chain(first);
     }
     wse__park_unhold(&ex->pool.park);
-    if (wse__worker_tls == NULL)
-        wse__latch_note_crowded(ex->crowded);
     return 0;
 }
 
-int
-wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n, wse_future *out[])
+/* wse_submit_batch() of 1 to WSE__BATCH_BLOCK_MIN - 1 tasks: a future each,
+ * one push. */
+static int
+submit_small_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
+                   wse_future *out[])
 {
     wse_future *first = NULL;
     wse_future *last = NULL;
     wse_future *f;
     wse_future *next;
-    size_t i;
+    size_t i = 0;
     int rc;
 
-    if (ex == NULL || fn == NULL || n == 0)
-        return EINVAL;
-    if (inherited(ex))
-        return EOWNERDEAD;
-    /* acquire: as in wse_submit(); the push decides for real. */
-    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
-        return ESHUTDOWN;
-    if (n >= WSE__BATCH_BLOCK_MIN)
-        return submit_big_batch(ex, fn, args, n, out);
-    for (i = 0; i < n; i++) {
+    do { /* n >= 1 */
         f = wse__future_new(fn, args != NULL ? args[i] : NULL, out != NULL ? 2 : 1);
         if (f == NULL) {
             rc = ENOMEM;
@@ -620,13 +609,11 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
         else
             first = f;
         last = f;
-    }
+    } while (++i < n);
     rc = wse__inject_push(&ex->pool.inject, first, last, (int64_t)n, out);
     if (rc != 0)
         goto out_free_chain;
     wse__park_wake_some(&ex->pool.park, n, true);
-    if (wse__worker_tls == NULL)
-        wse__latch_note_crowded(ex->crowded);
     return 0;
 
 out_free_chain:
@@ -635,5 +622,25 @@ out_free_chain:
         wse__future_discard(f);
     }
     /* All or nothing: out is left as the caller gave it. */
+    return rc;
+}
+
+int
+wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n, wse_future *out[])
+{
+    int rc;
+
+    if (ex == NULL || fn == NULL || n == 0)
+        return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
+    /* acquire: as in wse_submit(); the push decides for real. */
+    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
+        return ESHUTDOWN;
+    rc = n >= WSE__BATCH_BLOCK_MIN ? submit_big_batch(ex, fn, args, n, out)
+                                   : submit_small_batch(ex, fn, args, n, out);
+    /* A plain thread that waits next spins by this executor's CPUs. */
+    if (rc == 0 && wse__worker_tls == NULL)
+        wse__latch_note_crowded(ex->crowded);
     return rc;
 }
