@@ -10,18 +10,36 @@
 #include <stdint.h>
 
 #include "atomic.h"
-#include "deque.h"
 #include "future.h"
 
+/*
+ * Two parts, in queue order: the front, a bounded lock-free FIFO holding the
+ * oldest queued futures, which every taker takes from one at a time; and the
+ * list behind it, which holds the rest. Every future in the front was queued
+ * before every future in the list. See inject.c.
+ */
+/* Slots of the front (a power of two): a refill moves at most this many. */
+#define WSE__INJECT_FRONT 64
+
+/* A slot of the front: seq says whose turn it is (see inject.c). */
+struct wse__inject_cell {
+    uint64_t seq; /* atomic */
+    wse__ptr f;   /* atomic: the future, valid while seq says full */
+};
+
 struct wse__inject {
+    int64_t front_head WSE__CACHE_ALIGNED; /* atomic: the next position to take; takers CAS it */
+    int64_t front_tail WSE__CACHE_ALIGNED; /* atomic: the next position to fill; under mutex */
+    struct wse__inject_cell cells[WSE__INJECT_FRONT];
     pthread_mutex_t mutex;
-    wse_future *head;                  /* FIFO of queued futures; under mutex */
+    wse_future *head;                  /* the list: FIFO through next; under mutex */
     wse_future *tail;                  /* under mutex */
     uint32_t closed;                   /* shut down: no more pushes; under mutex */
     uint32_t cancelled;                /* closed with take_all; under mutex */
-    int64_t length WSE__CACHE_ALIGNED; /* atomic: lock-free emptiness hint */
+    int64_t length WSE__CACHE_ALIGNED; /* atomic: futures in the list (not the front) */
 };
 
+/* 0 or a pthread error. */
 int wse__inject_init(struct wse__inject *q);
 void wse__inject_destroy(struct wse__inject *q);
 /* Append the chain first..last (n futures linked through next); if out is not
@@ -37,12 +55,10 @@ void wse__inject_push_always(struct wse__inject *q, wse_future *f);
  * cancels what it took. */
 bool wse__inject_push_accepted(struct wse__inject *q, wse_future *first, wse_future *last,
                                int64_t n);
-/* Pop the oldest future, or NULL. The worker that owns dq also moves its fair
- * share of the rest (length / ways), at most `max`, into dq, so that a big batch
- * is not taken from the queue's mutex one task at a time. dq may be NULL. It
- * takes the mutex: callers check wse__inject_nonempty() first, without it. */
-wse_future *wse__inject_pop(struct wse__inject *q, struct wse__deque *dq, int64_t max,
-                            unsigned ways);
+/* Take the oldest queued future, or NULL if none. Lock-free while the front
+ * holds one; otherwise it takes the mutex to refill the front from the list.
+ * Callers check wse__inject_nonempty() first. */
+wse_future *wse__inject_pop(struct wse__inject *q);
 /* Is f queued here (a hint: a worker may pop it at once)? Takes the mutex;
  * looks at no more than `max` entries. */
 bool wse__inject_contains(struct wse__inject *q, const wse_future *f, int64_t max);

@@ -673,9 +673,10 @@ worker_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,
  * A plain thread, outside any task: with caller_runs, run the entries still
  * queued in their executor here (the same rule as a worker's: only what it
  * waits on), until none is left or the condition may hold; then the caller
- * waits as usual. An entry nobody has started may be in a worker's hands for a
- * moment (between the injection queue and its deque): look again for up to
- * CALLER_RETRY_NS. True as worker_fast_path().
+ * waits as usual. An entry nobody has started may be in no queue for a moment
+ * (taken by a worker that has not started it yet, or moving from the injection
+ * queue's list to its front): look again for up to CALLER_RETRY_NS. True as
+ * worker_fast_path().
  */
 static bool
 caller_runs_queued(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
@@ -730,8 +731,8 @@ static int wait_impl(wse_future *const futures[], size_t n, const struct wse__de
  * node on every pending future, without the block of n nodes (allocated, faulted
  * in, linked and unlinked): a flat batch of 10^6 tasks spent over half of the
  * waiting thread's time there. It wakes once per future it finds pending, which
- * is rare when tasks finish in submission order or nearly (the injection queue
- * is FIFO, a worker takes its share in chunks), and each of those completions
+ * is rare when tasks finish in submission order or nearly (tasks from outside
+ * start in submission order), and each of those completions
  * has a sleeping or spinning waiter to wake anyway.
  */
 static bool

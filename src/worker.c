@@ -146,23 +146,15 @@ steal_any(struct wse__worker *w)
     return NULL;
 }
 
-/* At most this many tasks move from the injection queue to a deque at once. */
-#define INJECT_GRAB_MAX 32
-
 wse_future *
 wse__worker_find_task(struct wse__worker *w)
 {
     struct wse__pool *pool = w->pool;
     wse_future *f = wse__deque_pop(&w->deque);
-    int64_t room;
 
-    if (f == NULL && wse__inject_nonempty(&pool->inject)) {
-        /* Our share of what is queued, as much as fits in the deque without
-         * growing. */
-        room = wse__deque_room(&w->deque);
-        f = wse__inject_pop(&pool->inject, &w->deque,
-                            room < INJECT_GRAB_MAX ? room : INJECT_GRAB_MAX, pool->n_workers);
-    }
+    /* From outside: one at a time, the oldest (inject.c: submission order). */
+    if (f == NULL && wse__inject_nonempty(&pool->inject))
+        f = wse__inject_pop(&pool->inject);
     if (f == NULL)
         f = steal_any(w);
     return f;
