@@ -49,7 +49,7 @@ extern "C" {
 #endif
 
 #define WSE_VERSION_MAJOR 0
-#define WSE_VERSION_MINOR 2
+#define WSE_VERSION_MINOR 3
 #define WSE_VERSION_PATCH 0
 #define WSE_VERSION_HEX ((WSE_VERSION_MAJOR << 16) | (WSE_VERSION_MINOR << 8) | WSE_VERSION_PATCH)
 #define WSE__STR(x) #x
@@ -464,6 +464,67 @@ WSE_EXPORT int wse_as_completed_next(wse_as_completed *it, wse_future **f, size_
 /* Unlink from the futures still pending and drop the references; NULL is ignored.
  * Safe while futures complete on other threads. */
 WSE_EXPORT void wse_as_completed_destroy(wse_as_completed *it);
+
+/* ------------------------------------------------------------------------- */
+/* Parallel loops (API 0.3)                                                    */
+
+/* A loop body: run the indices begin .. end-1 (a chunk); 0 or an error code. */
+typedef int (*wse_for_fn)(size_t begin, size_t end, void *ctx);
+
+/*
+ * Run fn on chunks [b, e) that are disjoint, non-empty and cover [begin, end)
+ * exactly once, concurrently on ex's workers and the calling thread, in no
+ * promised order. Each chunk has at most `grain` indices; grain 0 lets the
+ * library choose (shares that shrink as the range is used up, so every
+ * participating thread gets work without needlessly small chunks).
+ *
+ * The first nonzero return of fn (first in time) is the loop's error: no chunk
+ * that has not started is started after it, and running chunks see
+ * wse_stop_requested(). A chunk that returns ECANCELED after a stop was
+ * requested for the loop is no failure.
+ *
+ * out != NULL: returns once the loop is queued; *out is its future (one
+ * reference): PENDING until a chunk starts, RUNNING, then DONE (value NULL),
+ * FAILED (the loop's error), or CANCELLED (a stop requested for it, directly or
+ * through its parent task, with no chunk failed; or wse_future_cancel() while
+ * PENDING: then no chunk runs). It works with every wait, as_completed,
+ * wse_submit_after() and wse_future_on_done().
+ * out == NULL: returns when the loop has finished: 0, the loop's error, or
+ * ECANCELED if it was stopped. The calling thread (worker or not) runs chunks
+ * meanwhile.
+ *
+ * Called inside a task, the loop is that task's child for stop; tasks submitted
+ * from a chunk are the loop's children. Chunks may call wse_for(), wse_reduce()
+ * or wait (loops nest). begin == end: nothing runs; 0 (with out: a DONE future).
+ * Errors, with no chunk run and *out untouched: EINVAL (ex or fn NULL,
+ * begin > end), ESHUTDOWN, ENOMEM, EOWNERDEAD (a forked child). No allocation per
+ * chunk: a loop allocates a bounded amount at its start.
+ */
+WSE_EXPORT int wse_for(wse_executor *ex, size_t begin, size_t end, size_t grain, wse_for_fn fn,
+                       void *ctx, wse_future **out);
+
+/* A reduction body: fold the indices begin .. end-1 into acc; 0 or an error. */
+typedef int (*wse_reduce_fn)(size_t begin, size_t end, void *acc, void *ctx);
+/* Combine next (the indices right after acc's) into acc. */
+typedef void (*wse_combine_fn)(void *acc, const void *next, void *ctx);
+
+/*
+ * A deterministic parallel reduction. *result (size bytes) holds the identity
+ * element when called. Each chunk's accumulator starts as a copy of it and fn
+ * folds the chunk into it; accumulators of adjacent ranges are combined with
+ * combine(acc, next) in index order (combine need be associative, not
+ * commutative). The chunk boundaries and the combination tree depend only on
+ * begin, end, grain and size (grain 0: a chunk size derived from end - begin),
+ * never on the number of workers or on timing: the same call gives a
+ * bit-identical result (floating-point sums included) on every run and
+ * executor. On success *result holds the reduction; on failure or stop it is
+ * unchanged. result and ctx must stay valid until the loop is done.
+ * Failure, stop, out and errors as wse_for(), plus EINVAL for result or combine
+ * NULL or size 0.
+ */
+WSE_EXPORT int wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t grain, void *result,
+                          size_t size, wse_reduce_fn fn, wse_combine_fn combine, void *ctx,
+                          wse_future **out);
 
 #ifdef __cplusplus
 }

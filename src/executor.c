@@ -487,6 +487,64 @@ wse_executor_destroy(wse_executor *ex)
 }
 
 int
+wse__executor_check(wse_executor *ex)
+{
+    if (inherited(ex))
+        return EOWNERDEAD;
+    /* acquire: as in wse_submit(); the queueing decides for real. */
+    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
+        return ESHUTDOWN;
+    return 0;
+}
+
+unsigned
+wse__executor_workers(const wse_executor *ex)
+{
+    return ex->pool.n_workers;
+}
+
+bool
+wse__executor_crowded(const wse_executor *ex)
+{
+    return ex->crowded;
+}
+
+bool
+wse__executor_is_own_worker(const wse_executor *ex)
+{
+    return wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool;
+}
+
+int
+wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n)
+{
+    struct wse__worker *w = wse__worker_tls;
+    wse_future *f;
+    wse_future *next;
+    size_t i;
+    int rc;
+
+    if (w != NULL && w->pool == &ex->pool && wse__deque_room(&w->deque) >= (int64_t)n) {
+        /* A worker's own submissions: its deque (room checked, so no push
+         * fails), as wse_submit() does. */
+        for (f = first, i = 0; i < n; i++, f = next) {
+            next = f->next;
+            f->next = NULL;
+            (void)wse__deque_push(&w->deque, f);
+        }
+        wse__park_wake_some(&ex->pool.park, n, false);
+        return 0;
+    }
+    rc = wse__inject_push(&ex->pool.inject, first, last, (int64_t)n, NULL);
+    if (rc != 0)
+        return rc;
+    wse__park_wake_some(&ex->pool.park, n, true);
+    if (w == NULL)
+        wse__latch_note_crowded(ex->crowded);
+    return 0;
+}
+
+int
 wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 {
     struct wse__worker *w = wse__worker_tls;

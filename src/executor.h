@@ -38,4 +38,18 @@ void wse__executor_enqueue_held(wse_executor *ex, struct wse__held *h);
 /* Release the hold without queueing (the future was cancelled). Idempotent. */
 void wse__executor_release_held(wse_executor *ex, struct wse__held *h);
 
+/* What a submission checks first: 0, EOWNERDEAD (a forked child) or ESHUTDOWN. */
+int wse__executor_check(wse_executor *ex);
+/* ex's worker count (wse_options.workers, or the default). */
+unsigned wse__executor_workers(const wse_executor *ex);
+/* Has ex a worker for every CPU this process may use? */
+bool wse__executor_crowded(const wse_executor *ex);
+/* Is the calling thread one of ex's workers (or spares)? */
+bool wse__executor_is_own_worker(const wse_executor *ex);
+/* Queue the chain first..last of n new futures (linked through next) as the
+ * calling thread's submissions, all or nothing: on the calling worker's deque
+ * if it is a worker of ex and the deque has room, else on the injection queue;
+ * wakes parked workers for them. 0 or ESHUTDOWN (nothing queued). */
+int wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n);
+
 #endif /* WSE__EXECUTOR_H */

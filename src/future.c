@@ -301,6 +301,21 @@ wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
     return f;
 }
 
+wse_future *
+wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_future *parent)
+{
+    wse_future *f = wse__alloc_small();
+
+    if (f == NULL)
+        return NULL;
+    memset(f, 0, sizeof(*f));
+    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
+    f->u.fn = fn;
+    f->arg = arg;
+    f->parent = parent;
+    return f;
+}
+
 void
 wse__future_discard(wse_future *f)
 {
@@ -575,20 +590,16 @@ wse_stop_requested(void)
 }
 
 void
-wse__future_finish_release(wse_future *f, int rc, void *value)
+wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
 {
     struct move m = {.drop_ref = true};
-    wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
     uint64_t after;
 
-    /* A stopped task that gives up with ECANCELED is cancelled, not failed. */
-    if (rc == ECANCELED && lineage_stopped(f))
-        to = WSE_CANCELLED;
     /* The start bias becomes the children still pointing at f. */
     m.refs = (int64_t)f->children - LINEAGE_BIAS;
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
-    f->value = rc == 0 ? value : NULL;
+    f->value = to == WSE_DONE ? value : NULL;
     f->error = rc;
     if (!transition(f, WSE_RUNNING, to, &m, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
@@ -599,6 +610,17 @@ wse__future_finish_release(wse_future *f, int rc, void *value)
     } else if ((after >> WSE__F_REF_SHIFT) == 0) {
         free_future(f);
     }
+}
+
+void
+wse__future_finish_release(wse_future *f, int rc, void *value)
+{
+    wse_state to = rc == 0 ? WSE_DONE : WSE_FAILED;
+
+    /* A stopped task that gives up with ECANCELED is cancelled, not failed. */
+    if (rc == ECANCELED && lineage_stopped(f))
+        to = WSE_CANCELLED;
+    wse__future_finish_as_release(f, to, rc, value);
 }
 
 bool

@@ -156,6 +156,12 @@ _Static_assert(sizeof(struct wse_future) <= WSE__ALLOC_SMALL, "a future is a sma
  * (the stop lineage); undo with wse__future_discard() if it is never queued. */
 wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
 
+/* A new PENDING future for fn(arg) holding `refs` references, whose stop
+ * lineage goes through `parent` (may be NULL) rather than the running task.
+ * The caller gives parent one reference for it (dropped when the new future
+ * is freed) and does not count it among parent's children. */
+wse_future *wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_future *parent);
+
 /* Free a future from wse__future_new() that was never shared, on the thread and
  * inside the task that made it. */
 void wse__future_discard(wse_future *f);
@@ -242,6 +248,10 @@ bool wse__future_start(wse_future *f);
  * queue's reference (in the same CAS when nobody watches). Notifies the nodes,
  * runs the deferred ones on the calling thread. */
 void wse__future_finish_release(wse_future *f, int rc, void *value);
+
+/* The same, with the outcome given: `to` (DONE, FAILED or CANCELLED) and the
+ * error code rc (0 for DONE); value is kept for DONE only. */
+void wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value);
 
 /* Cancel f as a queue's owner would: PENDING -> CANCELLED if it still is, then
  * drop the queue's reference. */

@@ -1,0 +1,675 @@
+/*
+ * Parallel loops: wse_for() and wse_reduce().
+ *
+ * A loop is one future (the loop's, "L") and a shared descriptor. The range is
+ * a sequence of units (indices for wse_for, blocks of fixed chunks for
+ * wse_reduce) that participants claim from one atomic cursor, `next`. The
+ * participants are P runners: ordinary task futures queued on the executor
+ * (on the calling worker's deque, or the injection queue), each of which
+ * claims and runs units until none is left; and, with out == NULL, the calling
+ * thread, which claims from the moment the runners are queued and so costs no
+ * wake-up. No chunk allocates: everything is allocated at the start.
+ *
+ * Stop lineage. Each runner (and the caller's stand-in, a future it starts in
+ * place) is a future whose parent is L, and runs its chunks as the running
+ * task, so wse_stop_requested() in a chunk walks runner -> L -> the task that
+ * called the loop, and tasks submitted from a chunk are children of the
+ * runner, hence of L. L holds one reference for each of them (they drop it
+ * when freed, as any child does on its parent), and is not counted among
+ * anybody's plain children.
+ *
+ * Claiming (wse_for). A claim takes max(1, remaining / (2 P)) indices (rounded
+ * up to a multiple of grain, if given), so shares shrink as the range is used
+ * up (guided self-scheduling): few claims for a big flat loop, small ones at
+ * the end to balance an irregular one, and every participant that arrives in
+ * time gets work. A claim runs as one chunk (grain 0) or as chunks of grain.
+ *
+ * Determinism (wse_reduce). The range is cut into chunks of a fixed size
+ * (grain, or about 1/1024 of the range), the chunks into B blocks of
+ * consecutive chunks (B from the chunk count and the accumulator size), and B
+ * is the unit of claiming. A block's chunks run in order on one thread: the
+ * first folds into the block's accumulator, each later one into a scratch
+ * accumulator (a fresh copy of the identity) that is then combined into the
+ * block's. The blocks are combined in a fixed binary tree over block indices:
+ * the node whose right child starts at block r (every r in 1 .. B-1 is that of
+ * exactly one node) has an arrival counter; the second of its two children to
+ * finish combines left <- left (+) right and goes on up. Boundaries and tree
+ * depend on (begin, end, grain, size) only.
+ *
+ * Ending. `done` counts units run or skipped; whoever brings it to the total
+ * concludes: writes the reduction (if nothing failed or stopped), then
+ * finishes L DONE, FAILED (the first error) or CANCELLED (a stop reached it).
+ * Every unit is claimed by a participant that accounts for it, with one
+ * exception: runners that never run (cancelled in a queue by a shutdown or a
+ * stop of the lineage). A deferred completion node on each runner notices that
+ * and counts the participant out; when the last participant is out with units
+ * unclaimed, the leaver claims and skips them, so the loop still concludes
+ * (L is then cancelled if nothing had started it).
+ *
+ * Failure and stop. The first nonzero return (not an ECANCELED after a stop)
+ * wins a CAS on `error` and requests a stop for L, so running chunks see
+ * wse_stop_requested(); every participant checks `error` and L's lineage
+ * before each chunk, and the one that stops claims the rest of the range and
+ * skips it.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "wsexec.h"
+
+#include "alloc.h"
+#include "atomic.h"
+#include "executor.h"
+#include "future.h"
+
+/* grain 0 in wse_reduce(): about this many chunks. */
+#define REDUCE_CHUNKS 1024u
+/* At most this many blocks (accumulators) per reduction... */
+#define REDUCE_BLOCKS 256u
+/* ... and at most this many bytes of them. */
+#define REDUCE_BYTES ((size_t)64 << 20)
+
+struct loop;
+
+/* A participant: a runner queued on the executor, or the calling thread. */
+struct part {
+    struct wse__node node; /* on the runner's future: learns that it completed */
+    struct loop *lp;
+    unsigned idx; /* the scratch accumulator it uses */
+};
+
+struct loop {
+    uint64_t next WSE__CACHE_ALIGNED; /* atomic: the first unit not claimed */
+    uint64_t done WSE__CACHE_ALIGNED; /* atomic: units run or skipped */
+    uint32_t error;                   /* atomic: the loop's error (first failure) */
+    uint32_t outstanding;             /* atomic: participants that may still claim */
+    uint32_t refs;                    /* atomic: participants not yet finished with it */
+    /* Written before the loop is shared, read-only after. */
+    wse_future *future; /* L; the descriptor holds one reference */
+    uint64_t total;     /* units */
+    size_t begin;
+    size_t n;     /* end - begin */
+    size_t grain; /* wse_for: the most indices per chunk; 0: the claim */
+    unsigned n_parts;
+    wse_for_fn fn;
+    void *ctx;
+    /* wse_reduce only (rfn != NULL). */
+    wse_reduce_fn rfn;
+    wse_combine_fn combine;
+    void *result;
+    size_t size;
+    size_t stride; /* bytes between accumulators: size rounded up to a cache line */
+    size_t chunk;  /* indices per chunk */
+    uint64_t n_chunks;
+    unsigned char *identity;
+    unsigned char *accs;    /* total (blocks) accumulators */
+    unsigned char *scratch; /* n_parts accumulators */
+    uint32_t *arrivals;     /* atomic, per tree node (by its right child's block) */
+    struct part parts[];
+};
+
+static void
+loop_put(struct loop *lp)
+{
+    wse_future *f;
+
+    /* acq_rel: the last one out frees after every other participant's uses. */
+    if (wse__atomic_faa_u32_acq_rel(&lp->refs, (uint32_t)-1) != 1)
+        return;
+    f = lp->future;
+    wse__alloc_free(lp);
+    wse_future_release(f);
+}
+
+static bool
+stopped(struct loop *lp)
+{
+    /* relaxed: a hint polled before each chunk; the CAS on error decides. */
+    return wse__atomic_load_u32_relaxed(&lp->error) != 0 || wse__future_stop_reached(lp->future);
+}
+
+/* The loop's outcome, once every unit is accounted for: on one thread only. */
+static void
+conclude(struct loop *lp)
+{
+    wse_future *f = lp->future;
+    wse_state s = wse__future_state_acquire(f);
+    uint32_t err;
+
+    if (s == WSE_PENDING) {
+        /* No participant ever ran: all were cancelled in their queue. */
+        (void)wse_future_cancel(f);
+        return;
+    }
+    if (s != WSE_RUNNING)
+        return; /* cancelled while PENDING: no chunk ran */
+    /* acquire: pairs with the CAS in fail(). */
+    err = wse__atomic_load_u32_acquire(&lp->error);
+    wse_future_retain(f); /* the finish drops one */
+    if (err != 0) {
+        wse__future_finish_as_release(f, WSE_FAILED, (int)err, NULL);
+    } else if (wse__future_stop_reached(f)) {
+        wse__future_finish_as_release(f, WSE_CANCELLED, ECANCELED, NULL);
+    } else {
+        if (lp->rfn != NULL)
+            memcpy(lp->result, lp->accs, lp->size);
+        wse__future_finish_as_release(f, WSE_DONE, 0, NULL);
+    }
+}
+
+static void
+add_done(struct loop *lp, uint64_t k)
+{
+    /* acq_rel: each participant's chunks (and accumulators) before the count;
+     * the one that completes it sees them all. */
+    if (k != 0 && wse__atomic_faa_u64_acq_rel(&lp->done, k) + k == lp->total)
+        conclude(lp);
+}
+
+/* Claim every unit not yet claimed, and count them as skipped. */
+static void
+skip_rest(struct loop *lp)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t cur = wse__atomic_load_u64_relaxed(&lp->next);
+
+    while (cur < lp->total) {
+        /* acq_rel: as in claim(). */
+        if (wse__atomic_cas_u64_acq_rel(&lp->next, &cur, lp->total)) {
+            add_done(lp, lp->total - cur);
+            return;
+        }
+    }
+}
+
+/* A participant leaves: it will claim no more. */
+static void
+part_exit(struct loop *lp)
+{
+    /* acq_rel: orders this participant's claims before the count. The last
+     * one out claims what nobody will (only if some runner never ran). */
+    if (wse__atomic_faa_u32_acq_rel(&lp->outstanding, (uint32_t)-1) == 1)
+        skip_rest(lp);
+}
+
+static void
+fail(struct loop *lp, int rc)
+{
+    uint32_t none = 0;
+
+    /* A chunk that gives up because of a stop is no failure. */
+    if (rc == ECANCELED && wse__future_stop_reached(lp->future))
+        return;
+    /* acq_rel: the first failure wins; pairs with the acquire in conclude(). */
+    if (wse__atomic_cas_u32_acq_rel(&lp->error, &none, (uint32_t)rc))
+        (void)wse_future_request_stop(lp->future);
+}
+
+/* Claim the next units: [*u0, *u1). False when none is left. */
+static bool
+claim(struct loop *lp, uint64_t *u0, uint64_t *u1)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t cur = wse__atomic_load_u64_relaxed(&lp->next);
+    uint64_t rem;
+    uint64_t k;
+
+    while (cur < lp->total) {
+        rem = lp->total - cur;
+        k = 1;
+        if (lp->rfn == NULL) {
+            k = rem / (2 * (uint64_t)lp->n_parts);
+            if (lp->grain != 0)
+                k = k < lp->grain ? lp->grain : k - k % lp->grain;
+            if (k == 0)
+                k = 1;
+            if (k > rem)
+                k = rem;
+        }
+        /* acq_rel: the claims form one order; nothing else rides on it. */
+        if (wse__atomic_cas_u64_acq_rel(&lp->next, &cur, cur + k)) {
+            *u0 = cur;
+            *u1 = cur + k;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* L is RUNNING (started by this call or an earlier one), or false if it was
+ * cancelled while PENDING. */
+static bool
+loop_started(struct loop *lp)
+{
+    wse_state s = wse__future_state_acquire(lp->future);
+
+    if (s == WSE_PENDING && wse__future_start(lp->future))
+        return true;
+    return wse__future_state_acquire(lp->future) == WSE_RUNNING;
+}
+
+/* wse_for: run indices [u0, u1) of the range. True if it stopped early. */
+static bool
+run_range(struct loop *lp, uint64_t u0, uint64_t u1)
+{
+    uint64_t b;
+    uint64_t e;
+    int rc;
+
+    for (b = u0; b < u1; b = e) {
+        if (stopped(lp))
+            return true;
+        e = lp->grain != 0 && u1 - b > lp->grain ? b + lp->grain : u1;
+        rc = lp->fn(lp->begin + (size_t)b, lp->begin + (size_t)e, lp->ctx);
+        if (rc != 0)
+            fail(lp, rc);
+    }
+    return false;
+}
+
+static unsigned char *
+acc_at(struct loop *lp, unsigned char *base, uint64_t i)
+{
+    return base + (size_t)i * lp->stride;
+}
+
+/* The first chunk of block b. */
+static uint64_t
+block_start(const struct loop *lp, uint64_t b)
+{
+    uint64_t q = lp->n_chunks / lp->total;
+    uint64_t r = lp->n_chunks % lp->total;
+
+    return b * q + (b < r ? b : r);
+}
+
+/* Block b is folded: go up the tree while this thread is the second child. */
+static void
+tree_arrive(struct loop *lp, uint64_t b)
+{
+    uint64_t span;
+    uint64_t left;
+    uint64_t right;
+
+    for (span = 1; span < lp->total; span *= 2) {
+        left = b & ~(2 * span - 1);
+        right = left + span;
+        if (right < lp->total) {
+            /* acq_rel: the first child's accumulator before the second
+             * reads it. */
+            if (wse__atomic_faa_u32_acq_rel(&lp->arrivals[right], 1) == 0)
+                return;
+            if (!stopped(lp))
+                lp->combine(acc_at(lp, lp->accs, left), acc_at(lp, lp->accs, right), lp->ctx);
+        }
+        b = left;
+    }
+}
+
+/* wse_reduce: fold block b into its accumulator. True if it stopped early. */
+static bool
+run_block(struct loop *lp, const struct part *p, uint64_t b)
+{
+    unsigned char *acc = acc_at(lp, lp->accs, b);
+    unsigned char *scratch = acc_at(lp, lp->scratch, p->idx);
+    unsigned char *dst = acc;
+    uint64_t c = block_start(lp, b);
+    uint64_t c1 = block_start(lp, b + 1);
+    size_t lo;
+    size_t hi;
+    int rc;
+
+    for (; c < c1; c++) {
+        if (stopped(lp))
+            return true;
+        lo = (size_t)c * lp->chunk;
+        hi = lp->n - lo > lp->chunk ? lo + lp->chunk : lp->n;
+        memcpy(dst, lp->identity, lp->size);
+        rc = lp->rfn(lp->begin + lo, lp->begin + hi, dst, lp->ctx);
+        if (rc != 0) {
+            fail(lp, rc);
+            return true;
+        }
+        if (dst != acc)
+            lp->combine(acc, dst, lp->ctx);
+        dst = scratch;
+    }
+    tree_arrive(lp, b);
+    return false;
+}
+
+/* Claim and run units until none is left. */
+static void
+participate(struct part *p)
+{
+    struct loop *lp = p->lp;
+    uint64_t u0;
+    uint64_t u1;
+    bool stop;
+
+    while (claim(lp, &u0, &u1)) {
+        stop = !loop_started(lp);
+        if (!stop)
+            stop = lp->rfn != NULL ? run_block(lp, p, u0) : run_range(lp, u0, u1);
+        if (stop)
+            skip_rest(lp);
+        add_done(lp, u1 - u0);
+    }
+}
+
+/* The task of a runner (arg: its part). */
+static int
+runner_main(void *arg, void **result)
+{
+    struct part *p = arg;
+
+    participate(p);
+    part_exit(p->lp);
+    *result = NULL;
+    return 0;
+}
+
+/* A runner's future completed: ran (DONE), or was cancelled in its queue. */
+static void
+runner_done(struct wse__node *n, wse_future *f, wse_state s)
+{
+    struct part *p = (struct part *)n;
+    struct loop *lp = p->lp;
+
+    (void)f;
+    if (s == WSE_CANCELLED)
+        part_exit(lp);
+    loop_put(lp);
+}
+
+/* The calling thread takes part (out == NULL) as parts[0], under a stand-in
+ * future started in place, then waits for the loop: its outcome as a code. */
+static int
+caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
+{
+    struct wse__running running;
+    wse_future *f = lp->future;
+    struct wse__pool *outer = wse__worker_caller_pool;
+    bool plain = wse__worker_tls == NULL;
+    int rc;
+
+    (void)wse__future_start(stand_in); /* never shared: cannot be cancelled */
+    wse__future_enter(&running, stand_in);
+    /* A plain thread's chunks see the loop's executor as wse_current(), as on
+     * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
+    if (plain)
+        wse__worker_caller_pool = wse__executor_pool(ex);
+    participate(&lp->parts[0]);
+    if (plain)
+        wse__worker_caller_pool = outer;
+    wse__future_leave(&running);
+    wse__future_finish_release(stand_in, 0, NULL);
+    part_exit(lp);
+    if (!wse__future_state_done(wse__future_state_acquire(f)))
+        (void)wse_future_wait(f, WSE_FOREVER);
+    switch (wse_future_state(f)) {
+    case WSE_DONE:
+        rc = 0;
+        break;
+    case WSE_CANCELLED:
+        rc = ECANCELED;
+        break;
+    default:
+        rc = wse_future_error(f);
+        break;
+    }
+    loop_put(lp);
+    wse_future_release(f); /* the caller's own reference */
+    return rc;
+}
+
+/* A DONE future for an empty range (with its lineage, like any loop's). */
+static int
+empty_loop(wse_future **out)
+{
+    wse_future *f;
+
+    if (out == NULL)
+        return 0;
+    f = wse__future_new(NULL, NULL, 2);
+    if (f == NULL)
+        return ENOMEM;
+    (void)wse__future_start(f);
+    wse__future_finish_release(f, 0, NULL);
+    *out = f;
+    return 0;
+}
+
+static void
+free_runners(wse_future *first)
+{
+    wse_future *next;
+
+    for (; first != NULL; first = next) {
+        next = first->next;
+        wse__alloc_small_free(first);
+    }
+}
+
+/*
+ * Build, queue and (out == NULL) join a loop of `total` units that at most
+ * max_parts participants can share. setup() fills the kind-specific fields of
+ * the zeroed block, with `extra` bytes after the parts. Nothing is shared before the
+ * runners are queued, so every error undoes it all.
+ */
+static int
+start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
+           void (*setup)(struct loop *, void *), void *setup_arg, wse_future **out)
+{
+    bool caller = out == NULL;
+    bool own = wse__executor_is_own_worker(ex);
+    unsigned cap = wse__executor_workers(ex);
+    unsigned n_parts;
+    unsigned n_runners;
+    unsigned i;
+    struct loop *lp;
+    wse_future *f;
+    wse_future *stand_in = NULL;
+    wse_future *first = NULL;
+    wse_future *last = NULL;
+    wse_future *r;
+    int rc;
+
+    /* A plain caller is one more participant, except where the workers
+     * already have every CPU: then it takes one worker's place. */
+    if (caller && !own && !wse__executor_crowded(ex))
+        cap++;
+    n_parts = max_parts < cap ? (unsigned)max_parts : cap;
+    n_runners = caller ? n_parts - 1 : n_parts;
+    lp = wse__alloc_aligned(WSE__CACHE_LINE, sizeof(*lp) + n_parts * sizeof(struct part) + extra);
+    if (lp == NULL)
+        return ENOMEM;
+    memset(lp, 0, sizeof(*lp) + n_parts * sizeof(struct part) + extra);
+    lp->total = total;
+    lp->n_parts = n_parts;
+    lp->outstanding = n_parts;
+    lp->refs = n_parts;
+    setup(lp, setup_arg);
+    /* L: the caller's or user's reference, the descriptor's, and one per
+     * participant's future (their lineage). */
+    f = wse__future_new(NULL, NULL, 2 + n_parts);
+    if (f == NULL) {
+        rc = ENOMEM;
+        goto out_free_lp;
+    }
+    lp->future = f;
+    if (caller) {
+        stand_in = wse__future_new_child(NULL, NULL, 1, f);
+        if (stand_in == NULL) {
+            rc = ENOMEM;
+            goto out_free_f;
+        }
+        lp->parts[0].lp = lp;
+    }
+    for (i = caller ? 1 : 0; i < n_parts; i++) {
+        lp->parts[i].lp = lp;
+        lp->parts[i].idx = i;
+        lp->parts[i].node.fn = runner_done;
+        lp->parts[i].node.deferred = 1;
+        r = wse__future_new_child(runner_main, &lp->parts[i], 1, f);
+        if (r == NULL) {
+            rc = ENOMEM;
+            goto out_free_runners;
+        }
+        (void)wse__future_link(r, &lp->parts[i].node);
+        r->next = NULL;
+        if (last != NULL)
+            last->next = r;
+        else
+            first = r;
+        last = r;
+    }
+    if (n_runners > 0) {
+        rc = wse__executor_queue(ex, first, last, n_runners);
+        if (rc != 0)
+            goto out_free_runners;
+    }
+    if (caller)
+        return caller_runs(ex, lp, stand_in);
+    *out = f;
+    return 0;
+
+out_free_runners:
+    free_runners(first);
+    if (stand_in != NULL)
+        wse__alloc_small_free(stand_in);
+out_free_f:
+    wse__future_discard(f);
+out_free_lp:
+    wse__alloc_free(lp);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+
+struct for_args {
+    size_t begin;
+    size_t n;
+    size_t grain;
+    wse_for_fn fn;
+    void *ctx;
+};
+
+static void
+for_setup(struct loop *lp, void *arg)
+{
+    const struct for_args *a = arg;
+
+    lp->begin = a->begin;
+    lp->n = a->n;
+    lp->grain = a->grain;
+    lp->fn = a->fn;
+    lp->ctx = a->ctx;
+}
+
+int
+wse_for(wse_executor *ex, size_t begin, size_t end, size_t grain, wse_for_fn fn, void *ctx,
+        wse_future **out)
+{
+    struct for_args a = {begin, end - begin, grain, fn, ctx};
+    uint64_t chunks;
+    int rc;
+
+    if (ex == NULL || fn == NULL || begin > end)
+        return EINVAL;
+    rc = wse__executor_check(ex);
+    if (rc != 0)
+        return rc;
+    if (begin == end)
+        return empty_loop(out);
+    /* Participants beyond the chunk count would find nothing. */
+    chunks = grain != 0 ? (a.n - 1) / grain + 1 : a.n;
+    return start_loop(ex, a.n, chunks, 0, for_setup, &a, out);
+}
+
+/* ------------------------------------------------------------------------- */
+
+struct reduce_args {
+    size_t begin;
+    size_t n;
+    size_t chunk;
+    uint64_t n_chunks;
+    uint64_t blocks;
+    size_t stride;
+    void *result;
+    size_t size;
+    wse_reduce_fn fn;
+    wse_combine_fn combine;
+    void *ctx;
+};
+
+static void
+reduce_setup(struct loop *lp, void *arg)
+{
+    const struct reduce_args *a = arg;
+    unsigned char *p = (unsigned char *)&lp->parts[lp->n_parts];
+
+    lp->begin = a->begin;
+    lp->n = a->n;
+    lp->rfn = a->fn;
+    lp->combine = a->combine;
+    lp->ctx = a->ctx;
+    lp->result = a->result;
+    lp->size = a->size;
+    lp->stride = a->stride;
+    lp->chunk = a->chunk;
+    lp->n_chunks = a->n_chunks;
+    /* The buffers, each on its own cache lines (the block is line-aligned and
+     * so is every offset below). */
+    p += (WSE__CACHE_LINE - (uintptr_t)p % WSE__CACHE_LINE) % WSE__CACHE_LINE;
+    lp->identity = p;
+    memcpy(lp->identity, a->result, a->size);
+    p += a->stride;
+    lp->accs = p;
+    p += (size_t)a->blocks * a->stride;
+    lp->scratch = p;
+    p += (size_t)lp->n_parts * a->stride;
+    lp->arrivals = (uint32_t *)(void *)p;
+}
+
+int
+wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t grain, void *result, size_t size,
+           wse_reduce_fn fn, wse_combine_fn combine, void *ctx, wse_future **out)
+{
+    struct reduce_args a;
+    size_t max_blocks;
+    unsigned workers;
+    int rc;
+
+    if (ex == NULL || fn == NULL || combine == NULL || result == NULL || size == 0 || begin > end)
+        return EINVAL;
+    rc = wse__executor_check(ex);
+    if (rc != 0)
+        return rc;
+    if (begin == end)
+        return empty_loop(out);
+    if (size > ((size_t)1 << 40))
+        return ENOMEM;
+    a.begin = begin;
+    a.n = end - begin;
+    a.chunk = grain != 0 ? grain : (a.n - 1) / REDUCE_CHUNKS + 1;
+    a.n_chunks = (a.n - 1) / a.chunk + 1;
+    a.stride = (size + WSE__CACHE_LINE - 1) & ~(size_t)(WSE__CACHE_LINE - 1);
+    max_blocks = REDUCE_BYTES / a.stride;
+    if (max_blocks > REDUCE_BLOCKS)
+        max_blocks = REDUCE_BLOCKS;
+    if (max_blocks == 0)
+        max_blocks = 1;
+    a.blocks = a.n_chunks < max_blocks ? a.n_chunks : max_blocks;
+    a.result = result;
+    a.size = size;
+    a.fn = fn;
+    a.combine = combine;
+    a.ctx = ctx;
+    /* The participants' scratch is sized for the most there can be. */
+    workers = wse__executor_workers(ex) + 1;
+    return start_loop(ex, a.blocks, a.blocks,
+                      WSE__CACHE_LINE + (1 + (size_t)a.blocks + workers) * a.stride +
+                          (size_t)a.blocks * sizeof(uint32_t),
+                      reduce_setup, &a, out);
+}
