@@ -477,6 +477,71 @@ sc_promise_after_as_completed(void)
         wse_future_release(ps[i]);
 }
 
+/* API 0.3: loops. A loop that fails with ENOMEM ran no chunk; one that
+ * succeeds visited every index once; a failed reduction left its result. */
+#define LOOP_N 1000
+static int loop_hits[LOOP_N];
+
+static int
+loop_mark(size_t b, size_t e, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        counter_add(&loop_hits[i], 1);
+    return 0;
+}
+
+static int
+loop_sum(size_t b, size_t e, void *acc, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        *(long long *)acc += (long long)i;
+    return 0;
+}
+
+static void
+loop_add(void *acc, const void *next, void *ctx)
+{
+    (void)ctx;
+    *(long long *)acc += *(const long long *)next;
+}
+
+static void
+loop_check_hits(int rc)
+{
+    for (int i = 0; i < LOOP_N; i++) {
+        if (counter_get(&loop_hits[i]) != (rc == 0 ? 1 : 0))
+            BAD(-30);
+        loop_hits[i] = 0;
+    }
+}
+
+static void
+sc_loops(void)
+{
+    wse_future *f = SENTINEL;
+    long long acc = 0;
+    int rc;
+
+    memset(loop_hits, 0, sizeof loop_hits);
+    rc = NOTE(wse_for(R.ex, 0, LOOP_N, 7, loop_mark, NULL, NULL), true);
+    loop_check_hits(rc);
+    rc = NOTE(wse_for(R.ex, 0, LOOP_N, 0, loop_mark, NULL, &f), true);
+    if (rc == 0) {
+        if (wse_future_wait(f, WSE_FOREVER) != 0 || wse_future_state(f) != WSE_DONE)
+            BAD(-31);
+        wse_future_release(f);
+    } else if (f != SENTINEL) {
+        BAD(-32);
+    }
+    loop_check_hits(rc);
+    rc = NOTE(wse_reduce(R.ex, 0, LOOP_N, 3, &acc, sizeof acc, loop_sum, loop_add, NULL, NULL),
+              true);
+    if (acc != (rc == 0 ? (long long)LOOP_N * (LOOP_N - 1) / 2 : 0))
+        BAD(-33);
+}
+
 /* ---- The driver ------------------------------------------------------------------ */
 
 struct scenario {
@@ -613,6 +678,8 @@ static const struct scenario scenarios[] = {
     {"shutdown_cancel", 2, 0, sc_shutdown_cancel, true},
     {"promise_after_ac", 1, 0, sc_promise_after_as_completed, true},
     {"promise_after_ac", 2, 0, sc_promise_after_as_completed, false},
+    {"loops", 1, 0, sc_loops, true},
+    {"loops", 2, 0, sc_loops, false},
 };
 
 START_TEST(fault_every_allocation)
