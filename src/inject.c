@@ -273,10 +273,21 @@ take_head(struct wse__inject *q)
 static void
 refill_locked(struct wse__inject *q)
 {
+    wse_future *f;
     int64_t k = 0;
 
-    while (q->head != NULL && front_push_locked(q, q->head)) {
-        (void)take_head(q);
+    /* Unlink before pushing: once in the front, the future is a taker's, who
+     * may run and free it before we could read its link. */
+    while (q->head != NULL) {
+        f = take_head(q);
+        if (!front_push_locked(q, f)) {
+            /* No room: back at the head (the list is ours under the mutex). */
+            f->next = q->head;
+            if (q->head == NULL)
+                q->tail = f;
+            q->head = f;
+            break;
+        }
         k++;
     }
     if (k > 0)
