@@ -1,7 +1,8 @@
 #!/bin/sh
 # The wsexec benchmark, one command, from a clone of the repository:
-#   bench/run.sh              full run (RUNS=5, about 10 minutes on 2 cores)
-#   QUICK=1 bench/run.sh      smoke run (under a minute)
+#   bench/run.sh              full run (RUNS=5, about 15 minutes on 2 cores, 4 of them
+#                             the loop workloads)
+#   QUICK=1 bench/run.sh      smoke run (about a minute)
 # Knobs (environment): RUNS, WORKERS, FIB_N ("30 32"), FLAT_N, PY_FLAT_N, RT_HOT_N,
 # RT_GAP_N, FC_N, FF_N, PY_FF_N, FF_TASKS, WAITN_MAX, PY_WAITN_MAX, IDLE_MS, BUILD_DIR,
 # ROUNDS_US (task durations of the rounds sweep, "1024 256 64 16 4 1"), ROUNDS_S (steps,
