@@ -9,7 +9,8 @@ WORKLOADS="rounds round2" (names from ORDER, space- or comma-separated) runs onl
 those; the run's files then carry the names as a suffix (raw-rounds-round2.csv,
 summary-..., results-....md), so a partial run never replaces a whole run's files.
 The rounds workload also writes rounds.csv and rounds.png (efficiency against task
-duration).
+duration). The loop workloads (forempty forflat forirr mandel reduce: parallel loops,
+bench/loops.h) run every peer with 1 and WORKERS threads.
 
 Only a full run (no QUICK, no knob in the environment) writes bench/results/, the
 committed results that docs/performance.md shows; any other run writes
@@ -18,6 +19,7 @@ import csv
 import math
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QUICK = os.environ.get("QUICK") == "1"
 KNOBS = ["RUNS", "WORKERS", "FIB_N", "FLAT_N", "PY_FLAT_N", "FF_TASKS", "WAITN_MAX",
          "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS",
-         "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S", "ASC_N"]
+         "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S", "ASC_N", "FOREMPTY_B",
+         "FORFLAT", "FORIRR_N", "FORIRR_US", "MANDEL", "MANDEL_MAXIT", "REDUCE_N",
+         "TBB_DET_GRAIN", "LOOP_MIN_MS"]
 FULL = not QUICK and not any(os.environ.get(k) for k in KNOBS)
 REPLOT = len(sys.argv) > 1 and sys.argv[1] == "--replot"
 if REPLOT:
@@ -64,6 +68,20 @@ ROUNDS_US = [float(x) for x in env("ROUNDS_US", "1024 256 64 16 4 1", "1024 64 4
 for k, d, q in [("ROUNDS_S", "1000", "200"), ("ROUNDS_MIN_MS", "100", "20"),
                 ("ROUND2_S", "20000", "2000")]:
     CHILD_ENV[k] = env(k, d, q)
+# The loop workloads (bench/loops.h). forflat: "<body ns>ns-<iterations>"; 10^8 only
+# for the 5 ns body (0.5 s sequential), the 50 ns body stops at 10^7 (also 0.5 s).
+# forirr: iterations, the last one costing FORIRR_US us (the loop: N * FORIRR_US / 2 us
+# sequential). mandel: "WxH", at most MANDEL_MAXIT iterations per pixel. reduce:
+# doubles summed. Timed loops repeat for LOOP_MIN_MS (the median run is reported);
+# forempty: FOREMPTY_B batches of 1000 calls.
+FORFLAT = env("FORFLAT", "5ns-1e6 5ns-1e8 50ns-1e6 50ns-1e7", "5ns-1e6 5ns-1e7 50ns-1e6").split()
+FORIRR_N = env("FORIRR_N", "100000", "20000")
+MANDEL = env("MANDEL", "1024x768", "512x384")
+REDUCE_N = env("REDUCE_N", "1e8", "1e7")
+TBB_DET_GRAIN = env("TBB_DET_GRAIN", "65536", "65536")
+for k, d, q in [("FOREMPTY_B", "200", "30"), ("FORIRR_US", "8", "8"),
+                ("MANDEL_MAXIT", "256", "256"), ("LOOP_MIN_MS", "200", "50")]:
+    CHILD_ENV[k] = env(k, d, q)
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
 BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
@@ -72,8 +90,9 @@ BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
     ("condvar-pool", "cv_bench"), ("sequential", "seq_bench")]}
 
 
+LOOP_WORKLOADS = ["forempty", "forflat", "forirr", "mandel", "reduce"]
 ALL_WORKLOADS = ["fib", "flat", "rt", "fc", "ff", "waitn", "ascompleted", "idle", "rounds",
-                 "round2"]
+                 "round2"] + LOOP_WORKLOADS
 _sel = os.environ.get("WORKLOADS", "").replace(",", " ").split()
 for _w in _sel:
     if _w not in ALL_WORKLOADS:
@@ -81,7 +100,7 @@ for _w in _sel:
 SELECTED = [w for w in ALL_WORKLOADS if w in _sel] if _sel else ALL_WORKLOADS
 SUFFIX = "" if SELECTED == ALL_WORKLOADS else "-" + "-".join(SELECTED)
 ROUNDS_CONFIGS = [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-caller"),
-                  ("wsexec", "wsexec-ondone"),
+                  ("wsexec", "wsexec-ondone"), ("wsexec", "wsexec-for"),
                   ("wsexec", "wsexec-after"), ("omp-gcc", "omp-gcc-for"),
                   ("omp-clang", "omp-clang-for"), ("omp-gcc", "omp-gcc-task"),
                   ("omp-clang", "omp-clang-task"), ("tbb", "tbb-for"), ("tbb", "tbb-graph")]
@@ -98,6 +117,22 @@ def calibrate():
     ROUNDS_K[:] = sorted({max(1, round(us * 1000 / nspi)) for us in ROUNDS_US}, reverse=True)
     print(f"rounds: {nspi:.3g} ns per kernel iteration; k = "
           + " ".join(str(k) for k in ROUNDS_K), flush=True)
+
+
+def calibrate_loops():
+    """Measures the cost model of the loop body once (seq_bench loopcalib: ns per step
+    and per iteration) and passes it to the children, so that every peer runs the same
+    step counts."""
+    p = subprocess.run([BIN["sequential"], "loopcalib", "-", "sequential", "1"],
+                       capture_output=True, text=True, check=True)
+    m = {line.split(",")[3]: float(line.split(",")[4]) for line in p.stdout.split()}
+    CHILD_ENV["LOOP_NS_PER_STEP"] = f"{m['ns_per_step']:.6g}"
+    CHILD_ENV["LOOP_NS_PER_ITER"] = f"{m['ns_per_iter']:.6g}"
+    steps = lambda ns: max(1, int((ns - m["ns_per_iter"]) / m["ns_per_step"] + 0.5))
+    bodies = sorted({float(p.split("ns-")[0]) for p in FORFLAT})
+    print(f"loops: {m['ns_per_step']:.3g} ns per step + {m['ns_per_iter']:.3g} ns per "
+          "iteration; forflat steps " + " ".join(f"{b:g}ns={steps(b)}" for b in bodies) +
+          f"; forirr at most {steps(1000.0 * float(CHILD_ENV['FORIRR_US']))}", flush=True)
 
 
 def cmd(peer, workload, param, config, workers):
@@ -145,9 +180,31 @@ def jobs():
             j.append((peer, "rounds", str(k), config, w))
         j.append(("sequential", "rounds", str(k), "sequential", "1"))
     for peer, config in [("wsexec", "wsexec-batch"), ("wsexec", "wsexec-caller"),
-                         ("omp-gcc", "omp-gcc-for"),
+                         ("wsexec", "wsexec-for"), ("omp-gcc", "omp-gcc-for"),
                          ("omp-clang", "omp-clang-for"), ("tbb", "tbb-for")]:
         j.append((peer, "round2", "2", config, w))
+    # The loops: every peer with 1 and w threads; CONFIG ends in -<threads>w. wsexec-Kw:
+    # an executor of K workers, the main thread taking part (out == NULL).
+    for k in sorted({"1", w}, key=int):
+        for peer in ("wsexec", "omp-gcc", "omp-clang", "tbb"):
+            j.append((peer, "forempty", "2", f"{peer}-{k}w", k))
+        for p in FORFLAT:
+            for peer, c in [("wsexec", "wsexec"), ("omp-gcc", "omp-gcc-static"),
+                            ("omp-clang", "omp-clang-static"), ("tbb", "tbb-auto")]:
+                j.append((peer, "forflat", p, f"{c}-{k}w", k))
+        for wl, p in [("forirr", FORIRR_N), ("mandel", MANDEL)]:
+            for peer, c in [("wsexec", "wsexec"), ("omp-gcc", "omp-gcc-dynamic"),
+                            ("omp-gcc", "omp-gcc-guided"), ("omp-clang", "omp-clang-dynamic"),
+                            ("omp-clang", "omp-clang-guided"), ("tbb", "tbb-auto")]:
+                j.append((peer, wl, p, f"{c}-{k}w", k))
+        for peer, c in [("wsexec", "wsexec"), ("omp-gcc", "omp-gcc-static"),
+                        ("omp-clang", "omp-clang-static"),
+                        ("tbb", f"tbb-det-g{TBB_DET_GRAIN}"), ("tbb", "tbb-auto")]:
+            j.append((peer, "reduce", REDUCE_N, f"{c}-{k}w", k))
+    for wl, ps in [("forflat", FORFLAT), ("forirr", [FORIRR_N]), ("mandel", [MANDEL]),
+                   ("reduce", [REDUCE_N])]:
+        for p in ps:
+            j.append(("sequential", wl, p, "sequential", "1"))
     return [x for x in j if x[1] in SELECTED and
             (x[0] == "cpython" or os.path.exists(BIN[x[0]]))]
 
@@ -201,7 +258,27 @@ META = {
                True),
     "round2": ("One round of 2 empty tasks from the main thread: time per step",
                "median_us", False),
+    "forempty": ("Empty parallel loop of 2 iterations called again and again from the main "
+                 "thread (EPCC-style `parallel for` overhead): ns per call",
+                 "ns_per_call", False),
+    "forflat": ("Flat loop, N iterations of a ~5 ns or ~50 ns body (param: body-N), "
+                "summed: million iterations per second", "Mit_s", True),
+    "forirr": ("Irregular loop: iteration i costs i / N of the last one (param N): wall time",
+               "time_ms", False),
+    "mandel": ("Mandelbrot image, parallel over rows (param WxH), checked against a "
+               "sequential run: wall time", "time_ms", False),
+    "reduce": ("Sum of N order-sensitive doubles: wall time; wsexec also bit-identical "
+               "across 1 and 2 workers (bitident) and equal to its chunks replayed "
+               "sequentially (replay)", "time_ms", False),
 }
+LOOP_NOTE = ("Configurations: -Kw: K threads. OpenMP and oneTBB: a team / arena of K "
+             "threads, the main thread one of them. **wsexec-Kw**: an executor of K "
+             "workers (default options) and wse_for / wse_reduce with out == NULL, grain 0: "
+             "the main thread takes part too, so up to K + 1 threads run chunks. OpenMP "
+             "schedules and the oneTBB partitioner and grainsize are in the name (tbb-auto: "
+             "auto_partitioner, grainsize 1; tbb-det-gN: parallel_deterministic_reduce, "
+             "simple_partitioner, grainsize N). The ratio compares with the best peer of "
+             "the same thread count; sequential is the plain loop on one thread.\n")
 ORDER = ALL_WORKLOADS
 
 
@@ -210,11 +287,24 @@ def is_peer(config):
 
 
 def group_key(workload, param, config):
+    if workload in LOOP_WORKLOADS:
+        m = re.search(r"-(\d+)w$", config)
+        return (param, m.group(1) if m else None)
     if workload == "fib":
         return (param, config.rsplit("-", 1)[-1] if config != "sequential" else None)
     if workload == "rt":
         return param
     return None
+
+
+def param_key(workload, p):
+    """Sort key of a param: numerically for the loop workloads ("5ns-1e8", "1024x768")."""
+    if workload in LOOP_WORKLOADS:
+        nums = re.findall(r"\d+(?:\.\d+)?(?:e\d+)?", p)
+        if nums:
+            return (0, tuple(float(x) for x in nums), p)
+        return (1, (), p)
+    return (0, (int(p),), p) if p.isdigit() else (1, (), p)
 
 
 def fmt(v):
@@ -275,11 +365,15 @@ def tables(med):
                     fmt(med.get((wl, str(n), c, m))) for c, m in series) + " |")
             out.append("")
             continue
-        metrics = [m for m in ["time_ms", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
+        if wl in LOOP_WORKLOADS:
+            out.append(LOOP_NOTE)
+        metrics = [m for m in ["ns_per_call", "p90_ns_per_call", "Mit_s", "time_ms",
+                               "Melem_s", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
                                "p99_us", "cpu_pct", "in_vain", "ratio", "ns_per_result",
-                               "Mresults_s"] if any(k[3] == m for k in keys)]
+                               "Mresults_s", "reldiff_seq", "bitident", "replay", "chunks"]
+                   if any(k[3] == m for k in keys)]
         rowsk = sorted({(k[1], k[2]) for k in keys},
-                       key=lambda x: (int(x[0]) if x[0].isdigit() else x[0], x[1]))
+                       key=lambda x: (param_key(wl, x[0]), x[1]))
         best = {}
         for pa, co in rowsk:
             v = med.get((wl, pa, co, primary))
@@ -363,10 +457,13 @@ def plots(vals, mode):
                 plot = ", ".join(
                     f"'{dat}' using 1:{3 * i + 2}:{3 * i + 3}:{3 * i + 4} with yerrorlines "
                     f"title '{c} {m}'" for i, (c, m) in enumerate(series))
+                width = 900
                 head = ("set logscale x\nset xlabel 'n futures'\n"
                         "set ylabel 'ns per future (log)'\nset key top left\n" + yset)
             else:
-                sel = sorted((k[1], k[2]) for k in keys if k[3] == primary)
+                sel = sorted(((k[1], k[2]) for k in keys if k[3] == primary),
+                             key=lambda x: (param_key(wl, x[0]), x[1]))
+                width = max(900, 30 * len(sel) + 200)
                 used = [vals[(wl, pa, co, primary)] for pa, co in sel]
                 lo = min(min(v) for v in used)
                 hi = max(max(v) for v in used)
@@ -387,9 +484,9 @@ def plots(vals, mode):
                 head = (f"set ylabel '{ylabel}'\n{yset}"
                         "set style fill solid 0.6\nset boxwidth 0.7\n"
                         "set xtics rotate by -40 font ',8'\nset bmargin 9\n"
-                        "set offsets 0.5, 0.5, 0, 0\n")
+                        "set offsets 0.5, 0.5, 0, 0\nset rmargin 12\n")
         with open(gp, "w") as f:
-            f.write(f"set terminal pngcairo size 900,560 noenhanced\n"
+            f.write(f"set terminal pngcairo size {width},560 noenhanced\n"
                     f"set output '{os.path.join(RESULTS, png)}'\n"
                     f"set title \"{title}\\n{runs_note(used, mode)}\" font ',10'\n"
                     f"set grid ytics\n{head}plot {plot}\n")
@@ -544,6 +641,8 @@ def main():
           flush=True)
     if "rounds" in SELECTED:
         calibrate()
+    if "forflat" in SELECTED or "forirr" in SELECTED:
+        calibrate_loops()
     rows, secs = run_all()
     vals = collect(rows)
     med = summarize(vals)

@@ -1,12 +1,14 @@
 /* OpenMP tasks; built twice: gcc -fopenmp (libgomp) and clang -fopenmp=libomp.
  * Usage: omp_bench WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle rounds
- * round2). */
+ * round2 forempty forflat forirr mandel reduce). */
 #include <omp.h>
 
 #include "common.h"
+#include "loops.h"
 
 static const char *workload, *param, *config;
 static volatile uint64_t sink;
+static volatile double dsink;
 
 static long
 fib(int n)
@@ -209,6 +211,164 @@ bench_round2(void)
     free(rd.val);
 }
 
+/* ---- The loop workloads (loops.h): `parallel for` regions from the main thread, which
+ * is one of the WORKERS threads of the team (the runtime keeps the team between
+ * regions). forflat and reduce: schedule(static); forirr and mandel: schedule(dynamic)
+ * or schedule(guided) (default chunk sizes), as CONFIG says. */
+static int
+loop_sched(void)
+{
+    if (strstr(config, "guided"))
+        return 2;
+    if (strstr(config, "dynamic"))
+        return 1;
+    return 0;
+}
+
+static void
+forempty_call(void *arg)
+{
+    (void)arg;
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < 2; i++)
+        loop_empty((size_t)i);
+}
+
+static void
+bench_forempty(void)
+{
+    forempty_run(workload, param, config, forempty_call, NULL);
+}
+
+static uint64_t
+forflat_par(uint64_t n, uint64_t m)
+{
+    uint64_t s = 0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+    for (uint64_t i = 0; i < n; i++)
+        s += loop_work(i, m, s);
+    return s;
+}
+
+static void
+bench_forflat(void)
+{
+    double ns;
+    uint64_t n, m;
+    forflat_param(param, &ns, &n);
+    m = loop_steps(ns);
+    uint64_t want = forflat_expect(n, m);
+    struct loop_reps r;
+    loop_check(workload, config, forflat_par(loop_warm_n(n), m), forflat_expect(loop_warm_n(n), m));
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        uint64_t s = forflat_par(n, m);
+        loop_reps_add(&r, now_ns() - t0);
+        loop_check(workload, config, s, want);
+    } while (loop_reps_more(&r));
+    loop_emit(workload, param, config, loop_reps_median(&r), n);
+}
+
+static uint64_t
+forirr_par(uint64_t n, uint64_t kmax, int sched)
+{
+    uint64_t s = 0;
+    if (sched == 2) {
+#pragma omp parallel for schedule(guided) reduction(+ : s)
+        for (uint64_t i = 0; i < n; i++)
+            s += loop_work(i, forirr_steps(i, n, kmax), s);
+    } else {
+#pragma omp parallel for schedule(dynamic) reduction(+ : s)
+        for (uint64_t i = 0; i < n; i++)
+            s += loop_work(i, forirr_steps(i, n, kmax), s);
+    }
+    return s;
+}
+
+static void
+bench_forirr(void)
+{
+    uint64_t n = (uint64_t)strtod(param, NULL), kmax = forirr_kmax(), wn = loop_warm_n(n);
+    int sched = loop_sched();
+    uint64_t want = forirr_expect(n, kmax);
+    struct loop_reps r;
+    loop_check(workload, config, forirr_par(wn, kmax, sched), forirr_expect(wn, kmax));
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        uint64_t s = forirr_par(n, kmax, sched);
+        loop_reps_add(&r, now_ns() - t0);
+        loop_check(workload, config, s, want);
+    } while (loop_reps_more(&r));
+    loop_emit(workload, param, config, loop_reps_median(&r), 0);
+}
+
+static void
+mandel_par(struct mandel *m, int sched)
+{
+    if (sched == 2) {
+#pragma omp parallel for schedule(guided)
+        for (int y = 0; y < m->h; y++)
+            m->row[y] = mandel_row(m, y);
+    } else {
+#pragma omp parallel for schedule(dynamic)
+        for (int y = 0; y < m->h; y++)
+            m->row[y] = mandel_row(m, y);
+    }
+}
+
+static void
+bench_mandel(void)
+{
+    struct mandel m;
+    struct loop_reps r;
+    int sched = loop_sched();
+    mandel_init(&m, param);
+    mandel_par(&m, sched); /* warm-up */
+    loop_reps_init(&r);
+    do {
+        mandel_clear(&m);
+        int64_t t0 = now_ns();
+        mandel_par(&m, sched);
+        loop_reps_add(&r, now_ns() - t0);
+    } while (loop_reps_more(&r));
+    mandel_check(&m, config);
+    loop_emit(workload, param, config, loop_reps_median(&r), 0);
+    free(m.row);
+}
+
+static double
+reduce_par(const double *v, uint64_t n)
+{
+    double s = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+    for (uint64_t i = 0; i < n; i++)
+        s += v[i];
+    return s;
+}
+
+static void
+bench_reduce(void)
+{
+    uint64_t n = reduce_n(param);
+    double *v = reduce_array(n), s = 0.0, first = 0.0;
+    struct loop_reps r;
+    dsink = reduce_par(v, loop_warm_n(n)); /* warm-up */
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        s = reduce_par(v, n);
+        loop_reps_add(&r, now_ns() - t0);
+        if (r.n == 1)
+            first = s;
+        else if (memcmp(&s, &first, sizeof s) != 0) /* static: the same chunks each time */
+            fprintf(stderr, "%s: reduce: the result changed between runs\n", config);
+    } while (loop_reps_more(&r));
+    reduce_emit(workload, param, config, loop_reps_median(&r), n, s, reduce_seq(v, n));
+    free(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -232,6 +392,16 @@ main(int argc, char **argv)
         bench_rounds();
     else if (strcmp(workload, "round2") == 0)
         bench_round2();
+    else if (strcmp(workload, "forempty") == 0)
+        bench_forempty();
+    else if (strcmp(workload, "forflat") == 0)
+        bench_forflat();
+    else if (strcmp(workload, "forirr") == 0)
+        bench_forirr();
+    else if (strcmp(workload, "mandel") == 0)
+        bench_mandel();
+    else if (strcmp(workload, "reduce") == 0)
+        bench_reduce();
     else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], workload);
         return 2;

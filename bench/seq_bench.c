@@ -1,6 +1,7 @@
 /* Sequential C, the floor. Usage: seq_bench WORKLOAD PARAM CONFIG WORKERS (fib, flat,
- * calib, rounds). */
+ * calib, rounds, loopcalib, forflat, forirr, mandel, reduce). */
 #include "common.h"
+#include "loops.h"
 
 static volatile uint64_t sink;
 
@@ -70,6 +71,66 @@ main(int argc, char **argv)
         for (int r = 1; r < 5; r++)
             best = v[r] < best ? v[r] : best;
         emit(w, param, config, "task_us", best / 1e3);
+    } else if (strcmp(w, "loopcalib") == 0) {
+        /* the cost model of loops.h: flat loops of 8 and 72 steps per iteration, a
+         * line through the two */
+        double per, iter;
+        loop_calibrate(8, 72, &per, &iter);
+        emit(w, param, config, "ns_per_step", per);
+        emit(w, param, config, "ns_per_iter", iter > 0 ? iter : 0.0);
+    } else if (strcmp(w, "forflat") == 0 || strcmp(w, "forirr") == 0) {
+        /* the loops of loops.h, one thread: the floor of the parallel runs */
+        int irr = strcmp(w, "forirr") == 0;
+        double ns = 0;
+        uint64_t n, m;
+        if (irr) {
+            n = (uint64_t)strtod(param, NULL);
+            m = forirr_kmax();
+        } else {
+            forflat_param(param, &ns, &n);
+            m = loop_steps(ns);
+        }
+        uint64_t want = irr ? forirr_expect(n, m) : forflat_expect(n, m), s, wn = loop_warm_n(n);
+        struct loop_reps r;
+        sink = irr ? forirr_chunk(0, wn, wn, m) : forflat_chunk(0, wn, m); /* warm-up */
+        loop_reps_init(&r);
+        do {
+            int64_t t0 = now_ns();
+            s = irr ? forirr_chunk(0, n, n, m) : forflat_chunk(0, n, m);
+            loop_reps_add(&r, now_ns() - t0);
+            loop_check(w, config, s, want);
+        } while (loop_reps_more(&r));
+        loop_emit(w, param, config, loop_reps_median(&r), irr ? 0 : n);
+    } else if (strcmp(w, "mandel") == 0) {
+        struct mandel m;
+        struct loop_reps r;
+        mandel_init(&m, param);
+        loop_reps_init(&r);
+        do {
+            mandel_clear(&m);
+            int64_t t0 = now_ns();
+            for (int y = 0; y < m.h; y++)
+                m.row[y] = mandel_row(&m, y);
+            loop_reps_add(&r, now_ns() - t0);
+        } while (loop_reps_more(&r));
+        uint64_t total = 0;
+        for (int y = 0; y < m.h; y++)
+            total += m.row[y];
+        loop_emit(w, param, config, loop_reps_median(&r), 0);
+        emit(w, param, config, "Giters", (double)total / 1e9);
+        free(m.row);
+    } else if (strcmp(w, "reduce") == 0) {
+        uint64_t n = reduce_n(param);
+        double *v = reduce_array(n), s = 0;
+        struct loop_reps r;
+        loop_reps_init(&r);
+        do {
+            int64_t t0 = now_ns();
+            s = reduce_seq(v, n);
+            loop_reps_add(&r, now_ns() - t0);
+        } while (loop_reps_more(&r));
+        reduce_emit(w, param, config, loop_reps_median(&r), n, s, s);
+        free(v);
     } else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], w);
         return 2;

@@ -1,21 +1,27 @@
-// oneTBB task_group, parallel_for and flow::graph. Usage: tbb_bench WORKLOAD PARAM CONFIG
-// WORKERS (fib flat rt idle rounds round2); rounds with CONFIG tbb-graph runs the
-// dependency graph, any other CONFIG a parallel_for per step.
+// oneTBB task_group, parallel_for, parallel_reduce and flow::graph. Usage: tbb_bench
+// WORKLOAD PARAM CONFIG WORKERS (fib flat rt idle rounds round2 forempty forflat forirr
+// mandel reduce); rounds with CONFIG tbb-graph runs the dependency graph, any other
+// CONFIG a parallel_for per step.
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_reduce.h>
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common.h"
+#include "loops.h"
 
 static const char *workload, *param, *config;
 static volatile uint64_t sink;
+static volatile double dsink;
 
 static long
 fib(int n)
@@ -196,6 +202,147 @@ bench_round2()
     free(rd.val);
 }
 
+// ---- The loop workloads (loops.h): tbb::parallel_for over a blocked_range (default
+// grainsize 1) with the auto_partitioner, from the main thread, which takes part (one of
+// the WORKERS threads: global_control). Sums: a local one per chunk, added atomically.
+// reduce: parallel_deterministic_reduce (simple_partitioner, grainsize from CONFIG's
+// "-g<N>": chunks of N/2 .. N elements, always the same ones) or plain parallel_reduce
+// (auto_partitioner, grainsize 1).
+static void
+forempty_call(void *)
+{
+    tbb::parallel_for(
+        tbb::blocked_range<size_t>(0, 2),
+        [](const tbb::blocked_range<size_t> &r) {
+            for (size_t i = r.begin(); i != r.end(); i++)
+                loop_empty(i);
+        },
+        tbb::auto_partitioner());
+}
+
+static void
+bench_forempty()
+{
+    forempty_run(workload, param, config, forempty_call, nullptr);
+}
+
+// The sum of body(b, e) over the chunks of [0, n).
+template <class Body>
+static uint64_t
+loop_sum(uint64_t n, Body body)
+{
+    std::atomic<uint64_t> sum{0};
+    tbb::parallel_for(
+        tbb::blocked_range<uint64_t>(0, n),
+        [&](const tbb::blocked_range<uint64_t> &r) {
+            sum.fetch_add(body(r.begin(), r.end()), std::memory_order_relaxed);
+        },
+        tbb::auto_partitioner());
+    return sum.load();
+}
+
+static void
+bench_forflat_irr(bool irr)
+{
+    double ns = 0;
+    uint64_t n, m;
+    if (irr) {
+        n = (uint64_t)strtod(param, nullptr);
+        m = forirr_kmax();
+    } else {
+        forflat_param(param, &ns, &n);
+        m = loop_steps(ns);
+    }
+    auto run = [irr, m](uint64_t len) {
+        return loop_sum(len, [irr, m, len](uint64_t b, uint64_t e) {
+            return irr ? forirr_chunk(b, e, len, m) : forflat_chunk(b, e, m);
+        });
+    };
+    auto expect = [irr, m](uint64_t len) {
+        return irr ? forirr_expect(len, m) : forflat_expect(len, m);
+    };
+    uint64_t wn = loop_warm_n(n), want = expect(n);
+    loop_check(workload, config, run(wn), expect(wn));
+    loop_reps r;
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        uint64_t s = run(n);
+        loop_reps_add(&r, now_ns() - t0);
+        loop_check(workload, config, s, want);
+    } while (loop_reps_more(&r));
+    loop_emit(workload, param, config, loop_reps_median(&r), irr ? 0 : n);
+}
+
+static void
+mandel_par(mandel *m)
+{
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, m->h),
+        [m](const tbb::blocked_range<int> &r) {
+            for (int y = r.begin(); y != r.end(); y++)
+                m->row[y] = mandel_row(m, y);
+        },
+        tbb::auto_partitioner());
+}
+
+static void
+bench_mandel()
+{
+    mandel m;
+    loop_reps r;
+    mandel_init(&m, param);
+    mandel_par(&m); // warm-up
+    loop_reps_init(&r);
+    do {
+        mandel_clear(&m);
+        int64_t t0 = now_ns();
+        mandel_par(&m);
+        loop_reps_add(&r, now_ns() - t0);
+    } while (loop_reps_more(&r));
+    mandel_check(&m, config);
+    loop_emit(workload, param, config, loop_reps_median(&r), 0);
+    free(m.row);
+}
+
+static double
+reduce_par(const double *v, uint64_t n, size_t det_grain)
+{
+    auto fold = [v](const tbb::blocked_range<uint64_t> &r, double s) {
+        for (uint64_t i = r.begin(); i != r.end(); i++)
+            s += v[i];
+        return s;
+    };
+    if (det_grain)
+        return tbb::parallel_deterministic_reduce(tbb::blocked_range<uint64_t>(0, n, det_grain),
+                                                  0.0, fold, std::plus<double>());
+    return tbb::parallel_reduce(tbb::blocked_range<uint64_t>(0, n), 0.0, fold, std::plus<double>(),
+                                tbb::auto_partitioner());
+}
+
+static void
+bench_reduce()
+{
+    uint64_t n = reduce_n(param);
+    const char *g = strstr(config, "-g");
+    size_t det_grain = strstr(config, "det") && g ? (size_t)atol(g + 2) : 0;
+    if (strstr(config, "det") && det_grain == 0) {
+        fprintf(stderr, "%s: reduce: a deterministic config needs -g<grainsize>\n", config);
+        exit(2);
+    }
+    double *v = reduce_array(n), s = 0.0;
+    loop_reps r;
+    dsink = reduce_par(v, loop_warm_n(n), det_grain); // warm-up
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        s = reduce_par(v, n, det_grain);
+        loop_reps_add(&r, now_ns() - t0);
+    } while (loop_reps_more(&r));
+    reduce_emit(workload, param, config, loop_reps_median(&r), n, s, reduce_seq(v, n));
+    free(v);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -220,6 +367,14 @@ main(int argc, char **argv)
         bench_rounds((size_t)atoi(argv[4]));
     else if (w == "round2")
         bench_round2();
+    else if (w == "forempty")
+        bench_forempty();
+    else if (w == "forflat" || w == "forirr")
+        bench_forflat_irr(w == "forirr");
+    else if (w == "mandel")
+        bench_mandel();
+    else if (w == "reduce")
+        bench_reduce();
     else {
         fprintf(stderr, "%s: unsupported workload %s\n", argv[0], workload);
         return 2;

@@ -1,6 +1,6 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
  * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn ascompleted idle
- * stoppoll stoplat rounds round2. */
+ * stoppoll stoplat rounds round2 forempty forflat forirr mandel reduce. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,20 +8,21 @@
 #include <wsexec.h>
 
 #include "common.h"
+#include "loops.h"
 
 static const char *workload, *param, *config;
 static unsigned workers;
 
 static wse_executor *
-make_executor(void)
+make_executor_of(unsigned n)
 {
     wse_options o = {0};
-    o.workers = workers;
+    o.workers = n;
     /* "caller": the main thread runs tasks it waits on (wse_options.caller_runs)
      * and counts as one of the `workers` threads, as OpenMP's master and
      * oneTBB's calling thread do. */
-    if (strstr(config, "caller") != NULL && workers > 1) {
-        o.workers = workers - 1;
+    if (strstr(config, "caller") != NULL && n > 1) {
+        o.workers = n - 1;
         o.caller_runs = true;
     }
     /* WSE_BENCH_SPIN_US: wse_options.spin_us, for trying other budgets. */
@@ -29,6 +30,12 @@ make_executor(void)
     wse_executor *ex;
     BENCH_CHECK(wse_executor_create(&ex, &o));
     return ex;
+}
+
+static wse_executor *
+make_executor(void)
+{
+    return make_executor_of(workers);
 }
 
 static void
@@ -651,6 +658,29 @@ rounds_after(wse_executor *ex)
     free(cur);
 }
 
+/* (d) "wsexec-for": each step is one wse_for(ex, 0, width, 1, ...) from the main
+ * thread, which takes part and returns when the step is done: the loop-parallel
+ * idiom of OpenMP's and oneTBB's `for` configurations (grain 1: a chunk per index). */
+static int
+round_for_fn(size_t b, size_t e, void *ctx)
+{
+    size_t s = *(const size_t *)ctx;
+    for (size_t i = b; i < e; i++)
+        rounds_run(&rd, s, i);
+    return 0;
+}
+
+static void
+rounds_for(wse_executor *ex, int64_t *lat)
+{
+    for (size_t s = 1; s <= rd.steps; s++) {
+        int64_t t0 = lat ? now_ns() : 0;
+        BENCH_CHECK(wse_for(ex, 0, rd.width, 1, round_for_fn, &s, NULL));
+        if (lat)
+            lat[s - 1] = now_ns() - t0;
+    }
+}
+
 static void
 rounds_once(wse_executor *ex, size_t steps)
 {
@@ -659,6 +689,8 @@ rounds_once(wse_executor *ex, size_t steps)
         rounds_ondone(ex);
     else if (strstr(config, "after"))
         rounds_after(ex);
+    else if (strstr(config, "-for"))
+        rounds_for(ex, NULL);
     else
         rounds_batch(ex, NULL);
 }
@@ -681,7 +713,8 @@ bench_rounds(void)
 }
 
 /* ---- 11. round2: the time of one 2-task round of empty tasks (k = 0) from the main
- * thread, step by step: the per-step overhead of the batch-and-wait idiom */
+ * thread, step by step: the per-step overhead of the batch-and-wait idiom, or with
+ * "wsexec-for" of one wse_for over the 2 indices */
 static void
 bench_round2(void)
 {
@@ -692,15 +725,372 @@ bench_round2(void)
     rd.k = 0;
     rd.width = 2;
     wse_executor *ex = make_executor();
+    bool loop = strstr(config, "-for") != NULL;
     rounds_reset(&rd, 100); /* warm-up */
-    rounds_batch(ex, NULL);
+    if (loop)
+        rounds_for(ex, NULL);
+    else
+        rounds_batch(ex, NULL);
     rounds_reset(&rd, n);
-    rounds_batch(ex, lat);
+    if (loop)
+        rounds_for(ex, lat);
+    else
+        rounds_batch(ex, lat);
     rounds_check(&rd, config);
     emit_latency(workload, param, config, lat, n);
     BENCH_CHECK(wse_executor_destroy(ex));
     free(lat);
     free(rd.val);
+}
+
+/* ---- 12. The loop workloads (loops.h): wse_for / wse_reduce from the main thread with
+ * out == NULL (the main thread takes part until the loop is done), grain 0 (the
+ * library chooses), on an executor of WORKERS worker threads (default wse_options
+ * otherwise): so "wsexec-2w" is 2 workers plus the participating main thread, where
+ * OpenMP's and oneTBB's 2 threads are the main thread plus 1. */
+static int
+forempty_fn(size_t b, size_t e, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        loop_empty(i);
+    return 0;
+}
+
+static void
+forempty_call(void *ex)
+{
+    BENCH_CHECK(wse_for((wse_executor *)ex, 0, 2, 0, forempty_fn, NULL, NULL));
+}
+
+static void
+bench_forempty(void)
+{
+    wse_executor *ex = make_executor();
+    forempty_run(workload, param, config, forempty_call, ex);
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+/* forflat and forirr: each chunk adds its sum to one atomic counter. */
+struct loop_ctx {
+    uint64_t n, m; /* iterations; steps (forflat) or the most steps (forirr) */
+    bool irr;
+    _Atomic uint64_t sum;
+};
+
+static int
+loop_fn(size_t b, size_t e, void *ctx)
+{
+    struct loop_ctx *c = ctx;
+    uint64_t s = c->irr ? forirr_chunk(b, e, c->n, c->m) : forflat_chunk(b, e, c->m);
+    atomic_fetch_add_explicit(&c->sum, s, memory_order_relaxed);
+    return 0;
+}
+
+static uint64_t
+loop_run(wse_executor *ex, struct loop_ctx *c, uint64_t n)
+{
+    c->n = n;
+    atomic_store(&c->sum, 0);
+    BENCH_CHECK(wse_for(ex, 0, n, 0, loop_fn, c, NULL));
+    return atomic_load(&c->sum);
+}
+
+static void
+bench_forflat_irr(void)
+{
+    struct loop_ctx c = {0};
+    double ns = 0;
+    uint64_t n;
+    c.irr = strcmp(workload, "forirr") == 0;
+    if (c.irr) {
+        n = (uint64_t)strtod(param, NULL);
+        c.m = forirr_kmax();
+    } else {
+        forflat_param(param, &ns, &n);
+        c.m = loop_steps(ns);
+    }
+    uint64_t wn = loop_warm_n(n);
+    uint64_t want = c.irr ? forirr_expect(n, c.m) : forflat_expect(n, c.m);
+    uint64_t want_wn = c.irr ? forirr_expect(wn, c.m) : forflat_expect(wn, c.m);
+    wse_executor *ex = make_executor();
+    loop_check(workload, config, loop_run(ex, &c, wn), want_wn); /* warm-up */
+    struct loop_reps r;
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        uint64_t s = loop_run(ex, &c, n);
+        loop_reps_add(&r, now_ns() - t0);
+        loop_check(workload, config, s, want);
+    } while (loop_reps_more(&r));
+    loop_emit(workload, param, config, loop_reps_median(&r), c.irr ? 0 : n);
+    BENCH_CHECK(wse_executor_destroy(ex));
+}
+
+static int
+mandel_fn(size_t b, size_t e, void *ctx)
+{
+    struct mandel *m = ctx;
+    for (size_t y = b; y < e; y++)
+        m->row[y] = mandel_row(m, (int)y);
+    return 0;
+}
+
+static void
+bench_mandel(void)
+{
+    struct mandel m;
+    struct loop_reps r;
+    mandel_init(&m, param);
+    wse_executor *ex = make_executor();
+    BENCH_CHECK(wse_for(ex, 0, (size_t)m.h, 0, mandel_fn, &m, NULL)); /* warm-up */
+    loop_reps_init(&r);
+    do {
+        mandel_clear(&m);
+        int64_t t0 = now_ns();
+        BENCH_CHECK(wse_for(ex, 0, (size_t)m.h, 0, mandel_fn, &m, NULL));
+        loop_reps_add(&r, now_ns() - t0);
+    } while (loop_reps_more(&r));
+    mandel_check(&m, config);
+    loop_emit(workload, param, config, loop_reps_median(&r), 0);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(m.row);
+}
+
+/* reduce, timed: a double accumulator, fn folds left to right, combine adds. */
+static int
+reduce_fn(size_t b, size_t e, void *acc, void *ctx)
+{
+    const double *v = ctx;
+    double s = *(double *)acc;
+    for (size_t i = b; i < e; i++)
+        s += v[i];
+    *(double *)acc = s;
+    return 0;
+}
+
+static void
+reduce_combine(void *acc, const void *next, void *ctx)
+{
+    (void)ctx;
+    *(double *)acc += *(const double *)next;
+}
+
+static double
+reduce_run(wse_executor *ex, const double *v, uint64_t n)
+{
+    double r = 0.0; /* the identity */
+    BENCH_CHECK(wse_reduce(ex, 0, n, 0, &r, sizeof r, reduce_fn, reduce_combine, (void *)v, NULL));
+    return r;
+}
+
+/* reduce, checked: the accumulator also carries the range it holds, and every fold and
+ * combine is logged, so that the sum can be replayed sequentially in the same chunks
+ * and the same combine tree, and the contract checked on the way: a fold extends its
+ * accumulator's range at its end, a combine joins adjacent ranges, left then right. An
+ * empty accumulator (the identity) has lo == hi == RANGE_NONE; combining with it is
+ * not logged (0.0 + x == x). */
+#define RANGE_NONE SIZE_MAX
+struct racc {
+    double s;
+    size_t lo, hi;
+};
+
+enum { EV_FOLD, EV_COMBINE };
+struct rev {
+    int kind;
+    size_t lo, mid, hi; /* fold: [lo, mid) was there, [mid, hi) folded in (lo == mid:
+                           a fresh accumulator); combine: [lo, mid) + [mid, hi) */
+    double val;         /* replay: the value of [lo, hi) */
+};
+
+static struct {
+    const double *v;
+    struct rev *ev;
+    size_t cap;
+    atomic_size_t n;
+    atomic_int bad; /* a contract violation seen */
+} rlog;
+
+static void
+rlog_add(int kind, size_t lo, size_t mid, size_t hi)
+{
+    size_t k = atomic_fetch_add(&rlog.n, 1);
+    if (k < rlog.cap)
+        rlog.ev[k] = (struct rev){kind, lo, mid, hi, 0.0};
+}
+
+static int
+reduce_fn_logged(size_t b, size_t e, void *acc, void *ctx)
+{
+    struct racc *a = acc;
+    (void)ctx;
+    if (b >= e)
+        return 0;
+    if (a->lo == RANGE_NONE)
+        a->lo = a->hi = b;
+    else if (a->hi != b)
+        atomic_store(&rlog.bad, 1);
+    for (size_t i = b; i < e; i++)
+        a->s += rlog.v[i];
+    rlog_add(EV_FOLD, a->lo, b, e);
+    a->hi = e;
+    return 0;
+}
+
+static void
+reduce_combine_logged(void *acc, const void *next, void *ctx)
+{
+    struct racc *a = acc;
+    const struct racc *b = next;
+    (void)ctx;
+    if (b->lo == RANGE_NONE) {
+        a->s += b->s;
+        return;
+    }
+    if (a->lo == RANGE_NONE) {
+        a->s += b->s;
+        a->lo = b->lo;
+        a->hi = b->hi;
+        return;
+    }
+    if (a->hi != b->lo)
+        atomic_store(&rlog.bad, 1);
+    rlog_add(EV_COMBINE, a->lo, a->hi, b->hi);
+    a->s += b->s;
+    a->hi = b->hi;
+}
+
+static int
+rev_by_len(const void *x, const void *y)
+{
+    const struct rev *a = x, *b = y;
+    size_t la = a->hi - a->lo, lb = b->hi - b->lo;
+    return (la > lb) - (la < lb);
+}
+
+static int
+rev_by_range(const void *x, const void *y)
+{
+    const struct rev *a = *(const struct rev *const *)x, *b = *(const struct rev *const *)y;
+    if (a->lo != b->lo)
+        return (a->lo > b->lo) - (a->lo < b->lo);
+    return (a->hi > b->hi) - (a->hi < b->hi);
+}
+
+/* The value the replay gave [lo, hi) (by[] sorted by range), or 0 with *ok = 0 if no
+ * event produced it or it was not replayed yet (done[k]: event k was). */
+static double
+rev_value(struct rev **by, size_t n, const struct rev *base, const unsigned char *done, size_t lo,
+          size_t hi, int *ok)
+{
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (by[m]->lo < lo || (by[m]->lo == lo && by[m]->hi < hi))
+            a = m + 1;
+        else
+            b = m;
+    }
+    if (a < n && by[a]->lo == lo && by[a]->hi == hi && done[by[a] - base])
+        return by[a]->val;
+    *ok = 0;
+    return 0.0;
+}
+
+/* Runs the logged reduce on ex and replays it sequentially. Returns 1 if the contract
+ * held and the replay gives the bits of `timed` (the plain double run), 0 if not, -1
+ * if the log overflowed; *chunks: the folds. */
+static int
+reduce_replay(wse_executor *ex, const double *v, uint64_t n, double timed, size_t *chunks)
+{
+    rlog.v = v;
+    rlog.cap = 1u << 21;
+    rlog.ev = malloc(rlog.cap * sizeof *rlog.ev);
+    if (!rlog.ev)
+        exit(1);
+    atomic_store(&rlog.n, 0);
+    atomic_store(&rlog.bad, 0);
+    struct racc r = {0.0, RANGE_NONE, RANGE_NONE};
+    BENCH_CHECK(
+        wse_reduce(ex, 0, n, 0, &r, sizeof r, reduce_fn_logged, reduce_combine_logged, NULL, NULL));
+    size_t ne = atomic_load(&rlog.n);
+    *chunks = ne;
+    if (ne > rlog.cap) {
+        free(rlog.ev);
+        return -1;
+    }
+    int ok =
+        !atomic_load(&rlog.bad) && r.lo == 0 && r.hi == n && memcmp(&r.s, &timed, sizeof r.s) == 0;
+    /* A fold or a combine producing [lo, hi) needs only shorter ranges: replay by
+     * length, looking the inputs up by range. */
+    qsort(rlog.ev, ne, sizeof *rlog.ev, rev_by_len);
+    struct rev **by = malloc((ne ? ne : 1) * sizeof *by);
+    unsigned char *done = calloc(ne ? ne : 1, 1);
+    if (!by || !done)
+        exit(1);
+    for (size_t k = 0; k < ne; k++)
+        by[k] = &rlog.ev[k];
+    qsort(by, ne, sizeof *by, rev_by_range);
+    *chunks = 0;
+    for (size_t k = 0; k < ne; k++) {
+        struct rev *e = &rlog.ev[k];
+        double s = 0.0; /* a fresh accumulator: the identity */
+        if (e->kind == EV_COMBINE || e->lo != e->mid)
+            s = rev_value(by, ne, rlog.ev, done, e->lo, e->mid, &ok);
+        if (e->kind == EV_FOLD) {
+            *chunks += 1;
+            for (size_t i = e->mid; i < e->hi; i++)
+                s += v[i];
+        } else {
+            s += rev_value(by, ne, rlog.ev, done, e->mid, e->hi, &ok);
+        }
+        e->val = s;
+        done[k] = 1;
+    }
+    double whole = rev_value(by, ne, rlog.ev, done, 0, n, &ok);
+    ok = ok && memcmp(&whole, &timed, sizeof whole) == 0;
+    free(by);
+    free(done);
+    free(rlog.ev);
+    return ok;
+}
+
+static void
+bench_reduce(void)
+{
+    uint64_t n = reduce_n(param);
+    double *v = reduce_array(n), s = 0.0;
+    wse_executor *ex = make_executor();
+    volatile double warm = reduce_run(ex, v, loop_warm_n(n));
+    (void)warm;
+    struct loop_reps r;
+    loop_reps_init(&r);
+    do {
+        int64_t t0 = now_ns();
+        double x = reduce_run(ex, v, n);
+        loop_reps_add(&r, now_ns() - t0);
+        if (r.n > 1 && memcmp(&x, &s, sizeof x) != 0) {
+            fprintf(stderr, "%s: reduce: the result changed between runs\n", config);
+            exit(1);
+        }
+        s = x;
+    } while (loop_reps_more(&r));
+    reduce_emit(workload, param, config, loop_reps_median(&r), n, s, reduce_seq(v, n));
+    /* bitident: the same sum, bit for bit, on an executor of the other worker count
+     * (1 <-> WORKERS; 2 when WORKERS is 1) */
+    wse_executor *other = make_executor_of(workers == 1 ? 2 : 1);
+    double o = reduce_run(other, v, n);
+    BENCH_CHECK(wse_executor_destroy(other));
+    emit(workload, param, config, "bitident", memcmp(&o, &s, sizeof o) == 0);
+    /* replay: the sequential fold in the library's chunks and combine order gives the
+     * same bits (1), or not (0), or the log overflowed (-1); chunks: how many */
+    size_t chunks;
+    int rep = reduce_replay(ex, v, n, s, &chunks);
+    emit(workload, param, config, "replay", rep);
+    emit(workload, param, config, "chunks", (double)chunks);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(v);
 }
 
 int
@@ -728,7 +1118,12 @@ main(int argc, char **argv)
                  {"stoppoll", bench_stoppoll},
                  {"stoplat", bench_stoplat},
                  {"rounds", bench_rounds},
-                 {"round2", bench_round2}};
+                 {"round2", bench_round2},
+                 {"forempty", bench_forempty},
+                 {"forflat", bench_forflat_irr},
+                 {"forirr", bench_forflat_irr},
+                 {"mandel", bench_mandel},
+                 {"reduce", bench_reduce}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();
