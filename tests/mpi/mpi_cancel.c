@@ -6,7 +6,7 @@
  * layer's). Rank 0 then submits B to r, where it can only wait behind A, cancels B
  * (round 1) or stops it (round 2), and requests a stop of A. Afterwards, over all
  * ranks: B never ran, every A saw the stop, and the local futures are CANCELLED.
- * B is submitted once A runs: the executor may start queued tasks in any order.
+ * B is submitted once A runs, so the test does not depend on the order queued tasks start in.
  * Then 200 tasks cancelled right after their submit, behind a running A. Last, a
  * task that ignores the stop and returns a result: the local future
  * stays CANCELLED and the late result is dropped (and freed: LeakSanitizer).
