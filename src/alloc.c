@@ -194,6 +194,88 @@ wse__alloc_small_free(void *p)
     c->count++;
 }
 
+/* ------------------------------------------------------------------------- */
+/* The kept blocks. A block's capacity is in a header of one cache line before
+ * the pointer handed out. The slots are single pointers: an exchange takes a
+ * block (leaving NULL), a CAS from NULL puts one back; no ABA, since a taker
+ * owns whatever the exchange returned. Several slots, because the last
+ * participant of a loop often lets go of its descriptor after the caller has
+ * started the next loop. */
+
+#define KEPT_HEADER ((size_t)WSE__CACHE_LINE)
+/* The least capacity of a kept block, so that a loop over a few more workers
+ * still fits the block kept by the last one. */
+#define KEPT_MIN ((size_t)4096)
+/* A bigger block is freed, not kept (a reduction's accumulators may be MiBs). */
+#define KEPT_MAX ((size_t)64 << 10)
+#define KEPT_SLOTS 4
+
+/* atomic: kept blocks (their headers), or NULL. */
+static void *kept_slots[KEPT_SLOTS];
+
+void *
+wse__alloc_kept(size_t size)
+{
+    unsigned char *b;
+    size_t cap;
+    unsigned i;
+
+    if (should_fail())
+        return NULL;
+    for (i = 0; WSE__ALLOC_CACHE && i < KEPT_SLOTS; i++) {
+        /* relaxed: a hint that saves the exchange of an empty slot. */
+        if (wse__atomic_load_ptr_relaxed(&kept_slots[i]) == NULL)
+            continue;
+        /* acq_rel: pairs with the CAS in wse__alloc_kept_free(): the block's
+         * header (and the freeing thread's last writes) are visible. */
+        b = wse__atomic_fas_ptr_acq_rel(&kept_slots[i], NULL);
+        if (b != NULL && *(size_t *)(void *)b >= size)
+            return b + KEPT_HEADER;
+        free(b);
+    }
+    cap = size < KEPT_MIN ? KEPT_MIN : (size + KEPT_HEADER - 1) / KEPT_HEADER * KEPT_HEADER;
+    if (cap + KEPT_HEADER < cap)
+        return NULL;
+    b = aligned_alloc(KEPT_HEADER, KEPT_HEADER + cap);
+    if (b == NULL)
+        return NULL;
+    *(size_t *)(void *)b = cap;
+    return b + KEPT_HEADER;
+}
+
+void
+wse__alloc_kept_free(void *p)
+{
+    unsigned char *b;
+    void *none;
+    unsigned i;
+
+    if (p == NULL)
+        return;
+    b = (unsigned char *)p - KEPT_HEADER;
+    for (i = 0; WSE__ALLOC_CACHE && *(size_t *)(void *)b <= KEPT_MAX && i < KEPT_SLOTS; i++) {
+        none = NULL;
+        /* acq_rel: pairs with the exchange in wse__alloc_kept(): our writes
+         * to the block happen before its next owner's. */
+        if (wse__atomic_cas_ptr_acq_rel(&kept_slots[i], &none, b))
+            return;
+    }
+    free(b);
+}
+
+/* At exit (or unload of the shared library): no block outlives the process's
+ * leak checks. */
+__attribute__((destructor)) static void
+kept_drain(void)
+{
+    unsigned i;
+
+    for (i = 0; i < KEPT_SLOTS; i++) {
+        /* acq_rel: as in wse__alloc_kept(). */
+        free(wse__atomic_fas_ptr_acq_rel(&kept_slots[i], NULL));
+    }
+}
+
 void
 wse__alloc_cache_enable(void)
 {

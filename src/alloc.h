@@ -33,6 +33,16 @@ void wse__alloc_free(void *p);
 void *wse__alloc_small(void);
 void wse__alloc_small_free(void *p);
 /* Start keeping freed small blocks on this thread (a worker, at its start). */
+/* A big block kept for reuse, for allocations made and freed once per call of
+ * an API function (a loop's descriptor): wse__alloc_kept() returns at least
+ * size bytes, cache-line aligned, not zeroed: the kept block if it is big
+ * enough, else a new one (NULL if out of memory). wse__alloc_kept_free() keeps
+ * p (freeing the block kept before) unless it is over 64 KiB or the cache is
+ * off (AddressSanitizer).
+ * A few blocks for the process, each taken with one atomic exchange and put
+ * back with one CAS: any thread may free a block another allocated. */
+void *wse__alloc_kept(size_t size);
+void wse__alloc_kept_free(void *p);
 void wse__alloc_cache_enable(void);
 /* Free this thread's cached blocks and stop caching (a worker, before it exits). */
 void wse__alloc_cache_disable(void);

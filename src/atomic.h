@@ -149,6 +149,13 @@ wse__atomic_fas_u32_acq_rel(uint32_t *p, uint32_t v)
     return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
 }
 
+WSE__INLINE void *
+wse__atomic_fas_ptr_acq_rel(void **p, void *v)
+{
+    WSE__CHAOS_POINT();
+    return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+}
+
 /* gcc warns that TSan does not model atomic_thread_fence. A seq_cst read-modify-
  * write of a thread-local word is a locked instruction, a full barrier on x86-64,
  * and carries no false synchronisation between threads. The protocols that use
@@ -266,6 +273,23 @@ wse__atomic_store_ptr_release(void **p, void *v)
     ck_pr_store_ptr(p, v);
 }
 
+WSE__INLINE bool
+wse__atomic_cas_ptr_acq_rel(void **p, void **expected, void *desired)
+{
+    void *old;
+    bool ok;
+
+    WSE__CHAOS_POINT();
+    ck_pr_fence_release();
+    ck_pr_fence_load_atomic();
+    ok = ck_pr_cas_ptr_value(p, *expected, desired, &old);
+    ck_pr_fence_atomic_load();
+    ck_pr_fence_acquire();
+    if (!ok)
+        *expected = old;
+    return ok;
+}
+
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
  * atomic fences make them acq_rel elsewhere. */
 #define WSE__CK_RMW_ACQ_REL(T, NAME, CK_OP)                                                        \
@@ -284,6 +308,7 @@ wse__atomic_store_ptr_release(void **p, void *v)
 WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_faa_u32_acq_rel, ck_pr_faa_32)
 WSE__CK_RMW_ACQ_REL(uint64_t, wse__atomic_faa_u64_acq_rel, ck_pr_faa_64)
 WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_fas_u32_acq_rel, ck_pr_fas_32)
+WSE__CK_RMW_ACQ_REL(void *, wse__atomic_fas_ptr_acq_rel, ck_pr_fas_ptr)
 
 WSE__INLINE int64_t
 wse__atomic_faa_i64_relaxed(int64_t *p, int64_t v)

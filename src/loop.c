@@ -75,7 +75,8 @@ struct loop;
 struct part {
     struct wse__node node; /* on the runner's future: learns that it completed */
     struct loop *lp;
-    unsigned idx; /* the scratch accumulator it uses */
+    wse_future *runner; /* with out == NULL: the caller's reference to the runner */
+    unsigned idx;       /* the scratch accumulator it uses */
 };
 
 struct loop {
@@ -117,7 +118,7 @@ loop_put(struct loop *lp)
     if (wse__atomic_faa_u32_acq_rel(&lp->refs, (uint32_t)-1) != 1)
         return;
     f = lp->future;
-    wse__alloc_free(lp);
+    wse__alloc_kept_free(lp);
     wse_future_release(f);
 }
 
@@ -391,6 +392,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
     wse_future *f = lp->future;
     struct wse__pool *outer = wse__worker_caller_pool;
     bool plain = wse__worker_tls == NULL;
+    unsigned i;
     int rc;
 
     (void)wse__future_start(stand_in); /* never shared: cannot be cancelled */
@@ -402,6 +404,14 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
     participate(&lp->parts[0]);
     if (plain)
         wse__worker_caller_pool = outer;
+    /* Every unit is claimed now: a runner that has not started would find
+     * nothing. Cancel it in its queue, so that it frees its share of the
+     * descriptor now and costs its taker no start (a caller that loops again
+     * and again would otherwise outrun the workers with runners left over). */
+    for (i = 1; i < lp->n_parts; i++) {
+        (void)wse_future_cancel(lp->parts[i].runner);
+        wse_future_release(lp->parts[i].runner);
+    }
     wse__future_leave(&running);
     wse__future_finish_release(stand_in, 0, NULL);
     part_exit(lp);
@@ -481,7 +491,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         cap++;
     n_parts = max_parts < cap ? (unsigned)max_parts : cap;
     n_runners = caller ? n_parts - 1 : n_parts;
-    lp = wse__alloc_aligned(WSE__CACHE_LINE, sizeof(*lp) + n_parts * sizeof(struct part) + extra);
+    lp = wse__alloc_kept(sizeof(*lp) + n_parts * sizeof(struct part) + extra);
     if (lp == NULL)
         return ENOMEM;
     memset(lp, 0, sizeof(*lp) + n_parts * sizeof(struct part) + extra);
@@ -511,11 +521,13 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         lp->parts[i].idx = i;
         lp->parts[i].node.fn = runner_done;
         lp->parts[i].node.deferred = 1;
-        r = wse__future_new_child(runner_main, &lp->parts[i], 1, f);
+        /* The queue's reference, and with out == NULL the caller's. */
+        r = wse__future_new_child(runner_main, &lp->parts[i], caller ? 2 : 1, f);
         if (r == NULL) {
             rc = ENOMEM;
             goto out_free_runners;
         }
+        lp->parts[i].runner = caller ? r : NULL;
         (void)wse__future_link(r, &lp->parts[i].node);
         r->next = NULL;
         if (last != NULL)
@@ -541,7 +553,7 @@ out_free_runners:
 out_free_f:
     wse__future_discard(f);
 out_free_lp:
-    wse__alloc_free(lp);
+    wse__alloc_kept_free(lp);
     return rc;
 }
 
