@@ -1578,7 +1578,8 @@ template <class F> struct for_body {
 template <class F> struct for_box final : result_box<void> {
     for_body<F> body;
 
-    template <class G> explicit for_box(G &&g) : body(std::forward<G>(g), &this->error)
+    template <class G, class = std::enable_if_t<!std::is_same_v<std::decay_t<G>, for_box>>>
+    explicit for_box(G &&g) : body(std::forward<G>(g), &this->error)
     {
     }
 };
