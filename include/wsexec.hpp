@@ -17,7 +17,8 @@
  * (std::generic_category()). A task's exception is caught on the worker (it never
  * unwinds through the library's C frames) and rethrown by get(); the C future then
  * ends FAILED with wse::exception_code. A cancelled task's get() throws
- * wse::cancelled_error.
+ * wse::cancelled_error. (One exception to FAILED: a parallel_reduce_async whose
+ * combine alone threw may end DONE in C; its get() rethrows all the same.)
  *
  * Ownership: each submit allocates one block holding the callable, its arguments and
  * the result slot (from a per-thread cache). The futures handed out own it
@@ -28,11 +29,14 @@
  * The callable is destroyed on the worker right after it returns (or with the block
  * if the task is cancelled). A noexcept, pointer-sized, trivially copyable callable
  * with a pointer-sized result needs no block: it is a plain C task (see submit()).
+ * A loop future (parallel_for_async, parallel_reduce_async) owns a block the same way,
+ * holding the body and the result; the body goes with the block.
  * A future stays valid after its executor is destroyed.
  *
  * Also: wse::promise, executor_ref::submit_after, future_base::request_stop with
  * wse::stop_requested(), wse::as_completed, wse::worker_index and worker hooks in
- * wse::options (the API 0.2 parts, compiled when wsexec.h is 0.2 or later).
+ * wse::options (the API 0.2 parts, compiled when wsexec.h is 0.2 or later);
+ * wse::parallel_for and wse::parallel_reduce, blocking or as futures (API 0.3).
  * Thread safety as std::future: one future object is used by one thread at a time;
  * distinct futures (shared_future copies included) may be used concurrently.
  */
@@ -52,6 +56,7 @@
 #include <future>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -474,6 +479,11 @@ template <class T> class future;
 template <class T> class shared_future;
 class executor_ref;
 
+namespace detail
+{
+struct future_access;
+}
+
 /*
  * What every future has, whatever its result type: the C handle and the queries.
  * An empty (default-constructed or moved-from) future has a null handle: queries
@@ -628,6 +638,9 @@ class future_base
     {
         switch (s) {
         case WSE_DONE:
+            /* Only a reduction whose combine threw ends DONE with an exception. */
+            if (box_ != nullptr && box_->error)
+                std::rethrow_exception(box_->error);
             return;
         case WSE_CANCELLED:
             throw cancelled_error();
@@ -715,6 +728,7 @@ template <class T> class future : public future_base
     friend class executor_ref;
     template <class U> friend class promise;
     template <class U> friend class shared_future;
+    friend struct detail::future_access;
 };
 
 /* A copyable future (as std::shared_future): get() returns a const reference, and may
@@ -1424,6 +1438,479 @@ as_completed(Range &futures, const std::chrono::duration<Rep, Period> &timeout)
 }
 
 #endif /* WSE_VERSION_MINOR >= 2 */
+
+#if WSE_VERSION_MINOR >= 3
+
+/*
+ * Parallel loops (API 0.3): wse_for() and wse_reduce() with C++ bodies.
+ *
+ *     wse::parallel_for(ex, 0, n, [&](std::size_t i) { v[i] *= 2; });
+ *     double s = wse::parallel_reduce(
+ *         ex, 0, n, 0.0,
+ *         [&](std::size_t b, std::size_t e, double acc) {  // a chunk [b, e)
+ *             for (std::size_t i = b; i < e; i++)
+ *                 acc += v[i];
+ *             return acc;
+ *         },
+ *         [](double a, double b) { return a + b; });
+ *
+ * A body takes one index, f(i) (its result is ignored), or a chunk of indices,
+ * f(b, e) for [b, e); when f accepts both, the chunk form wins. Chunks are disjoint,
+ * non-empty and cover [begin, end) exactly once, in no promised order, concurrently on
+ * the executor's workers; the calling thread of the blocking forms runs chunks too.
+ * The body is called concurrently (as an lvalue), so it must be safe to call from
+ * several threads at once. The optional wse::grain(n) argument after `end` caps a
+ * chunk at n indices (0, the default: the library chooses).
+ *
+ * Exceptions. The first exception thrown by a body, fold or combine (first in time)
+ * is kept and the others are dropped: no chunk that has not started is started after
+ * it, an index body skips the rest of its chunk, and once a body or fold has failed
+ * the running chunks see wse::stop_requested(). The blocking form rethrows it once
+ * the loop is over; a loop future's get() rethrows it. A body or fold that throws
+ * wse::cancelled_error (as wse::throw_if_stop_requested() does) gives up its chunk
+ * without failing the loop when a stop was requested for it (the loop then ends
+ * cancelled: cancelled_error); without a stop request it fails the loop (ECANCELED,
+ * which throws cancelled_error too).
+ * C errors throw std::system_error: EINVAL (begin > end, an empty executor_ref),
+ * ESHUTDOWN, ENOMEM, EOWNERDEAD; nothing ran then.
+ *
+ * Stop: a loop called inside a task is that task's child for stop; chunks may poll
+ * wse::stop_requested(). Loops nest: a chunk may run a loop, or submit and wait.
+ */
+struct grain {
+    std::size_t size = 0; /* the most indices per chunk; 0: the library chooses */
+    constexpr explicit grain(std::size_t n = 0) noexcept : size(n)
+    {
+    }
+};
+
+namespace detail
+{
+
+struct future_access {
+    template <class T>
+    static future<T>
+    make(wse_future *f, box_base *b) noexcept
+    {
+        return future<T>(f, b);
+    }
+};
+
+/* What the chunks of one loop share about failure: the first exception goes to
+ * *error (read once the loop is over: its completion orders the two). */
+struct loop_state {
+    std::atomic<bool> raised{false};
+    std::exception_ptr *error;
+
+    explicit loop_state(std::exception_ptr *e) noexcept : error(e)
+    {
+    }
+    bool
+    failed() const noexcept
+    {
+        /* relaxed: a hint for stopping early; only the winner below writes *error */
+        return raised.load(std::memory_order_relaxed);
+    }
+    /* In a handler: keep the exception if it is the first. The chunk's C code. */
+    int
+    raise() noexcept
+    {
+        if (!raised.exchange(true, std::memory_order_relaxed))
+            *error = std::current_exception();
+        return exception_code;
+    }
+
+    /* Run a chunk: its C code. No exception reaches the library's frames. */
+    template <class Body>
+    int
+    guard(Body &&body) noexcept
+    {
+        if (failed())
+            return exception_code;
+        try {
+            body();
+        } catch (const cancelled_error &) {
+            return ECANCELED; /* no failure after a stop request for the loop */
+        } catch (...) {
+            return raise();
+        }
+        return failed() ? exception_code : 0;
+    }
+};
+
+template <class F>
+inline constexpr bool range_body_v = std::is_invocable_v<F &, std::size_t, std::size_t>;
+
+template <class F>
+constexpr void
+check_for_body() noexcept
+{
+    static_assert(range_body_v<F> || std::is_invocable_v<F &, std::size_t>,
+                  "wse::parallel_for: the body takes (std::size_t i) or "
+                  "(std::size_t begin, std::size_t end)");
+}
+
+/* A parallel_for's context: F is the body's type, or a reference to the caller's. */
+template <class F> struct for_body {
+    F f;
+    loop_state state;
+
+    template <class G>
+    for_body(G &&g, std::exception_ptr *error) : f(std::forward<G>(g)), state(error)
+    {
+    }
+
+    static int
+    run(std::size_t b, std::size_t e, void *ctx) noexcept
+    {
+        auto *self = static_cast<for_body *>(ctx);
+        return self->state.guard([self, b, e] {
+            if constexpr (range_body_v<F>) {
+                std::invoke(self->f, b, e);
+            } else {
+                for (std::size_t i = b; i < e && !self->state.failed(); i++)
+                    std::invoke(self->f, i);
+            }
+        });
+    }
+};
+
+template <class F> struct for_box final : result_box<void> {
+    for_body<F> body;
+
+    template <class G, class = std::enable_if_t<!std::is_same_v<std::decay_t<G>, for_box>>>
+    explicit for_box(G &&g) : body(std::forward<G>(g), &this->error)
+    {
+    }
+};
+
+template <class T, class Fold>
+inline constexpr bool range_fold_v = std::is_invocable_r_v<T, Fold &, std::size_t, std::size_t, T>;
+
+template <class T, class Fold, class Combine>
+constexpr void
+check_reduce_body() noexcept
+{
+    static_assert(std::is_copy_constructible_v<T> && std::is_move_assignable_v<T>,
+                  "wse::parallel_reduce: T must be copy-constructible and move-assignable");
+    static_assert(range_fold_v<T, Fold> || std::is_invocable_r_v<T, Fold &, T, std::size_t>,
+                  "wse::parallel_reduce: fold is T(std::size_t begin, std::size_t end, T acc) "
+                  "or T(T acc, std::size_t i)");
+    static_assert(std::is_invocable_r_v<T, Combine &, T, T>,
+                  "wse::parallel_reduce: combine is T(T left, T right)");
+}
+
+template <class T>
+T
+load_bytes(const void *p) noexcept
+{
+    alignas(T) unsigned char buf[sizeof(T)];
+    std::memcpy(buf, p, sizeof(T));
+    return *std::launder(reinterpret_cast<T *>(buf));
+}
+
+/*
+ * A parallel_reduce's context. wse_reduce() makes each chunk's accumulator a byte copy
+ * of the identity. A trivially copyable T is the accumulator itself. Any other T lives
+ * in a node, and the accumulator is a pointer to it: null (the identity's bytes) until
+ * the chunk's fold makes its node from a copy of the identity. combine frees the right
+ * node; the nodes a failed loop leaves are freed with the context.
+ *
+ * The result goes to *res. A trivially copyable T is there from the start (the
+ * identity) and wse_reduce() writes the reduction over it. For a node T, the fold or
+ * combine that completes the reduction moves it there, before the loop's future
+ * completes: each fold of k indices lowers `potential` by k - 1 and each combine by 1,
+ * from n - 1 (n = end - begin). It is (indices not folded) + (accumulators - 1), which
+ * is 0 exactly when every index is folded and one accumulator is left: after the last
+ * operation, whose thread holds that accumulator.
+ */
+template <class T, class Fold, class Combine> struct reduce_body {
+    static constexpr bool in_place = std::is_trivially_copyable_v<T>;
+
+    struct node {
+        T value;
+        node *prev;
+        node *next;
+    };
+
+    Fold fold;
+    Combine combine;
+    T identity;
+    loop_state state;
+    result_box<T> *res;
+    node *root = nullptr;  /* wse_reduce()'s result for a node T: never read */
+    std::mutex lock;       /* guards the list of nodes */
+    node *nodes = nullptr; /* every live node */
+    std::atomic<std::size_t> potential;
+
+    template <class G, class C>
+    reduce_body(G &&g, C &&c, T id, result_box<T> *r, std::size_t begin, std::size_t end)
+        : fold(std::forward<G>(g)), combine(std::forward<C>(c)), identity(std::move(id)),
+          state(&r->error), res(r), potential(end > begin ? end - begin - 1 : 0)
+    {
+        if (in_place || end <= begin)
+            res->emplace(identity);
+    }
+    reduce_body(const reduce_body &) = delete;
+    reduce_body &operator=(const reduce_body &) = delete;
+    ~reduce_body()
+    {
+        while (nodes != nullptr) {
+            node *n = nodes;
+            nodes = n->next;
+            delete n;
+        }
+    }
+
+    int
+    start(wse_executor *ex, std::size_t begin, std::size_t end, std::size_t grain_size,
+          wse_future **out)
+    {
+        void *result = &root;
+        std::size_t size = sizeof root;
+        if constexpr (in_place) {
+            result = std::addressof(res->value);
+            size = sizeof(T);
+        }
+        return wse_reduce(ex, begin, end, grain_size, result, size, &run_fold, &run_combine, this,
+                          out);
+    }
+
+    T
+    fold_range(std::size_t b, std::size_t e, T acc)
+    {
+        if constexpr (range_fold_v<T, Fold>) {
+            return std::invoke(fold, b, e, std::move(acc));
+        } else {
+            for (std::size_t i = b; i < e && !state.failed(); i++)
+                acc = std::invoke(fold, std::move(acc), i);
+            return acc;
+        }
+    }
+
+    static int
+    run_fold(std::size_t b, std::size_t e, void *acc, void *ctx) noexcept
+    {
+        auto *self = static_cast<reduce_body *>(ctx);
+        return self->state.guard([self, b, e, acc] {
+            if constexpr (in_place) {
+                T r = self->fold_range(b, e, load_bytes<T>(acc));
+                std::memcpy(acc, std::addressof(r), sizeof(T));
+            } else {
+                node *n;
+                std::memcpy(&n, acc, sizeof n);
+                bool fresh = n == nullptr;
+                if (fresh) {
+                    n = self->adopt(
+                        std::unique_ptr<node>(new node{self->identity, nullptr, nullptr}));
+                    std::memcpy(acc, &n, sizeof n);
+                }
+                n->value = self->fold_range(b, e, std::move(n->value));
+                if (fresh)
+                    self->settle(e - b - 1, n);
+            }
+        });
+    }
+
+    static void
+    run_combine(void *acc, const void *next, void *ctx) noexcept
+    {
+        auto *self = static_cast<reduce_body *>(ctx);
+        if (self->state.failed())
+            return;
+        try {
+            if constexpr (in_place) {
+                T r = std::invoke(self->combine, load_bytes<T>(acc), load_bytes<T>(next));
+                std::memcpy(acc, std::addressof(r), sizeof(T));
+            } else {
+                node *a;
+                node *n;
+                std::memcpy(&a, acc, sizeof a);
+                std::memcpy(&n, next, sizeof n);
+                a->value = std::invoke(self->combine, std::move(a->value), std::move(n->value));
+                self->release(n);
+                self->settle(1, a);
+            }
+        } catch (...) {
+            /* wse_reduce() cannot fail here: the next fold fails, or the wrapper
+             * throws once the loop is over */
+            (void)self->state.raise();
+        }
+    }
+
+    node *
+    adopt(std::unique_ptr<node> p)
+    {
+        std::lock_guard<std::mutex> g(lock);
+        node *n = p.release();
+        n->next = nodes;
+        if (nodes != nullptr)
+            nodes->prev = n;
+        nodes = n;
+        return n;
+    }
+    void
+    release(node *n) noexcept
+    {
+        {
+            std::lock_guard<std::mutex> g(lock);
+            if (n->prev != nullptr)
+                n->prev->next = n->next;
+            else
+                nodes = n->next;
+            if (n->next != nullptr)
+                n->next->prev = n->prev;
+        }
+        delete n;
+    }
+    void
+    settle(std::size_t d, node *n)
+    {
+        /* acq_rel: the last operation sees every earlier one's node */
+        if (potential.fetch_sub(d, std::memory_order_acq_rel) == d)
+            res->emplace(std::move(n->value));
+    }
+};
+
+template <class T, class Fold, class Combine> struct reduce_box final : result_box<T> {
+    reduce_body<T, Fold, Combine> body;
+
+    template <class G, class C>
+    reduce_box(G &&g, C &&c, T identity, std::size_t begin, std::size_t end)
+        : body(std::forward<G>(g), std::forward<C>(c), std::move(identity), this, begin, end)
+    {
+    }
+};
+
+} // namespace detail
+
+/*
+ * Run f on every index of [begin, end) (see above): f(i), or f(b, e) per chunk. Returns
+ * when the loop is over; the calling thread runs chunks meanwhile. Rethrows the first
+ * exception of f; throws wse::cancelled_error if a stop was requested for the loop
+ * (through the task calling it), std::system_error on a C error.
+ */
+template <class F>
+void
+parallel_for(const executor_ref &ex, std::size_t begin, std::size_t end, grain g, F &&f)
+{
+    using body_t = detail::for_body<std::remove_reference_t<F> &>;
+    detail::check_for_body<std::remove_reference_t<F>>();
+    std::exception_ptr error;
+    body_t body(f, &error);
+    int rc = wse_for(ex.native_handle(), begin, end, g.size, &body_t::run, &body, nullptr);
+    if (error)
+        std::rethrow_exception(error);
+    detail::check(rc, "wse_for");
+}
+
+template <class F>
+void
+parallel_for(const executor_ref &ex, std::size_t begin, std::size_t end, F &&f)
+{
+    parallel_for(ex, begin, end, grain(), std::forward<F>(f));
+}
+
+/*
+ * parallel_for() as a future (f is copied or moved into the loop's block): returns once
+ * the loop is queued; the calling thread runs no chunk. The future is the loop's C
+ * future: PENDING until a chunk starts; cancel() while PENDING runs nothing,
+ * request_stop() reaches the running chunks; get() rethrows as parallel_for() throws.
+ * The block (with f) is freed with the last handle or when the loop ends, whichever is
+ * later. C errors throw std::system_error at the call.
+ */
+template <class F>
+future<void>
+parallel_for_async(const executor_ref &ex, std::size_t begin, std::size_t end, grain g, F &&f)
+{
+    using box_t = detail::for_box<std::decay_t<F>>;
+    detail::check_for_body<std::decay_t<F>>();
+    std::unique_ptr<box_t> b(new box_t(std::forward<F>(f)));
+    wse_future *h;
+    detail::check(wse_for(ex.native_handle(), begin, end, g.size,
+                          &detail::for_body<std::decay_t<F>>::run, &b->body, &h),
+                  "wse_for");
+    return detail::future_access::make<void>(h, b.release());
+}
+
+template <class F>
+future<void>
+parallel_for_async(const executor_ref &ex, std::size_t begin, std::size_t end, F &&f)
+{
+    return parallel_for_async(ex, begin, end, grain(), std::forward<F>(f));
+}
+
+/*
+ * A deterministic reduction of [begin, end), as wse_reduce(): each chunk folds into its
+ * own copy of identity, with fold(b, e, acc) -> T for a chunk [b, e), or fold(acc, i)
+ * -> T per index (the chunk form wins when both fit); adjacent accumulators are
+ * combined in index order by combine(left, right) -> T, which must be associative, not
+ * commutative. Chunks and combination tree depend only on begin, end, grain and T
+ * (grain 0: a chunk size derived from end - begin), so the result is the same on any
+ * number of workers (a floating-point sum is bit-identical). begin == end: identity.
+ *
+ * T needs a copy constructor and move assignment. A trivially copyable T is the
+ * accumulator itself; any other T (std::string, std::vector) costs one allocation per
+ * chunk for its accumulator. Rethrows the first exception of fold or combine (combine
+ * runs where the library calls it: its exception stops the chunks that follow and is
+ * rethrown when the loop is over); other errors as parallel_for().
+ */
+template <class T, class Fold, class Combine>
+T
+parallel_reduce(const executor_ref &ex, std::size_t begin, std::size_t end, grain g, T identity,
+                Fold &&fold, Combine &&combine)
+{
+    using body_t =
+        detail::reduce_body<T, std::remove_reference_t<Fold> &, std::remove_reference_t<Combine> &>;
+    detail::check_reduce_body<T, std::remove_reference_t<Fold>, std::remove_reference_t<Combine>>();
+    detail::result_box<T> out;
+    body_t body(fold, combine, std::move(identity), &out, begin, end);
+    int rc = body.start(ex.native_handle(), begin, end, g.size, nullptr);
+    if (out.error)
+        std::rethrow_exception(out.error);
+    detail::check(rc, "wse_reduce");
+    return std::move(out.value);
+}
+
+template <class T, class Fold, class Combine>
+T
+parallel_reduce(const executor_ref &ex, std::size_t begin, std::size_t end, T identity, Fold &&fold,
+                Combine &&combine)
+{
+    return parallel_reduce(ex, begin, end, grain(), std::move(identity), std::forward<Fold>(fold),
+                           std::forward<Combine>(combine));
+}
+
+/*
+ * parallel_reduce() as a future<T>, with the ownership and stop rules of
+ * parallel_for_async(). fold and combine are copied or moved into the block. If only a
+ * combine threw, the C future may end DONE (nothing failed in the library's eyes), but
+ * get() rethrows the exception all the same.
+ */
+template <class T, class Fold, class Combine>
+future<T>
+parallel_reduce_async(const executor_ref &ex, std::size_t begin, std::size_t end, grain g,
+                      T identity, Fold &&fold, Combine &&combine)
+{
+    using box_t = detail::reduce_box<T, std::decay_t<Fold>, std::decay_t<Combine>>;
+    detail::check_reduce_body<T, std::decay_t<Fold>, std::decay_t<Combine>>();
+    std::unique_ptr<box_t> b(new box_t(std::forward<Fold>(fold), std::forward<Combine>(combine),
+                                       std::move(identity), begin, end));
+    wse_future *h;
+    detail::check(b->body.start(ex.native_handle(), begin, end, g.size, &h), "wse_reduce");
+    return detail::future_access::make<T>(h, b.release());
+}
+
+template <class T, class Fold, class Combine>
+future<T>
+parallel_reduce_async(const executor_ref &ex, std::size_t begin, std::size_t end, T identity,
+                      Fold &&fold, Combine &&combine)
+{
+    return parallel_reduce_async(ex, begin, end, grain(), std::move(identity),
+                                 std::forward<Fold>(fold), std::forward<Combine>(combine));
+}
+
+#endif /* WSE_VERSION_MINOR >= 3 */
 
 } // namespace wse
 
