@@ -1538,7 +1538,7 @@ usage(FILE *to)
             "  --items N        deadline: prime-counting items (default 16)\n"
             "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
             "  --size WxH       loop: picture size in pixels (default 800x600)\n"
-            "  --iters N        loop: iterations a pixel at most (default 1000)\n"
+            "  --iters N        loop: iterations a pixel at most (default 1500)\n"
             "  --grain N        loop: rows a chunk, 0: the library chooses (default 1)\n"
             "  --loop-deadline-ms MS\n"
             "                   loop: timeout before the stop (default %d%% of the time the\n"
@@ -1609,7 +1609,7 @@ main(int argc, char **argv)
         .deadline_ms = 200,
         .loop_width = 800,
         .loop_height = 600,
-        .loop_iters = 1000,
+        .loop_iters = 1500,
         .loop_grain = 1,
         .loop_deadline_ms = -1,
         .image = NULL,
