@@ -21,6 +21,13 @@
  *           + timeout              deadline: report what finished and what was still
  *                                  pending (a timeout cancels nothing), then wait for
  *                                  the rest.
+ *   loop      wse_for + deadline   A Mandelbrot set rendered by a parallel loop of rows
+ *           + request_stop         (irregular cost), once to completion and once under
+ *                                  a deadline: wse_wait() on the loop's future with a
+ *                                  timeout, then wse_future_request_stop(): running
+ *                                  chunks see wse_stop_requested(), the others never
+ *                                  start, and the loop ends CANCELLED. --image writes
+ *                                  both pictures as a PGM.
  *
  * Each mode uses its own executor (fail-fast shuts its executors down). All times are
  * read from CLOCK_MONOTONIC and printed in milliseconds since the mode started.
@@ -33,6 +40,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,7 +85,13 @@ struct config {
     unsigned items;       /* deadline: number of prime-counting items */
     unsigned item_unit;   /* deadline: numbers per weight unit of an item */
     unsigned deadline_ms; /* deadline: the timeout of the first wait */
-    uint64_t seed;        /* seeds the data set and the race's block header */
+    unsigned loop_width;  /* loop: picture size in pixels */
+    unsigned loop_height;
+    unsigned loop_iters;   /* loop: iterations a pixel at most */
+    unsigned loop_grain;   /* loop: rows a chunk, 0: the library chooses */
+    long loop_deadline_ms; /* loop: the timeout before the stop, -1: a share of the full run */
+    const char *image;     /* loop: where to write the PGM, NULL: nowhere */
+    uint64_t seed;         /* seeds the data set and the race's block header */
 };
 
 /* ---- Time ----------------------------------------------------------------------- */
@@ -1091,6 +1105,409 @@ out:
     return status;
 }
 
+/* ---- Loop: wse_for under a deadline, then wse_future_request_stop ---------------- */
+
+/*
+ * A Mandelbrot set rendered with wse_for(), `grain` rows a chunk (grain 0: the library
+ * chooses). The cost of a row is very irregular: a pixel inside the set runs every one
+ * of `iters` iterations, one far outside it only a few, so the rows through the set's
+ * body cost hundreds of times what the top and bottom rows cost.
+ *
+ * The loop runs as a future, twice. First to completion (DONE): the reference picture,
+ * and the time it takes. Then under a deadline, by default LOOP_DEADLINE_PCT percent of
+ * that time: wse_wait() with a timeout, then wse_future_request_stop() on the loop. A
+ * chunk polls wse_stop_requested() every LOOP_POLL pixels and, once it is set, counts
+ * itself and returns ECANCELED; chunks that had not started never start, and the loop
+ * ends CANCELLED. Pixels no chunk rendered keep the gray UNFINISHED.
+ *
+ * With the default deadline, a run in which no running chunk saw the stop is run again,
+ * at most LOOP_ATTEMPTS times in all, and every run is reported: the request can fall
+ * between two chunks of every worker or before the first chunk started, and on a busy
+ * machine the loop can be done before the deadline (then the next run has half of it).
+ */
+#define LOOP_POLL 16         /* pixels between two polls of wse_stop_requested() */
+#define LOOP_DEADLINE_PCT 40 /* the default deadline: this share of the full render */
+#define LOOP_ATTEMPTS 3      /* runs under the default deadline at most */
+#define LOOP_CHECK_EVERY 8   /* one thread re-renders every 8th row of the full render */
+#define IMAGE_GAP 8          /* white columns between the two pictures of --image */
+#define UNFINISHED 128       /* the gray of a pixel no chunk rendered */
+
+enum row_state { ROW_UNTOUCHED, ROW_PARTIAL, ROW_DONE };
+
+struct mandel {
+    /* Set by main before each run. */
+    unsigned width;
+    unsigned height;
+    unsigned iters;
+    double t0;
+    /* Written by the chunks, a row only by the chunk that holds it; read by main once
+     * the loop is done. */
+    unsigned char *pixels;    /* width x height */
+    unsigned char *row_state; /* enum row_state */
+    uint64_t *row_cost;       /* iterations the row took (so far) */
+    double *row_stop_ms;      /* when a chunk saw the stop in this row; -1: none did */
+    /* Counted by the chunks. */
+    atomic_uint chunks;  /* chunks started */
+    atomic_uint stopped; /* chunks that saw wse_stop_requested() and returned ECANCELED */
+};
+
+/* Iterations of z <- z^2 + c from 0 until |z| > 2, at most `iters`. */
+static unsigned
+escape_time(double cr, double ci, unsigned iters)
+{
+    double zr = 0.0;
+    double zi = 0.0;
+    unsigned i = 0;
+
+    while (i < iters && zr * zr + zi * zi <= 4.0) {
+        double t = zr * zr - zi * zi + cr;
+        zi = 2.0 * zr * zi + ci;
+        zr = t;
+        i++;
+    }
+    return i;
+}
+
+/* Inside the set: black; outside: the brighter, the longer the point took to escape. */
+static unsigned char
+shade(unsigned it, unsigned iters)
+{
+    if (it >= iters)
+        return 0;
+    return (unsigned char)(255U * it / (it + 16U));
+}
+
+/*
+ * Render row y of the view (3 units wide, centred on -0.75 + 0i) into px and add its
+ * iterations to *cost. With poll, give up at the first poll that finds a stop
+ * requested. Returns the number of pixels rendered: m->width unless it gave up.
+ */
+static unsigned
+render_row(const struct mandel *m, size_t y, unsigned char *px, uint64_t *cost, bool poll)
+{
+    const double step = 3.0 / m->width;
+    const double ci = ((double)y + 0.5 - m->height / 2.0) * step;
+    unsigned x;
+
+    for (x = 0; x < m->width; x++) {
+        if (poll && x % LOOP_POLL == 0 && wse_stop_requested())
+            break;
+        unsigned it = escape_time(-2.25 + ((double)x + 0.5) * step, ci, m->iters);
+        *cost += it;
+        px[x] = shade(it, m->iters);
+    }
+    return x;
+}
+
+/* The loop's body: rows begin .. end-1. */
+static int
+render_rows(size_t begin, size_t end, void *ctx)
+{
+    struct mandel *m = ctx;
+
+    atomic_fetch_add_explicit(&m->chunks, 1, memory_order_relaxed);
+    for (size_t y = begin; y < end; y++) {
+        unsigned n = render_row(m, y, m->pixels + y * m->width, &m->row_cost[y], true);
+        if (n < m->width) {
+            m->row_state[y] = n > 0 ? ROW_PARTIAL : ROW_UNTOUCHED;
+            m->row_stop_ms[y] = mono_ms() - m->t0;
+            atomic_fetch_add_explicit(&m->stopped, 1, memory_order_relaxed);
+            return ECANCELED; /* after a stop request: no failure, the loop ends CANCELLED */
+        }
+        m->row_state[y] = ROW_DONE;
+    }
+    return 0;
+}
+
+static void
+mandel_reset(struct mandel *m)
+{
+    memset(m->pixels, UNFINISHED, (size_t)m->width * m->height);
+    memset(m->row_state, ROW_UNTOUCHED, m->height);
+    for (size_t y = 0; y < m->height; y++) {
+        m->row_cost[y] = 0;
+        m->row_stop_ms[y] = -1.0;
+    }
+    atomic_store(&m->chunks, 0);
+    atomic_store(&m->stopped, 0);
+}
+
+/*
+ * Write a binary PGM: the stopped run (left) and the full render (right), side by side
+ * with IMAGE_GAP white columns between them. 0 or an errno value.
+ */
+static int
+write_pgm(const char *path, const unsigned char *left, const unsigned char *right, unsigned w,
+          unsigned h)
+{
+    static const unsigned char gap[IMAGE_GAP] = {255, 255, 255, 255, 255, 255, 255, 255};
+    FILE *fp = fopen(path, "wb");
+    int rc = 0;
+
+    if (fp == NULL)
+        return errno;
+    if (fprintf(fp, "P5\n%u %u\n255\n", 2 * w + IMAGE_GAP, h) < 0)
+        rc = errno ? errno : EIO;
+    for (size_t y = 0; y < h && rc == 0; y++)
+        if (fwrite(left + y * w, 1, w, fp) != w || fwrite(gap, 1, IMAGE_GAP, fp) != IMAGE_GAP ||
+            fwrite(right + y * w, 1, w, fp) != w)
+            rc = errno ? errno : EIO;
+    if (fclose(fp) != 0 && rc == 0)
+        rc = errno ? errno : EIO;
+    return rc;
+}
+
+/*
+ * Count the rows of each state into n_rows and check them against the full render ref:
+ * a finished row equals it, a row no chunk rendered a pixel of is untouched. *last_ms:
+ * when the last chunk saw the stop (-1: none did). 0, or 1 after a failed check.
+ */
+static int
+check_rows(const struct mandel *m, const unsigned char *ref, unsigned n_rows[3], double *last_ms)
+{
+    const size_t w = m->width;
+    int status = 1;
+
+    memset(n_rows, 0, 3 * sizeof(n_rows[0]));
+    *last_ms = -1.0;
+    for (size_t y = 0; y < m->height; y++) {
+        const unsigned char *px = m->pixels + y * w;
+        n_rows[m->row_state[y]]++;
+        *last_ms = m->row_stop_ms[y] > *last_ms ? m->row_stop_ms[y] : *last_ms;
+        EXPECT(m->row_state[y] != ROW_DONE || memcmp(px, ref + y * w, w) == 0,
+               "row %zu differs from the full render's", y);
+        for (size_t x = 0; m->row_state[y] == ROW_UNTOUCHED && x < w; x++)
+            EXPECT(px[x] == UNFINISHED, "row %zu was never rendered, yet pixel %zu was written", y,
+                   x);
+    }
+    status = 0;
+out:
+    return status;
+}
+
+/* What one run under the deadline observed. */
+struct stop_result {
+    bool stopped;      /* the deadline passed and wse_future_request_stop() found it not done */
+    bool reached;      /* ... and at least one running chunk saw the stop */
+    bool done_in_time; /* the loop was done before the deadline (or the request) */
+};
+
+/*
+ * The full render: a loop future waited for without a deadline. Report, check every
+ * LOOP_CHECK_EVERY-th row against one thread, copy the picture to ref and its time to
+ * *t_full. 0, or 1 after a failed check.
+ */
+static int
+full_render(wse_executor *ex, const struct config *cfg, struct mandel *m, unsigned char *ref,
+            double *t_full)
+{
+    const size_t w = m->width;
+    unsigned char *row = malloc(w);
+    wse_future *f = NULL;
+    int status = 1;
+
+    EXPECT(row != NULL, "out of memory");
+    mandel_reset(m);
+    m->t0 = mono_ms();
+    CHECK(wse_for(ex, 0, m->height, cfg->loop_grain, render_rows, m, &f));
+    CHECK(wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    *t_full = mono_ms() - m->t0;
+    wse_state st = wse_future_state(f);
+    EXPECT(st == WSE_DONE, "the full render is %s (%s)", state_name(st),
+           strerror(wse_future_error(f)));
+    uint64_t lo = UINT64_MAX;
+    uint64_t hi = 0;
+    for (size_t y = 0; y < m->height; y++) {
+        EXPECT(m->row_state[y] == ROW_DONE, "row %zu of the full render is not finished", y);
+        lo = m->row_cost[y] < lo ? m->row_cost[y] : lo;
+        hi = m->row_cost[y] > hi ? m->row_cost[y] : hi;
+    }
+    EXPECT(atomic_load(&m->stopped) == 0, "a chunk of the full render saw a stop");
+    memcpy(ref, m->pixels, w * m->height);
+    printf("run to completion: wse_for with a future, wse_wait(WSE_FOREVER): %s at %.1f ms,\n"
+           "  %u rows in %u chunks; a row took %.1f to %.1f thousand iterations\n",
+           state_name(st), *t_full, m->height, atomic_load(&m->chunks), (double)lo / 1e3,
+           (double)hi / 1e3);
+    for (size_t y = 0; y < m->height; y += LOOP_CHECK_EVERY) {
+        uint64_t cost = 0;
+        render_row(m, y, row, &cost, false);
+        EXPECT(memcmp(row, ref + y * w, w) == 0 && cost == m->row_cost[y],
+               "row %zu differs from one thread's", y);
+    }
+    status = 0;
+out:
+    if (f != NULL) {
+        wse_future_request_stop(f); /* on an error path, end the loop soon */
+        if (wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL) != 0)
+            status = 1;
+        wse_future_release(f);
+    }
+    free(row);
+    return status;
+}
+
+/*
+ * One run of the loop under a deadline of deadline_ms: wait, stop, wait for the end,
+ * report, check. ref holds the full render. 0, or 1 after a failed check.
+ */
+static int
+stopped_run(wse_executor *ex, const struct config *cfg, struct mandel *m, const unsigned char *ref,
+            double deadline_ms, struct stop_result *r)
+{
+    wse_future *f = NULL;
+    int status = 1;
+
+    memset(r, 0, sizeof(*r));
+    mandel_reset(m);
+    m->t0 = mono_ms();
+    CHECK(wse_for(ex, 0, m->height, cfg->loop_grain, render_rows, m, &f));
+    int rc = wse_wait(&f, 1, deadline_ms / 1e3, WSE_ALL_COMPLETED, NULL, NULL);
+    double t_ret = mono_ms() - m->t0;
+    EXPECT(rc == 0 || rc == ETIMEDOUT, "wse_wait: %s", strerror(rc));
+    double t_req = mono_ms() - m->t0;
+    bool asked = rc == ETIMEDOUT && wse_future_request_stop(f);
+    CHECK(wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    double t_done = mono_ms() - m->t0;
+    wse_state st = wse_future_state(f);
+
+    if (rc == 0) {
+        printf("  wse_wait returned 0 at %.1f ms: the loop was done before the deadline (%s)\n",
+               t_ret, state_name(st));
+    } else {
+        printf("  wse_wait returned ETIMEDOUT at %.1f ms\n", t_ret);
+        printf("  wse_future_request_stop at %.1f ms; the loop was done %.2f ms later: %s\n", t_req,
+               t_done - t_req, state_name(st));
+    }
+
+    unsigned n_rows[3];
+    double last_ms;
+    if (check_rows(m, ref, n_rows, &last_ms) != 0)
+        goto out;
+    unsigned n_chunks = atomic_load(&m->chunks);
+    unsigned n_stopped = atomic_load(&m->stopped);
+    printf("  rows: %u finished, %u stopped part-way, %u never started\n", n_rows[ROW_DONE],
+           n_rows[ROW_PARTIAL], n_rows[ROW_UNTOUCHED]);
+    printf("  chunks: %u started; %u saw wse_stop_requested() while running and returned"
+           " ECANCELED",
+           n_chunks, n_stopped);
+    if (n_stopped > 0 && asked)
+        printf(",\n          the last %.2f ms after the request\n", last_ms - t_req);
+    else
+        printf("\n");
+
+    EXPECT(n_stopped <= n_chunks, "%u chunks stopped, but only %u started", n_stopped, n_chunks);
+    EXPECT(asked || n_stopped == 0, "%u chunks saw a stop nobody requested", n_stopped);
+    if (asked) {
+        /* A stop requested while the loop was not done, and no chunk failed. */
+        EXPECT(st == WSE_CANCELLED, "the stopped loop is %s (%s)", state_name(st),
+               strerror(wse_future_error(f)));
+        r->stopped = true;
+        r->reached = n_stopped > 0;
+    } else {
+        EXPECT(st == WSE_DONE, "the loop is %s without a stop (%s)", state_name(st),
+               strerror(wse_future_error(f)));
+        EXPECT(n_rows[ROW_DONE] == m->height, "the loop is DONE with %u of %u rows",
+               n_rows[ROW_DONE], m->height);
+        r->done_in_time = true;
+    }
+    status = 0;
+out:
+    if (f != NULL) {
+        wse_future_request_stop(f); /* on an error path, end the loop soon */
+        if (wse_wait(&f, 1, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL) != 0)
+            status = 1;
+        wse_future_release(f);
+    }
+    return status;
+}
+
+static int
+run_loop(const struct config *cfg)
+{
+    const size_t w = cfg->loop_width;
+    const size_t h = cfg->loop_height;
+    wse_executor *ex = NULL;
+    struct mandel m = {
+        .width = cfg->loop_width,
+        .height = cfg->loop_height,
+        .iters = cfg->loop_iters,
+        .pixels = malloc(w * h),
+        .row_state = malloc(h),
+        .row_cost = calloc(h, sizeof(uint64_t)),
+        .row_stop_ms = calloc(h, sizeof(double)),
+    };
+    unsigned char *ref = malloc(w * h);
+    int status = 1;
+
+    EXPECT(m.pixels && m.row_state && m.row_cost && m.row_stop_ms && ref, "out of memory");
+    printf("\n== Loop: wse_for under a deadline, then wse_future_request_stop ==\n");
+    printf("A %zu x %zu Mandelbrot set, at most %u iterations a pixel, ", w, h, m.iters);
+    if (cfg->loop_grain == 0)
+        printf("chunks of rows the library\nchooses (grain 0)");
+    else
+        printf("%u row%s a chunk\n(grain %u)", cfg->loop_grain, cfg->loop_grain == 1 ? "" : "s",
+               cfg->loop_grain);
+    printf("; chunks poll wse_stop_requested() every %d pixels.\n", LOOP_POLL);
+    CHECK(create_executor(&ex, cfg->workers));
+
+    double t_full;
+    if (full_render(ex, cfg, &m, ref, &t_full) != 0)
+        goto out;
+
+    /* Under a deadline: wait, then stop the loop. */
+    bool dl_auto = cfg->loop_deadline_ms < 0;
+    double deadline = dl_auto ? t_full * LOOP_DEADLINE_PCT / 100 : (double)cfg->loop_deadline_ms;
+    struct stop_result r = {0};
+    for (unsigned attempt = 1; attempt <= (dl_auto ? LOOP_ATTEMPTS : 1); attempt++) {
+        if (!dl_auto)
+            printf("under a deadline of %.1f ms (--loop-deadline-ms):\n", deadline);
+        else if (attempt == 1)
+            printf("under a deadline of %.1f ms (%d%% of that):\n", deadline, LOOP_DEADLINE_PCT);
+        else
+            printf("under a deadline of %.1f ms (run %u of at most %d):\n", deadline, attempt,
+                   LOOP_ATTEMPTS);
+        if (stopped_run(ex, cfg, &m, ref, deadline, &r) != 0)
+            goto out;
+        if (r.reached || !dl_auto)
+            break;
+        if (r.done_in_time) {
+            printf("  the loop beat the deadline: once more with half of it\n");
+            deadline /= 2;
+        } else {
+            printf("  the stop fell between chunks (no chunk was running): once more\n");
+        }
+    }
+    EXPECT(!dl_auto || r.reached, "in %d runs the stop never reached a running chunk",
+           LOOP_ATTEMPTS);
+
+    printf("verified: the full render is DONE and one thread agrees on every %dth row; the\n",
+           LOOP_CHECK_EVERY);
+    if (r.stopped)
+        printf("loop stopped at the deadline is CANCELLED, its finished rows equal the full\n"
+               "render's, and the rows no chunk reached are untouched\n");
+    else
+        printf("loop under the deadline is DONE and equals the full render\n");
+    if (cfg->image != NULL) {
+        int rc = write_pgm(cfg->image, m.pixels, ref, m.width, m.height);
+        EXPECT(rc == 0, "writing %s: %s", cfg->image, strerror(rc));
+        printf("picture: the run under the deadline (left; gray: not rendered) and the full\n"
+               "render (right), a %zu x %zu PGM: %s\n",
+               2 * w + IMAGE_GAP, h, cfg->image);
+    }
+    status = 0;
+out:
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
+    free(ref);
+    free(m.row_stop_ms);
+    free(m.row_cost);
+    free(m.row_state);
+    free(m.pixels);
+    return status;
+}
+
 /* ---- Options --------------------------------------------------------------------- */
 
 static void
@@ -1101,11 +1518,13 @@ usage(FILE *to)
             "Runs CPU-parallel batches that show wsexec's wait modes and API: a race\n"
             "(FIRST_COMPLETED, then a stop request to the losers), a fail-fast validation\n"
             "(FIRST_EXCEPTION, then stop), a dependency graph (wse_submit_after), a batch\n"
-            "consumed as it completes (as_completed) and a batch under a deadline\n"
-            "(ALL_COMPLETED with a timeout).\n"
+            "consumed as it completes (as_completed), a batch under a deadline\n"
+            "(ALL_COMPLETED with a timeout) and a parallel loop (wse_for) stopped at a\n"
+            "deadline.\n"
             "\n"
             "  --workers N      worker threads per executor (default 0: usable CPUs)\n"
-            "  --mode M         race, fail-fast, dag, progress, deadline or all (default all)\n"
+            "  --mode M         race, fail-fast, dag, progress, deadline, loop or all\n"
+            "                   (default all)\n"
             "  --solvers N      race: solvers (default 4)\n"
             "  --bits K         race: leading zero bits of the hash, 1-40 (default 23)\n"
             "  --chunks N       fail-fast: chunks (default 256)\n"
@@ -1118,13 +1537,21 @@ usage(FILE *to)
             "  --tasks N        progress: tasks (default 64)\n"
             "  --items N        deadline: prime-counting items (default 16)\n"
             "  --deadline-ms MS deadline: timeout of the first wait (default 200)\n"
+            "  --size WxH       loop: picture size in pixels (default 800x600)\n"
+            "  --iters N        loop: iterations a pixel at most (default 1500)\n"
+            "  --grain N        loop: rows a chunk, 0: the library chooses (default 1)\n"
+            "  --loop-deadline-ms MS\n"
+            "                   loop: timeout before the stop (default %d%% of the time the\n"
+            "                   full render took)\n"
+            "  --image PATH     loop: write both pictures side by side as a binary PGM\n"
+            "                   (default: none is written)\n"
             "  --seed S         seed of the generated data (default 1)\n"
             "  --quick          small sizes (for tests): bits 16, 64 chunks of 16 KiB and\n"
             "                   32 passes, 8 x 8 tiles of 64, prime ranges a tenth as\n"
-            "                   large, deadline 20 ms\n"
+            "                   large, deadline 20 ms, a 320 x 240 picture\n"
             "  -h, --help       this text\n"
             "Exit status: 0 when every mode ran and its results verified.\n",
-            MAX_TILE);
+            MAX_TILE, LOOP_DEADLINE_PCT);
 }
 
 /* Parse an unsigned decimal into [min, max]; false on anything else. */
@@ -1140,6 +1567,26 @@ parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *
     if (errno != 0 || *end != '\0' || v < min || v > max)
         return false;
     *out = v;
+    return true;
+}
+
+/* Parse "WxH" with W in [16, 16384] and H in [2, 16384]; false on anything else. */
+static bool
+parse_size(const char *s, unsigned *w, unsigned *h)
+{
+    char *end;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long vw = strtoul(s, &end, 10);
+    if (errno != 0 || *end != 'x' || vw < 16 || vw > 16384)
+        return false;
+    unsigned long vh = 0;
+    if (!parse_ulong(end + 1, 2, 16384, &vh))
+        return false;
+    *w = (unsigned)vw;
+    *h = (unsigned)vh;
     return true;
 }
 
@@ -1160,6 +1607,12 @@ main(int argc, char **argv)
         .items = 16,
         .item_unit = 20000,
         .deadline_ms = 200,
+        .loop_width = 800,
+        .loop_height = 600,
+        .loop_iters = 1500,
+        .loop_grain = 1,
+        .loop_deadline_ms = -1,
+        .image = NULL,
         .seed = 1,
     };
     bool bits_set = false;
@@ -1170,6 +1623,7 @@ main(int argc, char **argv)
     bool grid_set = false;
     bool tile_set = false;
     bool deadline_set = false;
+    bool size_set = false;
     bool quick = false;
     const char *mode = "all";
 
@@ -1188,7 +1642,8 @@ main(int argc, char **argv)
         } else if (strcmp(opt, "--mode") == 0) {
             ok = val != NULL && (strcmp(val, "all") == 0 || strcmp(val, "race") == 0 ||
                                  strcmp(val, "fail-fast") == 0 || strcmp(val, "dag") == 0 ||
-                                 strcmp(val, "progress") == 0 || strcmp(val, "deadline") == 0);
+                                 strcmp(val, "progress") == 0 || strcmp(val, "deadline") == 0 ||
+                                 strcmp(val, "loop") == 0);
             mode = val;
         } else if (strcmp(opt, "--workers") == 0) {
             ok = parse_ulong(val, 0, 1024, &v);
@@ -1238,6 +1693,21 @@ main(int argc, char **argv)
             ok = parse_ulong(val, 0, 3600000, &v);
             cfg.deadline_ms = (unsigned)v;
             deadline_set = true;
+        } else if (strcmp(opt, "--size") == 0) {
+            ok = parse_size(val, &cfg.loop_width, &cfg.loop_height);
+            size_set = true;
+        } else if (strcmp(opt, "--iters") == 0) {
+            ok = parse_ulong(val, 1, 1u << 20, &v);
+            cfg.loop_iters = (unsigned)v;
+        } else if (strcmp(opt, "--grain") == 0) {
+            ok = parse_ulong(val, 0, 16384, &v);
+            cfg.loop_grain = (unsigned)v;
+        } else if (strcmp(opt, "--loop-deadline-ms") == 0) {
+            ok = parse_ulong(val, 0, 3600000, &v);
+            cfg.loop_deadline_ms = (long)v;
+        } else if (strcmp(opt, "--image") == 0) {
+            ok = val != NULL && *val != '\0';
+            cfg.image = val;
         } else if (strcmp(opt, "--seed") == 0) {
             ok = parse_ulong(val, 0, ULONG_MAX, &v);
             cfg.seed = v;
@@ -1260,6 +1730,10 @@ main(int argc, char **argv)
         cfg.grid = grid_set ? cfg.grid : 8;
         cfg.tile = tile_set ? cfg.tile : 64;
         cfg.deadline_ms = deadline_set ? cfg.deadline_ms : 20;
+        if (!size_set) {
+            cfg.loop_width = 320;
+            cfg.loop_height = 240;
+        }
         cfg.item_unit /= 10;
     }
     if (!bad_set)
@@ -1298,6 +1772,8 @@ main(int argc, char **argv)
         failed |= run_progress(&cfg);
     if (all || strcmp(mode, "deadline") == 0)
         failed |= run_deadline(&cfg);
+    if (all || strcmp(mode, "loop") == 0)
+        failed |= run_loop(&cfg);
     printf("\nwse-demo: %s\n", failed ? "FAILED" : "all checks passed");
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
