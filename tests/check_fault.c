@@ -631,8 +631,8 @@ run_once(const struct scenario *sc, int64_t k, bool persistent)
             /* Timing decides whether a waiting worker starts a spare thread;
              * when the spare's allocation fails, the worker blocks without it
              * and nobody sees ENOMEM (the checks above: nothing was lost). */
-            ck_assert_msg(R.enomem <= 1, "%s k=%lld: %d ENOMEM reported for one failure",
-                          sc->name, (long long)k, R.enomem);
+            ck_assert_msg(R.enomem <= 1, "%s k=%lld: %d ENOMEM reported for one failure", sc->name,
+                          (long long)k, R.enomem);
     } else {
         ck_assert_int_eq(R.enomem, 0);
     }

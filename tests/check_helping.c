@@ -74,8 +74,9 @@ run_chain(unsigned workers, long depth)
 
     ck_assert_int_eq(wse_submit(ex, chain_task, (void *)(intptr_t)depth, &f), 0);
     ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
-    ck_assert_msg(wse_future_state(f) == WSE_DONE, "chain of %ld on %u worker(s): state %d, error %d",
-                  depth, workers, (int)wse_future_state(f), wse_future_error(f));
+    ck_assert_msg(wse_future_state(f) == WSE_DONE,
+                  "chain of %ld on %u worker(s): state %d, error %d", depth, workers,
+                  (int)wse_future_state(f), wse_future_error(f));
     wse_future_release(f);
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
     fprintf(stderr, "chain: %u worker(s), depth %ld: %.2f s\n", workers, depth, now_s() - t0);
