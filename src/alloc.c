@@ -208,7 +208,7 @@ wse__alloc_small_free(void *p)
 #define KEPT_MIN ((size_t)4096)
 /* A bigger block is freed, not kept (a reduction's accumulators may be MiBs). */
 #define KEPT_MAX ((size_t)64 << 10)
-#define KEPT_SLOTS 4
+#define KEPT_SLOTS 8
 
 /* atomic: kept blocks (their headers), or NULL. */
 static void *kept_slots[KEPT_SLOTS];

@@ -96,7 +96,7 @@ unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 }
 
 /* Flags that outlive completion: kept by set_low(). */
-#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE | WSE__F_BLOCK)
+#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE | WSE__F_BLOCK | WSE__F_EMBED)
 
 /* With a final state: replace the state and flags by `low` (keeping KEEP_FLAGS),
  * releasing WSE__F_LOCK. */
@@ -319,11 +319,38 @@ wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_future *pare
 void
 wse__future_discard(wse_future *f)
 {
+    wse__future_discard_embedded(f);
+    wse__alloc_small_free(f);
+}
+
+wse_future *
+wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t refs,
+                  wse_future *parent, void (*put)(void *owner), void *owner)
+{
+    wse_future *f = &e->future;
+    struct wse__running *r = wse__future_running;
+
+    memset(f, 0, sizeof(*f));
+    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_EMBED | WSE_PENDING;
+    f->u.fn = fn;
+    f->arg = arg;
+    f->parent = parent;
+    if (parent == NULL && r != NULL) {
+        f->parent = r->future;
+        r->future->children++;
+    }
+    e->put = put;
+    e->owner = owner;
+    return f;
+}
+
+void
+wse__future_discard_embedded(wse_future *f)
+{
     /* Made by this thread inside the parent, which still runs here, innermost:
      * the count is the parent's plain one. */
     if (f->parent != NULL)
         f->parent->children--;
-    wse__alloc_small_free(f);
 }
 
 /*
@@ -480,7 +507,13 @@ static void
 dealloc(wse_future *f, uint64_t word)
 {
     struct batch_block *b;
+    struct wse__embedded *e;
 
+    if (__builtin_expect((word & WSE__F_EMBED) != 0, 0)) {
+        e = (struct wse__embedded *)(void *)f;
+        e->put(e->owner);
+        return;
+    }
     if ((word & WSE__F_BLOCK) == 0) {
         wse__alloc_small_free(f);
         return;

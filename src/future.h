@@ -37,6 +37,9 @@
  *                    a second setter, or a cancel, loses.
  *   WSE__F_BLOCK     part of a batch block (wse__batch_alloc(); fixed at
  *                    creation): freeing it frees the block once all are freed.
+ *   WSE__F_EMBED     lives inside a bigger block of a layer above
+ *                    (wse__future_embed(); fixed at creation): freeing it
+ *                    tells that layer instead.
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while
  * WSE__F_LOCK is held, so a thread holding the lock sees a stable "done or not".
  */
@@ -48,6 +51,7 @@
 #define WSE__F_PROMISE 0x80u        /* a promise: no task; completed by wse_promise_set_* */
 #define WSE__F_SETTING 0x100u       /* a promise's setter has claimed it (still PENDING) */
 #define WSE__F_BLOCK 0x200u         /* lives in a batch block (fixed at creation) */
+#define WSE__F_EMBED 0x400u         /* lives in a block of a layer above (fixed at creation) */
 #define WSE__F_LOW_MASK 0xffffffffu /* state and flags */
 #define WSE__F_REF_SHIFT 32
 #define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
@@ -165,6 +169,25 @@ wse_future *wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_
 /* Free a future from wse__future_new() that was never shared, on the thread and
  * inside the task that made it. */
 void wse__future_discard(wse_future *f);
+
+/*
+ * A future inside a bigger block that a layer above allocates once for several
+ * of them (a loop's descriptor): no allocation of its own. When its last
+ * reference goes, the future layer calls put(owner) instead of freeing it; the
+ * owner frees the block once every embedded future (and whatever else holds
+ * it) has let go. Its lineage: parent, given one reference by the caller and
+ * not counted among its children (as wse__future_new_child()); or, with parent
+ * NULL, the running task's (as wse__future_new(), undone by
+ * wse__future_discard_embedded() if it is never shared).
+ */
+struct wse__embedded {
+    struct wse_future future; /* first: the future is the struct's address */
+    void (*put)(void *owner);
+    void *owner;
+};
+wse_future *wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t refs,
+                              wse_future *parent, void (*put)(void *owner), void *owner);
+void wse__future_discard_embedded(wse_future *f);
 
 /*
  * Big batches. Their futures live in blocks of up to WSE__BATCH_BLOCK_SLOTS

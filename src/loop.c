@@ -8,7 +8,8 @@
  * (on the calling worker's deque, or the injection queue), each of which
  * claims and runs units until none is left; and, with out == NULL, the calling
  * thread, which claims from the moment the runners are queued and so costs no
- * wake-up. No chunk allocates: everything is allocated at the start.
+ * wake-up. No chunk allocates: the descriptor, with the futures inside it, is
+ * one block allocated at the start (and kept for the next loop).
  *
  * Stop lineage. Each runner (and the caller's stand-in, a future it starts in
  * place) is a future whose parent is L, and runs its chunks as the running
@@ -75,8 +76,9 @@ struct loop;
 struct part {
     struct wse__node node; /* on the runner's future: learns that it completed */
     struct loop *lp;
-    wse_future *runner; /* with out == NULL: the caller's reference to the runner */
-    unsigned idx;       /* the scratch accumulator it uses */
+    wse_future *runner;      /* with out == NULL: the caller's reference to the runner */
+    unsigned idx;            /* the scratch accumulator it uses */
+    struct wse__embedded rf; /* a runner's future (parts[0]'s with out == NULL: unused) */
 };
 
 struct loop {
@@ -85,9 +87,13 @@ struct loop {
     uint32_t error;                   /* atomic: the loop's error (first failure) */
     uint32_t outstanding;             /* atomic: participants that may still claim */
     uint32_t refs;                    /* atomic: participants not yet finished with it */
+    uint32_t holds;                   /* atomic: the participants (as one) and each
+                                         embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
-    wse_future *future; /* L; the descriptor holds one reference */
-    uint64_t total;     /* units */
+    wse_future *future;            /* L; the participants hold one reference */
+    struct wse__embedded lf;       /* L's memory */
+    struct wse__embedded stand_in; /* the caller's stand-in's (out == NULL) */
+    uint64_t total;                /* units */
     size_t begin;
     size_t n;     /* end - begin */
     size_t grain; /* wse_for: the most indices per chunk; 0: the claim */
@@ -109,17 +115,27 @@ struct loop {
     struct part parts[];
 };
 
+/* Let go of the descriptor's memory: the participants (as one) or an embedded
+ * future (wse__future_embed()'s put); the last one frees it. */
+static void
+loop_unhold(void *owner)
+{
+    struct loop *lp = owner;
+
+    /* acq_rel: the last one frees after every other holder's uses. */
+    if (wse__atomic_faa_u32_acq_rel(&lp->holds, (uint32_t)-1) == 1)
+        wse__alloc_kept_free(lp);
+}
+
 static void
 loop_put(struct loop *lp)
 {
-    wse_future *f;
-
-    /* acq_rel: the last one out frees after every other participant's uses. */
+    /* acq_rel: the last participant out lets go of L (whose memory, like the
+     * runners', is in the descriptor: it goes when they all are freed). */
     if (wse__atomic_faa_u32_acq_rel(&lp->refs, (uint32_t)-1) != 1)
         return;
-    f = lp->future;
-    wse__alloc_kept_free(lp);
-    wse_future_release(f);
+    wse_future_release(lp->future);
+    loop_unhold(lp);
 }
 
 static bool
@@ -450,17 +466,6 @@ empty_loop(wse_future **out)
     return 0;
 }
 
-static void
-free_runners(wse_future *first)
-{
-    wse_future *next;
-
-    for (; first != NULL; first = next) {
-        next = first->next;
-        wse__alloc_small_free(first);
-    }
-}
-
 /*
  * Build, queue and (out == NULL) join a loop of `total` units that at most
  * max_parts participants can share. setup() fills the kind-specific fields of
@@ -483,6 +488,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     wse_future *first = NULL;
     wse_future *last = NULL;
     wse_future *r;
+    size_t bytes;
     int rc;
 
     /* A plain caller is one more participant, except where the workers
@@ -491,29 +497,26 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         cap++;
     n_parts = max_parts < cap ? (unsigned)max_parts : cap;
     n_runners = caller ? n_parts - 1 : n_parts;
-    lp = wse__alloc_kept(sizeof(*lp) + n_parts * sizeof(struct part) + extra);
+    /* One block for it all, futures included: a loop allocates once (and
+     * mostly not at all: the block is kept for the next loop). */
+    bytes = sizeof(*lp) + n_parts * sizeof(struct part) + extra;
+    lp = wse__alloc_kept(bytes);
     if (lp == NULL)
         return ENOMEM;
-    memset(lp, 0, sizeof(*lp) + n_parts * sizeof(struct part) + extra);
+    memset(lp, 0, bytes);
     lp->total = total;
     lp->n_parts = n_parts;
     lp->outstanding = n_parts;
     lp->refs = n_parts;
+    /* The participants, L, and each participant's future. */
+    lp->holds = 2 + n_parts;
     setup(lp, setup_arg);
-    /* L: the caller's or user's reference, the descriptor's, and one per
+    /* L: the caller's or user's reference, the participants', and one per
      * participant's future (their lineage). */
-    f = wse__future_new(NULL, NULL, 2 + n_parts);
-    if (f == NULL) {
-        rc = ENOMEM;
-        goto out_free_lp;
-    }
+    f = wse__future_embed(&lp->lf, NULL, NULL, 2 + n_parts, NULL, loop_unhold, lp);
     lp->future = f;
     if (caller) {
-        stand_in = wse__future_new_child(NULL, NULL, 1, f);
-        if (stand_in == NULL) {
-            rc = ENOMEM;
-            goto out_free_f;
-        }
+        stand_in = wse__future_embed(&lp->stand_in, NULL, NULL, 1, f, loop_unhold, lp);
         lp->parts[0].lp = lp;
     }
     for (i = caller ? 1 : 0; i < n_parts; i++) {
@@ -522,11 +525,8 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         lp->parts[i].node.fn = runner_done;
         lp->parts[i].node.deferred = 1;
         /* The queue's reference, and with out == NULL the caller's. */
-        r = wse__future_new_child(runner_main, &lp->parts[i], caller ? 2 : 1, f);
-        if (r == NULL) {
-            rc = ENOMEM;
-            goto out_free_runners;
-        }
+        r = wse__future_embed(&lp->parts[i].rf, runner_main, &lp->parts[i], caller ? 2 : 1, f,
+                              loop_unhold, lp);
         lp->parts[i].runner = caller ? r : NULL;
         (void)wse__future_link(r, &lp->parts[i].node);
         r->next = NULL;
@@ -538,23 +538,17 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     }
     if (n_runners > 0) {
         rc = wse__executor_queue(ex, first, last, n_runners);
-        if (rc != 0)
-            goto out_free_runners;
+        if (rc != 0) {
+            /* Nothing was shared: the futures go with the block. */
+            wse__future_discard_embedded(f);
+            wse__alloc_kept_free(lp);
+            return rc;
+        }
     }
     if (caller)
         return caller_runs(ex, lp, stand_in);
     *out = f;
     return 0;
-
-out_free_runners:
-    free_runners(first);
-    if (stand_in != NULL)
-        wse__alloc_small_free(stand_in);
-out_free_f:
-    wse__future_discard(f);
-out_free_lp:
-    wse__alloc_kept_free(lp);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------- */
