@@ -35,8 +35,8 @@
  *
  * Also: wse::promise, executor_ref::submit_after, future_base::request_stop with
  * wse::stop_requested(), wse::as_completed, wse::worker_index and worker hooks in
- * wse::options (the API 0.2 parts, compiled when wsexec.h is 0.2 or later);
- * wse::parallel_for and wse::parallel_reduce, blocking or as futures (API 0.3).
+ * wse::options; wse::parallel_for and wse::parallel_reduce, blocking or as futures.
+ * The header wraps the wsexec.h of its own release (a static_assert checks it).
  * Thread safety as std::future: one future object is used by one thread at a time;
  * distinct futures (shared_future copies included) may be used concurrently.
  */
@@ -44,6 +44,10 @@
 #define WSEXEC_HPP
 
 #include <wsexec.h>
+
+/* This header wraps the wsexec.h installed beside it, and only that one. */
+static_assert(WSE_VERSION_MAJOR == 0 && WSE_VERSION_MINOR == 3,
+              "wsexec.hpp was written for wsexec.h 0.3: use the two headers of one release");
 
 #include <atomic>
 #include <cerrno>
@@ -532,7 +536,6 @@ class future_base
         return wse_future_cancel(f_);
     }
 
-#if WSE_VERSION_MINOR >= 2
     /* Cooperative stop (wse_future_request_stop()): cancels a pending task; a running
      * one (and the tasks it submitted) sees wse::stop_requested(). True if it was not
      * done yet. */
@@ -541,7 +544,6 @@ class future_base
     {
         return wse_future_request_stop(f_);
     }
-#endif
 
     /* Wait until done. On a worker the caller runs other tasks meanwhile. Throws
      * std::system_error on EDEADLK (the calling task's own future). */
@@ -836,7 +838,6 @@ class executor_ref
             "wse_submit", std::forward<F>(fn), std::forward<A>(args)...);
     }
 
-#if WSE_VERSION_MINOR >= 2
     /*
      * Submit fn(args...) to run once every future in deps is done (DONE, FAILED or
      * CANCELLED; fn may inspect them). deps: a range of futures (or of pointers to
@@ -855,7 +856,6 @@ class executor_ref
             },
             "wse_submit_after", std::forward<F>(fn), std::forward<A>(args)...);
     }
-#endif
 
     /* wse_shutdown(): stop accepting work; cancel_pending cancels what has not started;
      * wait returns once every started task has finished. Throws on EDEADLK (wait from
@@ -898,7 +898,6 @@ current_executor() noexcept
     return executor_ref(wse_current());
 }
 
-#if WSE_VERSION_MINOR >= 2
 /* The calling worker's index in its executor, -1 on any other thread. */
 inline int
 worker_index() noexcept
@@ -921,7 +920,6 @@ throw_if_stop_requested()
     if (wse_stop_requested())
         throw cancelled_error();
 }
-#endif
 
 /* Executor options; as wse_options, with defaults for zero. */
 struct options {
@@ -929,16 +927,12 @@ struct options {
     unsigned deque_capacity = 0; /* initial deque slots; 0: 256 */
     unsigned spin_rounds = 0;    /* idle search rounds before the timed spin; 0: 64 */
     std::string thread_name;     /* worker thread name prefix; empty: "wse" */
-#if WSE_VERSION_MINOR >= 2
-    unsigned spin_us = 0;     /* timed idle spin, us (adaptive); 0: 100 */
-    bool caller_runs = false; /* a plain waiter runs the queued tasks it waits on */
-#endif
-#if WSE_VERSION_MINOR >= 2
+    unsigned spin_us = 0;        /* timed idle spin, us (adaptive); 0: 100 */
+    bool caller_runs = false;    /* a plain waiter runs the queued tasks it waits on */
     /* Run on worker `index` before its first task / after its last one (see
      * wse_options). They must not throw (std::terminate is called). */
     std::function<void(unsigned index)> on_worker_start;
     std::function<void(unsigned index)> on_worker_stop;
-#endif
 };
 
 /*
@@ -965,7 +959,6 @@ class executor : public executor_ref
         c.deque_capacity = o.deque_capacity;
         c.spin_rounds = o.spin_rounds;
         c.thread_name = o.thread_name.empty() ? nullptr : o.thread_name.c_str();
-#if WSE_VERSION_MINOR >= 2
         c.spin_us = o.spin_us;
         c.caller_runs = o.caller_runs;
         if (o.on_worker_start || o.on_worker_stop) {
@@ -974,16 +967,11 @@ class executor : public executor_ref
             c.on_worker_stop = o.on_worker_stop ? &hooks::stop : nullptr;
             c.hook_ctx = hooks_.get();
         }
-#endif
         detail::check(wse_executor_create(&ex_, &c), "wse_executor_create");
     }
 
     executor(executor &&o) noexcept
-        : executor_ref(std::exchange(o.ex_, nullptr))
-#if WSE_VERSION_MINOR >= 2
-          ,
-          hooks_(std::move(o.hooks_))
-#endif
+        : executor_ref(std::exchange(o.ex_, nullptr)), hooks_(std::move(o.hooks_))
     {
     }
     executor &
@@ -992,9 +980,7 @@ class executor : public executor_ref
         if (this != &o) {
             destroy();
             ex_ = std::exchange(o.ex_, nullptr);
-#if WSE_VERSION_MINOR >= 2
             hooks_ = std::move(o.hooks_);
-#endif
         }
         return *this;
     }
@@ -1019,17 +1005,12 @@ class executor : public executor_ref
     {
         if (ex_ != nullptr && wse_executor_destroy(ex_) == EDEADLK) {
             (void)wse_shutdown(ex_, false, false);
-#if WSE_VERSION_MINOR >= 2
             (void)hooks_.release(); /* the workers still use them */
-#endif
         }
         ex_ = nullptr;
-#if WSE_VERSION_MINOR >= 2
         hooks_.reset();
-#endif
     }
 
-#if WSE_VERSION_MINOR >= 2
     struct hooks {
         std::function<void(unsigned)> on_start;
         std::function<void(unsigned)> on_stop;
@@ -1045,7 +1026,6 @@ class executor : public executor_ref
         }
     };
     std::unique_ptr<hooks> hooks_;
-#endif
 };
 
 /* wait()'s answer: positions in the input, each part in input order. Python's
@@ -1148,8 +1128,6 @@ wait_any(const F &...futures)
             return i;
     return 0; /* not reached: the wait returned 0 */
 }
-
-#if WSE_VERSION_MINOR >= 2
 
 /*
  * A promise (as std::promise): a future that the program completes, from any thread
@@ -1436,10 +1414,6 @@ as_completed(Range &futures, const std::chrono::duration<Rep, Period> &timeout)
 {
     return as_completed_range<Range>(futures, detail::seconds(timeout));
 }
-
-#endif /* WSE_VERSION_MINOR >= 2 */
-
-#if WSE_VERSION_MINOR >= 3
 
 /*
  * Parallel loops (API 0.3): wse_for() and wse_reduce() with C++ bodies.
@@ -1909,8 +1883,6 @@ parallel_reduce_async(const executor_ref &ex, std::size_t begin, std::size_t end
     return parallel_reduce_async(ex, begin, end, grain(), std::move(identity),
                                  std::forward<Fold>(fold), std::forward<Combine>(combine));
 }
-
-#endif /* WSE_VERSION_MINOR >= 3 */
 
 } // namespace wse
 
