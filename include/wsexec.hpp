@@ -14,11 +14,20 @@
  * so nesting never deadlocks, even with one worker.
  *
  * Errors: a failed wsexec call throws std::system_error with its errno value
- * (std::generic_category()). A task's exception is caught on the worker (it never
- * unwinds through the library's C frames) and rethrown by get(); the C future then
- * ends FAILED with wse::exception_code. A cancelled task's get() throws
- * wse::cancelled_error. (One exception to FAILED: a parallel_reduce_async whose
- * combine alone threw may end DONE in C; its get() rethrows all the same.)
+ * (std::generic_category()). A cancelled task's get() throws wse::cancelled_error.
+ *
+ * Exceptions belong to this header: no exception of code it wraps ever unwinds
+ * through the library's C frames. Every callable it hands to the library (a task, a
+ * loop body, fold or combine) runs in a trampoline that catches everything, keeps
+ * the exception for get() (or the blocking loop) to rethrow, and returns a C code:
+ * the C future ends FAILED with wse::exception_code (CANCELLED for a
+ * cancelled_error after a stop request; a parallel_reduce_async whose combine alone
+ * threw may end DONE in C, and its get() rethrows all the same). The C callbacks
+ * that cannot return a code, the worker hooks of wse::options and the one that frees
+ * a block, are noexcept: an exception there calls std::terminate(). (The library is
+ * built with -fexceptions for C++ code that calls the C API directly with a task
+ * function that throws, see wse_wait() in wsexec.h; this header does not rely on
+ * it.)
  *
  * Ownership: each submit allocates one block holding the callable, its arguments and
  * the result slot (from a per-thread cache). The futures handed out own it
