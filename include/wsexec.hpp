@@ -427,13 +427,24 @@ template <class C, class R>
 inline constexpr bool slot_task_v =
     fits_slot_v<C> &&std::is_nothrow_invocable_v<C> &&slot_result_v<R>;
 
+/* The trivially copyable T whose bytes start at p (a C value slot, an accumulator). */
 template <class T>
 T
-from_slot(void *v) noexcept
+load_bytes(const void *p) noexcept
 {
     alignas(T) unsigned char buf[sizeof(T)];
-    std::memcpy(buf, &v, sizeof(T));
+    std::memcpy(buf, p, sizeof(T));
     return *std::launder(reinterpret_cast<T *>(buf));
+}
+
+/* The result that a task without a block (or an adopted C future) left in the C
+ * future's value slot. */
+template <class T>
+T
+from_slot(const wse_future *f) noexcept
+{
+    void *v = wse_future_value(f);
+    return load_bytes<T>(&v);
 }
 
 template <class C, class R>
@@ -702,13 +713,11 @@ template <class T> class future : public future_base
         wse_state s = wait_final();
         retrieved_ = true;
         check_final(s);
-        if constexpr (std::is_void_v<T>) {
-            return;
-        } else if constexpr (detail::slot_result_v<T>) {
-            if (box_ == nullptr)
-                return detail::from_slot<T>(wse_future_value(f_));
-            return std::move(static_cast<detail::result_box<T> *>(box_)->value);
-        } else {
+        if constexpr (!std::is_void_v<T>) {
+            if constexpr (detail::slot_result_v<T>) {
+                if (box_ == nullptr)
+                    return detail::from_slot<T>(f_);
+            }
             return std::move(static_cast<detail::result_box<T> *>(box_)->value);
         }
     }
@@ -781,7 +790,7 @@ template <class T> class shared_future : public future_base
             return;
         } else if constexpr (detail::slot_result_v<T>) {
             if (box_ == nullptr)
-                return detail::from_slot<T>(wse_future_value(f_));
+                return detail::from_slot<T>(f_);
             return static_cast<T>(static_cast<detail::result_box<T> *>(box_)->value);
         } else {
             return static_cast<const T &>(static_cast<detail::result_box<T> *>(box_)->value);
@@ -1581,15 +1590,6 @@ check_reduce_body() noexcept
                   "or T(T acc, std::size_t i)");
     static_assert(std::is_invocable_r_v<T, Combine &, T, T>,
                   "wse::parallel_reduce: combine is T(T left, T right)");
-}
-
-template <class T>
-T
-load_bytes(const void *p) noexcept
-{
-    alignas(T) unsigned char buf[sizeof(T)];
-    std::memcpy(buf, p, sizeof(T));
-    return *std::launder(reinterpret_cast<T *>(buf));
 }
 
 /*
