@@ -56,7 +56,8 @@ struct wse_as_completed {
     size_t *slots; /* n; atomic each: EMPTY or an entry index */
     struct wse__deadline deadline;
     bool tasks;                 /* some future is a task, not a promise (fixed) */
-    pthread_mutex_t mutex;      /* guards waiting */
+    pthread_mutex_t mutex;      /* guards waiting; order: under a future's bit lock,
+                                   before a latch's mutex or park.mutex */
     struct wse__latch *waiting; /* the blocked next()'s latch, or NULL */
     struct ac_node nodes[];
 };

@@ -22,8 +22,13 @@
 /*
  * The word of a future: the reference count in the high 32 bits, and in the low
  * bits the wse_state plus flags.
- *   WSE__F_LOCK      a bit lock guarding the node list (f->nodes). Held for a few
- *                    stores at a time; never held while user code runs.
+ *   WSE__F_LOCK      a bit lock guarding the node list (f->nodes). Never held
+ *                    while user code runs. Its holder runs the immediate nodes,
+ *                    which may take an as_completed mutex, a latch's mutex or
+ *                    park.mutex (a waiting worker is woken through the park),
+ *                    so it can wait behind a parking worker's scan of the
+ *                    queues. order: taken under no mutex; those three under it
+ *                    (design.md, "Lock order").
  *   WSE__F_WAITERS   the node list is not empty; a completing thread takes the
  *                    slow path only when it is set, so completing a future nobody
  *                    watches is one CAS, no lock, no system call.

@@ -31,7 +31,7 @@ struct wse__inject {
     int64_t front_head WSE__CACHE_ALIGNED; /* atomic: the next position to take; takers CAS it */
     int64_t front_tail WSE__CACHE_ALIGNED; /* atomic: the next position to fill; under mutex */
     struct wse__inject_cell cells[WSE__INJECT_FRONT];
-    pthread_mutex_t mutex;
+    pthread_mutex_t mutex;             /* order: a leaf: nothing is taken under it */
     wse_future *head;                  /* the list: FIFO through next; under mutex */
     wse_future *tail;                  /* under mutex */
     uint32_t closed;                   /* shut down: no more pushes; under mutex */

@@ -32,7 +32,7 @@ struct wse__latch {
     wse_return_when mode;    /* how a completion counts */
     wse__latch_wake_fn wake; /* NULL: a plain thread (mutex + cond) */
     void *wake_ctx;          /* for wake */
-    pthread_mutex_t mutex;   /* plain thread: the sleep/wake handshake */
+    pthread_mutex_t mutex;   /* plain thread: the sleep/wake handshake; order: a leaf */
     pthread_cond_t cond;     /* plain thread: CLOCK_MONOTONIC */
     bool sleeping;           /* plain thread: blocked in cond; under mutex */
     bool kicked;             /* plain thread: signalled, counted in

@@ -60,6 +60,7 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "callers.h"
 #include "executor.h"
 #include "future.h"
 
@@ -406,7 +407,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
 {
     struct wse__running running;
     wse_future *f = lp->future;
-    struct wse__pool *outer = wse__worker_caller_pool;
+    struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
     unsigned i;
     int rc;
@@ -416,10 +417,10 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
     /* A plain thread's chunks see the loop's executor as wse_current(), as on
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
-        wse__worker_caller_pool = wse__executor_pool(ex);
+        wse__caller_pool = wse__executor_pool(ex);
     participate(&lp->parts[0]);
     if (plain)
-        wse__worker_caller_pool = outer;
+        wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
      * nothing. Cancel it in its queue, so that it frees its share of the
      * descriptor now and costs its taker no start (a caller that loops again

@@ -28,6 +28,8 @@ struct wse__parker {
 };
 
 struct wse__park {
+    /* order: a leaf; taken under spares.mutex, callers_mutex, an as_completed
+     * mutex and a future's bit lock (design.md, "Lock order"). */
     pthread_mutex_t mutex;
     unsigned n;                  /* worker slots (workers and spares) */
     struct wse__parker *parkers; /* n */
@@ -67,12 +69,9 @@ void wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq);
 void wse__park_join(struct wse__park *p);
 void wse__park_leave(struct wse__park *p);
 
-/* Park worker `self` until woken, latch (may be NULL) trips, the deadline (may be
- * NULL) passes, or the executor terminates. latch NULL: an idle worker at top
- * level, which counts towards termination. */
-enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
-                                      const struct wse__latch *latch,
-                                      const struct wse__deadline *deadline);
+/* Park worker `self`, idle at top level (it counts towards termination), until
+ * woken or the executor terminates. */
+enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self);
 /* A worker waiting inside a task that may not help: block until latch trips,
  * *abandon (atomic) is set, or the deadline (may be NULL) passes. Not on the
  * sleeper stack: submissions do not wake it; wse__park_wake_one() does (call

@@ -32,6 +32,7 @@
 #include "future.h"
 #include "latch.h"
 #include "park.h"
+#include "help.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -188,181 +189,6 @@ running_here(const wse_future *f)
     return false;
 }
 
-/* Is one of the n futures done? */
-static bool
-any_done(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (wse__future_state_done(wse__future_state_acquire(futures[i])))
-            return true;
-    }
-    return false;
-}
-
-/* How long a plain waiter with caller_runs keeps looking for an entry that is
- * still PENDING but not found in any queue (ns). */
-#define CALLER_RETRY_NS 20000
-
-/* Could wse__worker_caller_claim() find one of these later? Some entry is a
- * task nobody has started yet (a promise too, which it never finds: the retry
- * is bounded in time). */
-static bool
-caller_may_find(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (wse__future_state_acquire(futures[i]) == WSE_PENDING)
-            return true;
-    }
-    return false;
-}
-
-/* Is f one of the n entries? */
-static bool
-awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (nodes[i].future == f)
-            return true;
-    }
-    return false;
-}
-
-/* Queue entries a waiting worker looks at per attempt to find what it waits on
- * outside its own deque. */
-#define TAKE_BUDGET 4096
-
-/* How far up the lineage leapfrog_ok() looks, and how many tasks a waiting
- * worker keeps on its own deque (stolen ones it could not run) before it stops
- * stealing more. */
-#define LEAPFROG_DEPTH 64
-#define LEAPFROG_HOARD 4
-
-/*
- * May a worker waiting on nodes run f, a task it took from a queue, on top of
- * its frame? Yes if f is one of them, or if f's parent waits (no deadline, all
- * of them) on every child it has, f included, and that parent may run here by
- * the same rule: then this wait waits, through a chain of waits that can only
- * end once f is done, on f, and a task this wait waits on cannot need it to
- * return first unless the waits form a cycle (docs/design.md, "Safe helping").
- * Each parent is alive: its child, which we hold, keeps it.
- */
-static bool
-leapfrog_ok(const struct wait_node *nodes, size_t n, const wse_future *f)
-{
-    unsigned depth;
-
-    for (depth = 0; depth < LEAPFROG_DEPTH; depth++) {
-        if (awaited(nodes, n, f))
-            return true;
-        f = f->parent;
-        if (f == NULL || !wse__future_waits_children(f))
-            return false;
-    }
-    return false;
-}
-
-/* Find and run one task that leapfrog_ok() allows: the newest of our own deque
- * (a task stolen earlier and given back), else one stolen from another deque.
- * False if none ran. */
-static bool
-leapfrog(struct wse__worker *w, const struct wait_node *nodes, size_t n)
-{
-    wse_future *f;
-
-    f = wse__deque_pop(&w->deque);
-    if (f != NULL) {
-        if (leapfrog_ok(nodes, n, f)) {
-            wse__worker_run_task(w, f);
-            return true;
-        }
-        /* The owner's push cannot fail: the slot was just freed. */
-        (void)wse__deque_push(&w->deque, f);
-        if (wse__deque_size_hint(&w->deque) >= LEAPFROG_HOARD)
-            return false;
-    }
-    f = wse__worker_steal(w);
-    if (f == NULL)
-        return false;
-    if (!leapfrog_ok(nodes, n, f)) {
-        wse__worker_give_back(w, f);
-        return false;
-    }
-    wse__worker_run_task(w, f);
-    return true;
-}
-
-/*
- * A worker: until the latch trips or the deadline passes, run the tasks it
- * waits on that are still queued in its pool, or tasks those wait on through
- * their parents' waits (leapfrog_ok()), while the stack has room; spin when
- * there are none, then block (a spare runs the rest meanwhile). Never another
- * task: a task run on top of this frame must not need this frame to return
- * first, and only a task this wait waits on is sure not to (see
- * docs/design.md, "Safe helping"). The deadline is checked between tasks.
- */
-static int
-wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *nodes, size_t n,
-             const struct wse__deadline *deadline)
-{
-    size_t cursor = 0;
-    size_t k;
-    int64_t budget;
-    enum wse__take took;
-    wse_future *f;
-    bool stack_ok;
-    bool spinning = false;
-    struct timespec spin_start = {0, 0};
-    struct timespec now;
-    unsigned i;
-
-    while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
-        took = WSE__TAKE_NONE;
-        f = NULL;
-        stack_ok = wse__worker_stack_ok(w);
-        if (!stack_ok) {
-            if (wse__worker_block(w, l, deadline, n > 0, true) != 0)
-                return EAGAIN;
-            continue;
-        }
-        budget = TAKE_BUDGET;
-        for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
-            f = nodes[cursor].future;
-            cursor = cursor + 1 < n ? cursor + 1 : 0;
-            took = wse__worker_take(w, f, &budget);
-        }
-        if (took == WSE__TAKE_POPPED) {
-            wse__worker_run_task(w, f);
-        } else if (took == WSE__TAKE_CLAIMED) {
-            wse__worker_run_claimed(w, f);
-        } else if (n == 0 || !leapfrog(w, nodes, n)) {
-            /* Nothing to run: spin a while (looking again every few hundred
-             * nanoseconds: a thief's own children appear on its deque), then
-             * block. */
-            now = wse__clock_now();
-            if (!spinning) {
-                spinning = true;
-                spin_start = now;
-            } else if (wse__clock_elapsed_ns(&spin_start, &now) >= WSE__BLOCK_SPIN_NS) {
-                spinning = false;
-                if (wse__worker_block(w, l, deadline, false, false) != 0)
-                    return EAGAIN;
-                continue;
-            }
-            for (i = 0; i < 32 && !wse__latch_tripped(l); i++)
-                wse__atomic_pause();
-            continue;
-        }
-        spinning = false;
-    }
-    return 0;
-}
-
 int
 wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count)
 {
@@ -379,7 +205,7 @@ wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline
     if (wse__latch_tripped(l))
         return;
     if (l->wake != NULL)
-        (void)wait_helping(l->wake_ctx, l, NULL, 0, deadline);
+        (void)wse__help_wait(l->wake_ctx, l, NULL, 0, deadline);
     else
         wse__latch_sleep(l, deadline, tasks);
 }
@@ -434,7 +260,7 @@ block_guard_unwind(struct block_guard *g)
 /*
  * Register on every future, wait, then let go of the nodes. Returns 0, the
  * error of initialising the latch (nothing registered then), or EAGAIN: a worker
- * gave up (wse__worker_block(); the nodes are let go as usual).
+ * gave up (wse__spares_block(); the nodes are let go as usual).
  *
  * Letting go. With a latch on the stack (n <= STACK_NODES, or a worker, whose
  * latch points at the worker and must not outlive the wait), every node still
@@ -448,8 +274,8 @@ block_guard_unwind(struct block_guard *g)
  * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
  */
 static int
-block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse__deadline *deadline,
-      struct wait_block *wb)
+block(wse_future *const futures[], struct wait_node *nodes, size_t n, wse_return_when mode,
+      const struct wse__deadline *deadline, struct wait_block *wb)
 {
     struct wse__worker *w = wse__worker_tls;
     struct wse__latch stack_latch;
@@ -509,7 +335,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
 
     if (!wse__latch_tripped(latch)) {
         if (w != NULL)
-            rc = wait_helping(w, latch, nodes, n, deadline);
+            rc = wse__help_wait(w, latch, futures, n, deadline);
         else
             wse__latch_sleep(latch, deadline, tasks);
     }
@@ -575,142 +401,6 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
     return true;
 }
 
-/*
- * The descendant mark (future.h): a task waiting, with no deadline and for all
- * of them, on every child it has lets waiting workers that wait on it run those
- * children (leapfrog_ok()). Only such a wait qualifies: its edges last until
- * each child is done, so the chain a leapfrogging worker relies on cannot
- * vanish under it. Set for the wait, restored on any exit from wait_impl() (a
- * C++ exception unwinding through it included).
- */
-struct children_mark {
-    wse_future *task; /* marked, or NULL */
-    void *old;
-};
-
-static void
-children_mark_set(struct children_mark *m, wse_future *const futures[], size_t n,
-                  wse_return_when mode, const struct wse__deadline *deadline)
-{
-    const struct wse__running *r = wse__future_running;
-    wse_future *task;
-    uint32_t mine = 0;
-    size_t i;
-    size_t j;
-
-    /* Outside any task (a hook, say) there is nothing to mark. */
-    if (r == NULL || mode != WSE_ALL_COMPLETED || !deadline->forever || n > STACK_NODES)
-        return;
-    task = r->future;
-    for (i = 0; i < n; i++) {
-        if (futures[i]->parent != task)
-            continue;
-        for (j = 0; j < i; j++) {
-            if (futures[j] == futures[i])
-                return; /* counted twice would hide a child left out */
-        }
-        mine++;
-    }
-    /* children: every child still pointing at the task, plain: this thread
-     * runs it (future.c). */
-    if (mine != task->children)
-        return;
-    m->task = task;
-    m->old = wse__future_mark_waits_children(task);
-}
-
-static void
-children_mark_restore(struct children_mark *m)
-{
-    if (m->task != NULL)
-        wse__future_unmark_waits_children(m->task, m->old);
-}
-
-/* Before registering: may this wait still run one of its entries? Not once a
- * FIRST_* condition may hold (the code below decides then), nor past the
- * deadline (a poll runs nothing). */
-static bool
-may_run_more(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
-             wse_return_when mode)
-{
-    return (mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
-           (deadline->forever || !wse__clock_deadline_passed(deadline));
-}
-
-/*
- * A worker waiting on a few futures, usually the children it has just pushed:
- * while the newest task of its own deque is one of them, run it, before paying
- * for registration. The deadline is checked between tasks. True if a wait for
- * all of them is over (out and *n_done_out set, as by all_done()): it then
- * needs no node at all; the other modes stop once one future is done.
- */
-static bool
-worker_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,
-                 const struct wse__deadline *deadline, wse_return_when mode, wse_future *out[],
-                 size_t *n_done_out)
-{
-    wse_future *f;
-    size_t i;
-
-    while (may_run_more(futures, n, deadline, mode) && wse__worker_stack_ok(w) &&
-           (f = wse__deque_pop(&w->deque)) != NULL) {
-        for (i = 0; i < n && futures[i] != f; i++)
-            ;
-        if (i == n) {
-            /* Not ours to run: back where it was (the owner's push cannot
-             * fail, the slot was just freed). */
-            (void)wse__deque_push(&w->deque, f);
-            return false;
-        }
-        wse__worker_run_task(w, f);
-        if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
-            return true;
-    }
-    return false;
-}
-
-/*
- * A plain thread, outside any task: with caller_runs, run the entries still
- * queued in their executor here (the same rule as a worker's: only what it
- * waits on), until none is left or the condition may hold; then the caller
- * waits as usual. An entry nobody has started may be in no queue for a moment
- * (taken by a worker that has not started it yet, or moving from the injection
- * queue's list to its front): look again for up to CALLER_RETRY_NS. True as
- * worker_fast_path().
- */
-static bool
-caller_runs_queued(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
-                   wse_return_when mode, wse_future *out[], size_t *n_done_out)
-{
-    struct wse__pool *pool;
-    wse_future *f;
-    bool retrying = false;
-    struct timespec since = {0, 0};
-    struct timespec now;
-
-    while (may_run_more(futures, n, deadline, mode)) {
-        f = wse__worker_caller_claim(futures, n, &pool);
-        if (f != NULL) {
-            wse__worker_caller_run(pool, f);
-            if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
-                return true;
-            retrying = false;
-            continue;
-        }
-        if (!caller_may_find(futures, n))
-            break;
-        now = wse__clock_now();
-        if (!retrying) {
-            retrying = true;
-            since = now;
-        } else if (wse__clock_elapsed_ns(&since, &now) >= CALLER_RETRY_NS) {
-            break;
-        }
-        wse__atomic_pause();
-    }
-    return false;
-}
-
 /* Drop the waiter's reference to its wait block on any exit from wait_impl(),
  * a C++ exception unwinding through a worker's wait included. */
 static void
@@ -756,7 +446,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
     struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
-    struct children_mark mark __attribute__((cleanup(children_mark_restore))) = {NULL, NULL};
+    struct wse__help_mark mark __attribute__((cleanup(wse__help_mark_restore))) = {NULL, NULL};
     bool gave_up = false;
     bool plain;
     size_t n_done;
@@ -772,7 +462,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         return 0;
     /* A plain thread outside any task: the in-turn wait's and caller_runs'. */
     plain = wse__worker_tls == NULL && wse__future_running == NULL;
-    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && plain && !wse__worker_callers_exist()) {
+    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && plain && !wse__callers_exist()) {
         /* Done, or the deadline passed: then the general path below computes the
          * partial result (it blocks no more). */
         if (wait_all_in_turn(futures, n, deadline) && all_done(futures, n, out, n_done_out))
@@ -791,18 +481,19 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         nodes = wb->nodes;
     }
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
-        children_mark_set(&mark, futures, n, mode, deadline);
-        if (worker_fast_path(wse__worker_tls, futures, n, deadline, mode, out, n_done_out))
+        wse__help_mark_set(&mark, futures, n, mode, deadline);
+        if (wse__help_fast_path(wse__worker_tls, futures, n, deadline, mode) &&
+            all_done(futures, n, out, n_done_out))
             return 0;
-    } else if (plain && wse__worker_callers_exist() &&
-               caller_runs_queued(futures, n, deadline, mode, out, n_done_out)) {
+    } else if (plain && wse__callers_exist() && wse__help_caller_runs(futures, n, deadline, mode) &&
+               all_done(futures, n, out, n_done_out)) {
         return 0;
     }
     for (i = 0; i < n; i++)
         nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
     collect(nodes, n, &n_done, &n_failed);
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
-        rc = block(nodes, n, mode, deadline, wb);
+        rc = block(futures, nodes, n, mode, deadline, wb);
         if (rc != 0 && rc != EAGAIN)
             goto out_put_block;
         gave_up = rc == EAGAIN;

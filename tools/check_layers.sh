@@ -39,8 +39,11 @@ layer() {
     inject) echo 4 ;;                   # the injection queue
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks
-    wait | executor) echo 7 ;;          # wse_wait(); create/submit/shutdown/destroy
-    after | as_completed | loop) echo 8 ;; # wse_submit_after(); as_completed iterators;
+    spares | callers) echo 7 ;;         # spare threads for blocked waiters; plain
+                                        # threads that run what they wait on
+    help) echo 8 ;;                     # what a waiting thread may run
+    wait | executor) echo 9 ;;          # wse_wait(); create/submit/shutdown/destroy
+    after | as_completed | loop) echo 10 ;; # wse_submit_after(); as_completed iterators;
                                         # parallel loops
     *) echo "" ;;
     esac
