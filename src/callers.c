@@ -17,9 +17,7 @@
 
 #include "park.h"
 #include "sync.h"
-
-/* Queue entries a plain waiter looks at per pool and attempt. */
-#define CALLER_BUDGET 4096
+#include "tune.h"
 
 /* The pools whose executor has caller_runs, linked through callers_next. */
 /* order: outermost; park.mutex is taken under it (wse__park_hold()). */
@@ -88,7 +86,7 @@ wse__callers_claim(wse_future *const futures[], size_t n, struct wse__pool **poo
         return NULL;
     wse__sync_lock(&callers_mutex);
     for (pool = callers_head; pool != NULL; pool = pool->callers_next) {
-        budget = CALLER_BUDGET;
+        budget = WSE__CALLER_BUDGET;
         for (i = 0; i < n && budget > 0; i++) {
             f = futures[i];
             if (wse__future_state_acquire(f) != WSE_PENDING ||

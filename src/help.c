@@ -44,6 +44,7 @@
 
 #include "clock.h"
 #include "spares.h"
+#include "tune.h"
 
 /* Is every one of the n futures done? */
 static bool
@@ -120,10 +121,6 @@ any_done(wse_future *const futures[], size_t n)
     return false;
 }
 
-/* How long a plain waiter with caller_runs keeps looking for an entry that is
- * still PENDING but not found in any queue (ns). */
-#define CALLER_RETRY_NS 20000
-
 /* Could wse__callers_claim() find one of these later? Some entry is a
  * task nobody has started yet (a promise too, which it never finds: the retry
  * is bounded in time). */
@@ -152,16 +149,6 @@ awaited(wse_future *const futures[], size_t n, const wse_future *f)
     return false;
 }
 
-/* Queue entries a waiting worker looks at per attempt to find what it waits on
- * outside its own deque. */
-#define TAKE_BUDGET 4096
-
-/* How far up the lineage leapfrog_ok() looks, and how many tasks a waiting
- * worker keeps on its own deque (stolen ones it could not run) before it stops
- * stealing more. */
-#define LEAPFROG_DEPTH 64
-#define LEAPFROG_HOARD 4
-
 /*
  * May a worker waiting on futures run f, a task it took from a queue, on top of
  * its frame? Yes if f is one of them, or if f's parent waits (no deadline, all
@@ -176,7 +163,7 @@ leapfrog_ok(wse_future *const futures[], size_t n, const wse_future *f)
 {
     unsigned depth;
 
-    for (depth = 0; depth < LEAPFROG_DEPTH; depth++) {
+    for (depth = 0; depth < WSE__LEAPFROG_DEPTH; depth++) {
         if (awaited(futures, n, f))
             return true;
         f = f->parent;
@@ -202,7 +189,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
         }
         /* The owner's push cannot fail: the slot was just freed. */
         (void)wse__deque_push(&w->deque, f);
-        if (wse__deque_size_hint(&w->deque) >= LEAPFROG_HOARD)
+        if (wse__deque_size_hint(&w->deque) >= WSE__LEAPFROG_HOARD)
             return false;
     }
     f = wse__worker_steal(w);
@@ -249,7 +236,7 @@ wse__help_wait(struct wse__worker *w, struct wse__latch *l, wse_future *const fu
                 return EAGAIN;
             continue;
         }
-        budget = TAKE_BUDGET;
+        budget = WSE__TAKE_BUDGET;
         for (k = 0; k < n && took == TAKE_NONE && budget > 0; k++) {
             f = futures[cursor];
             cursor = cursor + 1 < n ? cursor + 1 : 0;
@@ -375,7 +362,7 @@ wse__help_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n
  * waits on), until none is left or the condition may hold; then the caller
  * waits as usual. An entry nobody has started may be in no queue for a moment
  * (taken by a worker that has not started it yet, or moving from the injection
- * queue's list to its front): look again for up to CALLER_RETRY_NS. True as
+ * queue's list to its front): look again for up to WSE__CALLER_RETRY_NS. True as
  * wse__help_fast_path().
  */
 bool
@@ -403,7 +390,7 @@ wse__help_caller_runs(wse_future *const futures[], size_t n, const struct wse__d
         if (!retrying) {
             retrying = true;
             since = now;
-        } else if (wse__clock_elapsed_ns(&since, &now) >= CALLER_RETRY_NS) {
+        } else if (wse__clock_elapsed_ns(&since, &now) >= WSE__CALLER_RETRY_NS) {
             break;
         }
         wse__atomic_pause();

@@ -63,13 +63,7 @@
 #include "callers.h"
 #include "executor.h"
 #include "future.h"
-
-/* grain 0 in wse_reduce(): about this many chunks. */
-#define REDUCE_CHUNKS 1024u
-/* At most this many blocks (accumulators) per reduction... */
-#define REDUCE_BLOCKS 256u
-/* ... and at most this many bytes of them. */
-#define REDUCE_BYTES ((size_t)64 << 20)
+#include "tune.h"
 
 struct loop;
 
@@ -659,12 +653,12 @@ wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t grain, void *resul
         return ENOMEM;
     a.begin = begin;
     a.n = end - begin;
-    a.chunk = grain != 0 ? grain : (a.n - 1) / REDUCE_CHUNKS + 1;
+    a.chunk = grain != 0 ? grain : (a.n - 1) / WSE__REDUCE_CHUNKS + 1;
     a.n_chunks = (a.n - 1) / a.chunk + 1;
     a.stride = (size + WSE__CACHE_LINE - 1) & ~(size_t)(WSE__CACHE_LINE - 1);
-    max_blocks = REDUCE_BYTES / a.stride;
-    if (max_blocks > REDUCE_BLOCKS)
-        max_blocks = REDUCE_BLOCKS;
+    max_blocks = WSE__REDUCE_BYTES / a.stride;
+    if (max_blocks > WSE__REDUCE_BLOCKS)
+        max_blocks = WSE__REDUCE_BLOCKS;
     if (max_blocks == 0)
         max_blocks = 1;
     a.blocks = a.n_chunks < max_blocks ? a.n_chunks : max_blocks;

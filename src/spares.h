@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "latch.h"
+#include "tune.h"
 #include "worker.h"
 
 /* After the park terminated: let retired spares exit, join every started
@@ -28,10 +29,5 @@ void wse__spares_join(struct wse__pool *pool);
  */
 int wse__spares_block(struct wse__worker *w, const struct wse__latch *l,
                       const struct wse__deadline *deadline, bool stack_low, bool spin);
-
-/* A waiting worker that finds nothing it may run spins this long on its latch
- * before blocking: a child stolen a moment ago often finishes sooner than a
- * spare could be woken and the waiter woken again (fork-join on 2 workers). */
-#define WSE__BLOCK_SPIN_NS 50000
 
 #endif /* WSE__SPARES_H */

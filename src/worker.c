@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "latch.h"
 #include "sync.h"
+#include "tune.h"
 
 WSE__TLS struct wse__worker *wse__worker_tls;
 
@@ -69,16 +70,10 @@ wse__worker_destroy(struct wse__worker *w)
     w->ready = false;
 }
 
-/* Defaults of the pool's options (wse_options: 0 means these). */
-#define DEFAULT_DEQUE_CAPACITY 256
-#define DEFAULT_SPIN_ROUNDS 64
-#define DEFAULT_SPIN_US 100
-#define DEFAULT_STACK_SIZE ((size_t)64 << 20)
-
 int
 wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o)
 {
-    size_t capacity = o->deque_capacity != 0 ? o->deque_capacity : DEFAULT_DEQUE_CAPACITY;
+    size_t capacity = o->deque_capacity != 0 ? o->deque_capacity : WSE__DEFAULT_DEQUE_CAPACITY;
     unsigned n_init;
     unsigned i;
     int rc;
@@ -87,11 +82,11 @@ wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o
     pool->n_workers = o->workers;
     pool->n_slots =
         o->workers + (o->max_spare_workers != 0 ? o->max_spare_workers : 4 * o->workers + 64);
-    pool->spin_rounds = o->spin_rounds != 0 ? o->spin_rounds : DEFAULT_SPIN_ROUNDS;
+    pool->spin_rounds = o->spin_rounds != 0 ? o->spin_rounds : WSE__DEFAULT_SPIN_ROUNDS;
     pool->spin_ns = o->spin_us == WSE_SPIN_US_NONE
                         ? 0
-                        : (int64_t)(o->spin_us != 0 ? o->spin_us : DEFAULT_SPIN_US) * 1000;
-    pool->stack_size = o->stack_size != 0 ? o->stack_size : DEFAULT_STACK_SIZE;
+                        : (int64_t)(o->spin_us != 0 ? o->spin_us : WSE__DEFAULT_SPIN_US) * 1000;
+    pool->stack_size = o->stack_size != 0 ? o->stack_size : WSE__DEFAULT_STACK_SIZE;
     strncpy(pool->thread_name, o->thread_name != NULL ? o->thread_name : "wse",
             sizeof(pool->thread_name) - 1);
     pool->on_start = o->on_worker_start;
@@ -378,16 +373,12 @@ wse__worker_may_claim(struct wse__pool *pool, wse_future *f)
  * spare reports the index of the worker it stands in for (worker.h). */
 static WSE__TLS int worker_index_plus_one;
 
-/* The floor of the adaptive idle spin (ns): a worker that just missed keeps
- * looking this long at least (or spin_us, if that is shorter). */
-#define SPIN_FLOOR_NS 2000
-
-/* Set the spin budget to ns, within [min(SPIN_FLOOR_NS, spin_ns), spin_ns]. */
+/* Set the spin budget to ns, within [min(WSE__IDLE_SPIN_FLOOR_NS, spin_ns), spin_ns]. */
 static void
 spin_set(struct wse__worker *w, int64_t ns)
 {
     int64_t max = w->pool->spin_ns;
-    int64_t floor = max < SPIN_FLOOR_NS ? max : SPIN_FLOOR_NS;
+    int64_t floor = max < WSE__IDLE_SPIN_FLOOR_NS ? max : WSE__IDLE_SPIN_FLOOR_NS;
 
     w->spin_budget = ns < floor ? floor : ns > max ? max : ns;
 }
@@ -407,7 +398,7 @@ spin_learn(struct wse__worker *w, int64_t ns)
  * as the worker's spin budget lasts, before giving up (NULL). The budget adapts
  * to how recently work arrived: a search or a park that ended with work after t
  * raises it to 2t (spin_learn(), at most the pool's spin_us), a spin that ran
- * out halves it (down to SPIN_FLOOR_NS), so a worker between the steps of an
+ * out halves it (down to WSE__IDLE_SPIN_FLOOR_NS), so a worker between the steps of an
  * iterative job keeps spinning across the gap, while one idle for long parks
  * after a few microseconds. Either way the spin is bounded in time (none with
  * WSE_SPIN_US_NONE), and shutdown ends it at once. Yielding every 16 rounds lets

@@ -30,8 +30,9 @@ src=${1:-$here/../src}
 # layer MODULE: the layer number of a module (a .h/.c pair, or a lone header).
 layer() {
     case "$1" in
-    clock | cpus | version) echo 0 ;;   # CLOCK_MONOTONIC deadlines; the default
-                                        # worker count; the version string
+    clock | cpus | version | tune) echo 0 ;; # CLOCK_MONOTONIC deadlines; the default
+                                        # worker count; the version string;
+                                        # the tuning constants
     atomic | sync) echo 1 ;;            # the atomics layer; mutex/condvar helpers
     alloc) echo 2 ;;                    # allocation, fault injection
     deque | latch | future) echo 3 ;;   # Chase-Lev deque; waiter latch; futures
