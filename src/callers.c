@@ -23,7 +23,7 @@
 /* order: outermost; park.mutex is taken under it (wse__park_hold()). */
 static pthread_mutex_t callers_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct wse__pool *callers_head; /* under callers_mutex */
-static uint32_t n_callers;             /* atomic: pools on the list (a hint) */
+static wse__atomic_u32 n_callers;      /* pools on the list (a hint) */
 
 WSE__TLS struct wse__pool *wse__caller_pool;
 

@@ -56,7 +56,7 @@ struct wse_executor {
  * EOWNERDEAD. The handler also clears the forking thread's worker identity, so
  * a child forked from inside a task is a plain thread.
  */
-static uint32_t fork_generation; /* atomic: bumped in each child */
+static wse__atomic_u32 fork_generation; /* bumped in each child */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void

@@ -302,7 +302,7 @@ wse__help_mark_set(struct wse__help_mark *m, wse_future *const futures[], size_t
     }
     /* children: every child still pointing at the task, plain: this thread
      * runs it (future.c). */
-    if (mine != task->children)
+    if (mine != wse__future_children(task))
         return;
     m->task = task;
     m->old = wse__future_mark_waits_children(task);

@@ -42,7 +42,7 @@ bool wse__help_caller_runs(wse_future *const futures[], size_t n,
 #define WSE__HELP_MARK_MAX 8
 struct wse__help_mark {
     wse_future *task; /* marked, or NULL */
-    void *old;
+    bool old;         /* whether it was marked before */
 };
 void wse__help_mark_set(struct wse__help_mark *m, wse_future *const futures[], size_t n,
                         wse_return_when mode, const struct wse__deadline *deadline);

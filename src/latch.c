@@ -20,7 +20,7 @@
 #include "sync.h"
 #include "tune.h"
 
-uint32_t wse__latch_plain_wakeups;
+wse__atomic_u32 wse__latch_plain_wakeups;
 
 /* This thread's current spin budget (0: not set yet: WSE__WAIT_SPIN_NS), whether
  * it woke a parked worker since its last wait, and its spin's ceiling. */
@@ -66,8 +66,8 @@ wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count, wse__
 {
     /* Plain writes: the latch is not shared yet; the lock of each future it is
      * linked on publishes it to the completers. */
-    l->remaining = count;
-    l->tripped = 0;
+    wse__atomic_init_u32(&l->remaining, count);
+    wse__atomic_init_u32(&l->tripped, 0);
     l->mode = mode;
     l->wake = wake;
     l->wake_ctx = wake_ctx;

@@ -27,21 +27,21 @@ struct wse__latch;
 typedef void (*wse__latch_wake_fn)(struct wse__latch *l);
 
 struct wse__latch {
-    uint32_t remaining;      /* atomic: completions still needed */
-    uint32_t tripped;        /* atomic: the condition holds */
-    wse_return_when mode;    /* how a completion counts */
-    wse__latch_wake_fn wake; /* NULL: a plain thread (mutex + cond) */
-    void *wake_ctx;          /* for wake */
-    pthread_mutex_t mutex;   /* plain thread: the sleep/wake handshake; order: a leaf */
-    pthread_cond_t cond;     /* plain thread: CLOCK_MONOTONIC */
-    bool sleeping;           /* plain thread: blocked in cond; under mutex */
-    bool kicked;             /* plain thread: signalled, counted in
+    wse__atomic_u32 remaining; /* completions still needed */
+    wse__atomic_u32 tripped;   /* the condition holds */
+    wse_return_when mode;      /* how a completion counts */
+    wse__latch_wake_fn wake;   /* NULL: a plain thread (mutex + cond) */
+    void *wake_ctx;            /* for wake */
+    pthread_mutex_t mutex;     /* plain thread: the sleep/wake handshake; order: a leaf */
+    pthread_cond_t cond;       /* plain thread: CLOCK_MONOTONIC */
+    bool sleeping;             /* plain thread: blocked in cond; under mutex */
+    bool kicked;               /* plain thread: signalled, counted in
                                      wse__latch_plain_wakeups; under mutex */
 };
 
 /* Plain waiters signalled and not yet running again; atomic, a hint (see
  * wse__latch_wakeups_pending()). */
-extern uint32_t wse__latch_plain_wakeups;
+extern wse__atomic_u32 wse__latch_plain_wakeups;
 
 /* A plain thread's latch: initialise (0 or a pthread error) and destroy its
  * mutex and condition variable. */

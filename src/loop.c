@@ -77,12 +77,12 @@ struct part {
 };
 
 struct loop {
-    uint64_t next WSE__CACHE_ALIGNED; /* atomic: the first unit not claimed */
-    uint64_t done WSE__CACHE_ALIGNED; /* atomic: units run or skipped */
-    uint32_t error;                   /* atomic: the loop's error (first failure) */
-    uint32_t outstanding;             /* atomic: participants that may still claim */
-    uint32_t refs;                    /* atomic: participants not yet finished with it */
-    uint32_t holds;                   /* atomic: the participants (as one) and each
+    wse__atomic_u64 next WSE__CACHE_ALIGNED; /* the first unit not claimed */
+    wse__atomic_u64 done WSE__CACHE_ALIGNED; /* units run or skipped */
+    wse__atomic_u32 error;                   /* the loop's error (first failure) */
+    wse__atomic_u32 outstanding;             /* participants that may still claim */
+    wse__atomic_u32 refs;                    /* participants not yet finished with it */
+    wse__atomic_u32 holds;                   /* the participants (as one) and each
                                          embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
     wse_future *future;            /* L; the participants hold one reference */
@@ -104,9 +104,9 @@ struct loop {
     size_t chunk;  /* indices per chunk */
     uint64_t n_chunks;
     unsigned char *identity;
-    unsigned char *accs;    /* total (blocks) accumulators */
-    unsigned char *scratch; /* n_parts accumulators */
-    uint32_t *arrivals;     /* atomic, per tree node (by its right child's block) */
+    unsigned char *accs;       /* total (blocks) accumulators */
+    unsigned char *scratch;    /* n_parts accumulators */
+    wse__atomic_u32 *arrivals; /* per tree node (by its right child's block) */
     struct part parts[];
 };
 
@@ -501,10 +501,10 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     memset(lp, 0, bytes);
     lp->total = total;
     lp->n_parts = n_parts;
-    lp->outstanding = n_parts;
-    lp->refs = n_parts;
+    wse__atomic_init_u32(&lp->outstanding, n_parts);
+    wse__atomic_init_u32(&lp->refs, n_parts);
     /* The participants, L, and each participant's future. */
-    lp->holds = 2 + n_parts;
+    wse__atomic_init_u32(&lp->holds, 2 + n_parts);
     setup(lp, setup_arg);
     /* L: the caller's or user's reference, the participants', and one per
      * participant's future (their lineage). */
@@ -630,7 +630,7 @@ reduce_setup(struct loop *lp, void *arg)
     p += (size_t)a->blocks * a->stride;
     lp->scratch = p;
     p += (size_t)lp->n_parts * a->stride;
-    lp->arrivals = (uint32_t *)(void *)p;
+    lp->arrivals = (wse__atomic_u32 *)(void *)p;
 }
 
 int

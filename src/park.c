@@ -57,7 +57,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n = n;
     p->inject = inject;
     p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
-    p->deques = wse__alloc_array(n, sizeof(struct wse__deque *));
+    p->deques = wse__alloc_array(n, sizeof(*p->deques));
     p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
     if (p->sleepers == NULL || p->deques == NULL || p->parkers == NULL)
         goto out_free;
@@ -78,7 +78,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n_held = 0;
     p->shutdown = false;
     p->terminated = false;
-    p->n_sleeping = 0;
+    wse__atomic_init_u32(&p->n_sleeping, 0);
     return 0;
 
 out_destroy_mutex:
@@ -120,7 +120,7 @@ wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq)
 {
     /* release: the initialised deque before its pointer; pairs with the acquire
      * load in work_visible(). */
-    wse__atomic_store_ptr_release((void **)&p->deques[i], dq);
+    wse__atomic_store_ptr_release(&p->deques[i], dq);
 }
 
 /* True if some queue may hold a task: the re-check step of parking. */
@@ -133,7 +133,7 @@ work_visible(const struct wse__park *p)
         return true;
     for (i = 0; i < p->n; i++) {
         /* acquire: pairs with wse__park_attach(). */
-        const struct wse__deque *dq = wse__atomic_load_ptr_acquire((void *const *)&p->deques[i]);
+        const struct wse__deque *dq = wse__atomic_load_ptr_acquire(&p->deques[i]);
 
         if (dq != NULL && wse__deque_size_hint(dq) > 0)
             return true;
@@ -224,7 +224,7 @@ wse__park_leave(struct wse__park *p)
 
 void
 wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                const struct wse__deadline *deadline, const uint32_t *abandon)
+                const struct wse__deadline *deadline, const wse__atomic_u32 *abandon)
 {
     struct wse__parker *k = &p->parkers[self];
 

@@ -58,8 +58,8 @@ struct wait_node {
  * reference frees the block. See block().
  */
 struct wait_block {
-    uint32_t refs;    /* atomic: the waiter's + one per linked node */
-    bool latch_ready; /* latch.mutex and latch.cond initialised */
+    wse__atomic_u32 refs; /* the waiter's + one per linked node */
+    bool latch_ready;     /* latch.mutex and latch.cond initialised */
     struct wse__latch latch;
     struct wait_node nodes[];
 };
@@ -446,7 +446,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
     struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
-    struct wse__help_mark mark __attribute__((cleanup(wse__help_mark_restore))) = {NULL, NULL};
+    struct wse__help_mark mark __attribute__((cleanup(wse__help_mark_restore))) = {NULL, false};
     bool gave_up = false;
     bool plain;
     size_t n_done;

@@ -122,7 +122,7 @@ wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o
     if (rc != 0)
         goto out_start_mutex;
     /* Plain: the threads are created after this (pthread_create orders it). */
-    pool->n_spawned = pool->n_workers;
+    wse__atomic_init_u32(&pool->n_spawned, pool->n_workers);
     return 0;
 
 out_start_mutex:

@@ -38,7 +38,7 @@ struct wse__spares {
     unsigned n_active;        /* spares started and not retired */
     unsigned n_stack_blocked; /* of n_blocked: for want of stack */
     bool closing;             /* destroy: retired spares exit */
-    uint32_t excess;          /* atomic hint: n_active > n_blocked */
+    wse__atomic_u32 excess;   /* hint: n_active > n_blocked */
     size_t deque_capacity;    /* for a new spare's deque */
 };
 
@@ -52,8 +52,8 @@ struct wse__pool {
     size_t stack_size;           /* of every worker thread */
     char thread_name[11];        /* worker name prefix */
     struct wse__worker *workers; /* n_slots, cache-aligned; spares after the workers */
-    uint32_t n_spawned;          /* atomic: slots whose thread started (only grows) */
-    uint32_t flags;              /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
+    wse__atomic_u32 n_spawned;   /* slots whose thread started (only grows) */
+    wse__atomic_u32 flags;       /* WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
     struct wse__spares spares;
@@ -75,16 +75,16 @@ struct wse__worker {
     int64_t spin_budget; /* this worker's idle spin, ns, 0 .. pool->spin_ns; owner only */
     uintptr_t stack_lo;  /* lowest usable stack address; 0: unknown */
     pthread_t thread;
-    bool spare;            /* a spare slot (index >= n_workers) */
-    bool retired;          /* a spare waiting on resume; under spares.mutex */
-    bool ready;            /* deque initialised (spares: once started) */
-    bool stack_blocked;    /* blocked for want of stack; under spares.mutex */
-    unsigned stand_in;     /* the worker index this thread reports
+    bool spare;              /* a spare slot (index >= n_workers) */
+    bool retired;            /* a spare waiting on resume; under spares.mutex */
+    bool ready;              /* deque initialised (spares: once started) */
+    bool stack_blocked;      /* blocked for want of stack; under spares.mutex */
+    unsigned stand_in;       /* the worker index this thread reports
                                      (wse_worker_index()): its own for a worker;
                                      for a spare, that of the worker whose wait
                                      started or resumed it; under spares.mutex */
-    uint32_t abandon;      /* atomic: a stack_blocked wait must give up */
-    pthread_cond_t resume; /* spares: signalled when resumed or closing */
+    wse__atomic_u32 abandon; /* a stack_blocked wait must give up */
+    pthread_cond_t resume;   /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
 /* The calling thread's worker (NULL on other threads). The chain of tasks it runs
