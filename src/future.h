@@ -138,16 +138,16 @@ wse__future_children(const wse_future *f)
     return wse__atomic_load_u32_relaxed(&f->children) & WSE__CHILDREN_COUNT;
 }
 
-/* Add delta (may wrap to subtract) to f's count; its own thread only. */
+/* Add delta (may wrap to subtract) to f's count; its own thread only. The count
+ * stays below WSE__CHILDREN_WAITED (a child is counted before it can be
+ * uncounted), so the addition leaves the mark bit as it was. */
 static inline void
 wse__future_children_add(wse_future *f, uint32_t delta)
 {
-    /* relaxed load: only this thread writes the word while f runs. */
-    uint32_t w = wse__atomic_load_u32_relaxed(&f->children);
-
-    /* release: as in wse__future_mark_waits_children(); keeps the bit. */
-    wse__atomic_store_u32_release(&f->children,
-                                  (w & WSE__CHILDREN_WAITED) | ((w + delta) & WSE__CHILDREN_COUNT));
+    /* relaxed, both: only this thread writes the word while f runs, and other
+     * threads read only the bit, which this store leaves as this thread last
+     * set it (with release). */
+    wse__atomic_store_u32_relaxed(&f->children, wse__atomic_load_u32_relaxed(&f->children) + delta);
 }
 
 /* Mark f, which the calling thread runs; returns whether it was marked. */

@@ -46,19 +46,6 @@
 #include "spares.h"
 #include "tune.h"
 
-/* Is every one of the n futures done? */
-static bool
-every_done(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!wse__future_state_done(wse__future_state_acquire(futures[i])))
-            return false;
-    }
-    return true;
-}
-
 /* What take() did with a future the waiter waits on. */
 enum take { TAKE_NONE, TAKE_POPPED, TAKE_CLAIMED };
 
@@ -106,19 +93,6 @@ give_back(struct wse__worker *w, wse_future *f)
      * inside a wait and may block without re-checking its deque, so a worker
      * that parked while the task was in our hands must hear of it. */
     wse__park_wake_some(&w->pool->park, 1, true);
-}
-
-/* Is one of the n futures done? */
-static bool
-any_done(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (wse__future_state_done(wse__future_state_acquire(futures[i])))
-            return true;
-    }
-    return false;
 }
 
 /* Could wse__callers_claim() find one of these later? Some entry is a
@@ -270,93 +244,6 @@ wse__help_wait(struct wse__worker *w, struct wse__latch *l, wse_future *const fu
 }
 
 /*
- * The descendant mark (future.h): a task waiting, with no deadline and for all
- * of them, on every child it has lets waiting workers that wait on it run those
- * children (leapfrog_ok()). Only such a wait qualifies: its edges last until
- * each child is done, so the chain a leapfrogging worker relies on cannot
- * vanish under it. Set for the wait, restored on any exit from wait_impl() (a
- * C++ exception unwinding through it included).
- */
-void
-wse__help_mark_set(struct wse__help_mark *m, wse_future *const futures[], size_t n,
-                   wse_return_when mode, const struct wse__deadline *deadline)
-{
-    const struct wse__running *r = wse__future_running;
-    wse_future *task;
-    uint32_t mine = 0;
-    size_t i;
-    size_t j;
-
-    /* Outside any task (a hook, say) there is nothing to mark. */
-    if (r == NULL || mode != WSE_ALL_COMPLETED || !deadline->forever || n > WSE__HELP_MARK_MAX)
-        return;
-    task = r->future;
-    for (i = 0; i < n; i++) {
-        if (futures[i]->parent != task)
-            continue;
-        for (j = 0; j < i; j++) {
-            if (futures[j] == futures[i])
-                return; /* counted twice would hide a child left out */
-        }
-        mine++;
-    }
-    /* children: every child still pointing at the task, plain: this thread
-     * runs it (future.c). */
-    if (mine != wse__future_children(task))
-        return;
-    m->task = task;
-    m->old = wse__future_mark_waits_children(task);
-}
-
-void
-wse__help_mark_restore(struct wse__help_mark *m)
-{
-    if (m->task != NULL)
-        wse__future_unmark_waits_children(m->task, m->old);
-}
-
-/* Before registering: may this wait still run one of its entries? Not once a
- * FIRST_* condition may hold (the code below decides then), nor past the
- * deadline (a poll runs nothing). */
-static bool
-may_run_more(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
-             wse_return_when mode)
-{
-    return (mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
-           (deadline->forever || !wse__clock_deadline_passed(deadline));
-}
-
-/*
- * A worker waiting on a few futures, usually the children it has just pushed:
- * while the newest task of its own deque is one of them, run it, before paying
- * for registration. The deadline is checked between tasks. True if a wait for
- * all of them is over (every future done): it then needs no node at all; the other modes stop once one future is done.
- */
-bool
-wse__help_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,
-                    const struct wse__deadline *deadline, wse_return_when mode)
-{
-    wse_future *f;
-    size_t i;
-
-    while (may_run_more(futures, n, deadline, mode) && wse__worker_stack_ok(w) &&
-           (f = wse__deque_pop(&w->deque)) != NULL) {
-        for (i = 0; i < n && futures[i] != f; i++)
-            ;
-        if (i == n) {
-            /* Not ours to run: back where it was (the owner's push cannot
-             * fail, the slot was just freed). */
-            (void)wse__deque_push(&w->deque, f);
-            return false;
-        }
-        wse__worker_run_task(w, f);
-        if (mode == WSE_ALL_COMPLETED && every_done(futures, n))
-            return true;
-    }
-    return false;
-}
-
-/*
  * A plain thread, outside any task: with caller_runs, run the entries still
  * queued in their executor here (the same rule as a worker's: only what it
  * waits on), until none is left or the condition may hold; then the caller
@@ -375,11 +262,11 @@ wse__help_caller_runs(wse_future *const futures[], size_t n, const struct wse__d
     struct timespec since = {0, 0};
     struct timespec now;
 
-    while (may_run_more(futures, n, deadline, mode)) {
+    while (wse__help_may_run_more(futures, n, deadline, mode)) {
         f = wse__callers_claim(futures, n, &pool);
         if (f != NULL) {
             wse__callers_run(pool, f);
-            if (mode == WSE_ALL_COMPLETED && every_done(futures, n))
+            if (mode == WSE_ALL_COMPLETED && wse__help_every_done(futures, n))
                 return true;
             retrying = false;
             continue;

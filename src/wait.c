@@ -384,6 +384,16 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
 /* Every future done: done is final, so this one pass is a stable snapshot, and
  * the partition is the input order. No node, no allocation (the last wait of a
  * big batch usually finds it so). False if some future is not done. */
+static void
+all_done_result(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_done_out)
+{
+    /* memmove: out may overlap futures in any way. */
+    if (out != NULL && out != futures)
+        memmove(out, futures, n * sizeof(wse_future *));
+    if (n_done_out != NULL)
+        *n_done_out = n;
+}
+
 static bool
 all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_done_out)
 {
@@ -393,11 +403,7 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
         if (!wse__future_state_done(wse__future_state_acquire(futures[i])))
             return false;
     }
-    /* memmove: out may overlap futures in any way. */
-    if (out != NULL && out != futures)
-        memmove(out, futures, n * sizeof(wse_future *));
-    if (n_done_out != NULL)
-        *n_done_out = n;
+    all_done_result(futures, n, out, n_done_out);
     return true;
 }
 
@@ -482,11 +488,13 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
     }
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
         wse__help_mark_set(&mark, futures, n, mode, deadline);
-        if (wse__help_fast_path(wse__worker_tls, futures, n, deadline, mode) &&
-            all_done(futures, n, out, n_done_out))
+        /* True only when every future is done: no second look needed. */
+        if (wse__help_fast_path(wse__worker_tls, futures, n, deadline, mode)) {
+            all_done_result(futures, n, out, n_done_out);
             return 0;
-    } else if (plain && wse__callers_exist() && wse__help_caller_runs(futures, n, deadline, mode) &&
-               all_done(futures, n, out, n_done_out)) {
+        }
+    } else if (plain && wse__callers_exist() && wse__help_caller_runs(futures, n, deadline, mode)) {
+        all_done_result(futures, n, out, n_done_out);
         return 0;
     }
     for (i = 0; i < n; i++)
