@@ -24,8 +24,8 @@
  * alive: the stolen child, which the walker holds, keeps them.
  *
  * Taking. What a waiter runs it takes from the queues as any taker would: the
- * newest entry of its own deque by a pop (the fork-join case, the fast path
- * below), any other awaited task still PENDING by claiming it in place with the
+ * newest entry of its own deque by a pop (the fork-join case: the fast path,
+ * inline in help.h), any other awaited task still PENDING by claiming it in place with the
  * PENDING -> RUNNING CAS (whoever takes its queue entry later loses that CAS and
  * drops the entry: a tombstone). A future found in this pool's queues is a task
  * of this executor, so wse_current() stays right; promises and held dependents
