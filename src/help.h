@@ -132,7 +132,8 @@ wse__help_mark_restore(struct wse__help_mark *m)
  * A worker waiting on a few futures, usually the children it has just pushed:
  * while the newest task of its own deque is one of them, run it, before paying
  * for registration. The deadline is checked between tasks. True if a wait for
- * all of them is over (every future done): it then needs no node at all; the other modes stop once one future is done.
+ * all of them is over (every future done): it then needs no node at all; the
+ * other modes stop once one future is done.
  */
 static inline bool
 wse__help_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,

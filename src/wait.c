@@ -44,7 +44,7 @@
 struct wait_node {
     struct wse__node node;
     struct wse__latch *latch;
-    struct wait_block *block; /* the detached block holding this node, or NULL */
+    struct node_store *store; /* the detached store holding this node, or NULL */
     wse_future *future;       /* the entry (the waiter's own copy) */
     uint8_t registered;       /* linked by this waiter (owner only) */
     uint8_t state;            /* the state in the latest snapshot */
@@ -52,23 +52,23 @@ struct wait_node {
 
 /*
  * A plain thread's wait on more than a few futures keeps its latch and nodes in
- * one heap block that it does not unlink when it returns: nodes still linked on
- * pending futures stay there, and each completing thread drops the block's
- * reference for its node after notifying the (silenced) latch. The last
- * reference frees the block. See block().
+ * one heap allocation, a node store, that it does not unlink when it returns:
+ * nodes still linked on pending futures stay there, and each completing thread
+ * drops the store's reference for its node after notifying the (silenced)
+ * latch. The last reference frees the store. See register_and_wait().
  */
-struct wait_block {
+struct node_store {
     wse__atomic_u32 refs; /* the waiter's + one per linked node */
     bool latch_ready;     /* latch.mutex and latch.cond initialised */
     struct wse__latch latch;
     struct wait_node nodes[];
 };
 
-/* Drop one reference to a wait block; the last one frees it. */
+/* Drop one reference to a node store; the last one frees it. */
 static void
-block_put(struct wait_block *b)
+store_put(struct node_store *b)
 {
-    /* acq_rel: release orders our last touch of the block before the drop;
+    /* acq_rel: release orders our last touch of the store before the drop;
      * acquire (for the last one) orders every other holder's before the free. */
     if (wse__atomic_faa_u32_acq_rel(&b->refs, (uint32_t)-1) != 1)
         return;
@@ -82,14 +82,14 @@ static void
 wait_node_notify(struct wse__node *n, wse_future *f, wse_state s)
 {
     struct wait_node *w = (struct wait_node *)n;
-    /* A detached block lives as long as our node's reference: drop it after the
+    /* A detached store lives as long as our node's reference: drop it after the
      * last touch of node and latch. */
-    struct wait_block *b = w->block;
+    struct node_store *b = w->store;
 
     (void)f;
     wse__latch_notify(w->latch, s);
     if (b != NULL)
-        block_put(b);
+        store_put(b);
 }
 
 /* A waiting worker's latch tripped: wake it if it is parked. */
@@ -217,11 +217,11 @@ wse__wait_latch_destroy(struct wse__latch *l)
         wse__latch_destroy_plain(l);
 }
 
-/* The size of a wait block for n nodes; 0 on overflow. */
+/* The size of a node store for n nodes; 0 on overflow. */
 static size_t
-block_size(size_t n)
+store_size(size_t n)
 {
-    size_t head = sizeof(struct wait_block);
+    size_t head = sizeof(struct node_store);
 
     if (n > (SIZE_MAX - head) / sizeof(struct wait_node))
         return 0;
@@ -231,12 +231,12 @@ block_size(size_t n)
 /*
  * A worker's wait runs tasks (those it waits on), and a C++ exception from one
  * may unwind through the wait on its way to a handler in an outer task. The
- * guard's cleanup runs on every exit from block(); when armed (between the
+ * guard's cleanup runs on every exit from register_and_wait(); when armed (between the
  * latch's initialisation and the normal letting go) it unlinks the nodes
  * registered so far and destroys the latch, so no completing thread reaches a
  * latch or node in a dead frame.
  */
-struct block_guard {
+struct wait_guard {
     struct wait_node *nodes;
     const size_t *n_registered; /* nodes [0, *n_registered) may be linked */
     struct wse__latch *latch;
@@ -244,7 +244,7 @@ struct block_guard {
 };
 
 static void
-block_guard_unwind(struct block_guard *g)
+wait_guard_unwind(struct wait_guard *g)
 {
     size_t i;
 
@@ -266,7 +266,7 @@ block_guard_unwind(struct block_guard *g)
  * latch points at the worker and must not outlive the wait), every node still
  * linked is unlinked under its future's lock: after that no completing thread can
  * reach the latch. A plain thread waiting on more futures uses the latch in its
- * wait block `wb` and leaves the nodes linked: the block counts one reference per
+ * node store `wb` and leaves the nodes linked: the store counts one reference per
  * linked node, which the completing thread drops after notifying
  * (wait_node_notify()), and the waiter's own, dropped by wait_impl(). Setting `tripped`
  * first makes later notifications silent. So a FIRST_COMPLETED or
@@ -274,8 +274,8 @@ block_guard_unwind(struct block_guard *g)
  * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
  */
 static int
-block(wse_future *const futures[], struct wait_node *nodes, size_t n, wse_return_when mode,
-      const struct wse__deadline *deadline, struct wait_block *wb)
+register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n,
+                  wse_return_when mode, const struct wse__deadline *deadline, struct node_store *wb)
 {
     struct wse__worker *w = wse__worker_tls;
     struct wse__latch stack_latch;
@@ -284,8 +284,7 @@ block(wse_future *const futures[], struct wait_node *nodes, size_t n, wse_return
     size_t linked = 0;
     bool tasks = false; /* some linked future is a task (not a promise) */
     size_t i = 0;
-    struct block_guard guard
-        __attribute__((cleanup(block_guard_unwind))) = {nodes, &i, latch, false};
+    struct wait_guard guard __attribute__((cleanup(wait_guard_unwind))) = {nodes, &i, latch, false};
     int rc;
 
     if (detach)
@@ -312,7 +311,7 @@ block(wse_future *const futures[], struct wait_node *nodes, size_t n, wse_return
     for (i = 0; i < n && !wse__latch_tripped(latch); i++) {
         nodes[i].node.fn = wait_node_notify;
         nodes[i].latch = latch;
-        nodes[i].block = detach ? wb : NULL;
+        nodes[i].store = detach ? wb : NULL;
         /* Done is final: a future the last collect saw done needs no lock. */
         nodes[i].registered = !wse__future_state_done((wse_state)nodes[i].state) &&
                               wse__future_link(nodes[i].future, &nodes[i].node);
@@ -407,13 +406,13 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
     return true;
 }
 
-/* Drop the waiter's reference to its wait block on any exit from wait_impl(),
+/* Drop the waiter's reference to its node store on any exit from wait_impl(),
  * a C++ exception unwinding through a worker's wait included. */
 static void
-wait_block_put_on_exit(struct wait_block **wb)
+store_put_on_exit(struct node_store **wb)
 {
     if (*wb != NULL)
-        block_put(*wb);
+        store_put(*wb);
 }
 
 static int wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
@@ -424,7 +423,7 @@ static int wait_impl(wse_future *const futures[], size_t n, const struct wse__de
  * still pending (one node, on the stack), then go on from there. Every future is
  * done when the pass ends, so the result is all of them; a deadline ends the pass
  * early (false: the caller computes the partial result). Equivalent to linking a
- * node on every pending future, without the block of n nodes (allocated, faulted
+ * node on every pending future, without the store of n nodes (allocated, faulted
  * in, linked and unlinked): a flat batch of 10^6 tasks spent over half of the
  * waiting thread's time there. It wakes once per future it finds pending, which
  * is rare when tasks finish in submission order or nearly (tasks from outside
@@ -451,7 +450,7 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
 {
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
-    struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
+    struct node_store *wb __attribute__((cleanup(store_put_on_exit))) = NULL;
     struct wse__help_mark mark __attribute__((cleanup(wse__help_mark_restore))) = {NULL, false};
     bool gave_up = false;
     bool plain;
@@ -475,10 +474,10 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
             return 0;
     }
     if (n > STACK_NODES) {
-        /* The one allocation of a wait: its nodes (and latch) in one block. The
-         * latch and the block count in 32 bits; that many nodes would not fit
+        /* The one allocation of a wait: its nodes (and latch) in one store. The
+         * latch and the store count in 32 bits; that many nodes would not fit
          * in memory anyway. */
-        size = n < UINT32_MAX ? block_size(n) : 0;
+        size = n < UINT32_MAX ? store_size(n) : 0;
         wb = size != 0 ? wse__alloc_array(1, size) : NULL;
         if (wb == NULL)
             return ENOMEM;
@@ -501,9 +500,9 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
     collect(nodes, n, &n_done, &n_failed);
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
-        rc = block(futures, nodes, n, mode, deadline, wb);
+        rc = register_and_wait(futures, nodes, n, mode, deadline, wb);
         if (rc != 0 && rc != EAGAIN)
-            goto out_put_block;
+            goto out_put_store;
         gave_up = rc == EAGAIN;
     }
     /* The result: one stable snapshot decides both the partition and the code
@@ -516,8 +515,8 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         partition(nodes, n, n_done, out);
     if (n_done_out != NULL)
         *n_done_out = n_done;
-out_put_block:
-    /* wb, if any, is put by wait_block_put_on_exit(). */
+out_put_store:
+    /* wb, if any, is put by store_put_on_exit(). */
     return rc;
 }
 
