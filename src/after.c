@@ -52,8 +52,8 @@ struct dep_node {
 };
 
 struct after_block {
-    uint32_t remaining; /* atomic: see the file comment */
-    uint32_t refs;      /* atomic: the zero-taker's and the self node's */
+    wse__atomic_u32 remaining; /* see the file comment */
+    wse__atomic_u32 refs;      /* the zero-taker's and the self node's */
     wse_executor *ex;
     struct wse__held held; /* held.future: the task, with the queue's ref */
     struct wse__node self; /* deferred node on the task's future */
@@ -189,8 +189,8 @@ wse_submit_after(wse_executor *ex, wse_future *const deps[], size_t n_deps, wse_
     b->n = n_deps;
     b->held.future = task;
     /* Plain: not shared until the first link (the future lock publishes it). */
-    b->remaining = (uint32_t)n_deps + 1;
-    b->refs = 2;
+    wse__atomic_init_u32(&b->remaining, (uint32_t)n_deps + 1);
+    wse__atomic_init_u32(&b->refs, 2);
     b->self.fn = self_done;
     b->self.deferred = 1;
     rc = wse__executor_hold(ex, &b->held);

@@ -18,11 +18,11 @@
 #endif
 
 /* Allocations counted since the last wse__fault_arm(); atomic. */
-static int64_t fault_count;
+static wse__atomic_i64 fault_count;
 /* The allocation number that fails (0: none); atomic. */
-static int64_t fault_at;
+static wse__atomic_i64 fault_at;
 /* Nonzero: every allocation from fault_at on fails; atomic. */
-static uint32_t fault_persistent;
+static wse__atomic_u32 fault_persistent;
 
 void
 wse__fault_arm(int64_t fail_at, bool persistent)
@@ -42,9 +42,9 @@ wse__fault_count(void)
 }
 
 /* Thread starts counted since the last wse__fault_arm_thread(); atomic. */
-static int64_t thread_count;
+static wse__atomic_i64 thread_count;
 /* The thread start that fails (0: none); atomic. */
-static int64_t thread_at;
+static wse__atomic_i64 thread_at;
 
 void
 wse__fault_arm_thread(int64_t fail_at)
@@ -57,7 +57,7 @@ wse__fault_arm_thread(int64_t fail_at)
 /* Count one event on *count; true if it is event number *at (1-based; 0: none),
  * or a later one when persistent. */
 static bool
-counted_hit(int64_t *count, int64_t *at_p, bool persistent)
+counted_hit(wse__atomic_i64 *count, wse__atomic_i64 *at_p, bool persistent)
 {
     int64_t at;
     int64_t k;
@@ -211,7 +211,7 @@ wse__alloc_small_free(void *p)
 #define KEPT_SLOTS 8
 
 /* atomic: kept blocks (their headers), or NULL. */
-static void *kept_slots[KEPT_SLOTS];
+static wse__atomic_ptr kept_slots[KEPT_SLOTS];
 
 void *
 wse__alloc_kept(size_t size)

@@ -38,7 +38,7 @@
 
 #define EMPTY SIZE_MAX
 
-/* Slots and tail go through the 64-bit atomics. */
+/* Slot values are size_t entry indices held in 64-bit atomics. */
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "size_t is 64 bits");
 
 struct ac_node {
@@ -51,12 +51,13 @@ struct ac_node {
 
 struct wse_as_completed {
     size_t n;
-    size_t head;   /* next slot to hand back (owner only) */
-    size_t tail;   /* atomic: slots taken */
-    size_t *slots; /* n; atomic each: EMPTY or an entry index */
+    size_t head;            /* next slot to hand back (owner only) */
+    wse__atomic_u64 tail;   /* slots taken */
+    wse__atomic_u64 *slots; /* n, each EMPTY or an entry index */
     struct wse__deadline deadline;
     bool tasks;                 /* some future is a task, not a promise (fixed) */
-    pthread_mutex_t mutex;      /* guards waiting */
+    pthread_mutex_t mutex;      /* guards waiting; order: under a future's bit lock,
+                                   before a latch's mutex or park.mutex */
     struct wse__latch *waiting; /* the blocked next()'s latch, or NULL */
     struct ac_node nodes[];
 };
@@ -69,9 +70,9 @@ enqueue(struct wse_as_completed *it, size_t index, wse_state s)
 
     /* acq_rel: each completer takes a distinct slot (the order is only needed
      * for the count itself); the store below publishes the entry. */
-    slot = (size_t)wse__atomic_faa_u64_acq_rel((uint64_t *)&it->tail, 1);
+    slot = (size_t)wse__atomic_faa_u64_acq_rel(&it->tail, 1);
     /* release: pairs with the acquire load in wse_as_completed_next(). */
-    wse__atomic_store_u64_release((uint64_t *)&it->slots[slot], (uint64_t)index);
+    wse__atomic_store_u64_release(&it->slots[slot], (uint64_t)index);
     wse__sync_lock(&it->mutex);
     if (it->waiting != NULL) {
         wse__latch_notify(it->waiting, s);
@@ -121,9 +122,9 @@ wse_as_completed_create(wse_as_completed **out, wse_future *const futures[], siz
     }
     it->n = n;
     it->deadline = deadline;
-    it->slots = (size_t *)((char *)it + size);
+    it->slots = (wse__atomic_u64 *)(void *)((char *)it + size);
     for (i = 0; i < n; i++) {
-        it->slots[i] = EMPTY;
+        wse__atomic_init_u64(&it->slots[i], EMPTY);
         it->nodes[i] =
             (struct ac_node){.it = it, .future = wse_future_retain(futures[i]), .index = i};
         it->nodes[i].node.fn = node_done;
@@ -153,7 +154,7 @@ static size_t
 peek(const struct wse_as_completed *it)
 {
     /* acquire: pairs with the release store in enqueue(). */
-    return (size_t)wse__atomic_load_u64_acquire((const uint64_t *)&it->slots[it->head]);
+    return (size_t)wse__atomic_load_u64_acquire(&it->slots[it->head]);
 }
 
 int

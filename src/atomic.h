@@ -55,8 +55,28 @@
  * glibc's surplus of static TLS. */
 #define WSE__TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
-/* Pointer-sized atomics act on a void * object; the typedef keeps const on the
- * right level when the macros below write `const T *`. */
+/*
+ * Atomic objects have types of their own (the Linux atomic_t idiom): a struct of
+ * one member that only this header touches, so a plain read or write of an
+ * atomic field does not compile. The operations below take pointers to them.
+ * Before an object is shared (a field of a block being set up), write it with
+ * wse__atomic_init_*(): a plain store, named so that a reader sees the choice.
+ */
+typedef struct {
+    uint32_t raw_;
+} wse__atomic_u32;
+typedef struct {
+    uint64_t raw_;
+} wse__atomic_u64;
+typedef struct {
+    int64_t raw_;
+} wse__atomic_i64;
+typedef struct {
+    void *raw_;
+} wse__atomic_ptr;
+
+/* Pointer-sized atomics carry void *; the typedef keeps const on the right
+ * level when the macros below write `const T`. */
 typedef void *wse__ptr;
 
 /*
@@ -83,36 +103,36 @@ int64_t wse__chaos_seed(void);
 /* ThreadSanitizer mapping: C11 orders on each access.                       */
 
 #define WSE__ATOMIC_OPS(T, N)                                                                      \
-    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                       \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const wse__atomic_##N *p)                         \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        return __atomic_load_n(p, __ATOMIC_RELAXED);                                               \
+        return __atomic_load_n(&p->raw_, __ATOMIC_RELAXED);                                        \
     }                                                                                              \
-    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                       \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const wse__atomic_##N *p)                         \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        return __atomic_load_n(p, __ATOMIC_ACQUIRE);                                               \
+        return __atomic_load_n(&p->raw_, __ATOMIC_ACQUIRE);                                        \
     }                                                                                              \
-    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                    \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(wse__atomic_##N *p, T v)                      \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        __atomic_store_n(p, v, __ATOMIC_RELAXED);                                                  \
+        __atomic_store_n(&p->raw_, v, __ATOMIC_RELAXED);                                           \
     }                                                                                              \
-    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                    \
+    WSE__INLINE void wse__atomic_store_##N##_release(wse__atomic_##N *p, T v)                      \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        __atomic_store_n(p, v, __ATOMIC_RELEASE);                                                  \
+        __atomic_store_n(&p->raw_, v, __ATOMIC_RELEASE);                                           \
     }                                                                                              \
-    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                   \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(wse__atomic_##N *p, T *expected, T desired)     \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_ACQ_REL,          \
+        return __atomic_compare_exchange_n(&p->raw_, expected, desired, false, __ATOMIC_ACQ_REL,   \
                                            __ATOMIC_ACQUIRE);                                      \
     }                                                                                              \
-    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                   \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(wse__atomic_##N *p, T *expected, T desired)     \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_SEQ_CST,          \
+        return __atomic_compare_exchange_n(&p->raw_, expected, desired, false, __ATOMIC_SEQ_CST,   \
                                            __ATOMIC_SEQ_CST);                                      \
     }
 
@@ -122,38 +142,38 @@ WSE__ATOMIC_OPS(int64_t, i64)
 WSE__ATOMIC_OPS(wse__ptr, ptr)
 
 WSE__INLINE uint32_t
-wse__atomic_faa_u32_acq_rel(uint32_t *p, uint32_t v)
+wse__atomic_faa_u32_acq_rel(wse__atomic_u32 *p, uint32_t v)
 {
     WSE__CHAOS_POINT();
-    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+    return __atomic_fetch_add(&p->raw_, v, __ATOMIC_ACQ_REL);
 }
 
 WSE__INLINE uint64_t
-wse__atomic_faa_u64_acq_rel(uint64_t *p, uint64_t v)
+wse__atomic_faa_u64_acq_rel(wse__atomic_u64 *p, uint64_t v)
 {
     WSE__CHAOS_POINT();
-    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+    return __atomic_fetch_add(&p->raw_, v, __ATOMIC_ACQ_REL);
 }
 
 WSE__INLINE int64_t
-wse__atomic_faa_i64_relaxed(int64_t *p, int64_t v)
+wse__atomic_faa_i64_relaxed(wse__atomic_i64 *p, int64_t v)
 {
     WSE__CHAOS_POINT();
-    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+    return __atomic_fetch_add(&p->raw_, v, __ATOMIC_RELAXED);
 }
 
 WSE__INLINE uint32_t
-wse__atomic_fas_u32_acq_rel(uint32_t *p, uint32_t v)
+wse__atomic_fas_u32_acq_rel(wse__atomic_u32 *p, uint32_t v)
 {
     WSE__CHAOS_POINT();
-    return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+    return __atomic_exchange_n(&p->raw_, v, __ATOMIC_ACQ_REL);
 }
 
 WSE__INLINE void *
-wse__atomic_fas_ptr_acq_rel(void **p, void *v)
+wse__atomic_fas_ptr_acq_rel(wse__atomic_ptr *p, void *v)
 {
     WSE__CHAOS_POINT();
-    return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+    return __atomic_exchange_n(&p->raw_, v, __ATOMIC_ACQ_REL);
 }
 
 /* gcc warns that TSan does not model atomic_thread_fence. A seq_cst read-modify-
@@ -180,45 +200,45 @@ wse__atomic_fence_seq_cst(void)
  * same-size cast (two's complement, as C11 atomics on int64_t would). CKT is the
  * ck_pr type, CK the suffix of its functions. */
 #define WSE__CK_OPS(T, N, CKT, CK)                                                                 \
-    WSE__INLINE T wse__atomic_load_##N##_relaxed(const T *p)                                       \
+    WSE__INLINE T wse__atomic_load_##N##_relaxed(const wse__atomic_##N *p)                         \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        return (T)ck_pr_load_##CK((const CKT *)p);                                                 \
+        return (T)ck_pr_load_##CK((const CKT *)&p->raw_);                                          \
     }                                                                                              \
-    WSE__INLINE T wse__atomic_load_##N##_acquire(const T *p)                                       \
+    WSE__INLINE T wse__atomic_load_##N##_acquire(const wse__atomic_##N *p)                         \
     {                                                                                              \
         T v;                                                                                       \
         WSE__CHAOS_POINT();                                                                        \
-        v = (T)ck_pr_load_##CK((const CKT *)p);                                                    \
+        v = (T)ck_pr_load_##CK((const CKT *)&p->raw_);                                             \
         ck_pr_fence_acquire();                                                                     \
         return v;                                                                                  \
     }                                                                                              \
-    WSE__INLINE void wse__atomic_store_##N##_relaxed(T *p, T v)                                    \
+    WSE__INLINE void wse__atomic_store_##N##_relaxed(wse__atomic_##N *p, T v)                      \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
-        ck_pr_store_##CK((CKT *)p, (CKT)v);                                                        \
+        ck_pr_store_##CK((CKT *)&p->raw_, (CKT)v);                                                 \
     }                                                                                              \
-    WSE__INLINE void wse__atomic_store_##N##_release(T *p, T v)                                    \
+    WSE__INLINE void wse__atomic_store_##N##_release(wse__atomic_##N *p, T v)                      \
     {                                                                                              \
         WSE__CHAOS_POINT();                                                                        \
         ck_pr_fence_release();                                                                     \
-        ck_pr_store_##CK((CKT *)p, (CKT)v);                                                        \
+        ck_pr_store_##CK((CKT *)&p->raw_, (CKT)v);                                                 \
     }                                                                                              \
-    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(T *p, T *expected, T desired)                   \
+    WSE__INLINE bool wse__atomic_cas_##N##_acq_rel(wse__atomic_##N *p, T *expected, T desired)     \
     {                                                                                              \
         CKT old;                                                                                   \
         bool ok;                                                                                   \
         WSE__CHAOS_POINT();                                                                        \
         ck_pr_fence_release();                                                                     \
         ck_pr_fence_load_atomic();                                                                 \
-        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);                 \
+        ok = ck_pr_cas_##CK##_value((CKT *)&p->raw_, (CKT)*expected, (CKT)desired, &old);          \
         ck_pr_fence_atomic_load();                                                                 \
         ck_pr_fence_acquire();                                                                     \
         if (!ok)                                                                                   \
             *expected = (T)old;                                                                    \
         return ok;                                                                                 \
     }                                                                                              \
-    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(T *p, T *expected, T desired)                   \
+    WSE__INLINE bool wse__atomic_cas_##N##_seq_cst(wse__atomic_##N *p, T *expected, T desired)     \
     {                                                                                              \
         CKT old;                                                                                   \
         bool ok;                                                                                   \
@@ -226,7 +246,7 @@ wse__atomic_fence_seq_cst(void)
         ck_pr_fence_atomic();                                                                      \
         ck_pr_fence_store_atomic();                                                                \
         ck_pr_fence_load_atomic();                                                                 \
-        ok = ck_pr_cas_##CK##_value((CKT *)p, (CKT)*expected, (CKT)desired, &old);                 \
+        ok = ck_pr_cas_##CK##_value((CKT *)&p->raw_, (CKT)*expected, (CKT)desired, &old);          \
         ck_pr_fence_atomic();                                                                      \
         ck_pr_fence_atomic_load();                                                                 \
         ck_pr_fence_atomic_store();                                                                \
@@ -241,40 +261,40 @@ WSE__CK_OPS(int64_t, i64, uint64_t, 64)
 
 /* Pointers: ck_pr_load_ptr/ck_pr_store_ptr take void *. */
 WSE__INLINE void *
-wse__atomic_load_ptr_relaxed(void *const *p)
+wse__atomic_load_ptr_relaxed(const wse__atomic_ptr *p)
 {
     WSE__CHAOS_POINT();
-    return ck_pr_load_ptr(p);
+    return ck_pr_load_ptr(&p->raw_);
 }
 
 WSE__INLINE void *
-wse__atomic_load_ptr_acquire(void *const *p)
+wse__atomic_load_ptr_acquire(const wse__atomic_ptr *p)
 {
     void *v;
 
     WSE__CHAOS_POINT();
-    v = ck_pr_load_ptr(p);
+    v = ck_pr_load_ptr(&p->raw_);
     ck_pr_fence_acquire();
     return v;
 }
 
 WSE__INLINE void
-wse__atomic_store_ptr_relaxed(void **p, void *v)
+wse__atomic_store_ptr_relaxed(wse__atomic_ptr *p, void *v)
 {
     WSE__CHAOS_POINT();
-    ck_pr_store_ptr(p, v);
+    ck_pr_store_ptr(&p->raw_, v);
 }
 
 WSE__INLINE void
-wse__atomic_store_ptr_release(void **p, void *v)
+wse__atomic_store_ptr_release(wse__atomic_ptr *p, void *v)
 {
     WSE__CHAOS_POINT();
     ck_pr_fence_release();
-    ck_pr_store_ptr(p, v);
+    ck_pr_store_ptr(&p->raw_, v);
 }
 
 WSE__INLINE bool
-wse__atomic_cas_ptr_acq_rel(void **p, void **expected, void *desired)
+wse__atomic_cas_ptr_acq_rel(wse__atomic_ptr *p, void **expected, void *desired)
 {
     void *old;
     bool ok;
@@ -282,7 +302,7 @@ wse__atomic_cas_ptr_acq_rel(void **p, void **expected, void *desired)
     WSE__CHAOS_POINT();
     ck_pr_fence_release();
     ck_pr_fence_load_atomic();
-    ok = ck_pr_cas_ptr_value(p, *expected, desired, &old);
+    ok = ck_pr_cas_ptr_value(&p->raw_, *expected, desired, &old);
     ck_pr_fence_atomic_load();
     ck_pr_fence_acquire();
     if (!ok)
@@ -292,29 +312,29 @@ wse__atomic_cas_ptr_acq_rel(void **p, void **expected, void *desired)
 
 /* Read-modify-writes on counters and flag words: lock-prefixed on TSO; the
  * atomic fences make them acq_rel elsewhere. */
-#define WSE__CK_RMW_ACQ_REL(T, NAME, CK_OP)                                                        \
-    WSE__INLINE T NAME(T *p, T v)                                                                  \
+#define WSE__CK_RMW_ACQ_REL(T, A, NAME, CK_OP)                                                     \
+    WSE__INLINE T NAME(A *p, T v)                                                                  \
     {                                                                                              \
         T r;                                                                                       \
         WSE__CHAOS_POINT();                                                                        \
         ck_pr_fence_release();                                                                     \
         ck_pr_fence_load_atomic();                                                                 \
-        r = CK_OP(p, v);                                                                           \
+        r = CK_OP(&p->raw_, v);                                                                    \
         ck_pr_fence_atomic_load();                                                                 \
         ck_pr_fence_acquire();                                                                     \
         return r;                                                                                  \
     }
 
-WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_faa_u32_acq_rel, ck_pr_faa_32)
-WSE__CK_RMW_ACQ_REL(uint64_t, wse__atomic_faa_u64_acq_rel, ck_pr_faa_64)
-WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_fas_u32_acq_rel, ck_pr_fas_32)
-WSE__CK_RMW_ACQ_REL(void *, wse__atomic_fas_ptr_acq_rel, ck_pr_fas_ptr)
+WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_u32, wse__atomic_faa_u32_acq_rel, ck_pr_faa_32)
+WSE__CK_RMW_ACQ_REL(uint64_t, wse__atomic_u64, wse__atomic_faa_u64_acq_rel, ck_pr_faa_64)
+WSE__CK_RMW_ACQ_REL(uint32_t, wse__atomic_u32, wse__atomic_fas_u32_acq_rel, ck_pr_fas_32)
+WSE__CK_RMW_ACQ_REL(void *, wse__atomic_ptr, wse__atomic_fas_ptr_acq_rel, ck_pr_fas_ptr)
 
 WSE__INLINE int64_t
-wse__atomic_faa_i64_relaxed(int64_t *p, int64_t v)
+wse__atomic_faa_i64_relaxed(wse__atomic_i64 *p, int64_t v)
 {
     WSE__CHAOS_POINT();
-    return (int64_t)ck_pr_faa_64((uint64_t *)p, (uint64_t)v);
+    return (int64_t)ck_pr_faa_64((uint64_t *)&p->raw_, (uint64_t)v);
 }
 
 /* Full fence: orders every earlier load and store before every later one: the
@@ -344,6 +364,28 @@ wse__atomic_fence_seq_cst(void)
 }
 
 #endif /* WSE__TSAN */
+
+/* Before the object is shared: a plain store (see the types above). */
+WSE__INLINE void
+wse__atomic_init_u32(wse__atomic_u32 *p, uint32_t v)
+{
+    p->raw_ = v;
+}
+WSE__INLINE void
+wse__atomic_init_u64(wse__atomic_u64 *p, uint64_t v)
+{
+    p->raw_ = v;
+}
+WSE__INLINE void
+wse__atomic_init_i64(wse__atomic_i64 *p, int64_t v)
+{
+    p->raw_ = v;
+}
+WSE__INLINE void
+wse__atomic_init_ptr(wse__atomic_ptr *p, void *v)
+{
+    p->raw_ = v;
+}
 
 /* A CPU hint inside spin loops (x86 pause). */
 WSE__INLINE void

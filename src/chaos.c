@@ -12,9 +12,9 @@
 #include <sched.h>
 #include <stdlib.h>
 
-static uint32_t chaos_seed_ready; /* atomic: 0, 1 (being set), 2 (set) */
-static int64_t chaos_seed;        /* atomic; valid once ready == 2 */
-static uint32_t chaos_threads;    /* atomic: threads seen, mixed into seeds */
+static wse__atomic_u32 chaos_seed_ready; /* 0, 1 (being set), 2 (set) */
+static wse__atomic_i64 chaos_seed;       /* valid once ready == 2 */
+static wse__atomic_u32 chaos_threads;    /* threads seen, mixed into seeds */
 static WSE__TLS uint64_t chaos_state;
 
 int64_t

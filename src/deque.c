@@ -47,7 +47,7 @@ struct wse__deque_array {
     int64_t size;                  /* power of two */
     int64_t mask;                  /* size - 1 */
     struct wse__deque_array *next; /* retired list, owner only */
-    void *slot[];                  /* accessed atomically */
+    wse__atomic_ptr slot[];
 };
 
 static struct wse__deque_array *
@@ -80,15 +80,18 @@ slot_store(struct wse__deque_array *a, int64_t i, void *item)
 int
 wse__deque_init(struct wse__deque *dq, size_t capacity)
 {
+    struct wse__deque_array *a;
     int64_t size = 2;
 
     while ((size_t)size < capacity && size < ((int64_t)1 << 40))
         size <<= 1;
-    dq->array = array_new(size);
-    if (dq->array == NULL)
+    a = array_new(size);
+    if (a == NULL)
         return ENOMEM;
-    dq->top = 0;
-    dq->bottom = 0;
+    /* Plain: the deque is not shared yet (its registration publishes it). */
+    wse__atomic_init_ptr(&dq->array, a);
+    wse__atomic_init_i64(&dq->top, 0);
+    wse__atomic_init_i64(&dq->bottom, 0);
     dq->retired = NULL;
     return 0;
 }
@@ -96,7 +99,8 @@ wse__deque_init(struct wse__deque *dq, size_t capacity)
 void
 wse__deque_destroy(struct wse__deque *dq)
 {
-    struct wse__deque_array *a = dq->array;
+    /* relaxed: the deque is no longer shared. */
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed(&dq->array);
     struct wse__deque_array *next;
 
     wse__alloc_free(a);
@@ -104,7 +108,7 @@ wse__deque_destroy(struct wse__deque *dq)
         next = a->next;
         wse__alloc_free(a);
     }
-    dq->array = NULL;
+    wse__atomic_init_ptr(&dq->array, NULL);
     dq->retired = NULL;
 }
 
@@ -126,7 +130,7 @@ grow(struct wse__deque *dq, struct wse__deque_array *a, int64_t t, int64_t b)
     dq->retired = a;
     /* release: the copied slots before the new array pointer; pairs with the
      * acquire load of array in wse__deque_steal(). */
-    wse__atomic_store_ptr_release((void **)&dq->array, bigger);
+    wse__atomic_store_ptr_release(&dq->array, bigger);
     return bigger;
 }
 
@@ -139,7 +143,7 @@ wse__deque_push(struct wse__deque *dq, void *item)
      * free only once the thief that took it has read it. */
     int64_t t = wse__atomic_load_i64_acquire(&dq->top);
     /* relaxed: array is written only by this thread. */
-    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed(&dq->array);
 
     if (b - t > a->size - 1) {
         a = grow(dq, a, t, b);
@@ -159,7 +163,7 @@ wse__deque_pop(struct wse__deque *dq)
 {
     /* relaxed: owner-only field. */
     int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom) - 1;
-    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed(&dq->array);
     int64_t t;
     void *item;
 
@@ -204,7 +208,7 @@ wse__deque_steal(struct wse__deque *dq, void **item)
         return WSE__DEQUE_EMPTY;
     /* acquire: pairs with the release store of array in grow(). Le et al. use
      * consume; compilers implement consume as acquire. */
-    a = wse__atomic_load_ptr_acquire((void *const *)&dq->array);
+    a = wse__atomic_load_ptr_acquire(&dq->array);
     x = slot_load(a, t);
     /* seq_cst: decides the race with other thieves and with wse__deque_pop(). */
     if (!wse__atomic_cas_i64_seq_cst(&dq->top, &t, t + 1))
@@ -228,7 +232,7 @@ wse__deque_room(const struct wse__deque *dq)
 {
     /* relaxed: owner-only fields. */
     int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
-    const struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
+    const struct wse__deque_array *a = wse__atomic_load_ptr_relaxed(&dq->array);
     /* acquire: as in wse__deque_push(); a slot below top is free once its thief
      * has read it. */
     int64_t t = wse__atomic_load_i64_acquire(&dq->top);
@@ -242,7 +246,7 @@ wse__deque_peek(const struct wse__deque *dq)
     /* relaxed: owner-only fields; top is a hint here, the pop decides. */
     int64_t b = wse__atomic_load_i64_relaxed(&dq->bottom);
     int64_t t = wse__atomic_load_i64_relaxed(&dq->top);
-    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed((void *const *)&dq->array);
+    struct wse__deque_array *a = wse__atomic_load_ptr_relaxed(&dq->array);
 
     return b > t ? slot_load(a, b - 1) : NULL;
 }
@@ -260,7 +264,7 @@ wse__deque_contains(const struct wse__deque *dq, const void *item)
     wse__atomic_fence_seq_cst();
     b = wse__atomic_load_i64_acquire(&dq->bottom);
     /* acquire: pairs with the release store of array in grow(). */
-    a = wse__atomic_load_ptr_acquire((void *const *)&dq->array);
+    a = wse__atomic_load_ptr_acquire(&dq->array);
     if (b - t > a->size)
         t = b - a->size;
     for (i = t; i < b; i++) {

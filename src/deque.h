@@ -19,11 +19,11 @@ struct wse__deque_array;
 
 struct wse__deque {
     /* Thieves CAS top; it only ever grows. Own cache line. */
-    int64_t top WSE__CACHE_ALIGNED;
+    wse__atomic_i64 top WSE__CACHE_ALIGNED;
     /* Written by the owner only, read by thieves. Own cache line. */
-    int64_t bottom WSE__CACHE_ALIGNED;
+    wse__atomic_i64 bottom WSE__CACHE_ALIGNED;
     /* The current array (owner writes on growth, thieves read). */
-    struct wse__deque_array *array;
+    wse__atomic_ptr array; /* struct wse__deque_array *; replaced only by the owner */
     /* Arrays retired by growth, freed by wse__deque_destroy(); owner only. */
     struct wse__deque_array *retired;
 } WSE__CACHE_ALIGNED;

@@ -25,23 +25,22 @@
 #include "inject.h"
 #include "latch.h"
 #include "park.h"
+#include "callers.h"
+#include "spares.h"
 #include "sync.h"
 #include "worker.h"
 
 #define MAX_WORKERS 1024
 #define MAX_SPARES 65536u
-#define DEFAULT_DEQUE_CAPACITY 256
-#define DEFAULT_SPIN_ROUNDS 64
-#define DEFAULT_SPIN_US 100
-#define DEFAULT_STACK_SIZE ((size_t)64 << 20)
 
 /* An executor is its pool of workers (first: a pool pointer is the executor's
  * address), plus what only create and destroy use. */
 struct wse_executor {
     struct wse__pool pool;
-    pthread_mutex_t join_mutex; /* serialises joining the threads */
+    pthread_mutex_t join_mutex; /* serialises joining the threads; order: before
+                                   spares.mutex */
     bool joined;                /* under join_mutex */
-    pthread_mutex_t held_mutex; /* guards held */
+    pthread_mutex_t held_mutex; /* guards held; order: a leaf */
     struct wse__held held;      /* list head of held tasks (circular) */
     uint32_t generation;        /* fork_generation at create */
     bool caller_runs;           /* on the worker layer's caller_runs list */
@@ -57,7 +56,7 @@ struct wse_executor {
  * EOWNERDEAD. The handler also clears the forking thread's worker identity, so
  * a child forked from inside a task is a plain thread.
  */
-static uint32_t fork_generation; /* atomic: bumped in each child */
+static wse__atomic_u32 fork_generation; /* bumped in each child */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -68,9 +67,9 @@ on_fork_child(void)
     wse__atomic_store_u32_relaxed(&fork_generation,
                                   wse__atomic_load_u32_relaxed(&fork_generation) + 1);
     wse__worker_tls = NULL;
-    wse__worker_caller_pool = NULL;
+    wse__caller_pool = NULL;
     wse__future_running = NULL;
-    wse__worker_callers_forget();
+    wse__callers_forget();
 }
 
 static void
@@ -101,13 +100,7 @@ inherited(const wse_executor *ex)
 static void
 free_inherited(wse_executor *ex)
 {
-    unsigned n = wse__atomic_load_u32_relaxed(&ex->pool.n_spawned);
-    unsigned i;
-
-    for (i = 0; i < n; i++)
-        wse__deque_destroy(&ex->pool.workers[i].deque);
-    wse__park_free_inherited(&ex->pool.park);
-    wse__alloc_free(ex->pool.workers);
+    wse__pool_free_inherited(&ex->pool);
     wse__alloc_free(ex);
 }
 
@@ -131,18 +124,6 @@ wse_version(void)
     return WSE_VERSION_HEX;
 }
 
-/* Free what create() built for workers [0, n_init) and the executor itself. */
-static void
-free_executor(wse_executor *ex, unsigned n_init)
-{
-    unsigned i;
-
-    for (i = 0; i < n_init && ex->pool.workers != NULL; i++)
-        wse__worker_destroy(&ex->pool.workers[i]);
-    wse__alloc_free(ex->pool.workers);
-    wse__alloc_free(ex);
-}
-
 /* Stop and join workers [0, n_started) after a failed create. */
 static void
 stop_started(wse_executor *ex, unsigned n_started)
@@ -164,9 +145,6 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
 {
     wse_options o = {0};
     wse_executor *ex;
-    struct wse__pool *pool;
-    size_t capacity;
-    unsigned n_init = 0;
     unsigned cpus;
     unsigned i;
     int rc;
@@ -180,101 +158,49 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
         (o.stack_size != 0 && o.stack_size < WSE_MIN_STACK_SIZE) ||
         o.max_spare_workers > MAX_SPARES)
         return EINVAL;
-
     ex = wse__alloc_aligned(WSE__CACHE_LINE, sizeof(*ex));
     if (ex == NULL)
         return ENOMEM;
-    pool = &ex->pool;
-    pool->owner = ex;
     /* Read once: the default worker count and `crowded` both need it. */
     cpus = wse__cpus_available();
-    pool->n_workers = o.workers != 0 ? o.workers : wse__cpus_workers(cpus, MAX_WORKERS);
-    pool->n_slots = pool->n_workers +
-                    (o.max_spare_workers != 0 ? o.max_spare_workers : 4 * pool->n_workers + 64);
-    pool->spin_rounds = o.spin_rounds != 0 ? o.spin_rounds : DEFAULT_SPIN_ROUNDS;
-    pool->spin_ns = o.spin_us == WSE_SPIN_US_NONE
-                        ? 0
-                        : (int64_t)(o.spin_us != 0 ? o.spin_us : DEFAULT_SPIN_US) * 1000;
-    pool->stack_size = o.stack_size != 0 ? o.stack_size : DEFAULT_STACK_SIZE;
-    strncpy(pool->thread_name, o.thread_name != NULL ? o.thread_name : "wse",
-            sizeof(pool->thread_name) - 1);
-    capacity = o.deque_capacity != 0 ? o.deque_capacity : DEFAULT_DEQUE_CAPACITY;
-    pool->on_start = o.on_worker_start;
-    pool->on_stop = o.on_worker_stop;
-    pool->hook_ctx = o.hook_ctx;
+    if (o.workers == 0)
+        o.workers = wse__cpus_workers(cpus, MAX_WORKERS);
     ex->held.prev = &ex->held;
     ex->held.next = &ex->held;
-
-    /* Zeroed: a spare slot is initialised when its spare starts. */
-    pool->workers = wse__alloc_aligned(WSE__CACHE_LINE, pool->n_slots * sizeof(*pool->workers));
-    if (pool->workers == NULL) {
-        rc = ENOMEM;
-        goto out_free_executor;
-    }
-    for (n_init = 0; n_init < pool->n_workers; n_init++) {
-        rc = wse__worker_init(&pool->workers[n_init], pool, n_init, capacity);
-        if (rc != 0)
-            goto out_free_executor;
-    }
-    rc = wse__inject_init(&pool->inject);
+    ex->generation = fork_generation_now();
+    rc = wse__pool_init(&ex->pool, ex, &o);
     if (rc != 0)
-        goto out_free_executor;
-    rc = wse__park_init(&pool->park, pool->n_slots, pool->n_workers, &pool->inject);
-    if (rc != 0)
-        goto out_destroy_inject;
-    for (i = 0; i < pool->n_workers; i++)
-        wse__park_attach(&pool->park, i, &pool->workers[i].deque);
-    rc = wse__worker_spares_init(pool, capacity);
-    if (rc != 0)
-        goto out_destroy_park;
+        goto out_free;
     rc = pthread_mutex_init(&ex->join_mutex, NULL);
     if (rc != 0)
-        goto out_destroy_spares;
-    ex->generation = fork_generation_now();
-    /* Plain: the threads are created after this (pthread_create orders it). */
-    pool->n_spawned = pool->n_workers;
+        goto out_destroy_pool;
     rc = pthread_mutex_init(&ex->held_mutex, NULL);
     if (rc != 0)
         goto out_destroy_join;
-    rc = pthread_mutex_init(&pool->start_mutex, NULL);
-    if (rc != 0)
-        goto out_destroy_held;
-    rc = wse__sync_cond_init(&pool->start_cond);
-    if (rc != 0)
-        goto out_destroy_start_mutex;
-
-    for (i = 0; i < pool->n_workers; i++) {
-        rc = wse__worker_spawn(&pool->workers[i]);
+    for (i = 0; i < ex->pool.n_workers; i++) {
+        rc = wse__worker_spawn(&ex->pool.workers[i], wse__worker_main);
         if (rc != 0) {
             stop_started(ex, i);
-            goto out_destroy_start_cond;
+            goto out_destroy_held;
         }
     }
     /* Every start hook has returned before create does. */
-    wse__worker_started_wait(pool, pool->n_workers);
+    wse__worker_started_wait(&ex->pool, ex->pool.n_workers);
     ex->caller_runs = o.caller_runs;
-    ex->crowded = pool->n_workers >= cpus;
+    ex->crowded = ex->pool.n_workers >= cpus;
     if (ex->caller_runs)
-        wse__worker_callers_add(pool);
+        wse__callers_add(&ex->pool);
     *out = ex;
     return 0;
 
-out_destroy_start_cond:
-    pthread_cond_destroy(&pool->start_cond);
-out_destroy_start_mutex:
-    pthread_mutex_destroy(&pool->start_mutex);
 out_destroy_held:
     pthread_mutex_destroy(&ex->held_mutex);
 out_destroy_join:
     pthread_mutex_destroy(&ex->join_mutex);
-out_destroy_spares:
-    wse__worker_spares_destroy(pool);
-out_destroy_park:
-    wse__park_destroy(&pool->park);
-out_destroy_inject:
-    wse__inject_destroy(&pool->inject);
-out_free_executor:
-    free_executor(ex, n_init);
+out_destroy_pool:
+    wse__pool_destroy(&ex->pool);
+out_free:
+    wse__alloc_free(ex);
     return rc;
 }
 
@@ -288,7 +214,7 @@ static bool
 called_from_worker_of(const wse_executor *ex)
 {
     return (wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool) ||
-           wse__worker_caller_pool == &ex->pool;
+           wse__caller_pool == &ex->pool;
 }
 
 wse_executor *
@@ -297,7 +223,7 @@ wse_current(void)
     if (wse__worker_tls != NULL)
         return wse__worker_tls->pool->owner;
     /* A plain thread running a task it waits on (caller_runs). */
-    return wse__worker_caller_pool != NULL ? wse__worker_caller_pool->owner : NULL;
+    return wse__caller_pool != NULL ? wse__caller_pool->owner : NULL;
 }
 
 unsigned
@@ -465,24 +391,20 @@ wse_executor_destroy(wse_executor *ex)
     if (called_from_worker_of(ex))
         return EDEADLK;
     if (ex->caller_runs)
-        wse__worker_callers_remove(&ex->pool);
+        wse__callers_remove(&ex->pool);
     wse_shutdown(ex, true, false);
     wse__sync_lock(&ex->join_mutex);
     if (!ex->joined) {
         for (i = 0; i < ex->pool.n_workers; i++)
             pthread_join(ex->pool.workers[i].thread, NULL);
-        wse__worker_spares_join(&ex->pool);
+        wse__spares_join(&ex->pool);
         ex->joined = true;
     }
     wse__sync_unlock(&ex->join_mutex);
-    pthread_cond_destroy(&ex->pool.start_cond);
-    pthread_mutex_destroy(&ex->pool.start_mutex);
     pthread_mutex_destroy(&ex->held_mutex);
     pthread_mutex_destroy(&ex->join_mutex);
-    wse__worker_spares_destroy(&ex->pool);
-    wse__park_destroy(&ex->pool.park);
-    wse__inject_destroy(&ex->pool.inject);
-    free_executor(ex, ex->pool.n_workers);
+    wse__pool_destroy(&ex->pool);
+    wse__alloc_free(ex);
     return 0;
 }
 

@@ -276,11 +276,9 @@ complete_with_ref(wse_future *f, wse_state to)
 
 WSE__TLS struct wse__running *wse__future_running;
 
-const char wse__future_waits_mark;
-
 /* Incremented by every stop request that reaches a running task; a task's
  * wse_stop_requested() walks its lineage only when it changed. Atomic. */
-static uint64_t stop_epoch;
+static wse__atomic_u64 stop_epoch;
 
 wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
@@ -291,12 +289,12 @@ wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
     if (f == NULL)
         return NULL;
     memset(f, 0, sizeof(*f));
-    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
+    wse__atomic_init_u64(&f->word, (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING);
     f->u.fn = fn;
     f->arg = arg;
     if (r != NULL) {
         f->parent = r->future;
-        r->future->children++;
+        wse__future_children_add(r->future, 1);
     }
     return f;
 }
@@ -309,7 +307,7 @@ wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_future *pare
     if (f == NULL)
         return NULL;
     memset(f, 0, sizeof(*f));
-    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING;
+    wse__atomic_init_u64(&f->word, (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING);
     f->u.fn = fn;
     f->arg = arg;
     f->parent = parent;
@@ -331,13 +329,13 @@ wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t r
     struct wse__running *r = wse__future_running;
 
     memset(f, 0, sizeof(*f));
-    f->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_EMBED | WSE_PENDING;
+    wse__atomic_init_u64(&f->word, (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_EMBED | WSE_PENDING);
     f->u.fn = fn;
     f->arg = arg;
     f->parent = parent;
     if (parent == NULL && r != NULL) {
         f->parent = r->future;
-        r->future->children++;
+        wse__future_children_add(r->future, 1);
     }
     e->put = put;
     e->owner = owner;
@@ -350,7 +348,7 @@ wse__future_discard_embedded(wse_future *f)
     /* Made by this thread inside the parent, which still runs here, innermost:
      * the count is the parent's plain one. */
     if (f->parent != NULL)
-        f->parent->children--;
+        wse__future_children_add(f->parent, (uint32_t)-1);
 }
 
 /*
@@ -364,7 +362,7 @@ wse__future_discard_embedded(wse_future *f)
  */
 #define SLOT 64 /* bytes per slot */
 struct batch_block {
-    uint32_t live;            /* atomic */
+    wse__atomic_u32 live;
     uint32_t used;            /* futures in this block */
     struct batch_block *next; /* the batch's next block */
 };
@@ -421,7 +419,7 @@ wse__batch_alloc(struct wse__batch *b, wse_task_fn fn, void *const args[], size_
         blk->used = (uint32_t)(left < WSE__BATCH_BLOCK_SLOTS ? left : WSE__BATCH_BLOCK_SLOTS);
         /* Plain stores: nothing is shared before the first chunk is queued,
          * and the queue's mutex publishes it. */
-        blk->live = blk->used;
+        wse__atomic_init_u32(&blk->live, blk->used);
         *tail = blk;
         tail = &blk->next;
     }
@@ -436,7 +434,7 @@ wse__batch_alloc(struct wse__batch *b, wse_task_fn fn, void *const args[], size_
     b->word = (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_BLOCK | WSE_PENDING;
     b->parent = r != NULL ? r->future : NULL;
     if (b->parent != NULL)
-        b->parent->children += (uint32_t)n; /* its plain count, as in wse__future_new() */
+        wse__future_children_add(b->parent, (uint32_t)n); /* as in wse__future_new() */
     return 0;
 }
 
@@ -454,11 +452,12 @@ wse__batch_make(struct wse__batch *b, size_t max, wse_future **last, size_t *cou
     for (k = 0; k < max; k++) {
         f = block_future(blk, b->slot++);
         *f = (struct wse_future){
-            .word = b->word,
             .u.fn = b->fn,
             .arg = b->args != NULL ? b->args[b->made + k] : NULL,
             .parent = b->parent,
         };
+        /* Plain: not shared before the chunk is queued. */
+        wse__atomic_init_u64(&f->word, b->word);
         if (prev != NULL)
             prev->next = f;
         else
@@ -498,7 +497,7 @@ void
 wse__batch_free(struct wse__batch *b)
 {
     if (b->parent != NULL)
-        b->parent->children -= (uint32_t)b->n;
+        wse__future_children_add(b->parent, (uint32_t)0 - (uint32_t)b->n);
     free_blocks(b->head);
 }
 
@@ -573,7 +572,7 @@ free_future(wse_future *f)
         r = wse__future_running;
         if (r != NULL && r->future == parent) {
             /* The parent runs here, innermost: its plain count (see above). */
-            parent->children--;
+            wse__future_children_add(parent, (uint32_t)-1);
         } else if (drop_ref(parent)) {
             f = parent;
         }
@@ -629,7 +628,7 @@ wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
     uint64_t after;
 
     /* The start bias becomes the children still pointing at f. */
-    m.refs = (int64_t)f->children - LINEAGE_BIAS;
+    m.refs = (int64_t)wse__future_children(f) - LINEAGE_BIAS;
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
     f->value = to == WSE_DONE ? value : NULL;
@@ -889,7 +888,7 @@ wse_promise_create(wse_future **out, wse_value_free_fn free_value)
         return ENOMEM;
     memset(f, 0, sizeof(*f));
     /* A promise belongs to no task and no executor: no parent, one reference. */
-    f->word = (uint64_t)1 << WSE__F_REF_SHIFT | WSE__F_PROMISE | WSE_PENDING;
+    wse__atomic_init_u64(&f->word, (uint64_t)1 << WSE__F_REF_SHIFT | WSE__F_PROMISE | WSE_PENDING);
     f->u.free_value = free_value;
     *out = f;
     return 0;

@@ -22,8 +22,13 @@
 /*
  * The word of a future: the reference count in the high 32 bits, and in the low
  * bits the wse_state plus flags.
- *   WSE__F_LOCK      a bit lock guarding the node list (f->nodes). Held for a few
- *                    stores at a time; never held while user code runs.
+ *   WSE__F_LOCK      a bit lock guarding the node list (f->nodes). Never held
+ *                    while user code runs. Its holder runs the immediate nodes,
+ *                    which may take an as_completed mutex, a latch's mutex or
+ *                    park.mutex (a waiting worker is woken through the park),
+ *                    so it can wait behind a parking worker's scan of the
+ *                    queues. order: taken under no mutex; those three under it
+ *                    (design.md, "Lock order").
  *   WSE__F_WAITERS   the node list is not empty; a completing thread takes the
  *                    slow path only when it is set, so completing a future nobody
  *                    watches is one CAS, no lock, no system call.
@@ -80,15 +85,15 @@ struct wse__node {
 /*
  * A future, one cache line for a task. Layout (64 bytes on LP64):
  *
- *    0 word       state, flags and references (atomic)
+ *    0 word       state, flags and references
  *    8 error      set by the completing thread before the completing CAS
  *   12 children   stop lineage: children still pointing at this future as
- *                 their parent (owner-only while it runs; see future.c)
+ *                 their parent (written by its own thread only while it runs;
+ *                 see future.c), and the waits-for-its-children mark (below)
  *   16 value      set by the completing thread before the completing CAS
  *   24 nodes      the node list head, under WSE__F_LOCK
  *   32 fn | free_value   a task's function, or a promise's value destructor
- *   40 arg        a task's argument until it starts; then, while it runs,
- *                 whether its thread waits on all its children (below)
+ *   40 arg        a task's argument (the user's)
  *   48 next       the injection queue's link, under its mutex
  *   56 parent     the task this one was submitted from (stop lineage), or NULL
  *
@@ -98,9 +103,9 @@ struct wse__node {
  * other way round: the common task future stays one line.
  */
 struct wse_future {
-    uint64_t word;
+    wse__atomic_u64 word;
     int error;
-    uint32_t children;
+    wse__atomic_u32 children;
     void *value;
     struct wse__node *nodes;
     union {
@@ -113,43 +118,69 @@ struct wse_future {
 };
 
 /*
- * Helping's descendant rule (the wait layer). Once a task has started, its arg
- * slot is dead; while it runs, its own thread may set it to
- * &wse__future_waits_mark, meaning "this task is inside a wait, with no deadline
- * and for all of them, on every child it has", and put the old value back when
- * that wait returns. Another thread that holds a child of f (so f is alive:
- * parents outlive their children) reads it with wse__future_waits_children().
- * A user's argument is never the mark's address, which is private.
+ * Helping's descendant rule (help.c). While a task runs, its own thread may set
+ * WSE__CHILDREN_WAITED in its `children` word, meaning "this task is inside a
+ * wait, with no deadline and for all of them, on every child it has", and put
+ * the old bit back when that wait returns. Another thread that holds a child of
+ * f (so f is alive: parents outlive their children) reads it with
+ * wse__future_waits_children(). Only f's own thread writes the word while f
+ * runs (the count and the bit), so plain read-modify-writes by that thread,
+ * published with release stores, are enough.
  */
-extern const char wse__future_waits_mark;
+#define WSE__CHILDREN_WAITED 0x80000000u
+#define WSE__CHILDREN_COUNT 0x7fffffffu
 
-/* Mark f, which the calling thread runs; returns the value to restore. */
-static inline void *
+/* f's plain count of children (its own thread, while it runs). */
+static inline uint32_t
+wse__future_children(const wse_future *f)
+{
+    /* relaxed: only this thread writes the word while f runs. */
+    return wse__atomic_load_u32_relaxed(&f->children) & WSE__CHILDREN_COUNT;
+}
+
+/* Add delta (may wrap to subtract) to f's count; its own thread only. The count
+ * stays below WSE__CHILDREN_WAITED (a child is counted before it can be
+ * uncounted), so the addition leaves the mark bit as it was. */
+static inline void
+wse__future_children_add(wse_future *f, uint32_t delta)
+{
+    /* relaxed, both: only this thread writes the word while f runs, and other
+     * threads read only the bit, which this store leaves as this thread last
+     * set it (with release). */
+    wse__atomic_store_u32_relaxed(&f->children, wse__atomic_load_u32_relaxed(&f->children) + delta);
+}
+
+/* Mark f, which the calling thread runs; returns whether it was marked. */
+static inline bool
 wse__future_mark_waits_children(wse_future *f)
 {
-    /* relaxed: only this thread writes the slot while f runs. */
-    void *old = wse__atomic_load_ptr_relaxed(&f->arg);
+    /* relaxed: only this thread writes the word while f runs. */
+    uint32_t w = wse__atomic_load_u32_relaxed(&f->children);
 
     /* release: pairs with the acquire load in wse__future_waits_children(); the
      * reader holds a child it took from a queue after this thread pushed it
      * (release/acquire there too), so it never sees a mark older than the
      * child. */
-    wse__atomic_store_ptr_release(&f->arg, (void *)&wse__future_waits_mark);
-    return old;
+    wse__atomic_store_u32_release(&f->children, w | WSE__CHILDREN_WAITED);
+    return (w & WSE__CHILDREN_WAITED) != 0;
 }
 
 static inline void
-wse__future_unmark_waits_children(wse_future *f, void *old)
+wse__future_unmark_waits_children(wse_future *f, bool was)
 {
+    /* relaxed: only this thread writes the word while f runs. */
+    uint32_t w = wse__atomic_load_u32_relaxed(&f->children);
+
     /* release: as in wse__future_mark_waits_children(). */
-    wse__atomic_store_ptr_release(&f->arg, old);
+    wse__atomic_store_u32_release(&f->children,
+                                  (w & WSE__CHILDREN_COUNT) | (was ? WSE__CHILDREN_WAITED : 0));
 }
 
 static inline bool
 wse__future_waits_children(const wse_future *f)
 {
     /* acquire: pairs with the release stores above. */
-    return wse__atomic_load_ptr_acquire((void *const *)&f->arg) == &wse__future_waits_mark;
+    return (wse__atomic_load_u32_acquire(&f->children) & WSE__CHILDREN_WAITED) != 0;
 }
 
 _Static_assert(sizeof(struct wse_future) <= WSE__CACHE_LINE, "a future fits one cache line");

@@ -79,17 +79,17 @@ wse__inject_init(struct wse__inject *q)
 
     if (rc != 0)
         return rc;
-    q->front_head = 0;
-    q->front_tail = 0;
+    wse__atomic_init_i64(&q->front_head, 0);
+    wse__atomic_init_i64(&q->front_tail, 0);
     for (i = 0; i < WSE__INJECT_FRONT; i++) {
-        q->cells[i].seq = (uint64_t)i;
-        q->cells[i].f = NULL;
+        wse__atomic_init_u64(&q->cells[i].seq, (uint64_t)i);
+        wse__atomic_init_ptr(&q->cells[i].f, NULL);
     }
     q->head = NULL;
     q->tail = NULL;
     q->closed = 0;
     q->cancelled = 0;
-    q->length = 0;
+    wse__atomic_init_i64(&q->length, 0);
     return 0;
 }
 

@@ -23,20 +23,20 @@
 
 /* A slot of the front: seq says whose turn it is (see inject.c). */
 struct wse__inject_cell {
-    uint64_t seq; /* atomic */
-    wse__ptr f;   /* atomic: the future, valid while seq says full */
+    wse__atomic_u64 seq;
+    wse__atomic_ptr f; /* the future, valid while seq says full */
 };
 
 struct wse__inject {
-    int64_t front_head WSE__CACHE_ALIGNED; /* atomic: the next position to take; takers CAS it */
-    int64_t front_tail WSE__CACHE_ALIGNED; /* atomic: the next position to fill; under mutex */
+    wse__atomic_i64 front_head WSE__CACHE_ALIGNED; /* the next position to take; takers CAS it */
+    wse__atomic_i64 front_tail WSE__CACHE_ALIGNED; /* the next position to fill; under mutex */
     struct wse__inject_cell cells[WSE__INJECT_FRONT];
-    pthread_mutex_t mutex;
-    wse_future *head;                  /* the list: FIFO through next; under mutex */
-    wse_future *tail;                  /* under mutex */
-    uint32_t closed;                   /* shut down: no more pushes; under mutex */
-    uint32_t cancelled;                /* closed with take_all; under mutex */
-    int64_t length WSE__CACHE_ALIGNED; /* atomic: futures in the list (not the front) */
+    pthread_mutex_t mutex;                     /* order: a leaf: nothing is taken under it */
+    wse_future *head;                          /* the list: FIFO through next; under mutex */
+    wse_future *tail;                          /* under mutex */
+    uint32_t closed;                           /* shut down: no more pushes; under mutex */
+    uint32_t cancelled;                        /* closed with take_all; under mutex */
+    wse__atomic_i64 length WSE__CACHE_ALIGNED; /* futures in the list (not the front) */
 };
 
 /* 0 or a pthread error. */

@@ -18,28 +18,15 @@
 #include <time.h>
 
 #include "sync.h"
+#include "tune.h"
 
-uint32_t wse__latch_plain_wakeups;
+wse__atomic_u32 wse__latch_plain_wakeups;
 
-/* A plain waiter's spin before it sleeps: adaptive, between these bounds (ns). */
-#ifndef WSE_WAIT_SPIN_NS
-#define WSE_WAIT_SPIN_NS 5000
-#endif
-#ifndef WSE_WAIT_SPIN_MAX_NS
-#define WSE_WAIT_SPIN_MAX_NS 200000
-#endif
-/* The ceiling instead of WSE_WAIT_SPIN_MAX_NS after wse__latch_note_crowded(true):
- * past it, sleeping (a wake-up costs 15-25 us on the 2-CPU machine measured)
- * is cheaper than the serialised tasks the spin causes. */
-#ifndef WSE_WAIT_SPIN_CROWDED_NS
-#define WSE_WAIT_SPIN_CROWDED_NS 40000
-#endif
-
-/* This thread's current spin budget (0: not set yet: WSE_WAIT_SPIN_NS), whether
+/* This thread's current spin budget (0: not set yet: WSE__WAIT_SPIN_NS), whether
  * it woke a parked worker since its last wait, and its spin's ceiling. */
 static WSE__TLS int64_t wait_spin_ns;
 static WSE__TLS bool woke_worker;
-static WSE__TLS int64_t wait_spin_max_ns = WSE_WAIT_SPIN_MAX_NS;
+static WSE__TLS int64_t wait_spin_max_ns = WSE__WAIT_SPIN_MAX_NS;
 
 void
 wse__latch_note_woke(void)
@@ -50,7 +37,7 @@ wse__latch_note_woke(void)
 void
 wse__latch_note_crowded(bool crowded)
 {
-    wait_spin_max_ns = crowded ? WSE_WAIT_SPIN_CROWDED_NS : WSE_WAIT_SPIN_MAX_NS;
+    wait_spin_max_ns = crowded ? WSE__WAIT_SPIN_CROWDED_NS : WSE__WAIT_SPIN_MAX_NS;
 }
 
 int
@@ -79,8 +66,8 @@ wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count, wse__
 {
     /* Plain writes: the latch is not shared yet; the lock of each future it is
      * linked on publishes it to the completers. */
-    l->remaining = count;
-    l->tripped = 0;
+    wse__atomic_init_u32(&l->remaining, count);
+    wse__atomic_init_u32(&l->tripped, 0);
     l->mode = mode;
     l->wake = wake;
     l->wake_ctx = wake_ctx;
@@ -175,15 +162,15 @@ wait_spin_learn(int64_t ns)
     int64_t max = wait_spin_max_ns;
 
     if (ns >= max)
-        wait_spin_ns = WSE_WAIT_SPIN_NS;
+        wait_spin_ns = WSE__WAIT_SPIN_NS;
     else
-        wait_spin_ns = 2 * ns < WSE_WAIT_SPIN_NS ? WSE_WAIT_SPIN_NS : 2 * ns > max ? max : 2 * ns;
+        wait_spin_ns = 2 * ns < WSE__WAIT_SPIN_NS ? WSE__WAIT_SPIN_NS : 2 * ns > max ? max : 2 * ns;
 }
 
 void
 wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline, bool spin)
 {
-    int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE_WAIT_SPIN_NS;
+    int64_t budget = wait_spin_ns != 0 ? wait_spin_ns : WSE__WAIT_SPIN_NS;
     int64_t spun = 0;
     struct timespec start;
     struct timespec end;
@@ -195,7 +182,7 @@ wse__latch_sleep(struct wse__latch *l, const struct wse__deadline *deadline, boo
     /* The spin must not take the CPU of a worker this thread has just woken. */
     if (woke_worker) {
         woke_worker = false;
-        budget = WSE_WAIT_SPIN_NS;
+        budget = WSE__WAIT_SPIN_NS;
     }
     /* A short task completes sooner than a futex wake-up reaches a sleeping
      * thread: spin first, so the waiter neither sleeps nor costs its completer a

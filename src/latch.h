@@ -27,21 +27,21 @@ struct wse__latch;
 typedef void (*wse__latch_wake_fn)(struct wse__latch *l);
 
 struct wse__latch {
-    uint32_t remaining;      /* atomic: completions still needed */
-    uint32_t tripped;        /* atomic: the condition holds */
-    wse_return_when mode;    /* how a completion counts */
-    wse__latch_wake_fn wake; /* NULL: a plain thread (mutex + cond) */
-    void *wake_ctx;          /* for wake */
-    pthread_mutex_t mutex;   /* plain thread: the sleep/wake handshake */
-    pthread_cond_t cond;     /* plain thread: CLOCK_MONOTONIC */
-    bool sleeping;           /* plain thread: blocked in cond; under mutex */
-    bool kicked;             /* plain thread: signalled, counted in
+    wse__atomic_u32 remaining; /* completions still needed */
+    wse__atomic_u32 tripped;   /* the condition holds */
+    wse_return_when mode;      /* how a completion counts */
+    wse__latch_wake_fn wake;   /* NULL: a plain thread (mutex + cond) */
+    void *wake_ctx;            /* for wake */
+    pthread_mutex_t mutex;     /* plain thread: the sleep/wake handshake; order: a leaf */
+    pthread_cond_t cond;       /* plain thread: CLOCK_MONOTONIC */
+    bool sleeping;             /* plain thread: blocked in cond; under mutex */
+    bool kicked;               /* plain thread: signalled, counted in
                                      wse__latch_plain_wakeups; under mutex */
 };
 
 /* Plain waiters signalled and not yet running again; atomic, a hint (see
  * wse__latch_wakeups_pending()). */
-extern uint32_t wse__latch_plain_wakeups;
+extern wse__atomic_u32 wse__latch_plain_wakeups;
 
 /* A plain thread's latch: initialise (0 or a pthread error) and destroy its
  * mutex and condition variable. */
@@ -76,7 +76,7 @@ bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *dea
                      int64_t budget_ns, unsigned check_every, int64_t *spun_ns);
 
 /* The calling thread has just woken a parked worker (the park layer): its next
- * plain wait spins only the minimum, WSE_WAIT_SPIN_NS, since the worker (woken
+ * plain wait spins only the minimum, WSE__WAIT_SPIN_NS, since the worker (woken
  * onto this thread's CPU, as the scheduler tends to) may need that CPU to run
  * what the wait waits on. */
 void wse__latch_note_woke(void);
@@ -84,7 +84,7 @@ void wse__latch_note_woke(void);
 /* The calling thread submits to an executor that is `crowded`: it has a worker
  * for every CPU the process may use, so while they all run tasks a plain
  * thread's spin takes one of their CPUs and the tasks run one after another.
- * The thread's later plain waits then spin at most WSE_WAIT_SPIN_CROWDED_NS
+ * The thread's later plain waits then spin at most WSE__WAIT_SPIN_CROWDED_NS
  * (twice a futex wake-up on a busy machine) and sleep past that. */
 void wse__latch_note_crowded(bool crowded);
 

@@ -60,15 +60,10 @@
 
 #include "alloc.h"
 #include "atomic.h"
+#include "callers.h"
 #include "executor.h"
 #include "future.h"
-
-/* grain 0 in wse_reduce(): about this many chunks. */
-#define REDUCE_CHUNKS 1024u
-/* At most this many blocks (accumulators) per reduction... */
-#define REDUCE_BLOCKS 256u
-/* ... and at most this many bytes of them. */
-#define REDUCE_BYTES ((size_t)64 << 20)
+#include "tune.h"
 
 struct loop;
 
@@ -82,12 +77,12 @@ struct part {
 };
 
 struct loop {
-    uint64_t next WSE__CACHE_ALIGNED; /* atomic: the first unit not claimed */
-    uint64_t done WSE__CACHE_ALIGNED; /* atomic: units run or skipped */
-    uint32_t error;                   /* atomic: the loop's error (first failure) */
-    uint32_t outstanding;             /* atomic: participants that may still claim */
-    uint32_t refs;                    /* atomic: participants not yet finished with it */
-    uint32_t holds;                   /* atomic: the participants (as one) and each
+    wse__atomic_u64 next WSE__CACHE_ALIGNED; /* the first unit not claimed */
+    wse__atomic_u64 done WSE__CACHE_ALIGNED; /* units run or skipped */
+    wse__atomic_u32 error;                   /* the loop's error (first failure) */
+    wse__atomic_u32 outstanding;             /* participants that may still claim */
+    wse__atomic_u32 refs;                    /* participants not yet finished with it */
+    wse__atomic_u32 holds;                   /* the participants (as one) and each
                                          embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
     wse_future *future;            /* L; the participants hold one reference */
@@ -109,9 +104,9 @@ struct loop {
     size_t chunk;  /* indices per chunk */
     uint64_t n_chunks;
     unsigned char *identity;
-    unsigned char *accs;    /* total (blocks) accumulators */
-    unsigned char *scratch; /* n_parts accumulators */
-    uint32_t *arrivals;     /* atomic, per tree node (by its right child's block) */
+    unsigned char *accs;       /* total (blocks) accumulators */
+    unsigned char *scratch;    /* n_parts accumulators */
+    wse__atomic_u32 *arrivals; /* per tree node (by its right child's block) */
     struct part parts[];
 };
 
@@ -406,7 +401,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
 {
     struct wse__running running;
     wse_future *f = lp->future;
-    struct wse__pool *outer = wse__worker_caller_pool;
+    struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
     unsigned i;
     int rc;
@@ -416,10 +411,10 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
     /* A plain thread's chunks see the loop's executor as wse_current(), as on
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
-        wse__worker_caller_pool = wse__executor_pool(ex);
+        wse__caller_pool = wse__executor_pool(ex);
     participate(&lp->parts[0]);
     if (plain)
-        wse__worker_caller_pool = outer;
+        wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
      * nothing. Cancel it in its queue, so that it frees its share of the
      * descriptor now and costs its taker no start (a caller that loops again
@@ -506,10 +501,10 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     memset(lp, 0, bytes);
     lp->total = total;
     lp->n_parts = n_parts;
-    lp->outstanding = n_parts;
-    lp->refs = n_parts;
+    wse__atomic_init_u32(&lp->outstanding, n_parts);
+    wse__atomic_init_u32(&lp->refs, n_parts);
     /* The participants, L, and each participant's future. */
-    lp->holds = 2 + n_parts;
+    wse__atomic_init_u32(&lp->holds, 2 + n_parts);
     setup(lp, setup_arg);
     /* L: the caller's or user's reference, the participants', and one per
      * participant's future (their lineage). */
@@ -635,7 +630,7 @@ reduce_setup(struct loop *lp, void *arg)
     p += (size_t)a->blocks * a->stride;
     lp->scratch = p;
     p += (size_t)lp->n_parts * a->stride;
-    lp->arrivals = (uint32_t *)(void *)p;
+    lp->arrivals = (wse__atomic_u32 *)(void *)p;
 }
 
 int
@@ -658,12 +653,12 @@ wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t grain, void *resul
         return ENOMEM;
     a.begin = begin;
     a.n = end - begin;
-    a.chunk = grain != 0 ? grain : (a.n - 1) / REDUCE_CHUNKS + 1;
+    a.chunk = grain != 0 ? grain : (a.n - 1) / WSE__REDUCE_CHUNKS + 1;
     a.n_chunks = (a.n - 1) / a.chunk + 1;
     a.stride = (size + WSE__CACHE_LINE - 1) & ~(size_t)(WSE__CACHE_LINE - 1);
-    max_blocks = REDUCE_BYTES / a.stride;
-    if (max_blocks > REDUCE_BLOCKS)
-        max_blocks = REDUCE_BLOCKS;
+    max_blocks = WSE__REDUCE_BYTES / a.stride;
+    if (max_blocks > WSE__REDUCE_BLOCKS)
+        max_blocks = WSE__REDUCE_BLOCKS;
     if (max_blocks == 0)
         max_blocks = 1;
     a.blocks = a.n_chunks < max_blocks ? a.n_chunks : max_blocks;

@@ -26,9 +26,11 @@
  * need_fence false): if that wake is missed, only parallelism is lost, because the pushing
  * worker re-checks its own deque before it can park.
  *
- * Waiting workers. A worker inside wse_wait() parks with its latch: the latch
- * tripping (wse__park_wake_one), the deadline, or a submission wakes it. It is on
- * the same sleeper stack, so new work can pick it to help.
+ * Waiting workers do not park here. A worker inside a wait that finds nothing it
+ * may run blocks in wse__park_block(), off the sleeper stack (a submission must
+ * not pick it: it may run only what it waits on), until its latch trips, the
+ * deadline passes, or it is told to give up; a spare takes its place meanwhile
+ * (spares.c). Its latch's wake function wakes it (wse__park_wake_one()).
  *
  * Termination. After shutdown (wse__park_shutdown(), called after the injection
  * queue is closed), the executor is quiescent when every live worker sleeps at
@@ -55,7 +57,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n = n;
     p->inject = inject;
     p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
-    p->deques = wse__alloc_array(n, sizeof(struct wse__deque *));
+    p->deques = wse__alloc_array(n, sizeof(*p->deques));
     p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
     if (p->sleepers == NULL || p->deques == NULL || p->parkers == NULL)
         goto out_free;
@@ -76,7 +78,7 @@ wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inj
     p->n_held = 0;
     p->shutdown = false;
     p->terminated = false;
-    p->n_sleeping = 0;
+    wse__atomic_init_u32(&p->n_sleeping, 0);
     return 0;
 
 out_destroy_mutex:
@@ -118,7 +120,7 @@ wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq)
 {
     /* release: the initialised deque before its pointer; pairs with the acquire
      * load in work_visible(). */
-    wse__atomic_store_ptr_release((void **)&p->deques[i], dq);
+    wse__atomic_store_ptr_release(&p->deques[i], dq);
 }
 
 /* True if some queue may hold a task: the re-check step of parking. */
@@ -131,7 +133,7 @@ work_visible(const struct wse__park *p)
         return true;
     for (i = 0; i < p->n; i++) {
         /* acquire: pairs with wse__park_attach(). */
-        const struct wse__deque *dq = wse__atomic_load_ptr_acquire((void *const *)&p->deques[i]);
+        const struct wse__deque *dq = wse__atomic_load_ptr_acquire(&p->deques[i]);
 
         if (dq != NULL && wse__deque_size_hint(dq) > 0)
             return true;
@@ -222,7 +224,7 @@ wse__park_leave(struct wse__park *p)
 
 void
 wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                const struct wse__deadline *deadline, const uint32_t *abandon)
+                const struct wse__deadline *deadline, const wse__atomic_u32 *abandon)
 {
     struct wse__parker *k = &p->parkers[self];
 
@@ -242,17 +244,15 @@ wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *lat
 }
 
 enum wse__park_result
-wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                const struct wse__deadline *deadline)
+wse__park_sleep(struct wse__park *p, unsigned self)
 {
     struct wse__parker *k = &p->parkers[self];
-    bool top = latch == NULL;
     bool terminated;
 
     wse__sync_lock(&p->mutex);
     if (p->terminated || k->notified) {
         /* A notification that arrived while we were running: re-check. */
-        terminated = p->terminated && top;
+        terminated = p->terminated;
         k->notified = false;
         wse__sync_unlock(&p->mutex);
         return terminated ? WSE__PARK_TERMINATED : WSE__PARK_RECHECK;
@@ -266,31 +266,24 @@ wse__park_sleep(struct wse__park *p, unsigned self, const struct wse__latch *lat
     wse__atomic_fence_seq_cst();
 
     wse__sync_lock(&p->mutex);
-    if (work_visible(p) || (latch != NULL && wse__latch_tripped(latch)) ||
-        (deadline != NULL && wse__clock_deadline_passed(deadline))) {
+    if (work_visible(p)) {
         if (k->parked)
             stack_remove(p, self);
         k->notified = false;
         wse__sync_unlock(&p->mutex);
         return WSE__PARK_RECHECK;
     }
-    if (top) {
-        p->n_idle++;
-        /* shutdown is set under this mutex after the injection queue was
-         * closed, so the re-read in maybe_terminate() is final. */
-        maybe_terminate(p);
-    }
-    while (k->parked && !k->notified && !p->terminated &&
-           !(latch != NULL && wse__latch_tripped(latch))) {
-        if (!wse__sync_cond_wait(&k->wake, &p->mutex, deadline))
-            break;
-    }
-    if (top)
-        p->n_idle--;
+    p->n_idle++;
+    /* shutdown is set under this mutex after the injection queue was closed,
+     * so the re-read in maybe_terminate() is final. */
+    maybe_terminate(p);
+    while (k->parked && !k->notified && !p->terminated)
+        (void)wse__sync_cond_wait(&k->wake, &p->mutex, NULL);
+    p->n_idle--;
     if (k->parked)
         stack_remove(p, self);
     k->notified = false;
-    terminated = p->terminated && top;
+    terminated = p->terminated;
     wse__sync_unlock(&p->mutex);
     return terminated ? WSE__PARK_TERMINATED : WSE__PARK_RECHECK;
 }

@@ -28,24 +28,26 @@ struct wse__parker {
 };
 
 struct wse__park {
+    /* order: a leaf; taken under spares.mutex, callers_mutex, an as_completed
+     * mutex and a future's bit lock (design.md, "Lock order"). */
     pthread_mutex_t mutex;
     unsigned n;                  /* worker slots (workers and spares) */
     struct wse__parker *parkers; /* n */
-    struct wse__deque **deques;  /* n (atomic pointers; NULL: slot not started):
+    wse__atomic_ptr *deques;     /* n deques (NULL: slot not started):
                                      the queues the re-check looks at */
     struct wse__inject *inject;
-    unsigned *sleepers;                     /* stack of parked worker indices; under mutex */
-    unsigned n_parked;                      /* length of sleepers; under mutex */
-    unsigned n_idle;                        /* workers parked with no task on their stack
+    unsigned *sleepers;   /* stack of parked worker indices; under mutex */
+    unsigned n_parked;    /* length of sleepers; under mutex */
+    unsigned n_idle;      /* workers parked with no task on their stack
                                      (not waiting inside a task); under mutex */
-    unsigned n_live;                        /* workers started and not yet exited; under mutex */
-    unsigned n_held;                        /* tasks waiting outside every queue (for their
+    unsigned n_live;      /* workers started and not yet exited; under mutex */
+    unsigned n_held;      /* tasks waiting outside every queue (for their
                                      dependencies): they hold off termination;
                                      under mutex */
-    bool shutdown;                          /* no more external work; under mutex */
-    bool terminated;                        /* shut down and quiescent; under mutex */
-    pthread_cond_t quiet;                   /* signalled when terminated; CLOCK_MONOTONIC */
-    uint32_t n_sleeping WSE__CACHE_ALIGNED; /* atomic copy of n_parked for the
+    bool shutdown;        /* no more external work; under mutex */
+    bool terminated;      /* shut down and quiescent; under mutex */
+    pthread_cond_t quiet; /* signalled when terminated; CLOCK_MONOTONIC */
+    wse__atomic_u32 n_sleeping WSE__CACHE_ALIGNED; /* copy of n_parked for the
                                                lock-free check of submitters */
 };
 
@@ -67,18 +69,15 @@ void wse__park_attach(struct wse__park *p, unsigned i, struct wse__deque *dq);
 void wse__park_join(struct wse__park *p);
 void wse__park_leave(struct wse__park *p);
 
-/* Park worker `self` until woken, latch (may be NULL) trips, the deadline (may be
- * NULL) passes, or the executor terminates. latch NULL: an idle worker at top
- * level, which counts towards termination. */
-enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
-                                      const struct wse__latch *latch,
-                                      const struct wse__deadline *deadline);
+/* Park worker `self`, idle at top level (it counts towards termination), until
+ * woken or the executor terminates. */
+enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self);
 /* A worker waiting inside a task that may not help: block until latch trips,
  * *abandon (atomic) is set, or the deadline (may be NULL) passes. Not on the
  * sleeper stack: submissions do not wake it; wse__park_wake_one() does (call
  * it after setting *abandon). */
 void wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
-                     const struct wse__deadline *deadline, const uint32_t *abandon);
+                     const struct wse__deadline *deadline, const wse__atomic_u32 *abandon);
 /* After publishing n tasks: wake up to n parked workers, if any is parked.
  * need_fence: issue the full fence of the protocol first (see park.c). */
 void wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence);

@@ -32,6 +32,7 @@
 #include "future.h"
 #include "latch.h"
 #include "park.h"
+#include "help.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -43,7 +44,7 @@
 struct wait_node {
     struct wse__node node;
     struct wse__latch *latch;
-    struct wait_block *block; /* the detached block holding this node, or NULL */
+    struct node_store *store; /* the detached store holding this node, or NULL */
     wse_future *future;       /* the entry (the waiter's own copy) */
     uint8_t registered;       /* linked by this waiter (owner only) */
     uint8_t state;            /* the state in the latest snapshot */
@@ -51,23 +52,23 @@ struct wait_node {
 
 /*
  * A plain thread's wait on more than a few futures keeps its latch and nodes in
- * one heap block that it does not unlink when it returns: nodes still linked on
- * pending futures stay there, and each completing thread drops the block's
- * reference for its node after notifying the (silenced) latch. The last
- * reference frees the block. See block().
+ * one heap allocation, a node store, that it does not unlink when it returns:
+ * nodes still linked on pending futures stay there, and each completing thread
+ * drops the store's reference for its node after notifying the (silenced)
+ * latch. The last reference frees the store. See register_and_wait().
  */
-struct wait_block {
-    uint32_t refs;    /* atomic: the waiter's + one per linked node */
-    bool latch_ready; /* latch.mutex and latch.cond initialised */
+struct node_store {
+    wse__atomic_u32 refs; /* the waiter's + one per linked node */
+    bool latch_ready;     /* latch.mutex and latch.cond initialised */
     struct wse__latch latch;
     struct wait_node nodes[];
 };
 
-/* Drop one reference to a wait block; the last one frees it. */
+/* Drop one reference to a node store; the last one frees it. */
 static void
-block_put(struct wait_block *b)
+store_put(struct node_store *b)
 {
-    /* acq_rel: release orders our last touch of the block before the drop;
+    /* acq_rel: release orders our last touch of the store before the drop;
      * acquire (for the last one) orders every other holder's before the free. */
     if (wse__atomic_faa_u32_acq_rel(&b->refs, (uint32_t)-1) != 1)
         return;
@@ -81,14 +82,14 @@ static void
 wait_node_notify(struct wse__node *n, wse_future *f, wse_state s)
 {
     struct wait_node *w = (struct wait_node *)n;
-    /* A detached block lives as long as our node's reference: drop it after the
+    /* A detached store lives as long as our node's reference: drop it after the
      * last touch of node and latch. */
-    struct wait_block *b = w->block;
+    struct node_store *b = w->store;
 
     (void)f;
     wse__latch_notify(w->latch, s);
     if (b != NULL)
-        block_put(b);
+        store_put(b);
 }
 
 /* A waiting worker's latch tripped: wake it if it is parked. */
@@ -188,181 +189,6 @@ running_here(const wse_future *f)
     return false;
 }
 
-/* Is one of the n futures done? */
-static bool
-any_done(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (wse__future_state_done(wse__future_state_acquire(futures[i])))
-            return true;
-    }
-    return false;
-}
-
-/* How long a plain waiter with caller_runs keeps looking for an entry that is
- * still PENDING but not found in any queue (ns). */
-#define CALLER_RETRY_NS 20000
-
-/* Could wse__worker_caller_claim() find one of these later? Some entry is a
- * task nobody has started yet (a promise too, which it never finds: the retry
- * is bounded in time). */
-static bool
-caller_may_find(wse_future *const futures[], size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (wse__future_state_acquire(futures[i]) == WSE_PENDING)
-            return true;
-    }
-    return false;
-}
-
-/* Is f one of the n entries? */
-static bool
-awaited(const struct wait_node *nodes, size_t n, const wse_future *f)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (nodes[i].future == f)
-            return true;
-    }
-    return false;
-}
-
-/* Queue entries a waiting worker looks at per attempt to find what it waits on
- * outside its own deque. */
-#define TAKE_BUDGET 4096
-
-/* How far up the lineage leapfrog_ok() looks, and how many tasks a waiting
- * worker keeps on its own deque (stolen ones it could not run) before it stops
- * stealing more. */
-#define LEAPFROG_DEPTH 64
-#define LEAPFROG_HOARD 4
-
-/*
- * May a worker waiting on nodes run f, a task it took from a queue, on top of
- * its frame? Yes if f is one of them, or if f's parent waits (no deadline, all
- * of them) on every child it has, f included, and that parent may run here by
- * the same rule: then this wait waits, through a chain of waits that can only
- * end once f is done, on f, and a task this wait waits on cannot need it to
- * return first unless the waits form a cycle (docs/design.md, "Safe helping").
- * Each parent is alive: its child, which we hold, keeps it.
- */
-static bool
-leapfrog_ok(const struct wait_node *nodes, size_t n, const wse_future *f)
-{
-    unsigned depth;
-
-    for (depth = 0; depth < LEAPFROG_DEPTH; depth++) {
-        if (awaited(nodes, n, f))
-            return true;
-        f = f->parent;
-        if (f == NULL || !wse__future_waits_children(f))
-            return false;
-    }
-    return false;
-}
-
-/* Find and run one task that leapfrog_ok() allows: the newest of our own deque
- * (a task stolen earlier and given back), else one stolen from another deque.
- * False if none ran. */
-static bool
-leapfrog(struct wse__worker *w, const struct wait_node *nodes, size_t n)
-{
-    wse_future *f;
-
-    f = wse__deque_pop(&w->deque);
-    if (f != NULL) {
-        if (leapfrog_ok(nodes, n, f)) {
-            wse__worker_run_task(w, f);
-            return true;
-        }
-        /* The owner's push cannot fail: the slot was just freed. */
-        (void)wse__deque_push(&w->deque, f);
-        if (wse__deque_size_hint(&w->deque) >= LEAPFROG_HOARD)
-            return false;
-    }
-    f = wse__worker_steal(w);
-    if (f == NULL)
-        return false;
-    if (!leapfrog_ok(nodes, n, f)) {
-        wse__worker_give_back(w, f);
-        return false;
-    }
-    wse__worker_run_task(w, f);
-    return true;
-}
-
-/*
- * A worker: until the latch trips or the deadline passes, run the tasks it
- * waits on that are still queued in its pool, or tasks those wait on through
- * their parents' waits (leapfrog_ok()), while the stack has room; spin when
- * there are none, then block (a spare runs the rest meanwhile). Never another
- * task: a task run on top of this frame must not need this frame to return
- * first, and only a task this wait waits on is sure not to (see
- * docs/design.md, "Safe helping"). The deadline is checked between tasks.
- */
-static int
-wait_helping(struct wse__worker *w, struct wse__latch *l, struct wait_node *nodes, size_t n,
-             const struct wse__deadline *deadline)
-{
-    size_t cursor = 0;
-    size_t k;
-    int64_t budget;
-    enum wse__take took;
-    wse_future *f;
-    bool stack_ok;
-    bool spinning = false;
-    struct timespec spin_start = {0, 0};
-    struct timespec now;
-    unsigned i;
-
-    while (!wse__latch_tripped(l) && !wse__clock_deadline_passed(deadline)) {
-        took = WSE__TAKE_NONE;
-        f = NULL;
-        stack_ok = wse__worker_stack_ok(w);
-        if (!stack_ok) {
-            if (wse__worker_block(w, l, deadline, n > 0, true) != 0)
-                return EAGAIN;
-            continue;
-        }
-        budget = TAKE_BUDGET;
-        for (k = 0; k < n && took == WSE__TAKE_NONE && budget > 0; k++) {
-            f = nodes[cursor].future;
-            cursor = cursor + 1 < n ? cursor + 1 : 0;
-            took = wse__worker_take(w, f, &budget);
-        }
-        if (took == WSE__TAKE_POPPED) {
-            wse__worker_run_task(w, f);
-        } else if (took == WSE__TAKE_CLAIMED) {
-            wse__worker_run_claimed(w, f);
-        } else if (n == 0 || !leapfrog(w, nodes, n)) {
-            /* Nothing to run: spin a while (looking again every few hundred
-             * nanoseconds: a thief's own children appear on its deque), then
-             * block. */
-            now = wse__clock_now();
-            if (!spinning) {
-                spinning = true;
-                spin_start = now;
-            } else if (wse__clock_elapsed_ns(&spin_start, &now) >= WSE__BLOCK_SPIN_NS) {
-                spinning = false;
-                if (wse__worker_block(w, l, deadline, false, false) != 0)
-                    return EAGAIN;
-                continue;
-            }
-            for (i = 0; i < 32 && !wse__latch_tripped(l); i++)
-                wse__atomic_pause();
-            continue;
-        }
-        spinning = false;
-    }
-    return 0;
-}
-
 int
 wse__wait_latch_init(struct wse__latch *l, wse_return_when mode, uint32_t count)
 {
@@ -379,7 +205,7 @@ wse__wait_latch_block(struct wse__latch *l, const struct wse__deadline *deadline
     if (wse__latch_tripped(l))
         return;
     if (l->wake != NULL)
-        (void)wait_helping(l->wake_ctx, l, NULL, 0, deadline);
+        (void)wse__help_wait(l->wake_ctx, l, NULL, 0, deadline);
     else
         wse__latch_sleep(l, deadline, tasks);
 }
@@ -391,11 +217,11 @@ wse__wait_latch_destroy(struct wse__latch *l)
         wse__latch_destroy_plain(l);
 }
 
-/* The size of a wait block for n nodes; 0 on overflow. */
+/* The size of a node store for n nodes; 0 on overflow. */
 static size_t
-block_size(size_t n)
+store_size(size_t n)
 {
-    size_t head = sizeof(struct wait_block);
+    size_t head = sizeof(struct node_store);
 
     if (n > (SIZE_MAX - head) / sizeof(struct wait_node))
         return 0;
@@ -405,12 +231,12 @@ block_size(size_t n)
 /*
  * A worker's wait runs tasks (those it waits on), and a C++ exception from one
  * may unwind through the wait on its way to a handler in an outer task. The
- * guard's cleanup runs on every exit from block(); when armed (between the
+ * guard's cleanup runs on every exit from register_and_wait(); when armed (between the
  * latch's initialisation and the normal letting go) it unlinks the nodes
  * registered so far and destroys the latch, so no completing thread reaches a
  * latch or node in a dead frame.
  */
-struct block_guard {
+struct wait_guard {
     struct wait_node *nodes;
     const size_t *n_registered; /* nodes [0, *n_registered) may be linked */
     struct wse__latch *latch;
@@ -418,7 +244,7 @@ struct block_guard {
 };
 
 static void
-block_guard_unwind(struct block_guard *g)
+wait_guard_unwind(struct wait_guard *g)
 {
     size_t i;
 
@@ -434,13 +260,13 @@ block_guard_unwind(struct block_guard *g)
 /*
  * Register on every future, wait, then let go of the nodes. Returns 0, the
  * error of initialising the latch (nothing registered then), or EAGAIN: a worker
- * gave up (wse__worker_block(); the nodes are let go as usual).
+ * gave up (wse__spares_block(); the nodes are let go as usual).
  *
  * Letting go. With a latch on the stack (n <= STACK_NODES, or a worker, whose
  * latch points at the worker and must not outlive the wait), every node still
  * linked is unlinked under its future's lock: after that no completing thread can
  * reach the latch. A plain thread waiting on more futures uses the latch in its
- * wait block `wb` and leaves the nodes linked: the block counts one reference per
+ * node store `wb` and leaves the nodes linked: the store counts one reference per
  * linked node, which the completing thread drops after notifying
  * (wait_node_notify()), and the waiter's own, dropped by wait_impl(). Setting `tripped`
  * first makes later notifications silent. So a FIRST_COMPLETED or
@@ -448,8 +274,8 @@ block_guard_unwind(struct block_guard *g)
  * pending: O(1) locks instead of O(n) on the way out (the fail-fast benchmark).
  */
 static int
-block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse__deadline *deadline,
-      struct wait_block *wb)
+register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n,
+                  wse_return_when mode, const struct wse__deadline *deadline, struct node_store *wb)
 {
     struct wse__worker *w = wse__worker_tls;
     struct wse__latch stack_latch;
@@ -458,8 +284,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
     size_t linked = 0;
     bool tasks = false; /* some linked future is a task (not a promise) */
     size_t i = 0;
-    struct block_guard guard
-        __attribute__((cleanup(block_guard_unwind))) = {nodes, &i, latch, false};
+    struct wait_guard guard __attribute__((cleanup(wait_guard_unwind))) = {nodes, &i, latch, false};
     int rc;
 
     if (detach)
@@ -486,7 +311,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
     for (i = 0; i < n && !wse__latch_tripped(latch); i++) {
         nodes[i].node.fn = wait_node_notify;
         nodes[i].latch = latch;
-        nodes[i].block = detach ? wb : NULL;
+        nodes[i].store = detach ? wb : NULL;
         /* Done is final: a future the last collect saw done needs no lock. */
         nodes[i].registered = !wse__future_state_done((wse_state)nodes[i].state) &&
                               wse__future_link(nodes[i].future, &nodes[i].node);
@@ -509,7 +334,7 @@ block(struct wait_node *nodes, size_t n, wse_return_when mode, const struct wse_
 
     if (!wse__latch_tripped(latch)) {
         if (w != NULL)
-            rc = wait_helping(w, latch, nodes, n, deadline);
+            rc = wse__help_wait(w, latch, futures, n, deadline);
         else
             wse__latch_sleep(latch, deadline, tasks);
     }
@@ -558,6 +383,16 @@ check_args(wse_future *const futures[], size_t n, wse_return_when mode)
 /* Every future done: done is final, so this one pass is a stable snapshot, and
  * the partition is the input order. No node, no allocation (the last wait of a
  * big batch usually finds it so). False if some future is not done. */
+static void
+all_done_result(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_done_out)
+{
+    /* memmove: out may overlap futures in any way. */
+    if (out != NULL && out != futures)
+        memmove(out, futures, n * sizeof(wse_future *));
+    if (n_done_out != NULL)
+        *n_done_out = n;
+}
+
 static bool
 all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_done_out)
 {
@@ -567,157 +402,17 @@ all_done(wse_future *const futures[], size_t n, wse_future *out[], size_t *n_don
         if (!wse__future_state_done(wse__future_state_acquire(futures[i])))
             return false;
     }
-    /* memmove: out may overlap futures in any way. */
-    if (out != NULL && out != futures)
-        memmove(out, futures, n * sizeof(wse_future *));
-    if (n_done_out != NULL)
-        *n_done_out = n;
+    all_done_result(futures, n, out, n_done_out);
     return true;
 }
 
-/*
- * The descendant mark (future.h): a task waiting, with no deadline and for all
- * of them, on every child it has lets waiting workers that wait on it run those
- * children (leapfrog_ok()). Only such a wait qualifies: its edges last until
- * each child is done, so the chain a leapfrogging worker relies on cannot
- * vanish under it. Set for the wait, restored on any exit from wait_impl() (a
- * C++ exception unwinding through it included).
- */
-struct children_mark {
-    wse_future *task; /* marked, or NULL */
-    void *old;
-};
-
-static void
-children_mark_set(struct children_mark *m, wse_future *const futures[], size_t n,
-                  wse_return_when mode, const struct wse__deadline *deadline)
-{
-    const struct wse__running *r = wse__future_running;
-    wse_future *task;
-    uint32_t mine = 0;
-    size_t i;
-    size_t j;
-
-    /* Outside any task (a hook, say) there is nothing to mark. */
-    if (r == NULL || mode != WSE_ALL_COMPLETED || !deadline->forever || n > STACK_NODES)
-        return;
-    task = r->future;
-    for (i = 0; i < n; i++) {
-        if (futures[i]->parent != task)
-            continue;
-        for (j = 0; j < i; j++) {
-            if (futures[j] == futures[i])
-                return; /* counted twice would hide a child left out */
-        }
-        mine++;
-    }
-    /* children: every child still pointing at the task, plain: this thread
-     * runs it (future.c). */
-    if (mine != task->children)
-        return;
-    m->task = task;
-    m->old = wse__future_mark_waits_children(task);
-}
-
-static void
-children_mark_restore(struct children_mark *m)
-{
-    if (m->task != NULL)
-        wse__future_unmark_waits_children(m->task, m->old);
-}
-
-/* Before registering: may this wait still run one of its entries? Not once a
- * FIRST_* condition may hold (the code below decides then), nor past the
- * deadline (a poll runs nothing). */
-static bool
-may_run_more(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
-             wse_return_when mode)
-{
-    return (mode == WSE_ALL_COMPLETED || !any_done(futures, n)) &&
-           (deadline->forever || !wse__clock_deadline_passed(deadline));
-}
-
-/*
- * A worker waiting on a few futures, usually the children it has just pushed:
- * while the newest task of its own deque is one of them, run it, before paying
- * for registration. The deadline is checked between tasks. True if a wait for
- * all of them is over (out and *n_done_out set, as by all_done()): it then
- * needs no node at all; the other modes stop once one future is done.
- */
-static bool
-worker_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n,
-                 const struct wse__deadline *deadline, wse_return_when mode, wse_future *out[],
-                 size_t *n_done_out)
-{
-    wse_future *f;
-    size_t i;
-
-    while (may_run_more(futures, n, deadline, mode) && wse__worker_stack_ok(w) &&
-           (f = wse__deque_pop(&w->deque)) != NULL) {
-        for (i = 0; i < n && futures[i] != f; i++)
-            ;
-        if (i == n) {
-            /* Not ours to run: back where it was (the owner's push cannot
-             * fail, the slot was just freed). */
-            (void)wse__deque_push(&w->deque, f);
-            return false;
-        }
-        wse__worker_run_task(w, f);
-        if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
-            return true;
-    }
-    return false;
-}
-
-/*
- * A plain thread, outside any task: with caller_runs, run the entries still
- * queued in their executor here (the same rule as a worker's: only what it
- * waits on), until none is left or the condition may hold; then the caller
- * waits as usual. An entry nobody has started may be in no queue for a moment
- * (taken by a worker that has not started it yet, or moving from the injection
- * queue's list to its front): look again for up to CALLER_RETRY_NS. True as
- * worker_fast_path().
- */
-static bool
-caller_runs_queued(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
-                   wse_return_when mode, wse_future *out[], size_t *n_done_out)
-{
-    struct wse__pool *pool;
-    wse_future *f;
-    bool retrying = false;
-    struct timespec since = {0, 0};
-    struct timespec now;
-
-    while (may_run_more(futures, n, deadline, mode)) {
-        f = wse__worker_caller_claim(futures, n, &pool);
-        if (f != NULL) {
-            wse__worker_caller_run(pool, f);
-            if (mode == WSE_ALL_COMPLETED && all_done(futures, n, out, n_done_out))
-                return true;
-            retrying = false;
-            continue;
-        }
-        if (!caller_may_find(futures, n))
-            break;
-        now = wse__clock_now();
-        if (!retrying) {
-            retrying = true;
-            since = now;
-        } else if (wse__clock_elapsed_ns(&since, &now) >= CALLER_RETRY_NS) {
-            break;
-        }
-        wse__atomic_pause();
-    }
-    return false;
-}
-
-/* Drop the waiter's reference to its wait block on any exit from wait_impl(),
+/* Drop the waiter's reference to its node store on any exit from wait_impl(),
  * a C++ exception unwinding through a worker's wait included. */
 static void
-wait_block_put_on_exit(struct wait_block **wb)
+store_put_on_exit(struct node_store **wb)
 {
     if (*wb != NULL)
-        block_put(*wb);
+        store_put(*wb);
 }
 
 static int wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
@@ -728,7 +423,7 @@ static int wait_impl(wse_future *const futures[], size_t n, const struct wse__de
  * still pending (one node, on the stack), then go on from there. Every future is
  * done when the pass ends, so the result is all of them; a deadline ends the pass
  * early (false: the caller computes the partial result). Equivalent to linking a
- * node on every pending future, without the block of n nodes (allocated, faulted
+ * node on every pending future, without the store of n nodes (allocated, faulted
  * in, linked and unlinked): a flat batch of 10^6 tasks spent over half of the
  * waiting thread's time there. It wakes once per future it finds pending, which
  * is rare when tasks finish in submission order or nearly (tasks from outside
@@ -755,8 +450,8 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
 {
     struct wait_node stack_nodes[STACK_NODES];
     struct wait_node *nodes = stack_nodes;
-    struct wait_block *wb __attribute__((cleanup(wait_block_put_on_exit))) = NULL;
-    struct children_mark mark __attribute__((cleanup(children_mark_restore))) = {NULL, NULL};
+    struct node_store *wb __attribute__((cleanup(store_put_on_exit))) = NULL;
+    struct wse__help_mark mark __attribute__((cleanup(wse__help_mark_restore))) = {NULL, false};
     bool gave_up = false;
     bool plain;
     size_t n_done;
@@ -772,17 +467,17 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         return 0;
     /* A plain thread outside any task: the in-turn wait's and caller_runs'. */
     plain = wse__worker_tls == NULL && wse__future_running == NULL;
-    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && plain && !wse__worker_callers_exist()) {
+    if (n > STACK_NODES && mode == WSE_ALL_COMPLETED && plain && !wse__callers_exist()) {
         /* Done, or the deadline passed: then the general path below computes the
          * partial result (it blocks no more). */
         if (wait_all_in_turn(futures, n, deadline) && all_done(futures, n, out, n_done_out))
             return 0;
     }
     if (n > STACK_NODES) {
-        /* The one allocation of a wait: its nodes (and latch) in one block. The
-         * latch and the block count in 32 bits; that many nodes would not fit
+        /* The one allocation of a wait: its nodes (and latch) in one store. The
+         * latch and the store count in 32 bits; that many nodes would not fit
          * in memory anyway. */
-        size = n < UINT32_MAX ? block_size(n) : 0;
+        size = n < UINT32_MAX ? store_size(n) : 0;
         wb = size != 0 ? wse__alloc_array(1, size) : NULL;
         if (wb == NULL)
             return ENOMEM;
@@ -791,20 +486,23 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         nodes = wb->nodes;
     }
     if (wse__worker_tls != NULL && n <= STACK_NODES) {
-        children_mark_set(&mark, futures, n, mode, deadline);
-        if (worker_fast_path(wse__worker_tls, futures, n, deadline, mode, out, n_done_out))
+        wse__help_mark_set(&mark, futures, n, mode, deadline);
+        /* True only when every future is done: no second look needed. */
+        if (wse__help_fast_path(wse__worker_tls, futures, n, deadline, mode)) {
+            all_done_result(futures, n, out, n_done_out);
             return 0;
-    } else if (plain && wse__worker_callers_exist() &&
-               caller_runs_queued(futures, n, deadline, mode, out, n_done_out)) {
+        }
+    } else if (plain && wse__callers_exist() && wse__help_caller_runs(futures, n, deadline, mode)) {
+        all_done_result(futures, n, out, n_done_out);
         return 0;
     }
     for (i = 0; i < n; i++)
         nodes[i] = (struct wait_node){.future = futures[i], .state = 0xff};
     collect(nodes, n, &n_done, &n_failed);
     if (!condition_holds(mode, n, n_done, n_failed) && !wse__clock_deadline_passed(deadline)) {
-        rc = block(nodes, n, mode, deadline, wb);
+        rc = register_and_wait(futures, nodes, n, mode, deadline, wb);
         if (rc != 0 && rc != EAGAIN)
-            goto out_put_block;
+            goto out_put_store;
         gave_up = rc == EAGAIN;
     }
     /* The result: one stable snapshot decides both the partition and the code
@@ -817,8 +515,8 @@ wait_impl(wse_future *const futures[], size_t n, const struct wse__deadline *dea
         partition(nodes, n, n_done, out);
     if (n_done_out != NULL)
         *n_done_out = n_done;
-out_put_block:
-    /* wb, if any, is put by wait_block_put_on_exit(). */
+out_put_store:
+    /* wb, if any, is put by store_put_on_exit(). */
     return rc;
 }
 

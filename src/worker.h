@@ -33,12 +33,12 @@ struct wse__worker;
  * n_workers threads keep running tasks; retired when no longer needed. Every
  * field under mutex, except the `excess` hint. */
 struct wse__spares {
-    pthread_mutex_t mutex;
+    pthread_mutex_t mutex;    /* order: before park.mutex; under join_mutex */
     unsigned n_blocked;       /* workers and spares blocked in a wait */
     unsigned n_active;        /* spares started and not retired */
     unsigned n_stack_blocked; /* of n_blocked: for want of stack */
     bool closing;             /* destroy: retired spares exit */
-    uint32_t excess;          /* atomic hint: n_active > n_blocked */
+    wse__atomic_u32 excess;   /* hint: n_active > n_blocked */
     size_t deque_capacity;    /* for a new spare's deque */
 };
 
@@ -52,17 +52,17 @@ struct wse__pool {
     size_t stack_size;           /* of every worker thread */
     char thread_name[11];        /* worker name prefix */
     struct wse__worker *workers; /* n_slots, cache-aligned; spares after the workers */
-    uint32_t n_spawned;          /* atomic: slots whose thread started (only grows) */
-    uint32_t flags;              /* atomic: WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
+    wse__atomic_u32 n_spawned;   /* slots whose thread started (only grows) */
+    wse__atomic_u32 flags;       /* WSE__POOL_SHUTDOWN | WSE__POOL_CANCEL */
     struct wse__inject inject;
     struct wse__park park;
     struct wse__spares spares;
-    struct wse__pool *callers_next; /* on the caller_runs list (worker.c) */
+    struct wse__pool *callers_next; /* on the caller_runs list (callers.c) */
     /* Hooks (wse_options) and create's wait for the start hooks. */
     void (*on_start)(wse_executor *ex, unsigned index, void *ctx);
     void (*on_stop)(wse_executor *ex, unsigned index, void *ctx);
     void *hook_ctx;
-    pthread_mutex_t start_mutex;
+    pthread_mutex_t start_mutex; /* order: a leaf */
     pthread_cond_t start_cond;
     unsigned n_started; /* workers past their start hook; under start_mutex */
 };
@@ -75,21 +75,30 @@ struct wse__worker {
     int64_t spin_budget; /* this worker's idle spin, ns, 0 .. pool->spin_ns; owner only */
     uintptr_t stack_lo;  /* lowest usable stack address; 0: unknown */
     pthread_t thread;
-    bool spare;            /* a spare slot (index >= n_workers) */
-    bool retired;          /* a spare waiting on resume; under spares.mutex */
-    bool ready;            /* deque initialised (spares: once started) */
-    bool stack_blocked;    /* blocked for want of stack; under spares.mutex */
-    unsigned stand_in;     /* the worker index this thread reports
+    bool spare;              /* a spare slot (index >= n_workers) */
+    bool retired;            /* a spare waiting on resume; under spares.mutex */
+    bool ready;              /* deque initialised (spares: once started) */
+    bool stack_blocked;      /* blocked for want of stack; under spares.mutex */
+    unsigned stand_in;       /* the worker index this thread reports
                                      (wse_worker_index()): its own for a worker;
                                      for a spare, that of the worker whose wait
                                      started or resumed it; under spares.mutex */
-    uint32_t abandon;      /* atomic: a stack_blocked wait must give up */
-    pthread_cond_t resume; /* spares: signalled when resumed or closing */
+    wse__atomic_u32 abandon; /* a stack_blocked wait must give up */
+    pthread_cond_t resume;   /* spares: signalled when resumed or closing */
 } WSE__CACHE_ALIGNED;
 
 /* The calling thread's worker (NULL on other threads). The chain of tasks it runs
  * is the future layer's (wse__future_running). */
 extern WSE__TLS struct wse__worker *wse__worker_tls;
+
+/* Set up a pool for the options o (workers already resolved: not 0), owned by
+ * owner; its worker threads are not started. 0, ENOMEM or a pthread error
+ * (nothing left allocated). Destroy after every thread was joined. In a forked
+ * child, free_inherited frees its memory only (its locks and threads are the
+ * parent's). */
+int wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o);
+void wse__pool_destroy(struct wse__pool *pool);
+void wse__pool_free_inherited(struct wse__pool *pool);
 
 /* Set up worker `index` of pool with a deque of `capacity` slots: 0 or ENOMEM.
  * Destroy frees its deque. */
@@ -97,79 +106,30 @@ int wse__worker_init(struct wse__worker *w, struct wse__pool *pool, unsigned ind
                      size_t capacity);
 void wse__worker_destroy(struct wse__worker *w);
 
-/* Initialise and destroy the spare bookkeeping of pool. 0 or a pthread error. */
-int wse__worker_spares_init(struct wse__pool *pool, size_t deque_capacity);
-void wse__worker_spares_destroy(struct wse__pool *pool);
-/* Start w's thread with the pool's stack size. 0 or a pthread_create error. */
-int wse__worker_spawn(struct wse__worker *w);
-/* After the park terminated: let retired spares exit, join every started
- * spare and free their deques. */
-void wse__worker_spares_join(struct wse__pool *pool);
+/* Start w's thread, running main(w), with the pool's stack size. 0 or a
+ * pthread_create error. */
+int wse__worker_spawn(struct wse__worker *w, void *(*main)(void *arg));
 
 /* Find a task for w: own deque, injection queue, then steal. NULL if none. */
 wse_future *wse__worker_find_task(struct wse__worker *w);
+/* Take the oldest task of another deque of w's pool, as an idle worker would,
+ * or NULL; w owns the queue's reference. */
+wse_future *wse__worker_steal(struct wse__worker *w);
 /* Run (or drop, if cancelled) a task taken from a queue; drops the queue's
  * reference. */
 void wse__worker_run_task(struct wse__worker *w, wse_future *f);
+/* Run a task this thread claimed in place (wse__future_start() succeeded while
+ * its queue entry stayed); the queue keeps its reference. */
+void wse__worker_run_claimed(wse_future *f);
 
-/*
- * Helping while waiting (the wait layer). A waiting worker may run only a task
- * it waits on, and only with WSE__STACK_MARGIN of stack left.
- *   wse__worker_stack_ok(): is there room to run a task on top of this frame?
- *   wse__worker_take(): f is a task w waits on: take it if it is still PENDING
- *     and queued in w's pool. WSE__TAKE_POPPED: popped from w's deque, run it
- *     with wse__worker_run_task(); WSE__TAKE_CLAIMED: started in place (the
- *     queue's entry stays, a tombstone that its taker drops), run it with
- *     wse__worker_run_claimed(). *budget bounds the queue entries looked at.
- *   wse__worker_block(): nothing may run: block (after spinning up to
- *     WSE__BLOCK_SPIN_NS on l, if spin) until l trips or the deadline passes,
- *     with a spare started or resumed so that the pool keeps n_workers threads
- *     running; 0. EAGAIN: stack_low (a task waited on may be
- *     queued, but the stack had no room to run it), no spare slot is left and
- *     no other thread of the pool is running, now (without blocking) or later
- *     (another thread blocked and left none running: it wakes this one).
- */
-enum wse__take { WSE__TAKE_NONE, WSE__TAKE_POPPED, WSE__TAKE_CLAIMED };
-enum wse__take wse__worker_take(struct wse__worker *w, wse_future *f, int64_t *budget);
-void wse__worker_run_claimed(struct wse__worker *w, wse_future *f);
-int wse__worker_block(struct wse__worker *w, const struct wse__latch *l,
-                      const struct wse__deadline *deadline, bool stack_low, bool spin);
-
-/*
- * Leapfrogging (the wait layer decides what may run):
- *   wse__worker_steal(): take the oldest task of another deque of w's pool (as
- *     an idle worker would), or NULL; w owns the queue's reference.
- *   wse__worker_give_back(): a stolen task w may not run goes on w's own deque
- *     (or, without memory to grow it, the injection queue), where any thread
- *     may take it; a parked worker is woken for it as for a submission.
- */
-wse_future *wse__worker_steal(struct wse__worker *w);
-void wse__worker_give_back(struct wse__worker *w, wse_future *f);
-
-/*
- * Plain threads that run what they wait on (wse_options.caller_runs). The pools
- * of such executors are on a list (add at create, remove at the start of
- * destroy; forget in a forked child).
- *   wse__worker_caller_claim(): a PENDING entry of futures queued in one of
- *     those pools, started (claimed in place, as wse__worker_take() does), with
- *     a hold on the pool's park that keeps it from terminating; NULL if none.
- *   wse__worker_caller_run(): run it on the calling thread, with
- *     wse__worker_caller_pool set (wse_current() says its executor), then
- *     release the hold.
- */
-extern WSE__TLS struct wse__pool *wse__worker_caller_pool;
-void wse__worker_callers_add(struct wse__pool *pool);
-void wse__worker_callers_remove(struct wse__pool *pool);
-void wse__worker_callers_forget(void);
-bool wse__worker_callers_exist(void);
-wse_future *wse__worker_caller_claim(wse_future *const futures[], size_t n,
-                                     struct wse__pool **pool_out);
-void wse__worker_caller_run(struct wse__pool *pool, wse_future *f);
-
-/* A waiting worker that finds nothing it may run spins this long on its latch
- * before blocking: a child stolen a moment ago often finishes sooner than a
- * spare could be woken and the waiter woken again (fork-join on 2 workers). */
-#define WSE__BLOCK_SPIN_NS 50000
+/* Looking for one given future (a waiter's search for what it waits on): is f
+ * queued anywhere in pool (w's own deque first, if w is not NULL)? Looks at no
+ * more than *budget entries of the other queues. */
+bool wse__worker_queued_in_pool(struct wse__pool *pool, struct wse__worker *w, const wse_future *f,
+                                int64_t *budget);
+/* May a waiter claim f, a PENDING task of pool, to run it? Not in a cancelling
+ * pool; a task whose lineage was stopped is cancelled instead. */
+bool wse__worker_may_claim(struct wse__pool *pool, wse_future *f);
 
 /* Inline: the fork-join fast path of a wait asks before every nested run. */
 static inline bool
@@ -184,6 +144,12 @@ wse__worker_stack_ok(const struct wse__worker *w)
  * start hook, counts itself started, runs tasks until the park terminates, then
  * runs the stop hook. */
 void *wse__worker_main(void *arg);
+/* The body of a worker's or a spare's thread: keep (NULL: always) is asked
+ * between tasks at top level whether to go on (a spare retires there). */
+void wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w));
+/* What wse_worker_index() says on this thread from now on (a spare resumed for
+ * another worker). */
+void wse__worker_report_index(unsigned index);
 /* Block until n workers of pool have passed their start hook. */
 void wse__worker_started_wait(struct wse__pool *pool, unsigned n);
 

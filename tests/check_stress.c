@@ -182,7 +182,7 @@ wait_all_parked(wse_executor *ex)
 {
     double limit = now_s() + HANG_S;
     struct wse__pool *pool = wse__executor_pool(ex);
-    while (__atomic_load_n(&pool->park.n_sleeping, __ATOMIC_SEQ_CST) < pool->n_workers) {
+    while (wse__atomic_load_u32_acquire(&pool->park.n_sleeping) < pool->n_workers) {
         if (now_s() > limit)
             ck_abort_msg("workers did not park");
         sched_yield();

@@ -74,8 +74,9 @@ layer() {
         return
     fi
     case "$1" in
-    clock | cpus | version) echo 0 ;;   # CLOCK_MONOTONIC deadlines; the default
-                                        # worker count; the version string
+    clock | cpus | version | tune) echo 0 ;; # CLOCK_MONOTONIC deadlines; the default
+                                        # worker count; the version string;
+                                        # the tuning constants
     atomic | sync) echo 1 ;;            # the atomics layer; mutex/condvar helpers
     alloc) echo 2 ;;                    # allocation, fault injection
     deque | latch | future) echo 3 ;;   # Chase-Lev deque; waiter latch; futures
@@ -83,8 +84,11 @@ layer() {
     inject) echo 4 ;;                   # the injection queue
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks
-    wait | executor) echo 7 ;;          # wse_wait(); create/submit/shutdown/destroy
-    after | as_completed | loop) echo 8 ;; # wse_submit_after(); as_completed iterators;
+    spares | callers) echo 7 ;;         # spare threads for blocked waiters; plain
+                                        # threads that run what they wait on
+    help) echo 8 ;;                     # what a waiting thread may run
+    wait | executor) echo 9 ;;          # wse_wait(); create/submit/shutdown/destroy
+    after | as_completed | loop) echo 10 ;; # wse_submit_after(); as_completed iterators;
                                         # parallel loops
     *) echo "" ;;
     esac

@@ -132,7 +132,8 @@ struct wse_mpi {
     int size;
     pthread_t thread; /* the progress thread */
 
-    pthread_mutex_t lock;       /* guards the fields down to `closing` */
+    pthread_mutex_t lock;       /* guards the fields down to `closing`; order: no lock of
+                                   the core is taken under it */
     pthread_cond_t cond;        /* wakes the progress thread; see wse__mpi_wake() */
     struct wse__mpi_fnent *fns; /* registry, sorted by nothing: few names */
     size_t n_fns;

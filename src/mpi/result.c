@@ -19,6 +19,7 @@ struct result {
     void *bytes; /* malloc'd, or NULL when len is 0 */
 };
 
+/* order: a leaf */
 static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct result *result_set[RESULT_BUCKETS]; /* protected by result_lock */
 
