@@ -40,8 +40,8 @@ layer() {
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks
     wait | executor) echo 7 ;;          # wse_wait(); create/submit/shutdown/destroy
-    after | as_completed | loop) echo 8 ;; # wse_submit_after(); as_completed iterators;
-                                        # parallel loops
+    after | as_completed | loop | scope) echo 8 ;; # wse_submit_after(); as_completed
+                                        # iterators; parallel loops; scopes
     *) echo "" ;;
     esac
 }
