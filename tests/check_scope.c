@@ -901,6 +901,59 @@ START_TEST(scope_submit_races_settle)
 END_TEST
 
 /*
+ * Submits racing with a shutdown: each returns 0 or ESHUTDOWN (a submit that
+ * passed the shut-down check and then found the queue closed gives its slot
+ * back), every accepted child runs (a shutdown without cancel_pending runs what
+ * is queued), and the join counts exactly those.
+ */
+struct shut_race {
+    wse_scope *s;
+    int accepted;
+    int runs;
+    int bad;
+};
+
+static void *
+shut_race_submitter(void *arg)
+{
+    struct shut_race *r = arg;
+    for (;;) {
+        int rc = wse_scope_submit(r->s, task_count, &r->runs, NULL);
+        if (rc == ESHUTDOWN)
+            break;
+        if (rc != 0) {
+            counter_add(&r->bad, 1);
+            break;
+        }
+        counter_add(&r->accepted, 1);
+    }
+    return NULL;
+}
+
+START_TEST(scope_submit_races_shutdown)
+{
+    long rounds = env_long("WSE_SCOPE_ROUNDS", 40);
+    for (long k = 0; k < rounds; k++) {
+        wse_executor *ex = make_executor(2);
+        struct shut_race r = {0};
+        pthread_t th[2];
+        ck_assert_int_eq(wse_scope_create(&r.s, ex, WSE_ALL_COMPLETED, WSE_FOREVER), 0);
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, shut_race_submitter, &r), 0);
+        spin_for(20.0 * (double)(k % 10));
+        ck_assert_int_eq(wse_shutdown(ex, false, false), 0);
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(wse_scope_join(r.s, NULL), 0);
+        ck_assert_int_eq(counter_get(&r.bad), 0);
+        ck_assert_int_eq(counter_get(&r.runs), counter_get(&r.accepted));
+        wse_scope_destroy(r.s);
+        ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    }
+}
+END_TEST
+
+/*
  * Stress: children that submit siblings (more of themselves and losers) while
  * the scope settles: a decider submitted from outside completes (or, for
  * FIRST_EXCEPTION, fails), or an ALL_COMPLETED scope's short deadline passes.
@@ -1060,6 +1113,7 @@ scope_suite(void)
     TCase *race = tcase_create("race");
     tcase_set_timeout(race, WSE_TEST_TIMEOUT * 4);
     tcase_add_test(race, scope_submit_races_settle);
+    tcase_add_test(race, scope_submit_races_shutdown);
     suite_add_tcase(s, race);
     TCase *stress = tcase_create("stress");
     tcase_set_timeout(stress, WSE_TEST_TIMEOUT * 10);
