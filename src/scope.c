@@ -25,8 +25,10 @@
  * every earlier write in it (a release sequence of read-modify-writes).
  *
  * Submit: reserve (CAS: flags checked, live += 2), take an index (the chunk
- * made first), link the node on the new future, queue it, store it in its slot
- * (release), then publish: a CAS that drops one unit unless SETTLED is set.
+ * made first), link the node on the new future, store it in its slot
+ * (release), queue it, then publish: a CAS that drops one unit unless SETTLED
+ * is set. A queue that refuses (a shutdown after the check) withdraws the
+ * stored child: marked, cancelled, deciding nothing.
  * Settle: a CAS that sets SETTLED, then a walk over every published slot with
  * wse_future_request_stop(). The two CASes are ordered: if publish came first,
  * the settler's CAS reads after it, so its walk sees the slot (published
@@ -96,14 +98,11 @@ live_of(uint64_t st)
  * waiter's stack (wse_wait() allocates nothing for 8). */
 #define BATCH 8u
 
-/* A slot whose submit failed after taking its index. */
-static char hole_mark;
-#define HOLE ((wse_future *)(void *)&hole_mark)
-
 struct scope_node {
     struct wse__node node; /* deferred, on the child's future */
     wse_scope *s;
-    wse_future *f; /* atomic: NULL until published, then the child (or HOLE) */
+    wse_future *f;      /* atomic: NULL until stored, then the child */
+    uint32_t withdrawn; /* atomic: its queue refused it (a shutdown): not a child */
 };
 
 struct wse_scope {
@@ -117,7 +116,7 @@ struct wse_scope {
     wse_future *anchor; /* lineage parent of children from plain threads, or NULL */
     wse_future *done;   /* a promise, completed by the closer */
     /* The joiner's own (one thread joins). */
-    uint64_t scan;     /* slots below are done (or holes) */
+    uint64_t scan;     /* slots below are done */
     bool deadline_met; /* the deadline was dealt with: no more of it */
     bool joined;       /* a join returned: later joins repeat it */
     int result;
@@ -152,15 +151,23 @@ node_at(wse_scope *s, uint64_t i)
     return c != NULL ? &c[off] : NULL;
 }
 
-/* The child in slot i: NULL (not published yet), HOLE, or a future the scope
- * holds a reference on. */
+/* The child in slot i: NULL (not stored yet) or a future the scope holds a
+ * reference on. */
 static wse_future *
 slot_load(wse_scope *s, uint64_t i)
 {
     struct scope_node *c = node_at(s, i);
 
-    /* acquire: pairs with the release store in publish() and fail_slot(). */
+    /* acquire: pairs with the release store in wse_scope_submit(). */
     return c != NULL ? wse__atomic_load_ptr_acquire((void *const *)&c->f) : NULL;
+}
+
+/* Was the child in slot i withdrawn (its submit failed after storing it)? */
+static bool
+slot_withdrawn(wse_scope *s, uint64_t i)
+{
+    /* acquire: pairs with the release store in withdraw(). */
+    return wse__atomic_load_u32_acquire(&node_at(s, i)->withdrawn) != 0;
 }
 
 /* Make chunk j if it does not exist: 0 or ENOMEM. */
@@ -227,7 +234,7 @@ stop_all(wse_scope *s, const wse_future *except)
 
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
-        if (f != NULL && f != HOLE && f != except)
+        if (f != NULL && f != except)
             (void)wse_future_request_stop(f);
     }
 }
@@ -274,6 +281,14 @@ child_done(struct wse__node *n, wse_future *f, wse_state st_)
     wse_scope *s = c->s;
     void *expected = NULL;
 
+    /* acquire: pairs with withdraw()'s release store, made before its cancel
+     * (which runs this node). A withdrawn child decides nothing; one cancelled
+     * by a settler before the store decides nothing either: the scope has
+     * settled, and a CANCELLED child is no failure. */
+    if (wse__atomic_load_u32_acquire(&c->withdrawn) != 0) {
+        finish(s, 1);
+        return;
+    }
     switch (s->policy) {
     case WSE_FIRST_COMPLETED:
         if (try_settle(s, 0)) {
@@ -422,29 +437,46 @@ take_index(wse_scope *s, uint64_t *index)
 }
 
 /*
- * The child is queued: store it in its slot and publish (the CAS that drops one
+ * The child is stored and queued: publish (the CAS that drops the submitter's
  * unit unless the scope has settled; see the file comment). If it settled
  * first, request the stop here, then drop the unit.
  */
 static void
-publish(wse_scope *s, struct scope_node *c, wse_future *f)
+publish(wse_scope *s, wse_future *f)
 {
     /* relaxed: a guess for the CAS. */
     uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
 
-    /* release: pairs with slot_load()'s acquire, through the CAS below. */
-    wse__atomic_store_ptr_release((void **)&c->f, f);
     for (;;) {
         if (old & ST_SETTLED) {
             (void)wse_future_request_stop(f);
             finish(s, 1);
             return;
         }
-        /* acq_rel: release orders the slot store before it, so a settle CAS
-         * that reads after it sees the slot (stop_all()). */
+        /* acq_rel: release orders the slot store (before the queueing) before
+         * it, so a settle CAS that reads after it sees the slot (stop_all()). */
         if (wse__atomic_cas_u64_acq_rel(&s->st, &old, old - ST_LIVE))
             return;
     }
+}
+
+/*
+ * The queue refused the stored child (a shutdown came after the check): mark it
+ * withdrawn, cancel it (its node then decides nothing and drops its unit) and
+ * drop the references the queue and out would have had; the scope keeps its
+ * own. Then drop the submitter's unit: nothing was submitted.
+ */
+static void
+withdraw(wse_scope *s, struct scope_node *c, wse_future *f, bool had_out)
+{
+    /* release: pairs with the acquire loads in child_done() and
+     * slot_withdrawn(). */
+    wse__atomic_store_u32_release(&c->withdrawn, 1);
+    (void)wse_future_cancel(f);
+    wse_future_release(f);
+    if (had_out)
+        wse_future_release(f);
+    finish(s, 1);
 }
 
 int
@@ -486,15 +518,18 @@ wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
     c->node.deferred = 1;
     /* f is PENDING and unshared: the link cannot fail. */
     (void)wse__future_link(f, &c->node);
+    /* release: pairs with slot_load()'s acquire. Stored before the queueing,
+     * so a child running anywhere is in its slot (a join inside it sees it:
+     * EDEADLK); a walk may cancel it before it is queued. */
+    wse__atomic_store_ptr_release((void **)&c->f, f);
     rc = wse__executor_queue(s->ex, f, f, 1);
     if (rc != 0) {
-        /* release: the join's scan skips the slot (slot_load()'s acquire). */
-        wse__atomic_store_ptr_release((void **)&c->f, HOLE);
-        goto out_unreserve;
+        withdraw(s, c, f, out != NULL);
+        return rc;
     }
     if (out != NULL)
         *out = f;
-    publish(s, c, f);
+    publish(s, f);
     return 0;
 
 out_unreserve:
@@ -523,7 +558,7 @@ joins_own_child(wse_scope *s)
         return false;
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
-        if (f == NULL || f == HOLE || wse__future_state_acquire(f) != WSE_RUNNING)
+        if (f == NULL || wse__future_state_acquire(f) != WSE_RUNNING)
             continue;
         for (r = wse__future_running; r != NULL; r = r->outer) {
             if (r->future == f)
@@ -547,7 +582,7 @@ scan(wse_scope *s, wse_future *batch[])
 
     for (i = s->scan; i < n && k < BATCH; i++) {
         f = slot_load(s, i);
-        if (f == HOLE || (f != NULL && done_state(f))) {
+        if (f != NULL && done_state(f)) {
             if (prefix)
                 s->scan = i + 1;
             continue;
@@ -573,12 +608,12 @@ condition_holds(wse_scope *s)
 
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
-        if (f == HOLE)
-            continue;
         if (f == NULL) {
             all_done = false;
             continue;
         }
+        if (slot_withdrawn(s, i))
+            continue;
         st = wse__future_state_acquire(f);
         if (s->policy == WSE_FIRST_COMPLETED && wse__future_state_done(st))
             return true;
@@ -587,7 +622,7 @@ condition_holds(wse_scope *s)
         all_done = all_done && wse__future_state_done(st);
     }
     /* No child done: FIRST_COMPLETED holds only for a scope without children
-     * (all holes, or none), which returns 0 as an empty wait would. */
+     * (none, or all withdrawn), which returns 0 as an empty wait would. */
     return all_done;
 }
 
@@ -697,7 +732,7 @@ free_scope(wse_scope *s)
 
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
-        if (f != NULL && f != HOLE)
+        if (f != NULL)
             wse_future_release(f);
     }
     for (j = 1; j < MAX_CHUNKS; j++)

@@ -622,14 +622,19 @@ scope_parent_task(void *arg, void **result)
         return rc;
     for (int i = 0; i < 16; i++) {
         parts[i] = (struct sum_arg){i * 100, (i + 1) * 100};
+        f[i] = NULL;
         rc = wse_scope_submit(s, sum_range, &parts[i], &f[i]);
+        /* A FIRST_COMPLETED scope settles as soon as a child is done (another
+         * worker may run one): later submits are refused. */
+        if (rc == ECANCELED && mode == WSE_FIRST_COMPLETED)
+            break;
         if (rc != 0)
             return rc;
     }
     wse_future *d = SENTINEL;
     rc = wse_scope_join(s, &d);
     long total = 0;
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < 16 && f[i] != NULL; i++) {
         if (wse_future_state(f[i]) == WSE_DONE)
             total += (long)(intptr_t)wse_future_value(f[i]);
         else if (mode == WSE_ALL_COMPLETED || !wse_future_done(f[i]))
@@ -638,7 +643,7 @@ scope_parent_task(void *arg, void **result)
     if (mode == WSE_FIRST_COMPLETED && (d == NULL || wse_future_state(d) != WSE_DONE))
         rc = rc != 0 ? rc : ENOENT;
     wse_scope_destroy(s);
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < 16 && f[i] != NULL; i++)
         wse_future_release(f[i]);
     *result = V(total);
     return rc;
@@ -810,6 +815,7 @@ START_TEST(scope_destroy_inside_child)
     struct trigger other = {0};
     ck_assert_int_eq(wse_scope_create(&sd.s, ex, WSE_ALL_COMPLETED, WSE_FOREVER), 0);
     wse_future *o = submit_ok(sd.s, trigger_task, &other);
+    spin_until_at_least(&other.ran, 1, "the other child to start");
     wse_future *d = submit_ok(sd.s, self_destroy_task, &sd);
     ck_assert_int_eq(wse_future_wait(d, WSE_FOREVER), 0);
     ck_assert(flag_get(&sd.done));
