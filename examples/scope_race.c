@@ -79,8 +79,8 @@ race(wse_executor *ex, size_t n, unsigned bits, double deadline_s, int expect)
     } else {
         ok = ok && winner == NULL;
         printf("scope_race: %u bits: no answer within %.0f ms (%s), %llu hashes: %s\n", bits,
-               deadline_s * 1e3, rc == ETIMEDOUT ? "ETIMEDOUT" : "error",
-               (unsigned long long)tried, ok ? "ok" : "FAILED");
+               deadline_s * 1e3, rc == ETIMEDOUT ? "ETIMEDOUT" : "error", (unsigned long long)tried,
+               ok ? "ok" : "FAILED");
     }
     wse_scope_destroy(scope); /* the searchers are all done already */
     return ok;
@@ -98,7 +98,7 @@ main(int argc, char **argv)
     }
     if (wse_executor_create(&ex, NULL) != 0)
         return 1;
-    int ok = race(ex, n, 20, 30.0, 0);          /* ~10^6 hashes: found in milliseconds */
+    int ok = race(ex, n, 20, 30.0, 0);           /* ~10^6 hashes: found in milliseconds */
     ok = race(ex, n, 60, 0.05, ETIMEDOUT) && ok; /* ~10^18: stopped at 50 ms */
     ok = wse_executor_destroy(ex) == 0 && ok;
     return ok ? 0 : 1;

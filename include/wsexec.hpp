@@ -2039,7 +2039,7 @@ class scope
 
   private:
     struct child {
-        wse_future *f;       /* a reference of the scope's */
+        wse_future *f;         /* a reference of the scope's */
         detail::box_base *box; /* a handle of the scope's, or null (a blockless task) */
     };
 
@@ -2063,7 +2063,7 @@ class scope
     wse_scope *s_ = nullptr;
     return_when policy_;
     bool timed_out_ = false;
-    std::mutex mutex_;             /* guards children_ */
+    std::mutex mutex_;            /* guards children_ */
     std::vector<child> children_; /* in submission order */
 };
 

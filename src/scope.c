@@ -174,13 +174,12 @@ slot_withdrawn(wse_scope *s, uint64_t i)
  * Kept chunks. A scope's big chunks are fresh memory (malloc maps them, and unmaps
  * them at free), so a program that makes a scope of thousands of children again and
  * again would pay a page fault every 73 children: on a 2-vCPU VM that was 85 % of a
- * submit (10,000 children from a plain thread: 600 ns a child, under 100 ns with
- * the memory kept). One chunk of
- * each size up to KEPT_CHUNK_MAX (16 to 8,192 nodes: at most 895 KiB in all) is kept
- * for the next scope, process-wide: taken with an exchange, put back with a CAS from
- * NULL (a taker owns what it took: no ABA), freed at exit. Off under
- * AddressSanitizer (every free is seen) and in the fault-injection build (every
- * allocation is counted).
+ * submit (10,000 children from a plain thread: 600 ns a child, under 100 ns with the
+ * memory kept). One chunk of each size up to KEPT_CHUNK_MAX (16 to 8,192 nodes: at
+ * most 895 KiB in all) is kept for the next scope, process-wide: taken with an
+ * exchange, put back with a CAS from NULL (a taker owns what it took: no ABA), freed
+ * at exit. Off under AddressSanitizer (every free is seen) and in the fault-injection
+ * build (every allocation is counted).
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(WSE_FAULT_INJECTION)
 #define KEEP_CHUNKS 0
@@ -725,9 +724,9 @@ begin_join(wse_scope *s, uint32_t extra)
         /* acq_rel: acquire pairs with every finish() before it (their
          * decided stores); as finish(). */
     } while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, new));
-    if ((new & ST_CLOSED) == 0 || (old & ST_CLOSED) != 0)
+    if ((new &ST_CLOSED) == 0 || (old & ST_CLOSED) != 0)
         return;
-    if (new & ST_DETACHED)
+    if (new &ST_DETACHED)
         free_scope(s);
     else
         (void)wse_promise_set_value(s->done, NULL);

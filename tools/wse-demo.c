@@ -305,8 +305,8 @@ run_race(const struct config *cfg)
 
     printf("winner: solver %u, nonce 0x%016" PRIx64 ", hash 0x%016" PRIx64 "\n", win->id,
            win->nonce, win->hash);
-    printf("        found at %.1f ms after %" PRIu64 " nonces; the scope settled then\n", win->t_end,
-           win->scanned);
+    printf("        found at %.1f ms after %" PRIu64 " nonces; the scope settled then\n",
+           win->t_end, win->scanned);
     unsigned n_asked = 0;
     for (size_t i = 0; i < n; i++)
         n_asked += futs[i] == NULL || wse_future_state(futs[i]) == WSE_CANCELLED;
@@ -483,8 +483,8 @@ reset_chunks(struct chunk *ck, size_t n, const double *t0)
 /* Report the failed chunk (the first n_done of out are done); check it is the
  * corrupted one. */
 static int
-report_failure(const struct config *cfg, const struct chunk *ck, wse_future *const futs[],
-               size_t n, wse_future *const out[], size_t n_done, const char *how, double t)
+report_failure(const struct config *cfg, const struct chunk *ck, wse_future *const futs[], size_t n,
+               wse_future *const out[], size_t n_done, const char *how, double t)
 {
     size_t n_failed = 0;
     int status = 1;
@@ -508,8 +508,8 @@ out:
 /* After a run, every chunk done: check each one's outcome against what it saw and sum
  * up the run (t_fail: when the failure was known, or -1). */
 static int
-tally_run(const struct config *cfg, const struct chunk *ck, wse_future *const futs[],
-          bool use_stop, double t_fail, struct ff_result *r)
+tally_run(const struct config *cfg, const struct chunk *ck, wse_future *const futs[], bool use_stop,
+          double t_fail, struct ff_result *r)
 {
     int status = 1;
 
