@@ -130,7 +130,7 @@ static unsigned
 chunk_of(uint64_t i, uint64_t *off)
 {
     uint64_t q = i / FIRST_CHUNK + 1;
-    unsigned j = 63u - (unsigned)__builtin_clzll(q);
+    unsigned j = 63U - (unsigned)__builtin_clzll(q);
 
     *off = i - (uint64_t)FIRST_CHUNK * (((uint64_t)1 << j) - 1);
     return j;
