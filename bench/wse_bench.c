@@ -551,23 +551,31 @@ bench_stoppoll(void)
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 
-/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
- * (it spins on wse_stop_requested() and then returns ECANCELED) */
+/* Median and p99 of n trials (the environment variable `knob`, else dflt) of one(),
+ * which returns a latency in ns, after 5 for warm-up. */
 static void
-bench_stoplat(void)
+latency_trials(const char *knob, long dflt, int64_t (*one)(wse_executor *))
 {
-    size_t n = (size_t)env_long("STOPLAT_N", 200);
+    size_t n = (size_t)env_long(knob, dflt);
     int64_t *lat = malloc(n * sizeof *lat);
     if (!lat)
         exit(1);
     wse_executor *ex = make_executor();
     for (int i = 0; i < 5; i++) /* warm-up */
-        stop_one(ex);
+        one(ex);
     for (size_t i = 0; i < n; i++)
-        lat[i] = stop_one(ex);
+        lat[i] = one(ex);
     emit_latency(workload, param, config, lat, n);
     BENCH_CHECK(wse_executor_destroy(ex));
     free(lat);
+}
+
+/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
+ * (it spins on wse_stop_requested() and then returns ECANCELED) */
+static void
+bench_stoplat(void)
+{
+    latency_trials("STOPLAT_N", 200, stop_one);
 }
 
 /* ---- 10. rounds: `steps` steps of `workers` compute-bound tasks (common.h), three
@@ -1173,20 +1181,11 @@ scope_stop_one(wse_executor *ex)
 static void
 bench_scopestop(void)
 {
-    size_t n = (size_t)env_long("SCOPESTOP_N", 500);
-    int64_t *lat = malloc(n * sizeof *lat);
-    if (!lat || workers < 2) {
+    if (workers < 2) {
         fprintf(stderr, "scopestop: needs 2 workers\n");
         exit(1);
     }
-    wse_executor *ex = make_executor();
-    for (int i = 0; i < 5; i++) /* warm-up */
-        scope_stop_one(ex);
-    for (size_t i = 0; i < n; i++)
-        lat[i] = scope_stop_one(ex);
-    emit_latency(workload, param, config, lat, n);
-    BENCH_CHECK(wse_executor_destroy(ex));
-    free(lat);
+    latency_trials("SCOPESTOP_N", 500, scope_stop_one);
 }
 
 /* ---- scopecost: param tiny tasks (~50 ns) from the main thread, as the children of
