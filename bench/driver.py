@@ -33,7 +33,7 @@ KNOBS = ["RUNS", "WORKERS", "FIB_N", "FLAT_N", "PY_FLAT_N", "FF_TASKS", "WAITN_M
          "PY_WAITN_MAX", "RT_HOT_N", "RT_GAP_N", "FC_N", "FF_N", "PY_FF_N", "IDLE_MS",
          "ROUNDS_US", "ROUNDS_S", "ROUNDS_MIN_MS", "ROUND2_S", "ASC_N", "FOREMPTY_B",
          "FORFLAT", "FORIRR_N", "FORIRR_US", "MANDEL", "MANDEL_MAXIT", "REDUCE_N",
-         "TBB_DET_GRAIN", "LOOP_MIN_MS"]
+         "TBB_DET_GRAIN", "LOOP_MIN_MS", "SCOPESTOP_N", "SCOPECOST_N", "SCOPECOST_R"]
 FULL = not QUICK and not any(os.environ.get(k) for k in KNOBS)
 REPLOT = len(sys.argv) > 1 and sys.argv[1] == "--replot"
 if REPLOT:
@@ -82,6 +82,11 @@ TBB_DET_GRAIN = env("TBB_DET_GRAIN", "65536", "65536")
 for k, d, q in [("FOREMPTY_B", "200", "30"), ("FORIRR_US", "8", "8"),
                 ("MANDEL_MAXIT", "256", "256"), ("LOOP_MIN_MS", "200", "50")]:
     CHILD_ENV[k] = env(k, d, q)
+# Scopes: scopestop trials (a settle to a running sibling's sight of the stop);
+# scopecost children (tiny tasks, best of SCOPECOST_R repetitions).
+SCOPECOST_N = env("SCOPECOST_N", "10000", "10000")
+for k, d, q in [("SCOPESTOP_N", "2000", "200"), ("SCOPECOST_R", "5", "3")]:
+    CHILD_ENV[k] = env(k, d, q)
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
 BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
@@ -92,7 +97,7 @@ BIN = {peer: os.path.join(BUILD or "", exe) for peer, exe in [
 
 LOOP_WORKLOADS = ["forempty", "forflat", "forirr", "mandel", "reduce"]
 ALL_WORKLOADS = ["fib", "flat", "rt", "fc", "ff", "waitn", "ascompleted", "idle", "rounds",
-                 "round2"] + LOOP_WORKLOADS
+                 "round2"] + LOOP_WORKLOADS + ["scopestop", "scopecost"]
 _sel = os.environ.get("WORKLOADS", "").replace(",", " ").split()
 for _w in _sel:
     if _w not in ALL_WORKLOADS:
@@ -153,6 +158,9 @@ def jobs():
             # The C++ interface and the C API in one process: wsexec-c++-Kw,
             # wsexec-c-Kw and their ratio (wsexec-c++/c-Kw).
             j.append(("wsexec-c++", "fib", n, f"wsexec-cxx-{k}w", k))
+            # The same fib with one ALL_COMPLETED scope per call (children with
+            # out == NULL, results in the caller's frame).
+            j.append(("wsexec", "fib", n, f"wsexec-scope-{k}w", k))
         j.append(("sequential", "fib", n, "sequential", "1"))
     for peer in ("wsexec", "tbb", "omp-gcc", "omp-clang", "condvar-pool", "sequential"):
         j.append((peer, "flat", FLAT_N, peer, w))
@@ -201,6 +209,11 @@ def jobs():
                         ("omp-clang", "omp-clang-static"),
                         ("tbb", f"tbb-det-g{TBB_DET_GRAIN}"), ("tbb", "tbb-auto")]:
             j.append((peer, "reduce", REDUCE_N, f"{c}-{k}w", k))
+    # Scopes (wsexec only; no peer has the construct): the stop latency needs two
+    # workers (the deciding child and the spinning sibling run at once).
+    j.append(("wsexec", "scopestop", "-", "wsexec", max(w, "2", key=int)))
+    for c in ("wsexec-scope", "wsexec-futures"):
+        j.append(("wsexec", "scopecost", SCOPECOST_N, c, w))
     for wl, ps in [("forflat", FORFLAT), ("forirr", [FORIRR_N]), ("mandel", [MANDEL]),
                    ("reduce", [REDUCE_N])]:
         for p in ps:
@@ -270,6 +283,12 @@ META = {
     "reduce": ("Sum of N order-sensitive doubles: wall time; wsexec also bit-identical "
                "across 1 and 2 workers (bitident) and equal to its chunks replayed "
                "sequentially (replay)", "time_ms", False),
+    "scopestop": ("Scope stop latency: a FIRST_COMPLETED scope's deciding child returns; "
+                  "from then to the moment a running sibling, polling wse_stop_requested() "
+                  "in a tight loop, sees the stop", "median_us", False),
+    "scopecost": ("Scope cost: n tiny tasks (~50 ns) from the main thread as one "
+                  "ALL_COMPLETED scope (submit, join) or as futures (submit, wait): ns "
+                  "per task", "ns_per_task", False),
 }
 LOOP_NOTE = ("Configurations: -Kw: K threads. OpenMP and oneTBB: a team / arena of K "
              "threads, the main thread one of them. **wsexec-Kw**: an executor of K "
@@ -367,7 +386,7 @@ def tables(med):
             continue
         if wl in LOOP_WORKLOADS:
             out.append(LOOP_NOTE)
-        metrics = [m for m in ["ns_per_call", "p90_ns_per_call", "Mit_s", "time_ms",
+        metrics = [m for m in ["ns_per_call", "p90_ns_per_call", "ns_per_task", "Mit_s", "time_ms",
                                "Melem_s", "cold_Mtasks_s", "warm_Mtasks_s", "median_us",
                                "p99_us", "cpu_pct", "in_vain", "ratio", "ns_per_result",
                                "Mresults_s", "reldiff_seq", "bitident", "replay", "chunks"]

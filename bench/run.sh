@@ -19,6 +19,13 @@
 # (image, 1024x768 [512x384]), MANDEL_MAXIT (256); REDUCE_N (doubles summed, 1e8 [1e7]);
 # TBB_DET_GRAIN (grainsize of tbb::parallel_deterministic_reduce, 65536); LOOP_MIN_MS
 # (a timed loop repeats for this long, the median run counts, 200 [50]).
+# The scope workloads (wsexec alone: no peer has the construct): scopestop (a
+# FIRST_COMPLETED scope's deciding child returns; the time until a running sibling,
+# spinning on wse_stop_requested(), sees the stop; median and p99 over SCOPESTOP_N
+# trials, 2000 [200], on at least 2 workers), scopecost (SCOPECOST_N tiny tasks, 10000,
+# from the main thread: one ALL_COMPLETED scope, submit + join, against futures,
+# submit + wait; ns per task, the best of SCOPECOST_R repetitions, 5 [3]); and fib with
+# one ALL_COMPLETED scope per call (config wsexec-scope-Kw in the fib table).
 # WORKLOADS="rounds round2" runs only those workloads (the loops: WORKLOADS="forempty
 # forflat forirr mandel reduce"); its files get a suffix (results-rounds-round2.md,
 # raw-..., summary-...) and replace no whole run's files.

@@ -1,6 +1,7 @@
 /* wsexec side of the benchmark. Usage: wse_bench WORKLOAD PARAM CONFIG WORKERS
  * Prints CSV lines (see common.h). Workloads: fib flat rt fc ff waitn ascompleted idle
- * stoppoll stoplat rounds round2 forempty forflat forirr mandel reduce. */
+ * stoppoll stoplat rounds round2 forempty forflat forirr mandel reduce scopestop
+ * scopecost (and fib with a scope per call: config wsexec-scope-Kw). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -82,14 +83,54 @@ fib_run(wse_executor *ex, int n)
     return v;
 }
 
+/* The same fib with one ALL_COMPLETED scope per call: the two children are submitted
+ * with out == NULL and write their results into the caller's frame, which the join
+ * keeps alive (nothing outlives it). */
+struct fib_call {
+    long n;
+    long result;
+};
+
+static int
+fib_scope_task(void *arg, void **res)
+{
+    struct fib_call *c = arg;
+    (void)res;
+    if (c->n < 2) {
+        c->result = c->n;
+        return 0;
+    }
+    struct fib_call kids[2] = {{c->n - 1, 0}, {c->n - 2, 0}};
+    wse_scope *s;
+    BENCH_CHECK(wse_scope_create(&s, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER));
+    BENCH_CHECK(wse_scope_submit(s, fib_scope_task, &kids[0], NULL));
+    BENCH_CHECK(wse_scope_submit(s, fib_scope_task, &kids[1], NULL));
+    BENCH_CHECK(wse_scope_join(s, NULL));
+    wse_scope_destroy(s);
+    c->result = kids[0].result + kids[1].result;
+    return 0;
+}
+
+static long
+fib_scope_run(wse_executor *ex, int n)
+{
+    struct fib_call c = {n, 0};
+    wse_future *f;
+    BENCH_CHECK(wse_submit(ex, fib_scope_task, &c, &f));
+    BENCH_CHECK(wse_future_wait(f, WSE_FOREVER));
+    wse_future_release(f);
+    return c.result;
+}
+
 static void
 bench_fib(void)
 {
     int n = atoi(param);
+    long (*run)(wse_executor *, int) = strstr(config, "scope") != NULL ? fib_scope_run : fib_run;
     wse_executor *ex = make_executor();
-    fib_run(ex, n > 25 ? 25 : n); /* warm-up */
+    run(ex, n > 25 ? 25 : n); /* warm-up */
     int64_t t0 = now_ns();
-    long v = fib_run(ex, n);
+    long v = run(ex, n);
     int64_t t1 = now_ns();
     if (v != fib_expected(n)) {
         fprintf(stderr, "fib(%d) = %ld, wrong\n", n, v);
@@ -510,23 +551,31 @@ bench_stoppoll(void)
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 
-/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
- * (it spins on wse_stop_requested() and then returns ECANCELED) */
+/* Median and p99 of n trials (the environment variable `knob`, else dflt) of one(),
+ * which returns a latency in ns, after 5 for warm-up. */
 static void
-bench_stoplat(void)
+latency_trials(const char *knob, long dflt, int64_t (*one)(wse_executor *))
 {
-    size_t n = (size_t)env_long("STOPLAT_N", 200);
+    size_t n = (size_t)env_long(knob, dflt);
     int64_t *lat = malloc(n * sizeof *lat);
     if (!lat)
         exit(1);
     wse_executor *ex = make_executor();
     for (int i = 0; i < 5; i++) /* warm-up */
-        stop_one(ex);
+        one(ex);
     for (size_t i = 0; i < n; i++)
-        lat[i] = stop_one(ex);
+        lat[i] = one(ex);
     emit_latency(workload, param, config, lat, n);
     BENCH_CHECK(wse_executor_destroy(ex));
     free(lat);
+}
+
+/* ---- 9. stoplat: wse_future_request_stop() to the moment the running task sees it
+ * (it spins on wse_stop_requested() and then returns ECANCELED) */
+static void
+bench_stoplat(void)
+{
+    latency_trials("STOPLAT_N", 200, stop_one);
 }
 
 /* ---- 10. rounds: `steps` steps of `workers` compute-bound tasks (common.h), three
@@ -1093,6 +1142,101 @@ bench_reduce(void)
     free(v);
 }
 
+/* ---- scopestop: a FIRST_COMPLETED scope settles; from the deciding child's return to
+ * the moment a running sibling (spinning on wse_stop_requested()) sees the stop. The
+ * decider records the time just before it returns; the scope's settle then runs on its
+ * thread and requests the stop for the sibling. Needs 2 workers (both children run). */
+static _Atomic int64_t decider_done_at;
+
+static int
+decider_task(void *arg, void **res)
+{
+    (void)arg;
+    (void)res;
+    atomic_store(&decider_done_at, now_ns());
+    return 0;
+}
+
+static int64_t
+scope_stop_one(wse_executor *ex)
+{
+    wse_scope *s;
+    wse_future *spinner;
+    BENCH_CHECK(wse_scope_create(&s, ex, WSE_FIRST_COMPLETED, WSE_FOREVER));
+    atomic_store(&spin_started, 0);
+    BENCH_CHECK(wse_scope_submit(s, stop_spinner, NULL, &spinner));
+    while (!atomic_load(&spin_started)) {
+    }
+    BENCH_CHECK(wse_scope_submit(s, decider_task, NULL, NULL));
+    BENCH_CHECK(wse_scope_join(s, NULL));
+    if (wse_future_state(spinner) != WSE_CANCELLED) {
+        fprintf(stderr, "scopestop: the stopped sibling did not end CANCELLED\n");
+        exit(1);
+    }
+    wse_future_release(spinner);
+    wse_scope_destroy(s);
+    return atomic_load(&spin_saw_stop_at) - atomic_load(&decider_done_at);
+}
+
+static void
+bench_scopestop(void)
+{
+    if (workers < 2) {
+        fprintf(stderr, "scopestop: needs 2 workers\n");
+        exit(1);
+    }
+    latency_trials("SCOPESTOP_N", 500, scope_stop_one);
+}
+
+/* ---- scopecost: param tiny tasks (~50 ns) from the main thread, as the children of
+ * one ALL_COMPLETED scope (wse_scope_submit with out == NULL, then wse_scope_join:
+ * config wsexec-scope) or as futures (wse_submit, then wse_wait(ALL_COMPLETED):
+ * config wsexec-futures); ns per task, submit to the return of the join or wait. The
+ * best of SCOPECOST_R repetitions after a warm-up. */
+static double
+scopecost_once(wse_executor *ex, size_t n, bool scope, wse_future **f)
+{
+    int64_t t0 = now_ns();
+    if (scope) {
+        wse_scope *s;
+        BENCH_CHECK(wse_scope_create(&s, ex, WSE_ALL_COMPLETED, WSE_FOREVER));
+        for (size_t i = 0; i < n; i++)
+            BENCH_CHECK(wse_scope_submit(s, tiny_task, (void *)(uintptr_t)(i + 1), NULL));
+        BENCH_CHECK(wse_scope_join(s, NULL));
+        int64_t t1 = now_ns();
+        wse_scope_destroy(s);
+        return (double)(t1 - t0) / (double)n;
+    }
+    for (size_t i = 0; i < n; i++)
+        BENCH_CHECK(wse_submit(ex, tiny_task, (void *)(uintptr_t)(i + 1), &f[i]));
+    BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    int64_t t1 = now_ns();
+    release_all(f, n);
+    return (double)(t1 - t0) / (double)n;
+}
+
+static void
+bench_scopecost(void)
+{
+    size_t n = (size_t)atol(param);
+    long reps = env_long("SCOPECOST_R", 5);
+    bool scope = strstr(config, "scope") != NULL;
+    wse_future **f = malloc(n * sizeof *f);
+    if (!f) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    wse_executor *ex = make_executor();
+    double best = scopecost_once(ex, n, scope, f); /* warm-up */
+    for (long r = 0; r < reps; r++) {
+        double ns = scopecost_once(ex, n, scope, f);
+        best = r == 0 || ns < best ? ns : best;
+    }
+    emit(workload, param, config, "ns_per_task", best);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1123,7 +1267,9 @@ main(int argc, char **argv)
                  {"forflat", bench_forflat_irr},
                  {"forirr", bench_forflat_irr},
                  {"mandel", bench_mandel},
-                 {"reduce", bench_reduce}};
+                 {"reduce", bench_reduce},
+                 {"scopestop", bench_scopestop},
+                 {"scopecost", bench_scopecost}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();

@@ -490,6 +490,67 @@ WSE_EXPORT int wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t gra
                           size_t size, wse_reduce_fn fn, wse_combine_fn combine, void *ctx,
                           wse_future **out);
 
+/* ------------------------------------------------------------------------- */
+/* Scopes (API 0.3)                                                            */
+
+typedef struct wse_scope wse_scope;
+
+/*
+ * A scope: a group of child tasks (submitted with wse_scope_submit()) that
+ * nothing outlives, with a wait mode as its policy and a deadline timeout_s
+ * from now (WSE_FOREVER, or any negative value: none; 0: already passed).
+ * The scope settles early when the policy's condition holds over its children:
+ * FIRST_COMPLETED, a child is done; FIRST_EXCEPTION, a child FAILED;
+ * ALL_COMPLETED never settles early (it has nothing to stop). At that moment,
+ * on the thread that completed the deciding child, every other child gets
+ * wse_future_request_stop(): pending ones are cancelled and never run, running
+ * ones see wse_stop_requested() (and end CANCELLED if they then return
+ * ECANCELED). Created inside a task, the scope is in that task's lineage: a
+ * stop requested for the task reaches every child.
+ * EINVAL: out or ex NULL, policy unknown, timeout_s NaN. ENOMEM. On error
+ * *out is untouched.
+ */
+WSE_EXPORT int wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy,
+                                double timeout_s);
+
+/*
+ * Submit fn(arg) as a child of s, like wse_submit() on the scope's executor
+ * (out may be NULL). Any thread may submit, the scope's own children included,
+ * until the scope settles or is joined. A child submitted from a plain thread
+ * has the task that created the scope (if any) as its stop parent; from inside
+ * a task, that task, as for wse_submit(). A submit that races with the
+ * settling either returns ECANCELED or submits a child that then gets the stop
+ * request. ECANCELED: the scope has settled (nothing submitted). EINVAL: s or
+ * fn NULL, or a join has returned (or is returning: every child finished).
+ * ESHUTDOWN, ENOMEM: as wse_submit(). On error *out is untouched. No
+ * allocation per child beyond the future (the scope keeps its children in
+ * chunks that double in size).
+ */
+WSE_EXPORT int wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out);
+
+/*
+ * Wait until every child is done, whatever the policy (a worker runs queued
+ * children meanwhile, as in wse_wait()). 0 when the policy's condition held (a
+ * scope without children, and FIRST_EXCEPTION without a failure, included);
+ * ETIMEDOUT when the deadline passed first: the join then requested stop for
+ * every child not yet done, and waited for them. A deadline that passed before
+ * the call counts as passing at its start, after the condition is checked.
+ * *decided (decided may be NULL): FIRST_COMPLETED, the child whose completion
+ * settled the scope (NULL if the deadline came first); FIRST_EXCEPTION and
+ * ALL_COMPLETED, the first child that FAILED, or NULL. Borrowed: valid until
+ * wse_scope_destroy(). A later join returns the same at once. One thread joins.
+ * EINVAL: s is NULL. EDEADLK: called inside one of s's children (nothing
+ * changes). EAGAIN: as wse_wait() (the join is not over; join again).
+ */
+WSE_EXPORT int wse_scope_join(wse_scope *s, wse_future **decided);
+
+/*
+ * Join s if no join has returned, then free it and its references to the
+ * children. NULL is ignored. Inside one of s's children (where a join would
+ * wait for itself) it returns at once, and the last child to finish frees s.
+ */
+WSE_EXPORT void wse_scope_destroy(wse_scope *s);
+
 #ifdef __cplusplus
 }
 #endif

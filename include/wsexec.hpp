@@ -44,8 +44,9 @@
  *
  * Also: wse::promise, executor_ref::submit_after, future_base::request_stop with
  * wse::stop_requested(), wse::as_completed, wse::worker_index and worker hooks in
- * wse::options; wse::parallel_for and wse::parallel_reduce, blocking or as futures.
- * The header wraps the wsexec.h of its own release (a static_assert checks it).
+ * wse::options; wse::parallel_for and wse::parallel_reduce, blocking or as futures;
+ * wse::scope. The header wraps the wsexec.h of its own release (a static_assert checks
+ * it).
  * Thread safety as std::future: one future object is used by one thread at a time;
  * distinct futures (shared_future copies included) may be used concurrently.
  */
@@ -71,6 +72,7 @@ static_assert(WSE_VERSION_MAJOR == 0 && WSE_VERSION_MINOR == 3,
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -505,6 +507,7 @@ handles_of(const Range &futures)
 template <class T> class future;
 template <class T> class shared_future;
 class executor_ref;
+class scope;
 
 namespace detail
 {
@@ -681,6 +684,7 @@ class future_base
     bool retrieved_ = false; /* future::get() was called: the future is done */
 
     template <class U> friend class shared_future;
+    friend class scope; /* keeps a handle on each child (the scopes block below) */
 };
 
 /*
@@ -891,6 +895,8 @@ class executor_ref
     wse_executor *ex_ = nullptr;
 
   private:
+    friend class scope; /* submits through make_task() */
+
     template <class Submit, class F, class... A>
     static future<detail::task_result_t<F, A...>>
     make_task(Submit &&c_submit, const char *what, F &&fn, A &&...args)
@@ -1895,6 +1901,157 @@ parallel_reduce_async(const executor_ref &ex, std::size_t begin, std::size_t end
     return parallel_reduce_async(ex, begin, end, grain(), std::move(identity),
                                  std::forward<Fold>(fold), std::forward<Combine>(combine));
 }
+
+/* ===================================================================== */
+/* Scopes (API 0.3)                                                        */
+
+/*
+ * A scope (wse_scope_*): a group of child tasks that nothing outlives, with a wait
+ * mode as its policy and an optional deadline. The scope settles early when the
+ * policy is met (first_completed: a child is done; first_exception: a child threw or
+ * failed; all_completed never settles early): every other child is then asked to
+ * stop at once, from the thread that completed the deciding child (pending ones
+ * never run; running ones see wse::stop_requested(), and a child that then throws
+ * wse::cancelled_error ends cancelled, not failed).
+ *
+ *     wse::scope sc(ex, wse::return_when::first_completed, 2s);
+ *     for (int i = 0; i < 4; i++)
+ *         sc.submit([i] { return search(i); });      // a search polls wse::stop_requested()
+ *     std::optional<std::size_t> winner = sc.join();   // the first to finish, by position
+ *
+ * submit(fn, args...) is executor_ref::submit() through the scope (the task's block,
+ * its exception stored, a wse::future of its result), from any thread, the children
+ * included; it throws wse::cancelled_error once the scope has settled and
+ * std::system_error EINVAL once join() has returned (ESHUTDOWN, ENOMEM as submit()).
+ *
+ * join() waits for every child (a worker runs children meanwhile) and returns the
+ * position of the deciding child in submission order through this object (0 for
+ * the first submit()): first_completed, the child whose completion settled the scope;
+ * all_completed, the first child that failed; std::nullopt if there is none (no
+ * child, no failure, the deadline came first, or the child was submitted through
+ * native_handle()). Under first_exception it rethrows the first failed child's
+ * exception (std::system_error for a C failure code) instead, and returns
+ * std::nullopt if no child failed. timed_out() says whether the deadline passed
+ * first (join() then asked every child to stop). A second join() answers the same.
+ * Throws std::system_error EDEADLK when called inside one of the children.
+ *
+ * The destructor joins (if join() was not called) and drops the scope's handles;
+ * inside one of its own children it cannot wait, and the last child frees the C
+ * scope. A scope is neither copyable nor movable (children refer to it); one thread
+ * joins, any thread submits.
+ */
+class scope
+{
+  public:
+    explicit scope(const executor_ref &ex, return_when policy = return_when::all_completed)
+        : scope(ex, policy, WSE_FOREVER)
+    {
+    }
+
+    /* timeout from now; a zero or negative one has passed at once. */
+    template <class Rep, class Period>
+    scope(const executor_ref &ex, return_when policy,
+          const std::chrono::duration<Rep, Period> &timeout)
+        : scope(ex, policy, detail::seconds(timeout))
+    {
+    }
+
+    scope(const scope &) = delete;
+    scope &operator=(const scope &) = delete;
+
+    ~scope()
+    {
+        wse_scope_destroy(s_);
+        for (const child &c : children_)
+            detail::drop(c.f, c.box);
+    }
+
+    wse_scope *
+    native_handle() const noexcept
+    {
+        return s_;
+    }
+
+    template <class F, class... A>
+    future<detail::task_result_t<F, A...>>
+    submit(F &&fn, A &&...args)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        /* Room first, so recording the child cannot throw after it was submitted. */
+        if (children_.size() == children_.capacity())
+            children_.reserve(children_.empty() ? 8 : 2 * children_.size());
+        auto fut = executor_ref::make_task(
+            [this](wse_task_fn t, void *arg, wse_future **f) {
+                return wse_scope_submit(s_, t, arg, f);
+            },
+            "wse_scope_submit", std::forward<F>(fn), std::forward<A>(args)...);
+        future_base &b = fut;
+        /* One more handle for the scope (as a shared_future copy takes): the box keeps
+         * the child's exception until the scope is gone. relaxed: we hold one. */
+        if (b.box_ != nullptr)
+            b.box_->handles.fetch_add(1, std::memory_order_relaxed);
+        children_.push_back(child{wse_future_retain(b.f_), b.box_});
+        return fut;
+    }
+
+    std::optional<std::size_t>
+    join()
+    {
+        wse_future *d = nullptr;
+        int rc = wse_scope_join(s_, &d);
+        if (rc != ETIMEDOUT)
+            detail::check(rc, "wse_scope_join");
+        timed_out_ = rc == ETIMEDOUT;
+        if (d == nullptr)
+            return std::nullopt;
+        /* The scope is closed: no child is added any more. */
+        std::optional<std::size_t> i = position(d);
+        if (policy_ == return_when::first_exception) {
+            if (i && children_[*i].box != nullptr && children_[*i].box->error)
+                std::rethrow_exception(children_[*i].box->error);
+            detail::throw_errno(wse_future_error(d), "wsexec task failed");
+        }
+        return i;
+    }
+
+    /* The last join() returned because the deadline passed first. */
+    bool
+    timed_out() const noexcept
+    {
+        return timed_out_;
+    }
+
+  private:
+    struct child {
+        wse_future *f;         /* a reference of the scope's */
+        detail::box_base *box; /* a handle of the scope's, or null (a blockless task) */
+    };
+
+    scope(const executor_ref &ex, return_when policy, double timeout_s) : policy_(policy)
+    {
+        detail::check(wse_scope_create(&s_, ex.native_handle(),
+                                       static_cast<wse_return_when>(policy), timeout_s),
+                      "wse_scope_create");
+    }
+
+    std::optional<std::size_t>
+    position(const wse_future *f)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (std::size_t i = 0; i < children_.size(); i++)
+            if (children_[i].f == f)
+                return i;
+        return std::nullopt;
+    }
+
+    wse_scope *s_ = nullptr;
+    return_when policy_;
+    bool timed_out_ = false;
+    std::mutex mutex_;            /* guards children_ */
+    std::vector<child> children_; /* in submission order */
+};
+
+/* ===================================================================== */
 
 } // namespace wse
 

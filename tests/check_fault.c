@@ -542,6 +542,91 @@ sc_loops(void)
         BAD(-33);
 }
 
+/* API 0.3: scopes. A scope's allocations: the scope and its completion promise
+ * at create (and, inside a task, the lineage anchor); per child its future, and
+ * a chunk of nodes at the 9th, 25th, ... child. A failed create or submit
+ * leaves nothing behind; a rejected child never runs; a settled scope cancels
+ * the pending ones. */
+/* ECANCELED is fine once a FIRST_COMPLETED scope may have settled (a worker
+ * left free, after a gate's submit failed, ran a child). */
+static int
+scope_sub(wse_scope *s, wse_future **out, bool may_settle)
+{
+    int id = counter_add(&R.next_id, 1) - 1;
+    wse_future *f = SENTINEL;
+    int rc = wse_scope_submit(s, task_mark, (void *)(intptr_t)id, &f);
+    if (rc == 0) {
+        R.accepted[id] = 1;
+        keep_future(f, id);
+    } else {
+        if (f != SENTINEL)
+            BAD(rc);
+        if (!(rc == ECANCELED && may_settle))
+            NOTE(rc, true);
+        f = NULL;
+    }
+    *out = f;
+    return rc;
+}
+
+/* n children; with cancel_first, cancelling the first accepted one settles a
+ * FIRST_COMPLETED scope (so nothing needs to run). */
+static void
+scope_round(wse_return_when mode, int n, bool cancel_first)
+{
+    wse_scope *s = (wse_scope *)SENTINEL;
+    int rc = wse_scope_create(&s, R.ex, mode, WSE_FOREVER);
+    if (rc != 0) {
+        NOTE(rc, true);
+        if (s != (wse_scope *)SENTINEL)
+            BAD(rc);
+        return;
+    }
+    wse_future *first = NULL;
+    for (int i = 0; i < n; i++) {
+        wse_future *f;
+        if (scope_sub(s, &f, mode == WSE_FIRST_COMPLETED && R.gates < (int)R.workers) == 0 &&
+            first == NULL)
+            first = f;
+    }
+    if (cancel_first && first != NULL)
+        (void)wse_future_cancel(first);
+    wse_future *d = SENTINEL;
+    NOTE(wse_scope_join(s, &d), false);
+    if (d == SENTINEL || (mode == WSE_ALL_COMPLETED && d != NULL))
+        BAD(-40);
+    if (cancel_first && R.gates == (int)R.workers && d != first)
+        BAD(-41); /* every worker held: the cancel decided it */
+    wse_scope_destroy(s);
+}
+
+static int
+task_scope_parent(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    scope_round(WSE_ALL_COMPLETED, 12, false);
+    return 0;
+}
+
+static void
+sc_scopes(void)
+{
+    /* Every worker held: the children stay pending until the cancel settles. */
+    block_workers();
+    scope_round(WSE_FIRST_COMPLETED, 10, true);
+    gate_open(&R.gate);
+    scope_round(WSE_ALL_COMPLETED, 30, false);
+    /* From a worker: the anchor, and a join that runs the children. */
+    wse_future *p = SENTINEL;
+    if (NOTE(wse_submit(R.ex, task_scope_parent, NULL, &p), true) != 0)
+        return;
+    NOTE(wse_future_wait(p, WSE_FOREVER), false);
+    if (wse_future_state(p) != WSE_DONE)
+        BAD(-42);
+    wse_future_release(p);
+}
+
 /* ---- The driver ------------------------------------------------------------------ */
 
 struct scenario {
@@ -686,6 +771,8 @@ static const struct scenario scenarios[] = {
     {"promise_after_ac", 2, 0, sc_promise_after_as_completed, false},
     {"loops", 1, 0, sc_loops, true},
     {"loops", 2, 0, sc_loops, false},
+    {"scopes", 1, 0, sc_scopes, true},
+    {"scopes", 2, 0, sc_scopes, false},
 };
 
 START_TEST(fault_every_allocation)

@@ -88,8 +88,8 @@ layer() {
                                         # threads that run what they wait on
     help) echo 8 ;;                     # what a waiting thread may run
     wait | executor) echo 9 ;;          # wse_wait(); create/submit/shutdown/destroy
-    after | as_completed | loop) echo 10 ;; # wse_submit_after(); as_completed iterators;
-                                        # parallel loops
+    after | as_completed | loop | scope) echo 10 ;; # wse_submit_after(); as_completed
+                                        # iterators; parallel loops; scopes
     *) echo "" ;;
     esac
 }

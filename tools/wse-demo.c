@@ -2,16 +2,16 @@
  * wse-demo: the wait modes and the API of wsexec on real CPU-parallel work.
  *
  *   race      WSE_FIRST_COMPLETED  Several solvers search for a nonce whose hash has
- *           + request_stop         k leading zero bits, each in its own region of the
- *                                  nonce space; the first answer wins, and
- *                                  wse_future_request_stop() ends the others: they
+ *             scope                k leading zero bits, each in its own region of the
+ *                                  nonce space, as the children of a scope; the first
+ *                                  answer wins, and the scope stops the others: they
  *                                  poll wse_stop_requested() and end CANCELLED.
  *   fail-fast WSE_FIRST_EXCEPTION  256 chunks of a generated data set are checksum-
- *           + request_stop         verified; one chunk is corrupted. The wait returns
- *                                  at the first failure. Run twice: once with only
- *                                  wse_shutdown(cancel_pending), which lets running
- *                                  chunks finish in vain, once with a stop request to
- *                                  every chunk first, which also ends the running ones.
+ *                                  verified; one chunk is corrupted. Run twice: once
+ *                                  with wse_wait() and only wse_shutdown(cancel_pending)
+ *                                  at the failure, which lets running chunks finish in
+ *                                  vain, once as a FIRST_EXCEPTION scope, whose failing
+ *                                  chunk stops every other one, running ones included.
  *   dag       wse_submit_after     A longest-common-subsequence table computed as a
  *                                  wavefront of tiles, each queued when the tiles above
  *                                  and to its left are done; checked against one thread.
@@ -180,17 +180,20 @@ index_of(wse_future *const futs[], size_t n, const wse_future *f)
     return i;
 }
 
-/* ---- Race: WSE_FIRST_COMPLETED ----------------------------------------------------- */
+/* ---- Race: a WSE_FIRST_COMPLETED scope ----------------------------------------------- */
 
 /*
  * One solver scans nonces start, start + 1, ... (at most limit of them) for one whose
  * hash, mix64(fnv1a64(nonce, header_hash)), has `bits` leading zero bits.
  *
- * Losers are stopped cooperatively: once the race is decided, main calls
- * wse_future_request_stop() on every solver. A solver polls wse_stop_requested() every
- * SOLVER_POLL nonces and, once it is set, records when it saw it and returns ECANCELED:
- * the future ends CANCELLED. A solver that had not started is cancelled by the request
- * itself and never runs.
+ * The solvers are the children of a FIRST_COMPLETED scope. The first to finish settles
+ * it, and the scope then calls wse_future_request_stop() on every other solver, on the
+ * winner's thread, right after the winner returned. A solver polls wse_stop_requested()
+ * every SOLVER_POLL nonces and, once it is set, records when it saw it and returns
+ * ECANCELED: the future ends CANCELLED. A solver that had not started is cancelled by
+ * the request itself and never runs. wse_scope_join() returns once every solver is done.
+ * (A solver whose region holds no answer, probability e^-64, would settle the scope
+ * too, as a FAILED child: the demo then reports that no solver found a nonce.)
  */
 #define SOLVER_POLL 1024
 
@@ -259,26 +262,26 @@ run_race(const struct config *cfg)
 {
     const size_t n = cfg->solvers;
     wse_executor *ex = NULL;
+    wse_scope *scope = NULL;
     struct solver *sv = calloc(n, sizeof(*sv));
     wse_future **futs = calloc(n, sizeof(*futs));
-    wse_future **set = calloc(n, sizeof(*set));
+    wse_future *decided = NULL;
     struct solver *win = NULL;
     uint64_t state = cfg->seed;
     unsigned char header[32];
-    size_t n_set = n;
-    size_t n_done = 0;
     int status = 1;
 
-    EXPECT(sv && futs && set, "out of memory");
+    EXPECT(sv && futs, "out of memory");
     for (size_t i = 0; i < sizeof(header); i += 8) {
         uint64_t w = splitmix64(&state);
         memcpy(header + i, &w, 8);
     }
-    printf("\n== Race: WSE_FIRST_COMPLETED, then wse_future_request_stop ==\n");
+    printf("\n== Race: a WSE_FIRST_COMPLETED scope, which stops the losers ==\n");
     printf("%zu solvers search for a nonce whose hash has %u leading zero bits, each in its own\n"
            "region of the nonce space; the first answer wins, the others are asked to stop.\n",
            n, cfg->bits);
     CHECK(create_executor(&ex, cfg->workers));
+    CHECK(wse_scope_create(&scope, ex, WSE_FIRST_COMPLETED, WSE_FOREVER));
 
     double t0 = mono_ms();
     for (size_t i = 0; i < n; i++) {
@@ -288,49 +291,38 @@ run_race(const struct config *cfg)
         sv[i].header_hash = fnv1a64(header, sizeof(header), FNV_OFFSET);
         sv[i].bits = cfg->bits;
         sv[i].t0 = t0;
-        CHECK(wse_submit(ex, solve, &sv[i], &futs[i]));
-        set[i] = futs[i];
+        /* ECANCELED: a solver already won (nothing more to start). */
+        int rc = wse_scope_submit(scope, solve, &sv[i], &futs[i]);
+        if (rc == ECANCELED)
+            break;
+        CHECK(rc);
     }
-
-    /*
-     * Wait for the first solver to finish. A finished solver without an answer (its
-     * region held none) does not win: wait again on the ones still pending.
-     */
-    while (win == NULL && n_set > 0) {
-        CHECK(wse_wait(set, n_set, WSE_FOREVER, WSE_FIRST_COMPLETED, set, &n_done));
-        EXPECT(n_done >= 1, "FIRST_COMPLETED returned with no done future");
-        for (size_t j = 0; j < n_done; j++) {
-            struct solver *s = wse_future_value(set[j]);
-            if (s != NULL && (win == NULL || s->t_end < win->t_end))
-                win = s;
-        }
-        /* set[n_done .. n_set) are still pending; keep only those. */
-        memmove(set, set + n_done, (n_set - n_done) * sizeof(*set));
-        n_set -= n_done;
-    }
-    double t_won = mono_ms() - t0;
-    EXPECT(win != NULL, "no solver found a nonce");
-
-    /* Stop the losers: running ones see wse_stop_requested(), pending ones are cancelled. */
-    double t_req = mono_ms() - t0;
-    unsigned n_asked = 0;
-    for (size_t i = 0; i < n; i++)
-        n_asked += wse_future_request_stop(futs[i]);
-    CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    /* Every solver is done when the join returns: the losers were stopped by the scope. */
+    CHECK(wse_scope_join(scope, &decided));
     double t_all = mono_ms() - t0;
+    win = decided != NULL ? wse_future_value(decided) : NULL;
+    EXPECT(win != NULL, "no solver found a nonce");
 
     printf("winner: solver %u, nonce 0x%016" PRIx64 ", hash 0x%016" PRIx64 "\n", win->id,
            win->nonce, win->hash);
-    printf("        found at %.1f ms after %" PRIu64 " nonces; wse_wait returned at %.1f ms\n",
-           win->t_end, win->scanned, t_won);
-    printf("losers: wse_future_request_stop() on every solver at %.1f ms (%u not yet done;\n"
-           "        solvers poll wse_stop_requested() every %d nonces); all solvers were\n"
-           "        done at %.1f ms:\n",
-           t_req, n_asked, SOLVER_POLL, t_all);
+    printf("        found at %.1f ms after %" PRIu64 " nonces; the scope settled then\n",
+           win->t_end, win->scanned);
+    unsigned n_asked = 0;
+    for (size_t i = 0; i < n; i++)
+        n_asked += futs[i] == NULL || wse_future_state(futs[i]) == WSE_CANCELLED;
+    printf("losers: the scope asked every solver to stop when the winner finished (%.1f ms),\n"
+           "        on its thread (%u were not yet done; solvers poll wse_stop_requested()\n"
+           "        every %d nonces);\n"
+           "        wse_scope_join returned at %.1f ms, every solver done:\n",
+           win->t_end, n_asked, SOLVER_POLL, t_all);
     unsigned n_stopped = 0;
     double worst_ms = 0;
     for (size_t i = 0; i < n; i++) {
         const struct solver *s = &sv[i];
+        if (futs[i] == NULL) {
+            printf("  solver %zu  not submitted: the race was decided\n", i);
+            continue;
+        }
         wse_state st = wse_future_state(futs[i]);
         if (s == win) {
             printf("  solver %zu  %-9s  winner\n", i, state_name(st));
@@ -342,7 +334,7 @@ run_race(const struct config *cfg)
             printf("  solver %zu  %-9s  never started\n", i, state_name(st));
         } else if (st == WSE_CANCELLED) {
             EXPECT(s->stopped, "solver %zu is CANCELLED but did not see the stop", i);
-            double after = s->t_end - t_req;
+            double after = s->t_end - win->t_end;
             printf("  solver %zu  %-9s  stopped %.3f ms after the request (%" PRIu64
                    " nonces, ran from %.1f ms)\n",
                    i, state_name(st), after, s->scanned, s->t_start);
@@ -365,16 +357,14 @@ run_race(const struct config *cfg)
            cfg->bits);
     status = 0;
 out:
+    wse_scope_destroy(scope); /* on an error path, waits for the solvers */
     if (futs != NULL)
-        for (size_t i = 0; i < n; i++) {
-            wse_future_request_stop(futs[i]); /* on an error path, end any solver running */
+        for (size_t i = 0; i < n; i++)
             wse_future_release(futs[i]);
-        }
     if (ex != NULL && wse_executor_destroy(ex) != 0) {
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
     }
-    free(set);
     free(futs);
     free(sv);
     return status;
@@ -457,7 +447,8 @@ count_states(wse_future *const futs[], size_t n, unsigned counts[5])
 {
     memset(counts, 0, 5 * sizeof(counts[0]));
     for (size_t i = 0; i < n; i++)
-        counts[wse_future_state(futs[i])]++;
+        if (futs[i] != NULL) /* NULL: never submitted (a scope had settled) */
+            counts[wse_future_state(futs[i])]++;
 }
 
 static void
@@ -472,19 +463,92 @@ struct ff_result {
     unsigned in_vain;   /* chunks that ran to completion after the failure was known */
     double vain_ms;     /* their time past that point, summed */
     unsigned stopped;   /* running chunks that saw the stop and returned ECANCELED */
-    unsigned never_ran; /* chunks cancelled before they started */
+    unsigned never_ran; /* chunks cancelled before they started (or never submitted) */
     double t_end;       /* when every chunk was done */
 };
 
+/* Before a run: forget the last one's results. */
+static void
+reset_chunks(struct chunk *ck, size_t n, const double *t0)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck[i].ran = false;
+        ck[i].stopped = false;
+        ck[i].actual = 0;
+        ck[i].t_end = 0;
+        ck[i].t0 = t0;
+    }
+}
+
+/* Report the failed chunk (the first n_done of out are done); check it is the
+ * corrupted one. */
+static int
+report_failure(const struct config *cfg, const struct chunk *ck, wse_future *const futs[], size_t n,
+               wse_future *const out[], size_t n_done, const char *how, double t)
+{
+    size_t n_failed = 0;
+    int status = 1;
+
+    for (size_t j = 0; j < n_done; j++) {
+        if (wse_future_state(out[j]) != WSE_FAILED)
+            continue;
+        size_t i = index_of(futs, n, out[j]);
+        printf("  %s at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
+               ", manifest 0x%016" PRIx64 ")\n",
+               how, t, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
+        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
+        n_failed++;
+    }
+    EXPECT(cfg->bad_chunk < 0 || n_failed >= 1, "%s with no failed chunk", how);
+    status = 0;
+out:
+    return status;
+}
+
+/* After a run, every chunk done: check each one's outcome against what it saw and sum
+ * up the run (t_fail: when the failure was known, or -1). */
+static int
+tally_run(const struct config *cfg, const struct chunk *ck, wse_future *const futs[], bool use_stop,
+          double t_fail, struct ff_result *r)
+{
+    int status = 1;
+
+    for (size_t i = 0; i < cfg->chunks; i++) {
+        if (futs[i] == NULL) { /* refused by a settled scope: never submitted */
+            r->never_ran++;
+            continue;
+        }
+        wse_state st = wse_future_state(futs[i]);
+        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s at the end", i, state_name(st));
+        EXPECT(st != WSE_CANCELLED || !ck[i].ran || ck[i].stopped,
+               "cancelled chunk %zu ran without seeing a stop", i);
+        EXPECT(!ck[i].stopped || use_stop, "chunk %zu saw a stop nobody requested", i);
+        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s", i,
+               state_name(st), ck[i].ran ? "was stopped" : "never ran");
+        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
+        r->never_ran += st == WSE_CANCELLED && !ck[i].ran;
+        r->stopped += st == WSE_CANCELLED && ck[i].ran;
+        if (t_fail >= 0 && st == WSE_DONE && ck[i].t_end > t_fail) {
+            r->in_vain++;
+            r->vain_ms += ck[i].t_end - t_fail;
+        }
+    }
+    printf("  finished at %.1f ms: %u never ran, %u stopped running, %u ran in vain"
+           " (%.1f ms past the failure)\n",
+           r->t_end, r->never_ran, r->stopped, r->in_vain, r->vain_ms);
+    status = 0;
+out:
+    return status;
+}
+
 /*
- * Verify every chunk on a fresh executor and stop at the first failure: with use_stop,
- * wse_future_request_stop() on every chunk (running ones stop at their next poll,
- * pending ones are cancelled) and then wse_shutdown(cancel_pending); without it only
- * the shutdown, which cancels what has not started and lets running chunks finish.
+ * Verify every chunk on a fresh executor and give up at the first failure without a
+ * stop: wse_wait(FIRST_EXCEPTION), then wse_shutdown(cancel_pending), which cancels
+ * what has not started and lets running chunks finish in vain.
  */
 static int
-verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool use_stop,
-           struct ff_result *r)
+verify_run_shutdown(const struct config *cfg, struct chunk *ck, void *const args[],
+                    struct ff_result *r)
 {
     const size_t n = cfg->chunks;
     wse_executor *ex = NULL;
@@ -498,47 +562,21 @@ verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool 
 
     memset(r, 0, sizeof(*r));
     EXPECT(futs && out, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        ck[i].ran = false;
-        ck[i].stopped = false;
-        ck[i].actual = 0;
-        ck[i].t_end = 0;
-        ck[i].t0 = &t0;
-    }
-    printf("%s:\n", use_stop ? "with wse_future_request_stop on every chunk, then shutdown"
-                             : "without stop (shutdown with cancel_pending only)");
+    reset_chunks(ck, n, &t0);
+    printf("without stop (shutdown with cancel_pending only):\n");
     CHECK(create_executor(&ex, cfg->workers));
     t0 = mono_ms();
     CHECK(wse_submit_batch(ex, verify_chunk, args, n, futs));
     submitted = true;
     CHECK(wse_wait(futs, n, WSE_FOREVER, WSE_FIRST_EXCEPTION, out, &n_done));
     double t_ret = mono_ms() - t0;
-
-    /* Stop at the first failure. */
-    if (use_stop)
-        for (size_t i = 0; i < n; i++)
-            wse_future_request_stop(futs[i]);
     CHECK(wse_shutdown(ex, false, true));
     double t_shut = mono_ms() - t0;
     count_states(futs, n, counts);
-
-    size_t n_failed = 0;
-    for (size_t j = 0; j < n_done; j++) {
-        if (wse_future_state(out[j]) != WSE_FAILED)
-            continue;
-        size_t i = index_of(futs, n, out[j]);
-        printf("  wse_wait returned at %.1f ms: chunk %zu FAILED: %s (checksum 0x%016" PRIx64
-               ", manifest 0x%016" PRIx64 ")\n",
-               t_ret, i, strerror(wse_future_error(out[j])), ck[i].actual, ck[i].expected);
-        EXPECT((long)i == cfg->bad_chunk, "chunk %zu failed, but it was not corrupted", i);
-        n_failed++;
-    }
+    if (report_failure(cfg, ck, futs, n, out, n_done, "wse_wait returned", t_ret) != 0)
+        goto out;
     if (cfg->bad_chunk >= 0) {
-        EXPECT(n_failed >= 1, "the wait returned with no failed chunk");
-        printf("  %s at %.1f ms\n",
-               use_stop ? "request_stop on all, then shutdown(cancel_pending)"
-                        : "wse_shutdown(ex, wait=false, cancel_pending=true)",
-               t_shut);
+        printf("  wse_shutdown(ex, wait=false, cancel_pending=true) at %.1f ms\n", t_shut);
         print_counts("    right after:", counts);
     } else {
         EXPECT(n_done == n, "no failure, yet FIRST_EXCEPTION returned before all were done");
@@ -546,44 +584,82 @@ verify_run(const struct config *cfg, struct chunk *ck, void *const args[], bool 
                "  all %zu chunks, as ALL_COMPLETED would\n",
                t_ret, n);
     }
-
     CHECK(wse_executor_destroy(ex)); /* waits for the running ones */
     ex = NULL;
     r->t_end = mono_ms() - t0;
     count_states(futs, n, counts);
     print_counts("    after destroy:", counts);
-
-    for (size_t i = 0; i < n; i++) {
-        wse_state st = wse_future_state(futs[i]);
-        EXPECT(wse_future_done(futs[i]), "chunk %zu is %s after destroy", i, state_name(st));
-        EXPECT(st != WSE_CANCELLED || !ck[i].ran || ck[i].stopped,
-               "cancelled chunk %zu ran without seeing a stop", i);
-        EXPECT(!ck[i].stopped || use_stop, "chunk %zu saw a stop nobody requested", i);
-        EXPECT(st == WSE_CANCELLED || (ck[i].ran && !ck[i].stopped), "chunk %zu is %s but %s", i,
-               state_name(st), ck[i].ran ? "was stopped" : "never ran");
-        EXPECT(st != WSE_FAILED || (long)i == cfg->bad_chunk, "chunk %zu failed", i);
-        r->never_ran += st == WSE_CANCELLED && !ck[i].ran;
-        r->stopped += st == WSE_CANCELLED && ck[i].ran;
-        if (cfg->bad_chunk >= 0 && st == WSE_DONE && ck[i].t_end > t_ret) {
-            r->in_vain++;
-            r->vain_ms += ck[i].t_end - t_ret;
-        }
-    }
-    printf("  finished at %.1f ms: %u never ran, %u stopped running, %u ran in vain"
-           " (%.1f ms past the failure)\n",
-           r->t_end, r->never_ran, r->stopped, r->in_vain, r->vain_ms);
-    status = 0;
+    status = tally_run(cfg, ck, futs, false, cfg->bad_chunk >= 0 ? t_ret : -1, r);
 out:
     if (submitted)
-        for (size_t i = 0; i < n; i++) {
-            wse_future_request_stop(futs[i]); /* on an error path, end the run soon */
+        for (size_t i = 0; i < n; i++)
             wse_future_release(futs[i]);
-        }
     if (ex != NULL && wse_executor_destroy(ex) != 0) {
         fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
         status = 1;
     }
     free(out);
+    free(futs);
+    return status;
+}
+
+/*
+ * The same check as the children of a FIRST_EXCEPTION scope: the failing chunk settles
+ * it, and the scope asks every other chunk to stop from that chunk's thread (running
+ * ones stop at their next poll, pending ones are cancelled); the join returns when every
+ * chunk is done.
+ */
+static int
+verify_run_scope(const struct config *cfg, struct chunk *ck, void *const args[],
+                 struct ff_result *r)
+{
+    const size_t n = cfg->chunks;
+    wse_executor *ex = NULL;
+    wse_scope *scope = NULL;
+    wse_future **futs = calloc(n, sizeof(*futs));
+    wse_future *failed = NULL;
+    unsigned counts[5];
+    double t0 = 0;
+    int status = 1;
+
+    memset(r, 0, sizeof(*r));
+    EXPECT(futs, "out of memory");
+    reset_chunks(ck, n, &t0);
+    printf("in a WSE_FIRST_EXCEPTION scope (stop requested for every chunk at the failure):\n");
+    CHECK(create_executor(&ex, cfg->workers));
+    CHECK(wse_scope_create(&scope, ex, WSE_FIRST_EXCEPTION, WSE_FOREVER));
+    t0 = mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        int rc = wse_scope_submit(scope, verify_chunk, args[i], &futs[i]);
+        if (rc == ECANCELED)
+            break; /* the check failed already: the rest is never submitted */
+        CHECK(rc);
+    }
+    CHECK(wse_scope_join(scope, &failed));
+    r->t_end = mono_ms() - t0;
+    double t_fail = -1;
+    if (failed != NULL) {
+        t_fail = ck[index_of(futs, n, failed)].t_end;
+        if (report_failure(cfg, ck, futs, n, &failed, 1, "the scope settled", t_fail) != 0)
+            goto out;
+        printf("  wse_scope_join returned at %.1f ms, every chunk done\n", r->t_end);
+    } else {
+        EXPECT(cfg->bad_chunk < 0, "the join returned with no failed chunk");
+        printf("  wse_scope_join returned at %.1f ms: no chunk failed, so the scope waited for\n"
+               "  all %zu chunks, as ALL_COMPLETED would\n",
+               r->t_end, n);
+    }
+    count_states(futs, n, counts);
+    print_counts("    after join:", counts);
+    status = tally_run(cfg, ck, futs, true, t_fail, r);
+out:
+    wse_scope_destroy(scope); /* on an error path, waits for the chunks */
+    for (size_t i = 0; futs != NULL && i < n; i++)
+        wse_future_release(futs[i]);
+    if (ex != NULL && wse_executor_destroy(ex) != 0) {
+        fprintf(stderr, "wse-demo: wse_executor_destroy failed\n");
+        status = 1;
+    }
     free(futs);
     return status;
 }
@@ -603,7 +679,7 @@ run_fail_fast(const struct config *cfg)
     int status = 1;
 
     EXPECT(data && ck && args && futs, "out of memory");
-    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION, then stop ==\n");
+    printf("\n== Fail-fast: WSE_FIRST_EXCEPTION, without stop and in a scope ==\n");
 
     CHECK(create_executor(&ex, cfg->workers));
 
@@ -645,9 +721,9 @@ run_fail_fast(const struct config *cfg)
         printf("no chunk corrupted. The same check runs twice.\n");
 
     struct ff_result plain, stopped;
-    if (verify_run(cfg, ck, args, false, &plain) != 0)
+    if (verify_run_shutdown(cfg, ck, args, &plain) != 0)
         goto out;
-    if (verify_run(cfg, ck, args, true, &stopped) != 0)
+    if (verify_run_scope(cfg, ck, args, &stopped) != 0)
         goto out;
     if (cfg->bad_chunk >= 0) {
         printf("tasks run in vain (completed after the failure was known): %u without stop"

@@ -14,13 +14,14 @@
 # on the worker count (8 in check_future/check_executor; never fewer than they
 # need). Tests that saturate a pool with gate tasks (the check_wait_* suites)
 # keep their count, and check_loops makes its own executors of 1 to 4 workers:
-# its runs differ by seed only.
+# its runs differ by seed only. check_scope's races and stress case take the
+# count; its rule tests keep theirs.
 set -u
 
 bindir=${1:?usage: run.sh <build-dir>/tests [budget-seconds]}
 budget=${2:-${WSE_CHAOS_BUDGET:-150}}
 seed=${WSE_CHAOS_FIRST_SEED:-$(date +%s)}
-suites=${WSE_CHAOS_SUITES:-"check_deque check_future check_wait_rules check_wait_python check_wait_helping check_executor check_loops check_stress"}
+suites=${WSE_CHAOS_SUITES:-"check_deque check_future check_wait_rules check_wait_python check_wait_helping check_executor check_loops check_scope check_stress"}
 # Stress sizes under chaos (every atomic op may yield), for every suite.
 sizes="WSE_STRESS_OPS=${WSE_CHAOS_STRESS_OPS:-300000} WSE_STRESS_ROUNDS=40 WSE_STRESS_ITEMS=20000 WSE_PARK_ROUNDS=200"
 
