@@ -425,7 +425,7 @@ template <class R> inline constexpr bool slot_result_v = std::is_void_v<R> || fi
 /*
  * The allocation-free task: a callable that fits the C task's arg, cannot throw
  * (no exception to store) and gives a result that fits the C value slot is passed
- * as the arg itself; the task is then exactly a C task (fib: 5-10 % faster than
+ * as the arg itself; the task is then exactly a C task (fib: about 5 % faster than
  * with a cached block; docs/performance.md).
  */
 template <class C, class R>
