@@ -114,24 +114,17 @@ typedef struct wse_options {
      * before it parks; 0: default (100); WSE_SPIN_US_NONE: park after
      * spin_rounds; at most WSE_MAX_SPIN_US. The spin adapts: a worker whose
      * search or park ended with work after t spins up to 2t next time, one whose
-     * spin ran out halves it (down to 2 us, or spin_us if less). It trades CPU
-     * for latency: a worker between the steps of an iterative job (submit,
-     * wait, repeat) is still searching when the next step arrives, with no
-     * wake-up to pay, while an idle executor parks all its workers within
-     * spin_us of its last task. It yields the CPU every 16 rounds, so a thread
-     * it shares a CPU with runs. */
+     * spin ran out halves it (down to 2 us, or spin_us if less). An idle
+     * executor parks all its workers within spin_us of its last task. */
     unsigned spin_us;
     /* A plain thread (not a worker, not inside a task) waiting in wse_wait()
      * or wse_future_wait() on tasks of this executor that are still queued
-     * runs them itself, one after another, before it sleeps, as OpenMP's
-     * master thread and oneTBB's external waiters do: the steps of an iterative
-     * job then need one thread fewer and no wake-up when the workers are busy.
-     * Only the tasks it waits on (the helping rule of wse_wait()), and only
-     * while the executor is not shut down. Inside such a task wse_current()
-     * returns this executor, wse_worker_index() returns -1, a nested wait runs
-     * nothing (it sleeps), and wse_shutdown(ex, true, ...) and
-     * wse_executor_destroy(ex) return EDEADLK, as on a worker; destroy waits for
-     * the task to finish. Default false. */
+     * runs them itself, one after another, before it sleeps: only the tasks it
+     * waits on, and only while the executor is not shut down. Inside such a
+     * task wse_current() returns this executor, wse_worker_index() returns -1,
+     * a nested wait runs nothing (it sleeps), and wse_shutdown(ex, true, ...)
+     * and wse_executor_destroy(ex) return EDEADLK, as on a worker; destroy
+     * waits for the task to finish. Default false. */
     bool caller_runs;
 } wse_options;
 
@@ -266,76 +259,48 @@ typedef enum {
 #define WSE_FOREVER (-1.0)
 
 /*
- * Wait on a set of futures with Python's concurrent.futures.wait() rules.
+ * Wait on a set of futures with Python's concurrent.futures.wait() rules
+ * (wse_wait(3) has the details of how each kind of thread waits).
  *
  * Returns 0 when the return_when condition holds, ETIMEDOUT when the deadline
- * passed first (a timeout is not an error and cancels nothing). In both cases
- * out[0 .. *n_done) holds the done futures and out[*n_done .. n) the others, each
- * part in input order. out may be NULL, the futures array itself, or any n
- * slots, overlapping futures or not (the partition is computed before out is
- * written); n_done may be NULL. Duplicates are allowed (each entry reported in its own slot); futures may
- * belong to different executors. No references are taken or dropped.
- *
+ * passed first (not an error; nothing is cancelled). Either way out[0 .. *n_done)
+ * holds the done futures and out[*n_done .. n) the others, each part in input
+ * order. out may be NULL or any n slots, the futures array itself or overlapping
+ * it; n_done may be NULL. Duplicates are allowed (each reported in its own slot);
+ * futures may belong to different executors. No references are taken or dropped.
  * timeout_s < 0 (WSE_FOREVER): no limit; 0: poll, never blocks. The deadline is on
  * CLOCK_MONOTONIC.
  *
- * A plain thread spins for a few microseconds (5 us, up to 200 us when its
- * recent waits were that short: twice the last one; up to 40 us after it
- * submitted to an executor with a worker for every CPU, whose tasks its spin
- * would slow), then blocks without using CPU; a wait whose pending entries are
- * all promises blocks at once (whoever completes them may need the waiter's CPU
- * to get there); with wse_options.caller_runs it first runs the entries still
- * queued in their executor (see there). A plain thread's ALL_COMPLETED wait waits for the
- * pending entries one after the other and allocates nothing until its deadline
- * passes. Any other wait by a plain thread on more than 8 futures (and an
- * ALL_COMPLETED one that times out) leaves its (refcounted) waiter block linked
- * on the futures still pending when it returns; each is freed when the last of
- * them completes.
+ * Helping. A plain thread spins briefly, then sleeps (with wse_options.caller_runs
+ * it first runs the entries still queued itself). A worker (inside a task) runs
+ * only entries still queued in its executor and, through tasks that wait with
+ * ALL_COMPLETED and no deadline on all their children (up to 8), those children,
+ * and so on down; never any other task, so no acyclic pattern of waits deadlocks,
+ * at any depth of nesting, even with one worker. When it can run none it blocks and a spare thread
+ * takes its place (wse_options.max_spare_workers); past that ceiling, if every
+ * thread of the executor waits on work that only a blocked thread could run, only
+ * the deadlines end the waits. A worker checks its deadline between the tasks it
+ * runs: its wait may return late by the run time of one of them. The same holds
+ * for wse_future_wait() and wse_as_completed_next().
  *
- * A worker thread (inside a task) runs only the tasks it waits on: an entry
- * that is a task of the same executor and still queued runs on the waiting
- * thread, on top of the waiting task, so nested fork-join never deadlocks, even
- * with one worker. So does a queued task that an entry waits on, through waits
- * that last until it is done: a task waiting with ALL_COMPLETED and no deadline
- * on every child it has (up to 8) lets the waiters of that task run those
- * children, and so on down (leapfrogging: the worker whose child was stolen
- * steals its grandchildren back). It never runs any other task there, so no
- * acyclic pattern of waits can deadlock (a task run on top of a waiter can never
- * be one that needs the waiter to return). When no entry can run there, the worker blocks, and a
- * spare worker thread is resumed or started so that `workers` threads keep
- * running tasks (wse_options.max_spare_workers). Before running an entry on top
- * of the waiter, a worker checks that 256 KiB of its stack are left; if not it
- * blocks and the entry runs on another thread, so chains of nested waits of any
- * depth complete (10^6 levels on one worker: about 1 GiB of stack over ~16
- * threads). The deadline is checked between the entries it runs, so a worker's
- * wait returns within the deadline plus the run time of one task it waits on
- * (measured on 2 busy workers, 16 queued 250 ms tasks, 20 waits of 10 ms on a
- * running task: worst overshoot 0.4 ms on a quiet machine, 6-8 ms under load).
- * The same holds for every wait built on it (wse_future_wait(),
- * wse_as_completed_next(): the latter blocks at once). EAGAIN: the waiting
- * worker had no stack left to run a queued entry, every spare is in use and no
- * other thread of the executor is running, so nobody could run it: the wait
- * returns rather than hang (with the partition, as ETIMEDOUT). Past the spare
- * ceiling a worker otherwise blocks without a spare; if every thread of the
- * executor is then blocked on tasks that a blocked thread would have to run,
- * only the deadlines end the waits.
- *
- * C++ exceptions. An exception that leaves a task unwinds through the
- * library's frames (built with -fexceptions): the task's future ends FAILED
- * with ENOTRECOVERABLE (its waiters wake, its callbacks run), every wait it
- * unwinds through lets go of its futures, the worker's chain of running tasks
- * is restored, and the exception goes on to a handler in an enclosing task that
- * waited (directly or not) on the thrower, on the same thread. With no handler
- * on the worker's stack, std::terminate() ends the process, as for any thread.
- * Callbacks and hooks must not throw.
+ * C++ exceptions. One that leaves a task unwinds through the library (built with
+ * -fexceptions): the task ends FAILED with ENOTRECOVERABLE (waiters wake,
+ * callbacks run), every wait it unwinds through lets go of its futures, the
+ * worker's chain of running tasks is restored, and the exception goes on to a
+ * handler in an enclosing task that waited (directly or not) on the thrower, on
+ * the same thread; with none on the worker's stack, std::terminate() ends the
+ * process. Callbacks and hooks must not throw.
  *
  * Errors (nothing is touched): EINVAL: futures is NULL, n is 0, an entry is NULL,
  * return_when is unknown, or timeout_s is NaN. EDEADLK: ALL_COMPLETED over a set
  * holding the future of the task the calling worker is running (or one it is
- * nested in); FIRST_COMPLETED and FIRST_EXCEPTION over such a set are allowed, as
- * another future can satisfy them, and otherwise wait for the deadline. ENOMEM:
+ * nested in); FIRST_COMPLETED and FIRST_EXCEPTION over such a set are allowed
+ * (another future can satisfy them) and otherwise wait for the deadline. ENOMEM:
  * more than 8 futures and no memory for the waiter block (never for a plain
- * thread's ALL_COMPLETED wait that completes in time).
+ * thread's ALL_COMPLETED wait that completes in time). EAGAIN: a worker had no
+ * stack left to run a queued entry, every spare was in use and no other thread of
+ * the executor was running, so nobody could run it: the wait returns with the
+ * partition, as for ETIMEDOUT, rather than hang.
  */
 WSE_EXPORT int wse_wait(wse_future *const futures[], size_t n, double timeout_s,
                         wse_return_when return_when, wse_future *out[], size_t *n_done);
@@ -475,8 +440,7 @@ typedef int (*wse_for_fn)(size_t begin, size_t end, void *ctx);
  * Run fn on chunks [b, e) that are disjoint, non-empty and cover [begin, end)
  * exactly once, concurrently on ex's workers and the calling thread, in no
  * promised order. Each chunk has at most `grain` indices; grain 0 lets the
- * library choose (shares that shrink as the range is used up, so every
- * participating thread gets work without needlessly small chunks).
+ * library choose (see wse_for(3)).
  *
  * The first nonzero return of fn (first in time) is the loop's error: no chunk
  * that has not started is started after it, and running chunks see

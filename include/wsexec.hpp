@@ -14,11 +14,20 @@
  * so nesting never deadlocks, even with one worker.
  *
  * Errors: a failed wsexec call throws std::system_error with its errno value
- * (std::generic_category()). A task's exception is caught on the worker (it never
- * unwinds through the library's C frames) and rethrown by get(); the C future then
- * ends FAILED with wse::exception_code. A cancelled task's get() throws
- * wse::cancelled_error. (One exception to FAILED: a parallel_reduce_async whose
- * combine alone threw may end DONE in C; its get() rethrows all the same.)
+ * (std::generic_category()). A cancelled task's get() throws wse::cancelled_error.
+ *
+ * Exceptions belong to this header: no exception of code it wraps ever unwinds
+ * through the library's C frames. Every callable it hands to the library (a task, a
+ * loop body, fold or combine) runs in a trampoline that catches everything, keeps
+ * the exception for get() (or the blocking loop) to rethrow, and returns a C code:
+ * the C future ends FAILED with wse::exception_code (CANCELLED for a
+ * cancelled_error after a stop request; a parallel_reduce_async whose combine alone
+ * threw may end DONE in C, and its get() rethrows all the same). The C callbacks
+ * that cannot return a code, the worker hooks of wse::options and the one that frees
+ * a block, are noexcept: an exception there calls std::terminate(). (The library is
+ * built with -fexceptions for C++ code that calls the C API directly with a task
+ * function that throws, see wse_wait() in wsexec.h; this header does not rely on
+ * it.)
  *
  * Ownership: each submit allocates one block holding the callable, its arguments and
  * the result slot (from a per-thread cache). The futures handed out own it
@@ -35,9 +44,9 @@
  *
  * Also: wse::promise, executor_ref::submit_after, future_base::request_stop with
  * wse::stop_requested(), wse::as_completed, wse::worker_index and worker hooks in
- * wse::options (the API 0.2 parts, compiled when wsexec.h is 0.2 or later);
- * wse::parallel_for and wse::parallel_reduce, blocking or as futures, and wse::scope
- * (API 0.3).
+ * wse::options; wse::parallel_for and wse::parallel_reduce, blocking or as futures;
+ * wse::scope. The header wraps the wsexec.h of its own release (a static_assert checks
+ * it).
  * Thread safety as std::future: one future object is used by one thread at a time;
  * distinct futures (shared_future copies included) may be used concurrently.
  */
@@ -45,6 +54,10 @@
 #define WSEXEC_HPP
 
 #include <wsexec.h>
+
+/* This header wraps the wsexec.h installed beside it, and only that one. */
+static_assert(WSE_VERSION_MAJOR == 0 && WSE_VERSION_MINOR == 3,
+              "wsexec.hpp was written for wsexec.h 0.3: use the two headers of one release");
 
 #include <atomic>
 #include <cerrno>
@@ -136,9 +149,11 @@ seconds(const std::chrono::duration<Rep, Period> &d) noexcept
  * Blocks of up to 64 bytes (a task with a few words of captures) come from a free
  * list of the calling thread, as the library caches its futures per worker: fork-join
  * frees each block on the thread that made it, moments later, deeper than malloc's
- * own per-thread cache holds. At most 256 blocks are kept per thread; a thread's list
- * is freed when the thread exits, and a block freed after that goes to the heap. Under
- * AddressSanitizer (or with WSE_CXX_BLOCK_CACHE defined to 0) every block is new/delete.
+ * own per-thread cache holds (fib: a C++ task costs 1.1-1.2 x a C task with this
+ * cache, 1.5 x without; docs/performance.md). At most 256 blocks are kept per thread;
+ * a thread's list is freed when the thread exits, and a block freed after that goes to
+ * the heap. Under AddressSanitizer (or with WSE_CXX_BLOCK_CACHE defined to 0) every
+ * block is new/delete.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define WSE_CXX_BLOCK_CACHE 0 /* let AddressSanitizer see every block's free */
@@ -410,19 +425,31 @@ template <class R> inline constexpr bool slot_result_v = std::is_void_v<R> || fi
 /*
  * The allocation-free task: a callable that fits the C task's arg, cannot throw
  * (no exception to store) and gives a result that fits the C value slot is passed
- * as the arg itself; the task is then exactly a C task.
+ * as the arg itself; the task is then exactly a C task (fib: about 5 % faster than
+ * with a cached block; docs/performance.md).
  */
 template <class C, class R>
 inline constexpr bool slot_task_v =
     fits_slot_v<C> &&std::is_nothrow_invocable_v<C> &&slot_result_v<R>;
 
+/* The trivially copyable T whose bytes start at p (a C value slot, an accumulator). */
 template <class T>
 T
-from_slot(void *v) noexcept
+load_bytes(const void *p) noexcept
 {
     alignas(T) unsigned char buf[sizeof(T)];
-    std::memcpy(buf, &v, sizeof(T));
+    std::memcpy(buf, p, sizeof(T));
     return *std::launder(reinterpret_cast<T *>(buf));
+}
+
+/* The result that a task without a block (or an adopted C future) left in the C
+ * future's value slot. */
+template <class T>
+T
+from_slot(const wse_future *f) noexcept
+{
+    void *v = wse_future_value(f);
+    return load_bytes<T>(&v);
 }
 
 template <class C, class R>
@@ -535,7 +562,6 @@ class future_base
         return wse_future_cancel(f_);
     }
 
-#if WSE_VERSION_MINOR >= 2
     /* Cooperative stop (wse_future_request_stop()): cancels a pending task; a running
      * one (and the tasks it submitted) sees wse::stop_requested(). True if it was not
      * done yet. */
@@ -544,7 +570,6 @@ class future_base
     {
         return wse_future_request_stop(f_);
     }
-#endif
 
     /* Wait until done. On a worker the caller runs other tasks meanwhile. Throws
      * std::system_error on EDEADLK (the calling task's own future). */
@@ -695,13 +720,11 @@ template <class T> class future : public future_base
         wse_state s = wait_final();
         retrieved_ = true;
         check_final(s);
-        if constexpr (std::is_void_v<T>) {
-            return;
-        } else if constexpr (detail::slot_result_v<T>) {
-            if (box_ == nullptr)
-                return detail::from_slot<T>(wse_future_value(f_));
-            return std::move(static_cast<detail::result_box<T> *>(box_)->value);
-        } else {
+        if constexpr (!std::is_void_v<T>) {
+            if constexpr (detail::slot_result_v<T>) {
+                if (box_ == nullptr)
+                    return detail::from_slot<T>(f_);
+            }
             return std::move(static_cast<detail::result_box<T> *>(box_)->value);
         }
     }
@@ -774,7 +797,7 @@ template <class T> class shared_future : public future_base
             return;
         } else if constexpr (detail::slot_result_v<T>) {
             if (box_ == nullptr)
-                return detail::from_slot<T>(wse_future_value(f_));
+                return detail::from_slot<T>(f_);
             return static_cast<T>(static_cast<detail::result_box<T> *>(box_)->value);
         } else {
             return static_cast<const T &>(static_cast<detail::result_box<T> *>(box_)->value);
@@ -840,7 +863,6 @@ class executor_ref
             "wse_submit", std::forward<F>(fn), std::forward<A>(args)...);
     }
 
-#if WSE_VERSION_MINOR >= 2
     /*
      * Submit fn(args...) to run once every future in deps is done (DONE, FAILED or
      * CANCELLED; fn may inspect them). deps: a range of futures (or of pointers to
@@ -859,7 +881,6 @@ class executor_ref
             },
             "wse_submit_after", std::forward<F>(fn), std::forward<A>(args)...);
     }
-#endif
 
     /* wse_shutdown(): stop accepting work; cancel_pending cancels what has not started;
      * wait returns once every started task has finished. Throws on EDEADLK (wait from
@@ -904,7 +925,6 @@ current_executor() noexcept
     return executor_ref(wse_current());
 }
 
-#if WSE_VERSION_MINOR >= 2
 /* The calling worker's index in its executor, -1 on any other thread. */
 inline int
 worker_index() noexcept
@@ -927,7 +947,6 @@ throw_if_stop_requested()
     if (wse_stop_requested())
         throw cancelled_error();
 }
-#endif
 
 /* Executor options; as wse_options, with defaults for zero. */
 struct options {
@@ -935,16 +954,12 @@ struct options {
     unsigned deque_capacity = 0; /* initial deque slots; 0: 256 */
     unsigned spin_rounds = 0;    /* idle search rounds before the timed spin; 0: 64 */
     std::string thread_name;     /* worker thread name prefix; empty: "wse" */
-#if WSE_VERSION_MINOR >= 2
-    unsigned spin_us = 0;     /* timed idle spin, us (adaptive); 0: 100 */
-    bool caller_runs = false; /* a plain waiter runs the queued tasks it waits on */
-#endif
-#if WSE_VERSION_MINOR >= 2
+    unsigned spin_us = 0;        /* timed idle spin, us (adaptive); 0: 100 */
+    bool caller_runs = false;    /* a plain waiter runs the queued tasks it waits on */
     /* Run on worker `index` before its first task / after its last one (see
      * wse_options). They must not throw (std::terminate is called). */
     std::function<void(unsigned index)> on_worker_start;
     std::function<void(unsigned index)> on_worker_stop;
-#endif
 };
 
 /*
@@ -971,7 +986,6 @@ class executor : public executor_ref
         c.deque_capacity = o.deque_capacity;
         c.spin_rounds = o.spin_rounds;
         c.thread_name = o.thread_name.empty() ? nullptr : o.thread_name.c_str();
-#if WSE_VERSION_MINOR >= 2
         c.spin_us = o.spin_us;
         c.caller_runs = o.caller_runs;
         if (o.on_worker_start || o.on_worker_stop) {
@@ -980,16 +994,11 @@ class executor : public executor_ref
             c.on_worker_stop = o.on_worker_stop ? &hooks::stop : nullptr;
             c.hook_ctx = hooks_.get();
         }
-#endif
         detail::check(wse_executor_create(&ex_, &c), "wse_executor_create");
     }
 
     executor(executor &&o) noexcept
-        : executor_ref(std::exchange(o.ex_, nullptr))
-#if WSE_VERSION_MINOR >= 2
-          ,
-          hooks_(std::move(o.hooks_))
-#endif
+        : executor_ref(std::exchange(o.ex_, nullptr)), hooks_(std::move(o.hooks_))
     {
     }
     executor &
@@ -998,9 +1007,7 @@ class executor : public executor_ref
         if (this != &o) {
             destroy();
             ex_ = std::exchange(o.ex_, nullptr);
-#if WSE_VERSION_MINOR >= 2
             hooks_ = std::move(o.hooks_);
-#endif
         }
         return *this;
     }
@@ -1025,17 +1032,12 @@ class executor : public executor_ref
     {
         if (ex_ != nullptr && wse_executor_destroy(ex_) == EDEADLK) {
             (void)wse_shutdown(ex_, false, false);
-#if WSE_VERSION_MINOR >= 2
             (void)hooks_.release(); /* the workers still use them */
-#endif
         }
         ex_ = nullptr;
-#if WSE_VERSION_MINOR >= 2
         hooks_.reset();
-#endif
     }
 
-#if WSE_VERSION_MINOR >= 2
     struct hooks {
         std::function<void(unsigned)> on_start;
         std::function<void(unsigned)> on_stop;
@@ -1051,7 +1053,6 @@ class executor : public executor_ref
         }
     };
     std::unique_ptr<hooks> hooks_;
-#endif
 };
 
 /* wait()'s answer: positions in the input, each part in input order. Python's
@@ -1154,8 +1155,6 @@ wait_any(const F &...futures)
             return i;
     return 0; /* not reached: the wait returned 0 */
 }
-
-#if WSE_VERSION_MINOR >= 2
 
 /*
  * A promise (as std::promise): a future that the program completes, from any thread
@@ -1443,10 +1442,6 @@ as_completed(Range &futures, const std::chrono::duration<Rep, Period> &timeout)
     return as_completed_range<Range>(futures, detail::seconds(timeout));
 }
 
-#endif /* WSE_VERSION_MINOR >= 2 */
-
-#if WSE_VERSION_MINOR >= 3
-
 /*
  * Parallel loops (API 0.3): wse_for() and wse_reduce() with C++ bodies.
  *
@@ -1604,15 +1599,6 @@ check_reduce_body() noexcept
                   "or T(T acc, std::size_t i)");
     static_assert(std::is_invocable_r_v<T, Combine &, T, T>,
                   "wse::parallel_reduce: combine is T(T left, T right)");
-}
-
-template <class T>
-T
-load_bytes(const void *p) noexcept
-{
-    alignas(T) unsigned char buf[sizeof(T)];
-    std::memcpy(buf, p, sizeof(T));
-    return *std::launder(reinterpret_cast<T *>(buf));
 }
 
 /*
@@ -1915,8 +1901,6 @@ parallel_reduce_async(const executor_ref &ex, std::size_t begin, std::size_t end
     return parallel_reduce_async(ex, begin, end, grain(), std::move(identity),
                                  std::forward<Fold>(fold), std::forward<Combine>(combine));
 }
-
-#endif /* WSE_VERSION_MINOR >= 3 */
 
 /* ===================================================================== */
 /* Scopes (API 0.3)                                                        */

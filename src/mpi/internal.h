@@ -1,7 +1,17 @@
 /*
- * Internals of libwsexec_mpi, shared by the files of src/mpi/. The layer uses only
- * the public API of wsexec.h; its shared state is guarded by one mutex per layer
- * (m->lock) and otherwise owned by the progress thread, so it needs no atomics.
+ * Internals of libwsexec_mpi shared by the files of src/mpi/: the wire format, the
+ * objects, allocation and the registry lookup. No function of another file is
+ * declared here: each file's own header does that (result.h, progress.h), and the
+ * files form layers (docs/design.md, section 10; tools/check_layers.sh):
+ *
+ *   internal.h   (this header) types, wire format, allocation, registry lookup
+ *   result.c     the value blocks of DONE remote futures, wse_mpi_result()
+ *   progress.c   the progress thread: every MPI call after create
+ *   mpi.c        the API: create, register, submit, destroy
+ *
+ * Each file includes only the headers of the files above it in this list. The layer
+ * uses only the public API of wsexec.h; its shared state is guarded by one mutex per
+ * layer (m->lock) and otherwise owned by the progress thread, so it needs no atomics.
  *
  * Ownership, in one line per object:
  *   struct wse__mpi_out  a task this rank submitted: made by wse_mpi_submit, owned by
@@ -19,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "wsexec_mpi.h"
 
@@ -198,18 +209,19 @@ wse__mpi_realloc(void *p, size_t n)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Cross-file functions */
+/* Registry: names are added by wse_mpi_register() (mpi.c) and looked up by the
+ * submitting thread and the progress thread, all under m->lock. */
 
-/* progress.c */
-void *wse__mpi_progress_main(void *arg);
-/* Wake the progress thread; caller holds m->lock. */
-void wse__mpi_wake(struct wse_mpi *m);
-/* The registry entry for name, or NULL; caller holds m->lock. */
-const struct wse__mpi_fnent *wse__mpi_lookup(const struct wse_mpi *m, const char *name, size_t len);
-
-/* result.c: the value of a DONE remote future. Takes bytes (malloc'd, or NULL when
- * len is 0). NULL on ENOMEM (bytes untouched). */
-void *wse__mpi_result_new(void *bytes, size_t len);
-void wse__mpi_result_free(void *value);
+/* The registry entry for the len bytes at name, or NULL; caller holds m->lock. */
+static inline const struct wse__mpi_fnent *
+wse__mpi_lookup(const struct wse_mpi *m, const char *name, size_t len)
+{
+    for (size_t i = 0; i < m->n_fns; i++) {
+        const struct wse__mpi_fnent *e = &m->fns[i];
+        if (strncmp(e->name, name, len) == 0 && e->name[len] == '\0')
+            return e;
+    }
+    return NULL;
+}
 
 #endif /* WSE_MPI_INTERNAL_H */

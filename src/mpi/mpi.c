@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "progress.h"
+#include "result.h"
 
 /* ------------------------------------------------------------------------- */
 /* Create and destroy */
@@ -160,17 +162,6 @@ wse_mpi_size(const wse_mpi *m)
 
 /* ------------------------------------------------------------------------- */
 /* Registry */
-
-const struct wse__mpi_fnent *
-wse__mpi_lookup(const struct wse_mpi *m, const char *name, size_t len)
-{
-    for (size_t i = 0; i < m->n_fns; i++) {
-        const struct wse__mpi_fnent *e = &m->fns[i];
-        if (strncmp(e->name, name, len) == 0 && e->name[len] == '\0')
-            return e;
-    }
-    return NULL;
-}
 
 int
 wse_mpi_register(wse_mpi *m, const char *name, wse_mpi_fn fn)

@@ -39,6 +39,8 @@
 #include <time.h>
 
 #include "internal.h"
+#include "progress.h"
+#include "result.h"
 
 /* Backoff of an idle progress thread (see backoff()). */
 #define SPIN_NS 200000LL            /* probe without sleeping this long after activity */

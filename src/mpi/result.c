@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "result.h"
 
 #define RESULT_BUCKETS 1024u
 
