@@ -234,7 +234,8 @@ wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *lat
      * sleep. */
     wse__sync_lock(&p->mutex);
     k->blocked = true;
-    /* acquire: pairs with the release store of the abandoner (worker.c). */
+    /* acquire: pairs with the release store of the abandoner (spares.c,
+     * abandon_stack_blocked()). */
     while (!wse__latch_tripped(latch) && wse__atomic_load_u32_acquire(abandon) == 0) {
         if (!wse__sync_cond_wait(&k->wake, &p->mutex, deadline))
             break;
