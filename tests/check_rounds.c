@@ -16,6 +16,7 @@
  * "returns promptly" (generous, scaled bounds).
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 
 #include "wse_test.h"
@@ -83,11 +84,15 @@ START_TEST(idle_workers_park_after_spin_us)
 }
 END_TEST
 
-/* A thread sets each promise it is handed 100 us (wall) after it gets it. */
+/* A thread sets each promise it is handed 100 us (wall) after it gets it; with
+ * `f` NULL it sets the reference instead: a flag under a mutex and condvar. */
 struct setter {
     wse_future *f; /* the promise to set next (atomic), with a reference for the setter */
     int handed;    /* promises handed over so far */
     int n;
+    pthread_mutex_t mu; /* the reference: set under mu, signalled on cv */
+    pthread_cond_t cv;
+    int set;
 };
 
 static void *
@@ -101,41 +106,78 @@ setter_main(void *arg)
         double t = now_s() + 100e-6;
         while (now_s() < t)
             ;
+        if (f == NULL) {
+            pthread_mutex_lock(&s->mu);
+            s->set = i + 1;
+            pthread_cond_signal(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
         ck_assert_int_eq(wse_promise_set_value(f, NULL), 0);
         wse_future_release(f);
     }
     return NULL;
 }
 
-/* A plain thread waiting on promises alone sleeps at once: their completer may
- * need this CPU. Waits of 100 us are what the plain waiter's spin learns to
- * cover (it would spin through them: 70-90 % of the wall time); sleeping
- * instead, the waiter uses a small part of it (its system calls). */
-START_TEST(a_wait_on_promises_only_does_not_spin)
+/* The waiter's CPU time over wall time for s->n hand-overs, waiting on wse
+ * promises or (use_wse false) on the condvar reference. */
+static double
+waiter_cpu_share(bool use_wse)
 {
     struct setter s = {.n = 300};
     pthread_t th;
     struct timespec c0, c1;
 
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
     ck_assert_int_eq(pthread_create(&th, NULL, setter_main, &s), 0);
     double t0 = now_s();
     ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0), 0);
     for (int i = 0; i < s.n; i++) {
-        wse_future *f;
-        ck_assert_int_eq(wse_promise_create(&f, NULL), 0);
-        __atomic_store_n(&s.f, wse_future_retain(f), __ATOMIC_RELEASE);
+        wse_future *f = NULL;
+        if (use_wse) {
+            ck_assert_int_eq(wse_promise_create(&f, NULL), 0);
+            __atomic_store_n(&s.f, wse_future_retain(f), __ATOMIC_RELEASE);
+        }
         counter_add(&s.handed, 1);
-        ck_assert_int_eq(wse_future_wait(f, wse_test_scale(10.0)), 0);
-        ck_assert_int_eq(wse_future_state(f), WSE_DONE);
-        wse_future_release(f);
+        if (use_wse) {
+            ck_assert_int_eq(wse_future_wait(f, wse_test_scale(10.0)), 0);
+            ck_assert_int_eq(wse_future_state(f), WSE_DONE);
+            wse_future_release(f);
+            continue;
+        }
+        pthread_mutex_lock(&s.mu);
+        while (s.set != i + 1)
+            pthread_cond_wait(&s.cv, &s.mu);
+        pthread_mutex_unlock(&s.mu);
     }
     ck_assert_int_eq(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1), 0);
     double wall = now_s() - t0;
     double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
     ck_assert_int_eq(pthread_join(th, NULL), 0);
-    fprintf(stderr, "waits on promises: the waiter used %.1f %% of their wall time\n",
-            100.0 * cpu / wall);
-    ck_assert_msg(cpu < 0.4 * wall, "the waiter spun: %.1f %% of %.3f s", 100.0 * cpu / wall, wall);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+    return cpu / wall;
+}
+
+/* A plain thread waiting on promises alone sleeps at once: their completer may
+ * need this CPU. Waits of 100 us are what the plain waiter's spin learns to
+ * cover (it would spin through them: 70-90 % of the wall time); sleeping
+ * instead, the waiter uses a little more than a thread sleeping on a condvar
+ * for the same hand-overs: 5-7 % more in a plain build, 20-30 % more under
+ * ThreadSanitizer, whose interceptors are on the promise's whole path (the
+ * condvar itself: 5 % and 10 %). */
+START_TEST(a_wait_on_promises_only_does_not_spin)
+{
+    double ref = waiter_cpu_share(false);
+    double got = waiter_cpu_share(true);
+
+    fprintf(stderr,
+            "waits on promises: the waiter used %.1f %% of their wall time "
+            "(sleeping on a condvar: %.1f %%)\n",
+            100.0 * got, 100.0 * ref);
+    ck_assert_msg(got < ref + 0.5, "the waiter spun: %.1f %% against %.1f %% on a condvar",
+                  100.0 * got, 100.0 * ref);
 }
 END_TEST
 
