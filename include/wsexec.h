@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -550,6 +551,68 @@ WSE_EXPORT int wse_scope_join(wse_scope *s, wse_future **decided);
  * wait for itself) it returns at once, and the last child to finish frees s.
  */
 WSE_EXPORT void wse_scope_destroy(wse_scope *s);
+
+/* ---- Observability ------------------------------------------------------ */
+
+/*
+ * Counters of an executor since its creation. They only grow. Each thread
+ * counts its own (no shared counter is written per task); a read sums them.
+ */
+typedef struct wse_stats {
+    uint64_t tasks;    /* tasks and loop chunks run to the end (a loop's runner
+                          tasks are not counted: their chunks are) */
+    uint64_t stolen;   /* of those, taken from another worker's deque */
+    uint64_t injected; /* of those, taken from the injection queue */
+    uint64_t helped;   /* of those, run by a thread while it waited (a worker
+                          helping, a plain thread running queued tasks itself, a
+                          loop's caller) */
+    uint64_t parks;    /* times a worker went to sleep */
+    uint64_t wakeups;  /* times a sleeping worker was woken */
+    uint64_t spares;   /* threads started beyond `workers` so that blocked waits
+                          go on */
+    uint64_t busy_ns;  /* time threads of the executor spent inside tasks and
+                          chunks (a worker: from finding work until its search
+                          for more comes up empty) */
+} wse_stats;
+
+/*
+ * Fill the first `size` bytes of *out with ex's counters (a program built
+ * against an older, shorter wse_stats keeps working; bytes past the library's
+ * own struct are zeroed). Any thread, any time; takes no lock a worker waits
+ * on. EINVAL: ex or out NULL.
+ */
+WSE_EXPORT int wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size);
+
+/* Events per thread when wse_trace_start() is given 0. */
+#define WSE_TRACE_DEFAULT_EVENTS 32768u
+
+/*
+ * Start recording: from now on every thread of ex (workers, spares, and plain
+ * threads that submit to it, run its tasks or its loops, or wait) records
+ * events into a ring of its own of events_per_thread events (0:
+ * WSE_TRACE_DEFAULT_EVENTS; 40 bytes each), keeping the newest (a flight
+ * recorder). Restarting drops what the rings held. EINVAL: ex NULL, or more
+ * than 2^24 events per thread. ENOMEM (nothing recorded, no task affected).
+ * ESHUTDOWN: ex is shutting down.
+ */
+WSE_EXPORT int wse_trace_start(wse_executor *ex, size_t events_per_thread);
+
+/* Stop recording; the rings keep their events for wse_trace_write(). 0, or
+ * EINVAL for ex NULL. Stopping a stopped trace does nothing. */
+WSE_EXPORT int wse_trace_stop(wse_executor *ex);
+
+/*
+ * Write what the rings hold (recording or not) to path as Trace Event Format
+ * JSON, which ui.perfetto.dev and chrome://tracing open: one track per thread;
+ * a slice per task or chunk run (named after its function where the binary
+ * exports the symbol, e.g. linked with -rdynamic, else its address), per wait
+ * (mode, number of futures, outcome, deadline), per idle spin and per park;
+ * an arrow from each submit to the start of its task; steals marked.
+ * tools/wse-trace summarises and draws such files. EINVAL: ex or path NULL, or
+ * no trace was ever started. ENOMEM, or the errno of a failed open or write
+ * (a partial file is removed).
+ */
+WSE_EXPORT int wse_trace_write(wse_executor *ex, const char *path);
 
 #ifdef __cplusplus
 }

@@ -132,5 +132,5 @@ wse__callers_run(struct wse__pool *pool, wse_future *f)
     guard.pool = pool;
     guard.outer = wse__caller_pool;
     wse__caller_pool = guard.pool;
-    wse__worker_run_claimed(f);
+    wse__worker_run_claimed(pool, NULL, f);
 }

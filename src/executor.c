@@ -11,6 +11,7 @@
  * reference counts, so they outlive the executor.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,8 +27,11 @@
 #include "latch.h"
 #include "park.h"
 #include "callers.h"
+#include "clock.h"
 #include "spares.h"
+#include "stats.h"
 #include "sync.h"
+#include "trace.h"
 #include "worker.h"
 
 #define MAX_WORKERS 1024
@@ -190,6 +194,10 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
     ex->crowded = ex->pool.n_workers >= cpus;
     if (ex->caller_runs)
         wse__callers_add(&ex->pool);
+    /* WSE_TRACE: trace an unchanged program. Without memory for it the
+     * executor still runs, untraced (destroy then has nothing to write). */
+    if (getenv("WSE_TRACE") != NULL && *getenv("WSE_TRACE") != '\0')
+        (void)wse_trace_start(ex, 0);
     *out = ex;
     return 0;
 
@@ -208,6 +216,25 @@ struct wse__pool *
 wse__executor_pool(wse_executor *ex)
 {
     return &ex->pool;
+}
+
+/* With a trace running: a submit event on the calling thread for each of the n
+ * futures from first (linked through next), before they are queued, so that
+ * the flow's start precedes its end. */
+static void
+trace_submits(wse_executor *ex, wse_future *first, size_t n)
+{
+    struct wse__trace_ring *r = wse__worker_trace_ring(&ex->pool);
+    uint64_t ts = wse__trace_now();
+    wse_future *f = first;
+    size_t i;
+
+    for (i = 0; i < n && f != NULL; i++, f = f->next) {
+        /* 0: a loop's runner (trace.c names it). */
+        uint64_t fn = wse__future_is_embedded(f) ? 0 : (uint64_t)(uintptr_t)f->u.fn;
+        wse__trace_put(r, ts, 0, fn, (uint64_t)(uintptr_t)f,
+                       wse__trace_pack(WSE__TRACE_SUBMIT, 0, 0));
+    }
 }
 
 static bool
@@ -342,6 +369,8 @@ wse__executor_enqueue_held(wse_executor *ex, struct wse__held *h)
     wse_future *f = h->future;
     bool listed = unlist_held(ex, h);
 
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, f, 1);
     if (w != NULL && w->pool == &ex->pool && wse__deque_push(&w->deque, f) == 0) {
         wse__park_wake_some(&ex->pool.park, 1, false);
     } else {
@@ -377,6 +406,36 @@ wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
     return 0;
 }
 
+/* At destroy: the file WSE_TRACE names, "%p" replaced by the process id and
+ * "%e" by the executor's number in the process (1, 2, ... in creation order).
+ * A failure to write is not destroy's (the trace is a debugging aid). */
+static void
+write_env_trace(wse_executor *ex)
+{
+    const char *name = getenv("WSE_TRACE");
+    char path[4096];
+    size_t j = 0;
+    size_t i;
+
+    if (name == NULL || *name == '\0')
+        return;
+    for (i = 0; name[i] != '\0' && j + 1 < sizeof path; i++) {
+        if (name[i] == '%' && (name[i + 1] == 'p' || name[i + 1] == 'e')) {
+            int k = snprintf(path + j, sizeof path - j, "%llu",
+                             name[i + 1] == 'p' ? (unsigned long long)getpid()
+                                                : (unsigned long long)ex->pool.stats.id);
+            if (k < 0 || (size_t)k >= sizeof path - j)
+                return;
+            j += (size_t)k;
+            i++;
+        } else {
+            path[j++] = name[i];
+        }
+    }
+    path[j] = '\0';
+    (void)wse__trace_write(&ex->pool.trace, path);
+}
+
 int
 wse_executor_destroy(wse_executor *ex)
 {
@@ -401,6 +460,7 @@ wse_executor_destroy(wse_executor *ex)
         ex->joined = true;
     }
     wse__sync_unlock(&ex->join_mutex);
+    write_env_trace(ex);
     pthread_mutex_destroy(&ex->held_mutex);
     pthread_mutex_destroy(&ex->join_mutex);
     wse__pool_destroy(&ex->pool);
@@ -446,6 +506,8 @@ wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_
     size_t i;
     int rc;
 
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, first, n);
     if (w != NULL && w->pool == &ex->pool && wse__deque_room(&w->deque) >= (int64_t)n) {
         /* A worker's own submissions: its deque (room checked, so no push
          * fails), as wse_submit() does. */
@@ -487,6 +549,8 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
     f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
     if (f == NULL)
         return ENOMEM;
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, f, 1);
     if (w != NULL && w->pool == &ex->pool) {
         rc = wse__deque_push(&w->deque, f);
         if (rc != 0)
@@ -543,6 +607,8 @@ submit_big_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
         return ESHUTDOWN;
     }
     first = wse__batch_make(&b, BIG_BATCH_CHUNK, &last, &count);
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, first, count);
     rc = wse__inject_push(&ex->pool.inject, first, last, (int64_t)count, NULL);
     if (rc != 0) {
         wse__batch_free(&b);
@@ -558,6 +624,8 @@ submit_big_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
         if (done == n)
             break;
         first = wse__batch_make(&b, BIG_BATCH_CHUNK, &last, &count);
+        if (wse__trace_on(&ex->pool.trace))
+            trace_submits(ex, first, count);
         if (!wse__inject_push_accepted(&ex->pool.inject, first, last, (int64_t)count))
             cancel_chain(first);
     }
@@ -590,6 +658,8 @@ submit_small_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t 
             first = f;
         last = f;
     } while (++i < n);
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, first, n);
     rc = wse__inject_push(&ex->pool.inject, first, last, (int64_t)n, out);
     if (rc != 0)
         goto out_free_chain;
@@ -623,4 +693,88 @@ wse_submit_batch(wse_executor *ex, wse_task_fn fn, void *const args[], size_t n,
     if (rc == 0 && wse__worker_tls == NULL)
         wse__latch_note_crowded(ex->crowded);
     return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Observability                                                             */
+
+int
+wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
+{
+    uint64_t sum[WSE__STAT_N + 1] = {0};
+    struct timespec t;
+    uint64_t now;
+    wse_stats st;
+    unsigned n;
+    unsigned i;
+
+    if (ex == NULL || out == NULL)
+        return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
+    t = wse__clock_now();
+    now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    /* acquire: as in steal_any(): the slots below it are initialised. */
+    n = wse__atomic_load_u32_acquire(&ex->pool.n_spawned);
+    for (i = 0; i < n; i++)
+        wse__stats_sum(&ex->pool.workers[i].stats, now, sum);
+    wse__stats_sum_plain(&ex->pool.stats, now, sum);
+    memset(&st, 0, sizeof st);
+    st.tasks = sum[WSE__STAT_OWN] + sum[WSE__STAT_STOLEN] + sum[WSE__STAT_INJECTED] +
+               sum[WSE__STAT_CLAIMED];
+    st.stolen = sum[WSE__STAT_STOLEN];
+    st.injected = sum[WSE__STAT_INJECTED];
+    st.helped = sum[WSE__STAT_HELPED];
+    st.parks = sum[WSE__STAT_PARKS];
+    st.wakeups = sum[WSE__STAT_WAKEUPS];
+    /* relaxed: a counter written under the spares' mutex. */
+    st.spares = wse__atomic_load_u64_relaxed(&ex->pool.stats.spares);
+    st.busy_ns = sum[WSE__STAT_N];
+    /* The caller's struct may be shorter (an older program) or longer (a
+     * newer one against this library): copy what both have, zero the rest. */
+    memcpy(out, &st, size < sizeof st ? size : sizeof st);
+    if (size > sizeof st)
+        memset((char *)out + sizeof st, 0, size - sizeof st);
+    return 0;
+}
+
+int
+wse_trace_start(wse_executor *ex, size_t events_per_thread)
+{
+    int rc;
+
+    if (ex == NULL || events_per_thread > ((size_t)1 << 24))
+        return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
+    /* acquire: as in wse_submit(). */
+    if (wse__atomic_load_u32_acquire(&ex->pool.flags) & WSE__POOL_SHUTDOWN)
+        return ESHUTDOWN;
+    rc = wse__trace_start(&ex->pool.trace,
+                          events_per_thread != 0 ? events_per_thread : WSE_TRACE_DEFAULT_EVENTS,
+                          ex->pool.n_workers);
+    if (rc == 0)
+        wse__trace_register(&ex->pool.trace);
+    return rc;
+}
+
+int
+wse_trace_stop(wse_executor *ex)
+{
+    if (ex == NULL)
+        return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
+    wse__trace_stop(&ex->pool.trace);
+    return 0;
+}
+
+int
+wse_trace_write(wse_executor *ex, const char *path)
+{
+    if (ex == NULL || path == NULL)
+        return EINVAL;
+    if (inherited(ex))
+        return EOWNERDEAD;
+    return wse__trace_write(&ex->pool.trace, path);
 }

@@ -338,6 +338,15 @@ wse__future_is_promise(const wse_future *f)
     return (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_PROMISE) != 0;
 }
 
+/* True for a future inside a layer's block (a loop's). Fixed at creation. */
+static inline bool
+wse__future_is_embedded(const wse_future *f)
+{
+    /* relaxed: WSE__F_EMBED never changes after creation (publication of f
+     * itself orders it). */
+    return (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_EMBED) != 0;
+}
+
 static inline bool
 wse__future_state_done(wse_state s)
 {

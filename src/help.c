@@ -84,6 +84,7 @@ take(struct wse__worker *w, wse_future *f, int64_t *budget)
 static void
 give_back(struct wse__worker *w, wse_future *f)
 {
+    w->took = WSE__STAT_OWN; /* it was stolen, but does not run now */
     if (wse__deque_push(&w->deque, f) != 0) {
         /* No room and no memory to grow: the injection queue takes it (past a
          * shutdown too: the task was accepted before it). */
@@ -158,7 +159,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
     f = wse__deque_pop(&w->deque);
     if (f != NULL) {
         if (leapfrog_ok(futures, n, f)) {
-            wse__worker_run_task(w, f);
+            wse__worker_run_task(w, f, true);
             return true;
         }
         /* The owner's push cannot fail: the slot was just freed. */
@@ -173,7 +174,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
         give_back(w, f);
         return false;
     }
-    wse__worker_run_task(w, f);
+    wse__worker_run_task(w, f, true);
     return true;
 }
 
@@ -217,9 +218,9 @@ wse__help_wait(struct wse__worker *w, struct wse__latch *l, wse_future *const fu
             took = take(w, f, &budget);
         }
         if (took == TAKE_POPPED) {
-            wse__worker_run_task(w, f);
+            wse__worker_run_task(w, f, true);
         } else if (took == TAKE_CLAIMED) {
-            wse__worker_run_claimed(f);
+            wse__worker_run_claimed(w->pool, w, f);
         } else if (n == 0 || !leapfrog(w, futures, n)) {
             /* Nothing to run: spin a while (looking again every few hundred
              * nanoseconds: a thief's own children appear on its deque), then

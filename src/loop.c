@@ -63,7 +63,10 @@
 #include "callers.h"
 #include "executor.h"
 #include "future.h"
+#include "stats.h"
+#include "trace.h"
 #include "tune.h"
+#include "worker.h"
 
 struct loop;
 
@@ -85,6 +88,7 @@ struct loop {
     wse__atomic_u32 holds;                   /* the participants (as one) and each
                                          embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
+    struct wse__pool *pool;        /* the executor's (counters, trace) */
     wse_future *future;            /* L; the participants hold one reference */
     struct wse__embedded lf;       /* L's memory */
     struct wse__embedded stand_in; /* the caller's stand-in's (out == NULL) */
@@ -260,10 +264,50 @@ loop_started(struct loop *lp)
     return wse__future_state_acquire(lp->future) == WSE_RUNNING;
 }
 
+/*
+ * What a participant's chunks are counted as and recorded into: on a worker of
+ * the loop's executor its own counters (helped when its runner runs inside a
+ * wait, or it is the loop's caller); on any other thread the plain block of that
+ * thread (always helped: it runs them while it waits for the loop).
+ */
+struct seen {
+    struct wse__stats_thread *stats;
+    struct wse__trace_ring *ring; /* NULL: no trace running */
+    bool plain;
+    unsigned flags; /* WSE__TRACE_HELPED or 0 */
+};
+
+static void
+seen_init(struct seen *v, struct loop *lp, bool caller)
+{
+    struct wse__worker *w = wse__worker_tls;
+    const struct wse__running *r = wse__future_running;
+
+    v->plain = w == NULL || w->pool != lp->pool;
+    v->stats = v->plain ? wse__stats_plain(&lp->pool->stats) : &w->stats;
+    /* The runner's (or stand-in's) entry is the innermost: anything outside it
+     * is a task that waits. */
+    v->flags = caller || v->plain || (r != NULL && r->outer != NULL) ? WSE__TRACE_HELPED : 0;
+    v->ring = wse__trace_on(&lp->pool->trace) ? wse__worker_trace_ring(lp->pool) : NULL;
+}
+
+/* One chunk ran: fn over [b, e), from t0 (ns; with a trace only). */
+static void
+seen_chunk(const struct seen *v, uint64_t fn, uint64_t b, uint64_t e, uint64_t t0)
+{
+    wse__stats_inc(v->stats, WSE__STAT_OWN);
+    if (v->flags != 0)
+        wse__stats_inc(v->stats, WSE__STAT_HELPED);
+    if (v->ring != NULL)
+        wse__trace_put(v->ring, t0, wse__trace_now() - t0, fn, b,
+                       wse__trace_pack(WSE__TRACE_CHUNK, v->flags, e - b));
+}
+
 /* wse_for: run indices [u0, u1) of the range. True if it stopped early. */
 static bool
-run_range(struct loop *lp, uint64_t u0, uint64_t u1)
+run_range(struct loop *lp, const struct seen *v, uint64_t u0, uint64_t u1)
 {
+    uint64_t t0 = 0;
     uint64_t b;
     uint64_t e;
     int rc;
@@ -272,7 +316,10 @@ run_range(struct loop *lp, uint64_t u0, uint64_t u1)
         if (stopped(lp))
             return true;
         e = lp->grain != 0 && u1 - b > lp->grain ? b + lp->grain : u1;
+        if (v->ring != NULL)
+            t0 = wse__trace_now();
         rc = lp->fn(lp->begin + (size_t)b, lp->begin + (size_t)e, lp->ctx);
+        seen_chunk(v, (uint64_t)(uintptr_t)lp->fn, lp->begin + b, lp->begin + e, t0);
         if (rc != 0)
             fail(lp, rc);
     }
@@ -320,8 +367,9 @@ tree_arrive(struct loop *lp, uint64_t b)
 
 /* wse_reduce: fold block b into its accumulator. True if it stopped early. */
 static bool
-run_block(struct loop *lp, const struct part *p, uint64_t b)
+run_block(struct loop *lp, const struct seen *v, const struct part *p, uint64_t b)
 {
+    uint64_t t0 = 0;
     unsigned char *acc = acc_at(lp, lp->accs, b);
     unsigned char *scratch = acc_at(lp, lp->scratch, p->idx);
     unsigned char *dst = acc;
@@ -337,7 +385,10 @@ run_block(struct loop *lp, const struct part *p, uint64_t b)
         lo = (size_t)c * lp->chunk;
         hi = lp->n - lo > lp->chunk ? lo + lp->chunk : lp->n;
         memcpy(dst, lp->identity, lp->size);
+        if (v->ring != NULL)
+            t0 = wse__trace_now();
         rc = lp->rfn(lp->begin + lo, lp->begin + hi, dst, lp->ctx);
+        seen_chunk(v, (uint64_t)(uintptr_t)lp->rfn, lp->begin + lo, lp->begin + hi, t0);
         if (rc != 0) {
             fail(lp, rc);
             return true;
@@ -350,23 +401,30 @@ run_block(struct loop *lp, const struct part *p, uint64_t b)
     return false;
 }
 
-/* Claim and run units until none is left. */
+/* Claim and run units until none is left (caller: the loop's calling thread).
+ * A plain thread's time here is its busy time. */
 static void
-participate(struct part *p)
+participate(struct part *p, bool caller)
 {
     struct loop *lp = p->lp;
+    struct seen v;
+    uint64_t t0;
     uint64_t u0;
     uint64_t u1;
     bool stop;
 
+    seen_init(&v, lp, caller);
+    t0 = v.plain ? wse__trace_now() : 0;
     while (claim(lp, &u0, &u1)) {
         stop = !loop_started(lp);
         if (!stop)
-            stop = lp->rfn != NULL ? run_block(lp, p, u0) : run_range(lp, u0, u1);
+            stop = lp->rfn != NULL ? run_block(lp, &v, p, u0) : run_range(lp, &v, u0, u1);
         if (stop)
             skip_rest(lp);
         add_done(lp, u1 - u0);
     }
+    if (v.plain)
+        wse__stats_plain_busy(v.stats, wse__trace_now() - t0);
 }
 
 /* The task of a runner (arg: its part). */
@@ -375,7 +433,7 @@ runner_main(void *arg, void **result)
 {
     struct part *p = arg;
 
-    participate(p);
+    participate(p, false);
     part_exit(p->lp);
     *result = NULL;
     return 0;
@@ -412,7 +470,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
         wse__caller_pool = wse__executor_pool(ex);
-    participate(&lp->parts[0]);
+    participate(&lp->parts[0], true);
     if (plain)
         wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
@@ -501,6 +559,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     memset(lp, 0, bytes);
     lp->total = total;
     lp->n_parts = n_parts;
+    lp->pool = wse__executor_pool(ex);
     wse__atomic_init_u32(&lp->outstanding, n_parts);
     wse__atomic_init_u32(&lp->refs, n_parts);
     /* The participants, L, and each participant's future. */

@@ -245,7 +245,7 @@ wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *lat
 }
 
 enum wse__park_result
-wse__park_sleep(struct wse__park *p, unsigned self)
+wse__park_sleep(struct wse__park *p, unsigned self, struct wse__stats_thread *stats)
 {
     struct wse__parker *k = &p->parkers[self];
     bool terminated;
@@ -278,6 +278,8 @@ wse__park_sleep(struct wse__park *p, unsigned self)
     /* shutdown is set under this mutex after the injection queue was closed,
      * so the re-read in maybe_terminate() is final. */
     maybe_terminate(p);
+    if (!p->terminated && k->parked && !k->notified)
+        wse__stats_inc(stats, WSE__STAT_PARKS);
     while (k->parked && !k->notified && !p->terminated)
         (void)wse__sync_cond_wait(&k->wake, &p->mutex, NULL);
     p->n_idle--;
@@ -286,7 +288,7 @@ wse__park_sleep(struct wse__park *p, unsigned self)
     k->notified = false;
     terminated = p->terminated;
     wse__sync_unlock(&p->mutex);
-    return terminated ? WSE__PARK_TERMINATED : WSE__PARK_RECHECK;
+    return terminated ? WSE__PARK_TERMINATED : WSE__PARK_WOKEN;
 }
 
 void

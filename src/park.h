@@ -17,6 +17,7 @@
 #include "deque.h"
 #include "inject.h"
 #include "latch.h"
+#include "stats.h"
 
 /* One worker's parking state; every field under park.mutex. */
 struct wse__parker {
@@ -52,7 +53,11 @@ struct wse__park {
 };
 
 /* Why wse__park_sleep() returned. */
-enum wse__park_result { WSE__PARK_RECHECK, WSE__PARK_TERMINATED };
+enum wse__park_result {
+    WSE__PARK_RECHECK,   /* did not sleep: work or a notification was there */
+    WSE__PARK_WOKEN,     /* slept and was woken: re-check */
+    WSE__PARK_TERMINATED /* the pool is done */
+};
 
 /* Initialise for n worker slots, of which n_live start at once, whose external
  * queue is inject. 0, ENOMEM or a pthread error (nothing left allocated). */
@@ -70,8 +75,10 @@ void wse__park_join(struct wse__park *p);
 void wse__park_leave(struct wse__park *p);
 
 /* Park worker `self`, idle at top level (it counts towards termination), until
- * woken or the executor terminates. */
-enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self);
+ * woken or the executor terminates. A sleep counts in stats (parks: the owner's
+ * block, under the park mutex, by the sleeping thread itself). */
+enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
+                                      struct wse__stats_thread *stats);
 /* A worker waiting inside a task that may not help: block until latch trips,
  * *abandon (atomic) is set, or the deadline (may be NULL) passes. Not on the
  * sleeper stack: submissions do not wake it; wse__park_wake_one() does (call

@@ -75,6 +75,16 @@ start_spare(struct wse__pool *pool, unsigned stand_in)
     return true;
 }
 
+/* Under spares.mutex: count a spare put to work (wse_stats.spares). */
+static void
+count_spare(struct wse__pool *pool)
+{
+    /* relaxed, both: written under spares.mutex only; readers load it relaxed
+     * (a counter). */
+    wse__atomic_store_u64_relaxed(&pool->stats.spares,
+                                  wse__atomic_load_u64_relaxed(&pool->stats.spares) + 1);
+}
+
 /* Under spares.mutex: resume a retired spare, or start one, standing in for
  * worker index `stand_in` (the blocking thread's). */
 static bool
@@ -91,10 +101,14 @@ activate_spare(struct wse__pool *pool, unsigned stand_in)
             s->stand_in = stand_in;
             wse__park_join(&pool->park);
             pthread_cond_signal(&s->resume);
+            count_spare(pool);
             return true;
         }
     }
-    return start_spare(pool, stand_in);
+    if (!start_spare(pool, stand_in))
+        return false;
+    count_spare(pool);
+    return true;
 }
 
 /* Under spares.mutex: every thread of the pool is blocked; wake the ones

@@ -33,6 +33,7 @@
 #include "latch.h"
 #include "park.h"
 #include "help.h"
+#include "trace.h"
 #include "wait.h"
 #include "worker.h"
 
@@ -520,6 +521,43 @@ out_put_store:
     return rc;
 }
 
+/* Is a trace recording that wants this thread's waits? A worker's go to its
+ * executor's trace; a plain thread's to every executor tracing. */
+static bool
+trace_wanted(void)
+{
+    struct wse__worker *w = wse__worker_tls;
+
+    return w != NULL ? wse__trace_on(&w->pool->trace) : wse__trace_any();
+}
+
+/* wait_impl() with a wait event (mode, futures, outcome, time to the deadline). */
+static int
+wait_traced(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
+            wse_return_when mode, wse_future *out[], size_t *n_done)
+{
+    struct timespec start = wse__clock_now();
+    struct timespec end;
+    uint64_t timeout = UINT64_MAX;
+    uint64_t ts = (uint64_t)start.tv_sec * 1000000000u + (uint64_t)start.tv_nsec;
+    uint64_t c;
+    int rc;
+
+    if (!deadline->forever) {
+        int64_t left = wse__clock_elapsed_ns(&start, &deadline->at);
+        timeout = left > 0 ? (uint64_t)left : 0;
+    }
+    rc = wait_impl(futures, n, deadline, mode, out, n_done);
+    end = wse__clock_now();
+    c = wse__trace_pack(WSE__TRACE_WAIT, 0, (uint64_t)mode | (uint64_t)(rc & 0xffff) << 8);
+    if (wse__worker_tls != NULL)
+        wse__trace_put(wse__worker_trace_ring(wse__worker_tls->pool), ts,
+                       (uint64_t)wse__clock_elapsed_ns(&start, &end), timeout, n, c);
+    else
+        wse__trace_plain_wait(ts, (uint64_t)wse__clock_elapsed_ns(&start, &end), timeout, n, c);
+    return rc;
+}
+
 int
 wse_wait(wse_future *const futures[], size_t n, double timeout_s, wse_return_when return_when,
          wse_future *out[], size_t *n_done)
@@ -528,6 +566,8 @@ wse_wait(wse_future *const futures[], size_t n, double timeout_s, wse_return_whe
 
     if (wse__clock_deadline_in(timeout_s, &deadline) != 0)
         return EINVAL;
+    if (trace_wanted())
+        return wait_traced(futures, n, &deadline, return_when, out, n_done);
     return wait_impl(futures, n, &deadline, return_when, out, n_done);
 }
 
@@ -539,6 +579,8 @@ wse_wait_until(wse_future *const futures[], size_t n, const struct timespec *dea
 
     if (wse__clock_deadline_at(deadline, &d) != 0)
         return EINVAL;
+    if (trace_wanted())
+        return wait_traced(futures, n, &d, return_when, out, n_done);
     return wait_impl(futures, n, &d, return_when, out, n_done);
 }
 

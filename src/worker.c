@@ -121,10 +121,20 @@ wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o
     rc = wse__sync_cond_init(&pool->start_cond);
     if (rc != 0)
         goto out_start_mutex;
+    rc = wse__stats_init(&pool->stats);
+    if (rc != 0)
+        goto out_start_cond;
+    rc = wse__trace_init(&pool->trace);
+    if (rc != 0)
+        goto out_stats;
     /* Plain: the threads are created after this (pthread_create orders it). */
     wse__atomic_init_u32(&pool->n_spawned, pool->n_workers);
     return 0;
 
+out_stats:
+    wse__stats_destroy(&pool->stats);
+out_start_cond:
+    pthread_cond_destroy(&pool->start_cond);
 out_start_mutex:
     pthread_mutex_destroy(&pool->start_mutex);
 out_spares:
@@ -145,6 +155,8 @@ wse__pool_destroy(struct wse__pool *pool)
 {
     unsigned i;
 
+    wse__trace_destroy(&pool->trace);
+    wse__stats_destroy(&pool->stats);
     pthread_cond_destroy(&pool->start_cond);
     pthread_mutex_destroy(&pool->start_mutex);
     pthread_mutex_destroy(&pool->spares.mutex);
@@ -163,6 +175,8 @@ wse__pool_free_inherited(struct wse__pool *pool)
 
     for (i = 0; i < n; i++)
         wse__deque_destroy(&pool->workers[i].deque);
+    wse__trace_free_inherited(&pool->trace);
+    wse__stats_free_inherited(&pool->stats);
     wse__park_free_inherited(&pool->park);
     wse__alloc_free(pool->workers);
 }
@@ -235,12 +249,17 @@ wse__worker_find_task(struct wse__worker *w)
     struct wse__pool *pool = w->pool;
     wse_future *f = wse__deque_pop(&w->deque);
 
+    if (f != NULL)
+        return f;
     /* From outside: one at a time, the oldest (inject.c: submission order). */
-    if (f == NULL && wse__inject_nonempty(&pool->inject))
+    if (wse__inject_nonempty(&pool->inject)) {
         f = wse__inject_pop(&pool->inject);
-    if (f == NULL)
-        f = steal_any(w);
-    return f;
+        if (f != NULL) {
+            w->took = WSE__STAT_INJECTED;
+            return f;
+        }
+    }
+    return wse__worker_steal(w);
 }
 
 /*
@@ -266,21 +285,48 @@ run_guard_unwind(struct run_guard *g)
     wse__future_finish_release(g->f, ENOTRECOVERABLE, NULL);
 }
 
-/* Run f, which this thread moved to RUNNING, and finish it; drops one
- * reference, which the caller holds. */
+_Static_assert(WSE__TRACE_OWN == WSE__STAT_OWN && WSE__TRACE_STOLEN == WSE__STAT_STOLEN &&
+                   WSE__TRACE_INJECTED == WSE__STAT_INJECTED &&
+                   WSE__TRACE_CLAIMED == WSE__STAT_CLAIMED,
+               "a task's origin indexes its counter");
+
+/*
+ * Run f, which this thread moved to RUNNING, and finish it; drops one
+ * reference, which the caller holds. Before f completes (so that a thread that
+ * waited for f finds it counted and traced): count it in s (flags: its origin,
+ * and WSE__TRACE_HELPED), with its time if `plain` (a plain thread's busy time
+ * is its tasks'), and with a ring (a trace running) record its event. A loop's
+ * runner is not counted (its chunks are) and is recorded with function 0
+ * (trace.c names it "loop runner").
+ */
 static void
-run_started(wse_future *f)
+run_started(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned flags,
+            struct wse__trace_ring *r)
 {
     struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
+    bool runner = wse__future_is_embedded(f);
     void *result = NULL;
+    uint64_t t0 = 0;
     int rc;
 
     guard.f = f;
     guard.returned = false;
+    if (r != NULL || plain)
+        t0 = wse__trace_now();
     wse__future_enter(&guard.running, f);
     rc = f->u.fn(f->arg, &result);
     guard.returned = true;
     wse__future_leave(&guard.running);
+    if (!runner) {
+        wse__stats_inc(s, flags & WSE__TRACE_FROM_MASK);
+        if (flags & WSE__TRACE_HELPED)
+            wse__stats_inc(s, WSE__STAT_HELPED);
+        if (plain)
+            wse__stats_plain_busy(s, wse__trace_now() - t0);
+    }
+    if (r != NULL)
+        wse__trace_put(r, t0, wse__trace_now() - t0, runner ? 0 : (uint64_t)(uintptr_t)f->u.fn,
+                       (uint64_t)(uintptr_t)f, wse__trace_pack(WSE__TRACE_TASK, flags, 0));
     wse__future_finish_release(f, rc, result);
     /* A plain thread woken from wait() is runnable but may sit behind busy
      * workers for a whole scheduler slice (measured with perf sched: 1-4 ms on
@@ -289,9 +335,29 @@ run_started(wse_future *f)
         sched_yield();
 }
 
-void
-wse__worker_run_task(struct wse__worker *w, wse_future *f)
+/* The calling worker's ring for its pool's trace. */
+static struct wse__trace_ring *
+worker_ring(struct wse__worker *w)
 {
+    return wse__trace_ring(&w->pool->trace, w->index, w->spare, &w->trace_cache);
+}
+
+struct wse__trace_ring *
+wse__worker_trace_ring(struct wse__pool *pool)
+{
+    struct wse__worker *w = wse__worker_tls;
+
+    if (w != NULL && w->pool == pool)
+        return worker_ring(w);
+    return wse__trace_ring(&pool->trace, WSE__TRACE_PLAIN, false, wse__trace_plain_cache());
+}
+
+void
+wse__worker_run_task(struct wse__worker *w, wse_future *f, bool helping)
+{
+    unsigned from = w->took;
+
+    w->took = WSE__STAT_OWN;
     /* acquire: pairs with the release in the executor's set_flags(): after a
      * shutdown with cancel_pending, queued tasks are cancelled, not run. Nor
      * does a task run whose lineage was stopped while it was queued. */
@@ -306,21 +372,35 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f)
         wse_future_release(f);
         return;
     }
-    run_started(f);
+    run_started(f, &w->stats, false, from | (helping ? WSE__TRACE_HELPED : 0),
+                wse__trace_on(&w->pool->trace) ? worker_ring(w) : NULL);
 }
 
 void
-wse__worker_run_claimed(wse_future *f)
+wse__worker_run_claimed(struct wse__pool *pool, struct wse__worker *w, wse_future *f)
 {
+    struct wse__trace_ring *r = NULL;
+
+    if (wse__trace_on(&pool->trace))
+        r = wse__worker_trace_ring(pool);
     /* The queue keeps its reference (its taker drops it); finishing drops this
      * one. */
-    run_started(wse_future_retain(f));
+    (void)wse_future_retain(f);
+    if (w != NULL)
+        run_started(f, &w->stats, false, WSE__TRACE_CLAIMED | WSE__TRACE_HELPED, r);
+    else
+        run_started(f, wse__stats_plain(&pool->stats), true, WSE__TRACE_CLAIMED | WSE__TRACE_HELPED,
+                    r);
 }
 
 wse_future *
 wse__worker_steal(struct wse__worker *w)
 {
-    return steal_any(w);
+    wse_future *f = steal_any(w);
+
+    if (f != NULL)
+        w->took = WSE__STAT_STOLEN;
+    return f;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -393,6 +473,23 @@ spin_learn(struct wse__worker *w, int64_t ns)
         spin_set(w, 2 * ns);
 }
 
+static uint64_t
+ns_of(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+/* An idle worker (since *start) found work at *now: busy again; its spin goes
+ * into the trace. */
+static void
+idle_end(struct wse__worker *w, const struct timespec *start, const struct timespec *now)
+{
+    wse__stats_busy_begin(&w->stats, ns_of(now));
+    if (wse__trace_on(&w->pool->trace))
+        wse__trace_put(worker_ring(w), ns_of(start), (uint64_t)wse__clock_elapsed_ns(start, now), 0,
+                       0, wse__trace_pack(WSE__TRACE_SPIN, 0, 0));
+}
+
 /*
  * wse__worker_find_task(), retried for spin_rounds rounds and then for as long
  * as the worker's spin budget lasts, before giving up (NULL). The budget adapts
@@ -408,17 +505,19 @@ static wse_future *
 search(struct wse__worker *w)
 {
     unsigned rounds = w->pool->spin_rounds;
-    struct timespec start = {0, 0};
+    struct timespec start = {0, 0}; /* the timed spin's start: the worker is idle */
     struct timespec now;
+    bool idle = false;
     wse_future *f;
     unsigned i;
 
     for (i = 0;; i++) {
         f = wse__worker_find_task(w);
         if (f != NULL) {
-            if (i > rounds) {
+            if (idle) {
                 now = wse__clock_now();
                 spin_learn(w, wse__clock_elapsed_ns(&start, &now));
+                idle_end(w, &start, &now);
             }
             return f;
         }
@@ -427,9 +526,11 @@ search(struct wse__worker *w)
         if (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN)
             break;
         if (i == rounds) {
+            start = wse__clock_now();
+            idle = true;
+            wse__stats_busy_end(&w->stats, ns_of(&start));
             if (w->spin_budget == 0)
                 break; /* WSE_SPIN_US_NONE: park after the rounds */
-            start = wse__clock_now();
         } else if (i > rounds && i % 16 == 0) {
             now = wse__clock_now();
             if (wse__clock_elapsed_ns(&start, &now) >= w->spin_budget) {
@@ -442,6 +543,14 @@ search(struct wse__worker *w)
         else
             wse__atomic_pause();
     }
+    now = wse__clock_now();
+    if (!idle) {
+        start = now;
+        wse__stats_busy_end(&w->stats, ns_of(&start));
+    }
+    if (wse__trace_on(&w->pool->trace))
+        wse__trace_put(worker_ring(w), ns_of(&start), (uint64_t)wse__clock_elapsed_ns(&start, &now),
+                       0, 0, wse__trace_pack(WSE__TRACE_SPIN, 0, 0));
     return NULL;
 }
 
@@ -473,6 +582,7 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     wse_future *f;
     struct timespec parked;
     struct timespec now;
+    enum wse__park_result slept;
     char name[16];
     pthread_attr_t attr;
     void *lo;
@@ -501,20 +611,36 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
         pthread_cond_broadcast(&pool->start_cond);
         wse__sync_unlock(&pool->start_mutex);
     }
+    /* Busy from the start until a search comes up empty (search()). */
+    now = wse__clock_now();
+    wse__stats_busy_begin(&w->stats, ns_of(&now));
     for (;;) {
         if (keep != NULL && !keep(w))
             break;
         f = search(w);
         if (f != NULL) {
-            wse__worker_run_task(w, f);
+            wse__worker_run_task(w, f, false);
             continue;
         }
         parked = wse__clock_now();
-        if (wse__park_sleep(&pool->park, w->index) == WSE__PARK_TERMINATED)
-            break;
+        slept = wse__park_sleep(&pool->park, w->index, &w->stats);
         now = wse__clock_now();
+        if (slept != WSE__PARK_RECHECK) {
+            if (wse__trace_on(&pool->trace))
+                wse__trace_put(worker_ring(w), ns_of(&parked),
+                               (uint64_t)wse__clock_elapsed_ns(&parked, &now), 0, 0,
+                               wse__trace_pack(WSE__TRACE_PARK, 0, 0));
+        }
+        if (slept == WSE__PARK_TERMINATED)
+            break;
+        if (slept == WSE__PARK_WOKEN)
+            wse__stats_inc(&w->stats, WSE__STAT_WAKEUPS);
+        /* Looking for work again: busy until the search says otherwise. */
+        wse__stats_busy_begin(&w->stats, ns_of(&now));
         spin_learn(w, wse__clock_elapsed_ns(&parked, &now));
     }
+    now = wse__clock_now();
+    wse__stats_busy_end(&w->stats, ns_of(&now));
     if (!w->spare && pool->on_stop != NULL)
         pool->on_stop(pool->owner, w->index, pool->hook_ctx);
     wse__alloc_cache_disable();

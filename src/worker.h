@@ -19,6 +19,8 @@
 #include "inject.h"
 #include "latch.h"
 #include "park.h"
+#include "stats.h"
+#include "trace.h"
 
 /* Pool flags (wse__pool.flags). */
 #define WSE__POOL_SHUTDOWN 0x1u /* no new submissions */
@@ -62,6 +64,8 @@ struct wse__pool {
     void (*on_start)(wse_executor *ex, unsigned index, void *ctx);
     void (*on_stop)(wse_executor *ex, unsigned index, void *ctx);
     void *hook_ctx;
+    struct wse__stats stats; /* plain threads' counters; spares started */
+    struct wse__trace trace;
     pthread_mutex_t start_mutex; /* order: a leaf */
     pthread_cond_t start_cond;
     unsigned n_started; /* workers past their start hook; under start_mutex */
@@ -75,16 +79,20 @@ struct wse__worker {
     int64_t spin_budget; /* this worker's idle spin, ns, 0 .. pool->spin_ns; owner only */
     uintptr_t stack_lo;  /* lowest usable stack address; 0: unknown */
     pthread_t thread;
-    bool spare;              /* a spare slot (index >= n_workers) */
-    bool retired;            /* a spare waiting on resume; under spares.mutex */
-    bool ready;              /* deque initialised (spares: once started) */
-    bool stack_blocked;      /* blocked for want of stack; under spares.mutex */
-    unsigned stand_in;       /* the worker index this thread reports
+    bool spare;                          /* a spare slot (index >= n_workers) */
+    bool retired;                        /* a spare waiting on resume; under spares.mutex */
+    bool ready;                          /* deque initialised (spares: once started) */
+    bool stack_blocked;                  /* blocked for want of stack; under spares.mutex */
+    unsigned stand_in;                   /* the worker index this thread reports
                                      (wse_worker_index()): its own for a worker;
                                      for a spare, that of the worker whose wait
                                      started or resumed it; under spares.mutex */
-    wse__atomic_u32 abandon; /* a stack_blocked wait must give up */
-    pthread_cond_t resume;   /* spares: signalled when resumed or closing */
+    wse__atomic_u32 abandon;             /* a stack_blocked wait must give up */
+    pthread_cond_t resume;               /* spares: signalled when resumed or closing */
+    unsigned took;                       /* where the task about to run came from
+                                (WSE__STAT_OWN, _STOLEN, _INJECTED); owner only */
+    struct wse__trace_cache trace_cache; /* owner only */
+    struct wse__stats_thread stats WSE__CACHE_ALIGNED; /* counted by this thread */
 } WSE__CACHE_ALIGNED;
 
 /* The calling thread's worker (NULL on other threads). The chain of tasks it runs
@@ -116,11 +124,16 @@ wse_future *wse__worker_find_task(struct wse__worker *w);
  * or NULL; w owns the queue's reference. */
 wse_future *wse__worker_steal(struct wse__worker *w);
 /* Run (or drop, if cancelled) a task taken from a queue; drops the queue's
- * reference. */
-void wse__worker_run_task(struct wse__worker *w, wse_future *f);
-/* Run a task this thread claimed in place (wse__future_start() succeeded while
- * its queue entry stayed); the queue keeps its reference. */
-void wse__worker_run_claimed(wse_future *f);
+ * reference. `helping`: w runs it inside a wait (counted as helped). */
+void wse__worker_run_task(struct wse__worker *w, wse_future *f, bool helping);
+/* Run a task of pool this thread claimed in place (wse__future_start()
+ * succeeded while its queue entry stayed), inside a wait; the queue keeps its
+ * reference. w: the calling worker, or NULL on a plain thread. */
+void wse__worker_run_claimed(struct wse__pool *pool, struct wse__worker *w, wse_future *f);
+
+/* The calling thread's ring for pool's trace: its worker slot's, or a plain
+ * thread's (a worker of another pool included). NULL without memory. */
+struct wse__trace_ring *wse__worker_trace_ring(struct wse__pool *pool);
 
 /* Looking for one given future (a waiter's search for what it waits on): is f
  * queued anywhere in pool (w's own deque first, if w is not NULL)? Looks at no

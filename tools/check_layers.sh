@@ -79,8 +79,10 @@ layer() {
                                         # the tuning constants
     atomic | sync) echo 1 ;;            # the atomics layer; mutex/condvar helpers
     alloc) echo 2 ;;                    # allocation, fault injection
-    deque | latch | future) echo 3 ;;   # Chase-Lev deque; waiter latch; futures
-                                        # and their completion-node interface
+    deque | latch | future | stats | trace) echo 3 ;; # Chase-Lev deque; waiter
+                                        # latch; futures and their completion-node
+                                        # interface; per-thread counters; the
+                                        # flight recorder's rings
     inject) echo 4 ;;                   # the injection queue
     park) echo 5 ;;                     # parking, wake-ups, termination
     worker) echo 6 ;;                   # workers, the pool, finding and running tasks

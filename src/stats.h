@@ -1,0 +1,90 @@
+/*
+ * Counters (wse_executor_stats()): each thread counts into a block of its own
+ * with plain stores (no read-modify-write, no shared line written per task);
+ * a read sums the blocks. Workers and spares keep theirs in their slot; plain
+ * threads that run an executor's tasks get one on that executor's list
+ * (stats.c). Every counter only grows, so a sum of counters read one by one
+ * never goes down between two reads.
+ */
+#ifndef WSE__STATS_H
+#define WSE__STATS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomic.h"
+
+/* The counters of one thread. The first four are where a task came from (the
+ * trace's origins: WSE__TRACE_OWN .. WSE__TRACE_CLAIMED); their sum is the
+ * tasks run. */
+enum wse__stat {
+    WSE__STAT_OWN,      /* own deque (and loop chunks) */
+    WSE__STAT_STOLEN,   /* another worker's deque */
+    WSE__STAT_INJECTED, /* the injection queue */
+    WSE__STAT_CLAIMED,  /* started in place by a waiter */
+    WSE__STAT_HELPED,   /* of all those, run while the thread waited */
+    WSE__STAT_PARKS,
+    WSE__STAT_WAKEUPS,
+    WSE__STAT_N
+};
+
+struct wse__stats_thread {
+    wse__atomic_u64 n[WSE__STAT_N];
+    /* Busy time: finished periods, and the start of the current one (ns of
+     * CLOCK_MONOTONIC; 0: idle), under a sequence count (odd while they change)
+     * so that a reader adds a consistent pair. */
+    wse__atomic_u64 busy_ns;
+    wse__atomic_u64 busy_since;
+    wse__atomic_u32 seq;
+    bool shared;  /* the executor's fallback block: read-modify-writes */
+    uint32_t tid; /* a plain thread's (its list's key) */
+    struct wse__stats_thread *next;
+};
+
+/* An executor's (a member of its pool). */
+struct wse__stats {
+    pthread_mutex_t mutex;           /* order: a leaf */
+    wse__atomic_ptr plain;           /* plain threads' blocks, newest first */
+    struct wse__stats_thread shared; /* when a plain thread's block cannot be allocated */
+    wse__atomic_u64 spares;          /* spare threads started; written under the spares' mutex */
+    uint64_t id;                     /* process-unique: plain threads' cache key */
+};
+
+int wse__stats_init(struct wse__stats *st);
+void wse__stats_destroy(struct wse__stats *st);
+/* In a forked child: free the memory only (the locks are the parent's). */
+void wse__stats_free_inherited(struct wse__stats *st);
+
+/* Count one event of kind i on the calling thread's block (or on the
+ * executor's shared block, with a read-modify-write). */
+void wse__stats_inc_shared(struct wse__stats_thread *s, unsigned i);
+static inline void
+wse__stats_inc(struct wse__stats_thread *s, unsigned i)
+{
+    if (__builtin_expect(s->shared, 0)) {
+        wse__stats_inc_shared(s, i);
+        return;
+    }
+    /* relaxed, both: only the owning thread writes n[i]; readers load it
+     * relaxed (a counter, nothing rides on it). */
+    wse__atomic_store_u64_relaxed(&s->n[i], wse__atomic_load_u64_relaxed(&s->n[i]) + 1);
+}
+
+/* Add ns to a plain thread's busy time (it has no open period). */
+void wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ns);
+
+/* A worker's busy period begins or ends at `now` (ns). Owner only. */
+void wse__stats_busy_begin(struct wse__stats_thread *s, uint64_t now);
+void wse__stats_busy_end(struct wse__stats_thread *s, uint64_t now);
+
+/* The calling plain thread's block for st (allocated on first use; the
+ * shared block if memory ran out). */
+struct wse__stats_thread *wse__stats_plain(struct wse__stats *st);
+
+/* Add what s counted into out (WSE__STAT_N counters, then busy ns as of now). */
+void wse__stats_sum(const struct wse__stats_thread *s, uint64_t now, uint64_t out[WSE__STAT_N + 1]);
+/* Add every plain thread's and the shared block. */
+void wse__stats_sum_plain(struct wse__stats *st, uint64_t now, uint64_t out[WSE__STAT_N + 1]);
+
+#endif /* WSE__STATS_H */

@@ -1,0 +1,718 @@
+/*
+ * The flight recorder: per-thread rings of events, written out as Trace Event
+ * Format JSON (the format chrome://tracing and ui.perfetto.dev read).
+ *
+ * A ring has one writer, the thread that owns it, and wse_trace_write() reads
+ * it at any time, recording or not. The writer of event k (slot k & mask):
+ *
+ *     claimed = k + 1          (relaxed: only the owner writes it)
+ *     slot fields = ...        (each a release store)
+ *     head = k + 1             (release)
+ *
+ * The reader takes head with acquire, copies events [head - slots, head) with
+ * acquire loads, then loads claimed, and keeps event j only if j + slots >=
+ * claimed. Why nothing torn is kept: if any field it copied for event j came
+ * from a later event of the same slot (j + slots or later), its acquire load
+ * synchronised with that release store, which the owner made after setting
+ * claimed to at least j + slots + 1, so the reader's later load of claimed sees
+ * that much and drops j. And every field of a kept event is event j's, not an
+ * older one's: head >= j + 1 was acquired, and the owner released head after
+ * writing event j. The owner never waits and never reads what the reader
+ * writes: recording costs a clock read and seven stores.
+ *
+ * Rings belong to a trace start (its `gen`): workers' rings are allocated by
+ * wse__trace_start() (so a start without memory fails with ENOMEM), every other
+ * thread's on its first event (without memory its events are lost and the file
+ * says how many threads had no ring). A restart of the same size reuses the
+ * rings (their `base` hides the old events); a new size makes new rings, and
+ * old ones are freed only at destroy, since a thread may still hold one
+ * between its check of gen and its store.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wsexec.h"
+
+#include "alloc.h"
+#include "atomic.h"
+#include "sync.h"
+#include "trace.h"
+
+/* The most events per ring (wse_trace_start() says EINVAL above). */
+#define MAX_SLOTS ((uint64_t)1 << 24)
+
+/* Process-unique trace starts: a cache entry never matches another executor's. */
+static wse__atomic_u64 next_gen = {1};
+
+wse__atomic_u32 wse__trace_n_on;
+
+/* Executors that ever traced, for plain threads' waits (wse__trace_plain_wait()).
+ * order: before every executor's trace mutex. */
+static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct wse__trace *registry;
+
+static WSE__TLS struct wse__trace_cache plain_cache;
+
+struct wse__trace_cache *
+wse__trace_plain_cache(void)
+{
+    return &plain_cache;
+}
+
+/* A forked child has one thread and no executor it can use: it starts with an
+ * empty registry, whatever lock a parent thread held at the fork. */
+static void
+registry_reset_in_child(void)
+{
+    pthread_mutex_init(&registry_mutex, NULL);
+    registry = NULL;
+    wse__atomic_store_u32_relaxed(&wse__trace_n_on, 0); /* relaxed: one thread */
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+atfork_install(void)
+{
+    (void)pthread_atfork(NULL, NULL, registry_reset_in_child);
+}
+
+int
+wse__trace_init(struct wse__trace *t)
+{
+    memset(t, 0, sizeof *t);
+    (void)pthread_once(&atfork_once, atfork_install);
+    return pthread_mutex_init(&t->mutex, NULL);
+}
+
+void
+wse__trace_free_inherited(struct wse__trace *t)
+{
+    struct wse__trace_ring *r;
+    struct wse__trace_ring *next;
+
+    /* relaxed: every recording thread has stopped (the caller's contract). */
+    for (r = wse__atomic_load_ptr_relaxed(&t->rings); r != NULL; r = next) {
+        next = r->next;
+        wse__alloc_free(r);
+    }
+}
+
+void
+wse__trace_destroy(struct wse__trace *t)
+{
+    wse__trace_stop(t);
+    wse__trace_unregister(t);
+    wse__trace_free_inherited(t);
+    pthread_mutex_destroy(&t->mutex);
+}
+
+static struct wse__trace_ring *
+ring_new(uint64_t slots, uint64_t gen, unsigned slot, bool spare)
+{
+    struct wse__trace_ring *r =
+        wse__alloc_aligned_uninit(WSE__CACHE_LINE, sizeof *r + slots * sizeof r->ev[0]);
+
+    if (r == NULL)
+        return NULL;
+    /* Before publication: plain initialisation. The events are written before
+     * head covers them, so they need none. */
+    wse__atomic_init_u64(&r->claimed, 0);
+    wse__atomic_init_u64(&r->head, 0);
+    wse__atomic_init_u64(&r->base, 0);
+    wse__atomic_init_u32(&r->tid, 0);
+    r->next = NULL;
+    r->gen = gen;
+    r->mask = slots - 1;
+    r->slot = slot;
+    r->spare = spare;
+    return r;
+}
+
+/* Push r on t's list; under t->mutex. */
+static void
+ring_push(struct wse__trace *t, struct wse__trace_ring *r)
+{
+    /* relaxed: pushes are under the mutex. */
+    r->next = wse__atomic_load_ptr_relaxed(&t->rings);
+    /* release: pairs with the acquire load in the writer's walk (under the same
+     * mutex today; the order keeps the list safe to walk without it). */
+    wse__atomic_store_ptr_release(&t->rings, r);
+}
+
+static void
+set_on(struct wse__trace *t, bool on)
+{
+    /* relaxed, all three: on and the count are hints (wse__trace_on()); start and
+     * stop are serialised by t->mutex. */
+    if ((wse__atomic_load_u32_relaxed(&t->on) != 0) == on)
+        return;
+    wse__atomic_store_u32_relaxed(&t->on, on ? 1u : 0u);
+    if (on)
+        (void)wse__atomic_faa_u32_acq_rel(&wse__trace_n_on, 1);
+    else
+        (void)wse__atomic_faa_u32_acq_rel(&wse__trace_n_on, UINT32_MAX);
+}
+
+int
+wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers)
+{
+    struct wse__trace_ring *fresh = NULL;
+    struct wse__trace_ring *r;
+    uint64_t slots = 1;
+    uint64_t gen;
+    unsigned i;
+
+    while (slots < events)
+        slots <<= 1;
+    wse__sync_lock(&t->mutex);
+    /* relaxed: gen is written under this mutex only. */
+    gen = wse__atomic_load_u64_relaxed(&t->gen);
+    if (gen != 0 && slots == t->slots) {
+        /* Same size: the same rings, their old events hidden. */
+        for (r = wse__atomic_load_ptr_relaxed(&t->rings); r != NULL; r = r->next) {
+            /* relaxed, both: base only bounds what a later write takes; the
+             * owner does not read it. */
+            if (r->gen == gen)
+                wse__atomic_store_u64_relaxed(&r->base, wse__atomic_load_u64_acquire(&r->head));
+        }
+        set_on(t, true);
+        wse__sync_unlock(&t->mutex);
+        return 0;
+    }
+    /* acq_rel: only uniqueness matters. */
+    gen = wse__atomic_faa_u64_acq_rel(&next_gen, 1);
+    for (i = 0; i < n_workers; i++) {
+        r = ring_new(slots, gen, i, false);
+        if (r == NULL) {
+            while (fresh != NULL) {
+                r = fresh->next;
+                wse__alloc_free(fresh);
+                fresh = r;
+            }
+            wse__sync_unlock(&t->mutex);
+            return ENOMEM;
+        }
+        r->next = fresh;
+        fresh = r;
+    }
+    while (fresh != NULL) {
+        r = fresh->next;
+        ring_push(t, fresh);
+        fresh = r;
+    }
+    t->slots = slots;
+    /* release: pairs with the acquire load in wse__trace_ring(): a thread that
+     * sees the new gen finds its ring on the list. */
+    wse__atomic_store_u64_release(&t->gen, gen);
+    set_on(t, true);
+    wse__sync_unlock(&t->mutex);
+    return 0;
+}
+
+void
+wse__trace_stop(struct wse__trace *t)
+{
+    wse__sync_lock(&t->mutex);
+    set_on(t, false);
+    wse__sync_unlock(&t->mutex);
+}
+
+struct wse__trace_ring *
+wse__trace_ring_slow(struct wse__trace *t, unsigned slot, bool spare,
+                     struct wse__trace_cache *cache)
+{
+    struct wse__trace_ring *r;
+    uint32_t tid = (uint32_t)gettid();
+    uint64_t gen;
+
+    wse__sync_lock(&t->mutex);
+    /* relaxed: written under this mutex. */
+    gen = wse__atomic_load_u64_relaxed(&t->gen);
+    for (r = wse__atomic_load_ptr_relaxed(&t->rings); r != NULL; r = r->next) {
+        if (r->gen != gen)
+            continue;
+        if (slot == WSE__TRACE_PLAIN
+                ? r->slot == WSE__TRACE_PLAIN && wse__atomic_load_u32_relaxed(&r->tid) == tid
+                : r->slot == slot && r->spare == spare)
+            break;
+    }
+    if (r == NULL && gen != 0) {
+        r = ring_new(t->slots, gen, slot, spare);
+        if (r != NULL)
+            ring_push(t, r);
+        else
+            (void)wse__atomic_faa_u64_acq_rel(&t->dropped, 1);
+    }
+    if (r != NULL) {
+        /* relaxed: read by the writer under this mutex. A slot reused by
+         * another spare thread records that thread's id from now on. */
+        wse__atomic_store_u32_relaxed(&r->tid, tid);
+    }
+    wse__sync_unlock(&t->mutex);
+    /* A ring that could not be allocated stays NULL for this start: no retry
+     * per event. */
+    cache->gen = gen;
+    cache->ring = r;
+    return r;
+}
+
+void
+wse__trace_put(struct wse__trace_ring *r, uint64_t ts, uint64_t dur, uint64_t a, uint64_t b,
+               uint64_t c)
+{
+    struct wse__trace_event *e;
+    uint64_t k;
+
+    if (r == NULL)
+        return;
+    /* relaxed: only this thread writes claimed and head. */
+    k = wse__atomic_load_u64_relaxed(&r->claimed);
+    wse__atomic_store_u64_relaxed(&r->claimed, k + 1);
+    e = &r->ev[k & r->mask];
+    /* release, each: pairs with the reader's acquire load of the field (see the
+     * top of this file): a reader that sees it also sees claimed = k + 1. */
+    wse__atomic_store_u64_release(&e->ts, ts);
+    wse__atomic_store_u64_release(&e->dur, dur);
+    wse__atomic_store_u64_release(&e->a, a);
+    wse__atomic_store_u64_release(&e->b, b);
+    wse__atomic_store_u64_release(&e->c, c);
+    /* release: pairs with the reader's acquire load of head: event k is whole. */
+    wse__atomic_store_u64_release(&r->head, k + 1);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Plain threads' waits                                                      */
+
+void
+wse__trace_register(struct wse__trace *t)
+{
+    wse__sync_lock(&registry_mutex);
+    if (!t->registered) {
+        t->registered = true;
+        t->reg_next = registry;
+        registry = t;
+    }
+    wse__sync_unlock(&registry_mutex);
+}
+
+void
+wse__trace_unregister(struct wse__trace *t)
+{
+    struct wse__trace **p;
+
+    wse__sync_lock(&registry_mutex);
+    for (p = &registry; *p != NULL; p = &(*p)->reg_next) {
+        if (*p == t) {
+            *p = t->reg_next;
+            break;
+        }
+    }
+    t->registered = false;
+    wse__sync_unlock(&registry_mutex);
+}
+
+void
+wse__trace_plain_wait(uint64_t ts, uint64_t dur, uint64_t a, uint64_t b, uint64_t c)
+{
+    struct wse__trace *t;
+
+    /* Under the registry's lock: no executor on it can be freed meanwhile. */
+    wse__sync_lock(&registry_mutex);
+    for (t = registry; t != NULL; t = t->reg_next) {
+        if (wse__trace_on(t))
+            wse__trace_put(wse__trace_ring(t, WSE__TRACE_PLAIN, false, &plain_cache), ts, dur, a, b,
+                           c);
+    }
+    wse__sync_unlock(&registry_mutex);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Writing the file                                                          */
+
+/* Function addresses to names, resolved once each (open addressing). */
+struct names {
+    uint64_t *key;
+    char **name;
+    size_t cap; /* a power of two */
+    size_t n;
+};
+
+static void
+names_free(struct names *m)
+{
+    size_t i;
+
+    for (i = 0; m->name != NULL && i < m->cap; i++)
+        wse__alloc_free(m->name[i]);
+    wse__alloc_free(m->key);
+    wse__alloc_free(m->name);
+}
+
+static int
+names_init(struct names *m, size_t cap)
+{
+    m->cap = cap;
+    m->n = 0;
+    m->key = wse__alloc_array(cap, sizeof m->key[0]);
+    m->name = wse__alloc_array(cap, sizeof m->name[0]);
+    if (m->key == NULL || m->name == NULL) {
+        wse__alloc_free(m->key);
+        wse__alloc_free(m->name);
+        m->key = NULL;
+        m->name = NULL;
+        return ENOMEM;
+    }
+    return 0;
+}
+
+/* Append src to buf (at *j, size bytes), keeping only characters that need no
+ * escaping in a JSON string. */
+static void
+append_clean(char *buf, size_t size, size_t *j, const char *src)
+{
+    size_t i;
+
+    for (i = 0; src[i] != '\0' && *j + 1 < size; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        buf[(*j)++] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? (char)ch : '?';
+    }
+    buf[*j] = '\0';
+}
+
+/* The JSON string body for fn: its symbol where the binary exports one
+ * (dladdr), else "module+0xoffset" (addr2line finds it), else its address.
+ * NULL when out of memory. */
+static char *
+resolve(uint64_t fn)
+{
+    Dl_info info;
+    char buf[192];
+    char *copy;
+    const char *base;
+    size_t j = 0;
+
+    buf[0] = '\0';
+    if (fn == 0) {
+        append_clean(buf, sizeof buf, &j, "loop runner");
+    } else if (dladdr((void *)(uintptr_t)fn, &info) == 0) {
+        (void)snprintf(buf, sizeof buf, "0x%" PRIx64, fn);
+    } else if (info.dli_sname != NULL && info.dli_saddr == (void *)(uintptr_t)fn) {
+        append_clean(buf, sizeof buf, &j, info.dli_sname);
+    } else {
+        base = info.dli_fname != NULL ? strrchr(info.dli_fname, '/') : NULL;
+        base = base != NULL ? base + 1 : info.dli_fname != NULL ? info.dli_fname : "";
+        append_clean(buf, sizeof buf, &j, base);
+        (void)snprintf(buf + j, sizeof buf - j, "+0x%" PRIx64,
+                       fn - (uint64_t)(uintptr_t)info.dli_fbase);
+    }
+    copy = wse__alloc(strlen(buf) + 1);
+    if (copy != NULL)
+        memcpy(copy, buf, strlen(buf) + 1);
+    return copy;
+}
+
+static const char *
+names_get(struct names *m, uint64_t fn)
+{
+    size_t i;
+
+    if (2 * (m->n + 1) > m->cap) {
+        struct names bigger;
+        if (names_init(&bigger, 2 * m->cap) != 0)
+            return NULL;
+        for (i = 0; i < m->cap; i++) {
+            if (m->name[i] == NULL)
+                continue;
+            size_t j = (size_t)(m->key[i] * 0x9e3779b97f4a7c15u >> 32) & (bigger.cap - 1);
+            while (bigger.name[j] != NULL)
+                j = (j + 1) & (bigger.cap - 1);
+            bigger.key[j] = m->key[i];
+            bigger.name[j] = m->name[i];
+            m->name[i] = NULL;
+        }
+        bigger.n = m->n;
+        names_free(m);
+        *m = bigger;
+    }
+    i = (size_t)(fn * 0x9e3779b97f4a7c15u >> 32) & (m->cap - 1);
+    while (m->name[i] != NULL) {
+        if (m->key[i] == fn)
+            return m->name[i];
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->name[i] = resolve(fn);
+    if (m->name[i] == NULL)
+        return NULL;
+    m->key[i] = fn;
+    m->n++;
+    return m->name[i];
+}
+
+/* Microseconds with three decimals, from ns. */
+#define US_FMT "%" PRIu64 ".%03u"
+#define US(ns) (ns) / 1000u, (unsigned)((ns) % 1000u)
+
+static const char *
+mode_name(unsigned mode)
+{
+    switch (mode) {
+    case WSE_FIRST_COMPLETED:
+        return "FIRST_COMPLETED";
+    case WSE_FIRST_EXCEPTION:
+        return "FIRST_EXCEPTION";
+    default:
+        return "ALL_COMPLETED";
+    }
+}
+
+static const char *
+outcome_name(unsigned rc, char *buf, size_t size)
+{
+    switch (rc) {
+    case 0:
+        return "0";
+    case ETIMEDOUT:
+        return "ETIMEDOUT";
+    case EDEADLK:
+        return "EDEADLK";
+    case EAGAIN:
+        return "EAGAIN";
+    case EINVAL:
+        return "EINVAL";
+    case ENOMEM:
+        return "ENOMEM";
+    case ECANCELED:
+        return "ECANCELED";
+    default:
+        (void)snprintf(buf, size, "%u", rc);
+        return buf;
+    }
+}
+
+static const char *const from_names[] = {"own", "stolen", "injected", "claimed"};
+
+/* One event as JSON (and the flow or steal marker that goes with it). */
+static int
+write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse__trace_event *e,
+            bool *first)
+{
+    uint64_t ts = e->ts.raw_;
+    uint64_t dur = e->dur.raw_;
+    uint64_t c = e->c.raw_;
+    unsigned kind = (unsigned)(c & 0xffu);
+    unsigned flags = (unsigned)(c >> 8 & 0xffu);
+    uint64_t arg = c >> 16;
+    const char *sep = *first ? "" : ",\n";
+    const char *name;
+    char buf[24];
+
+    if (kind < WSE__TRACE_TASK || kind > WSE__TRACE_SUBMIT)
+        return 0;
+    *first = false;
+    switch (kind) {
+    case WSE__TRACE_TASK:
+    case WSE__TRACE_CHUNK:
+        name = names_get(m, e->a.raw_);
+        if (name == NULL)
+            return ENOMEM;
+        if (kind == WSE__TRACE_TASK) {
+            fprintf(out,
+                    "%s{\"name\":\"%s\",\"cat\":\"task\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                    ",\"ts\":" US_FMT ",\"dur\":" US_FMT
+                    ",\"args\":{\"from\":\"%s\",\"helped\":%s}}",
+                    sep, name, pid, tid, US(ts), US(dur), from_names[flags & WSE__TRACE_FROM_MASK],
+                    (flags & WSE__TRACE_HELPED) ? "true" : "false");
+            fprintf(
+                out,
+                ",\n{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":\"0x%" PRIx64
+                "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+                e->b.raw_, pid, tid, US(ts));
+            if ((flags & WSE__TRACE_FROM_MASK) == WSE__TRACE_STOLEN)
+                fprintf(
+                    out,
+                    ",\n{\"name\":\"steal\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,"
+                    "\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+                    pid, tid, US(ts));
+        } else {
+            fprintf(out,
+                    "%s{\"name\":\"%s\",\"cat\":\"chunk\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                    ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"begin\":%" PRIu64
+                    ",\"end\":%" PRIu64 ",\"helped\":%s}}",
+                    sep, name, pid, tid, US(ts), US(dur), e->b.raw_, e->b.raw_ + arg,
+                    (flags & WSE__TRACE_HELPED) ? "true" : "false");
+        }
+        return 0;
+    case WSE__TRACE_WAIT:
+        fprintf(out,
+                "%s{\"name\":\"wait\",\"cat\":\"wait\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"ts\":" US_FMT ",\"dur\":" US_FMT
+                ",\"args\":{\"mode\":\"%s\",\"futures\":%" PRIu64
+                ",\"outcome\":\"%s\",\"timeout_s\":",
+                sep, pid, tid, US(ts), US(dur), mode_name((unsigned)(arg & 0xffu)), e->b.raw_,
+                outcome_name((unsigned)(arg >> 8), buf, sizeof buf));
+        if (e->a.raw_ == UINT64_MAX)
+            fprintf(out, "null}}");
+        else
+            fprintf(out, "%.9g}}", (double)e->a.raw_ * 1e-9);
+        return 0;
+    case WSE__TRACE_SPIN:
+    case WSE__TRACE_PARK:
+        name = kind == WSE__TRACE_SPIN ? "spin" : "park";
+        fprintf(out,
+                "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{}}",
+                sep, name, name, pid, tid, US(ts), US(dur));
+        return 0;
+    case WSE__TRACE_SUBMIT:
+        name = names_get(m, e->a.raw_);
+        if (name == NULL)
+            return ENOMEM;
+        fprintf(out,
+                "%s{\"name\":\"submit\",\"cat\":\"submit\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"ts\":" US_FMT ",\"dur\":0,\"args\":{\"fn\":\"%s\"}},\n"
+                "{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
+                "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+                sep, pid, tid, US(ts), name, e->b.raw_, pid, tid, US(ts));
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Copy what r holds of its current start into buf (r->mask + 1 events): the
+ * number of events kept, from the oldest. */
+static size_t
+snapshot(const struct wse__trace_ring *r, struct wse__trace_event *buf)
+{
+    uint64_t slots = r->mask + 1;
+    /* acquire: pairs with the owner's release store of head (top of file). */
+    uint64_t head = wse__atomic_load_u64_acquire(&r->head);
+    /* relaxed: base only bounds the range. */
+    uint64_t lo = wse__atomic_load_u64_relaxed(&r->base);
+    uint64_t claimed;
+    uint64_t j;
+    size_t n = 0;
+
+    if (head > slots && head - slots > lo)
+        lo = head - slots;
+    for (j = lo; j < head; j++) {
+        const struct wse__trace_event *e = &r->ev[j & r->mask];
+        /* acquire, each: pairs with the owner's release stores (top of file). */
+        buf[j - lo].ts.raw_ = wse__atomic_load_u64_acquire(&e->ts);
+        buf[j - lo].dur.raw_ = wse__atomic_load_u64_acquire(&e->dur);
+        buf[j - lo].a.raw_ = wse__atomic_load_u64_acquire(&e->a);
+        buf[j - lo].b.raw_ = wse__atomic_load_u64_acquire(&e->b);
+        buf[j - lo].c.raw_ = wse__atomic_load_u64_acquire(&e->c);
+    }
+    /* acquire: after the copies (see the top of the file). */
+    claimed = wse__atomic_load_u64_acquire(&r->claimed);
+    /* Drop the events whose slots were being rewritten meanwhile. */
+    for (j = lo; j < head; j++) {
+        if (j + slots >= claimed)
+            break;
+    }
+    n = (size_t)(head - j);
+    if (j > lo)
+        memmove(buf, buf + (j - lo), n * sizeof buf[0]);
+    return n;
+}
+
+/* The thread's name for its track. */
+static void
+track_name(const struct wse__trace_ring *r, uint32_t tid, char *buf, size_t size)
+{
+    if (r->slot == WSE__TRACE_PLAIN)
+        (void)snprintf(buf, size, "thread %" PRIu32, tid);
+    else
+        (void)snprintf(buf, size, "%s %u", r->spare ? "spare" : "worker", r->slot);
+}
+
+/* Write the rings of start gen (slots events each). The list is only ever
+ * pushed to, and rings live until destroy: no lock is needed to walk it. */
+static int
+write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, FILE *out)
+{
+    struct wse__trace_event *buf;
+    struct wse__trace_ring *r;
+    struct names m;
+    int pid = (int)getpid();
+    bool first = true;
+    char name[48];
+    unsigned plain = 0;
+    int rc = 0;
+
+    buf = wse__alloc_array(slots, sizeof buf[0]);
+    if (buf == NULL)
+        return ENOMEM;
+    if (names_init(&m, 64) != 0) {
+        wse__alloc_free(buf);
+        return ENOMEM;
+    }
+    fprintf(out,
+            "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"library\":\"wsexec %s\",\"pid\":%d,"
+            "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64
+            "},\n\"traceEvents\":[\n"
+            "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+            "\"wsexec (pid %d)\"}}",
+            wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped), pid, pid);
+    first = false;
+    for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL && rc == 0; r = r->next) {
+        uint32_t tid = wse__atomic_load_u32_relaxed(&r->tid);
+        size_t n;
+        size_t i;
+
+        if (r->gen != gen || tid == 0)
+            continue; /* another start's, or its thread never recorded */
+        n = snapshot(r, buf);
+        track_name(r, tid, name, sizeof name);
+        fprintf(out,
+                ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"args\":{\"name\":\"%s\"}},\n"
+                "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"args\":{\"sort_index\":%u}}",
+                pid, tid, name, pid, tid,
+                r->slot == WSE__TRACE_PLAIN ? 100000u + plain++
+                                            : (r->spare ? 1000u : 0u) + r->slot);
+        for (i = 0; i < n && rc == 0; i++)
+            rc = write_event(out, &m, pid, tid, &buf[i], &first);
+    }
+    fprintf(out, "\n]}\n");
+    names_free(&m);
+    wse__alloc_free(buf);
+    return rc;
+}
+
+int
+wse__trace_write(struct wse__trace *t, const char *path)
+{
+    FILE *out;
+    uint64_t gen;
+    uint64_t slots;
+    int rc;
+
+    /* The start to write; then no lock (a worker's first event may need it). */
+    wse__sync_lock(&t->mutex);
+    /* relaxed: written under this mutex. */
+    gen = wse__atomic_load_u64_relaxed(&t->gen);
+    slots = t->slots;
+    wse__sync_unlock(&t->mutex);
+    if (gen == 0)
+        return EINVAL;
+    out = fopen(path, "w");
+    if (out == NULL)
+        return errno != 0 ? errno : EIO;
+    rc = write_all(t, gen, slots, out);
+    if (rc == 0 && ferror(out))
+        rc = errno != 0 ? errno : EIO;
+    if (fclose(out) != 0 && rc == 0)
+        rc = errno != 0 ? errno : EIO;
+    if (rc != 0)
+        (void)remove(path);
+    return rc;
+}
