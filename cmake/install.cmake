@@ -1,5 +1,6 @@
 # Installation (WSE_INSTALL, ON at top level): the header, the libraries built
-# (WSE_BUILD_SHARED, WSE_BUILD_STATIC), wsexec.pc, a CMake package and the man pages.
+# (WSE_BUILD_SHARED, WSE_BUILD_STATIC), wsexec.pc, a CMake package, the man pages
+# and wse-trace, the reader of the trace files.
 #
 #   cmake --install build [--prefix /usr/local]
 #
@@ -9,6 +10,7 @@
 #   <libdir>/pkgconfig/wsexec.pc
 #   <libdir>/cmake/wsexec/wsexec{Config,ConfigVersion,Targets*}.cmake
 #   share/man/man3/wsexec.3, wse_*.3
+#   bin/wse-trace (a Python 3 script), share/man/man1/wse-trace.1
 #
 # Consumers use find_package(wsexec) -> wsexec::wsexec (shared) and
 # wsexec::wsexec_static (each if built), or pkg-config wsexec. Neither needs
@@ -31,6 +33,9 @@ install(TARGETS ${WSE_TARGETS}
 
 install(FILES "${PROJECT_SOURCE_DIR}/include/wsexec.h" "${PROJECT_SOURCE_DIR}/include/wsexec.hpp"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+# The traces the library writes are read with it; it needs Python 3 only.
+install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/wse-trace" DESTINATION "${CMAKE_INSTALL_BINDIR}")
 
 # The targets link Threads::Threads only; wsexecConfig.cmake finds Threads before it
 # includes this file.

@@ -3,7 +3,8 @@
 #
 #   tools/setup.sh            the library, the demo and the examples: a C compiler
 #                             and make, cmake, Concurrency Kit's headers (libck-dev)
-#   tools/setup.sh --tests    also the unit tests: pkg-config and Check
+#   tools/setup.sh --tests    also the unit tests: pkg-config, Check, and python3
+#                             (the tests of tools/wse-trace, the trace reader)
 #   tools/setup.sh --verify   also (with --tests) what CI's verification jobs use:
 #                             spin (the Promela model), clang with its sanitizer
 #                             and libFuzzer runtimes, valgrind, faketime, cppcheck,
@@ -46,7 +47,7 @@ have cmake || want cmake
 # wsexec uses ck_pr.h only, at build time.
 [ -e /usr/include/ck_pr.h ] || dpkg_has libck-dev || want libck-dev
 
-# The unit tests: Check, found through pkg-config.
+# The unit tests: Check, found through pkg-config; python3 runs tools/wse-trace.
 want_tests() {
     if have pkg-config; then
         pkg-config --exists check || want check
@@ -54,6 +55,7 @@ want_tests() {
         want pkg-config
         want check
     fi
+    have python3 || want python3
 }
 
 want_mpi() { # Open MPI: the library, its headers and mpirun

@@ -1,7 +1,8 @@
 # Every man page renders without a single groff warning, and every ".so" link
 # page points at a page that exists.
 #
-#   cmake -DMAN_DIR=<build>/man/man3 -DGROFF=<groff> -P lint.cmake
+#   cmake -DMAN_DIR=<build>/man/man3 [-DMAN1_DIR=<build>/man/man1] -DGROFF=<groff>
+#         -P lint.cmake
 #
 # groff is what man(1) uses to render; -ww turns on every warning, -rCHECKSTYLE=3
 # the man macros' own style checks, -Tutf8 -rLL=72n the terminal layout (a line
@@ -16,6 +17,10 @@ file(GLOB pages "${MAN_DIR}/*.3")
 list(LENGTH pages n)
 if(n LESS 2)
   message(FATAL_ERROR "no man pages in ${MAN_DIR}")
+endif()
+if(MAN1_DIR)
+  file(GLOB commands "${MAN1_DIR}/*.1")
+  list(APPEND pages ${commands})
 endif()
 set(bad "")
 set(n_pages 0)

@@ -58,7 +58,9 @@ if(STEP STREQUAL "install")
             ${LIBDIR}/cmake/wsexec/wsexecTargets.cmake
             share/man/man3/wsexec.3
             share/man/man3/wse_wait.3
-            share/man/man3/wse_wait_until.3)
+            share/man/man3/wse_wait_until.3
+            bin/wse-trace
+            share/man/man1/wse-trace.1)
     if(NOT EXISTS "${PREFIX}/${f}")
       message(FATAL_ERROR "cmake --install did not install ${f}")
     endif()
