@@ -544,6 +544,10 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     size_t bytes;
     int rc;
 
+    /* A calling thread that is no worker of ex counts its chunks in a block
+     * of its own: allocated now, the one time it can still say ENOMEM. */
+    if (caller && !own && wse__stats_plain_reserve(&wse__executor_pool(ex)->stats) != 0)
+        return ENOMEM;
     /* A plain caller is one more participant, except where the workers
      * already have every CPU: then it takes one worker's place. */
     if (caller && !own && !wse__executor_crowded(ex))

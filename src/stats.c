@@ -142,6 +142,12 @@ wse__stats_plain(struct wse__stats *st)
     return s;
 }
 
+int
+wse__stats_plain_reserve(struct wse__stats *st)
+{
+    return wse__stats_plain(st)->shared ? ENOMEM : 0;
+}
+
 void
 wse__stats_sum(const struct wse__stats_thread *s, uint64_t now, uint64_t out[WSE__STAT_N + 1])
 {

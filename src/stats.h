@@ -79,8 +79,10 @@ void wse__stats_busy_begin(struct wse__stats_thread *s, uint64_t now);
 void wse__stats_busy_end(struct wse__stats_thread *s, uint64_t now);
 
 /* The calling plain thread's block for st (allocated on first use; the
- * shared block if memory ran out). */
+ * shared block if memory ran out). Reserve: make sure it has one now, 0 or
+ * ENOMEM (for a call that can still refuse). */
 struct wse__stats_thread *wse__stats_plain(struct wse__stats *st);
+int wse__stats_plain_reserve(struct wse__stats *st);
 
 /* Add what s counted into out (WSE__STAT_N counters, then busy ns as of now). */
 void wse__stats_sum(const struct wse__stats_thread *s, uint64_t now, uint64_t out[WSE__STAT_N + 1]);
