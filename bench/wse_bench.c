@@ -30,6 +30,10 @@ make_executor_of(unsigned n)
     o.spin_us = (unsigned)env_long("WSE_BENCH_SPIN_US", 0);
     wse_executor *ex;
     BENCH_CHECK(wse_executor_create(&ex, &o));
+    /* "trace": the flight recorder runs for the whole measurement (its cost per
+     * event; rings of 2^16 events, so that they wrap as a long run's would). */
+    if (strstr(config, "trace") != NULL)
+        BENCH_CHECK(wse_trace_start(ex, (size_t)1 << 16));
     return ex;
 }
 

@@ -122,6 +122,18 @@ set_flags(wse_executor *ex, uint32_t bits)
         ;
 }
 
+/* Clear WSE__POOL_TRACE (the other bits are never cleared). */
+static void
+clear_trace_flag(wse_executor *ex)
+{
+    /* relaxed: a guess for the CAS. */
+    uint32_t old = wse__atomic_load_u32_relaxed(&ex->pool.flags);
+
+    /* acq_rel: as in set_flags(); the bit itself is a hint. */
+    while (!wse__atomic_cas_u32_acq_rel(&ex->pool.flags, &old, old & ~WSE__POOL_TRACE))
+        ;
+}
+
 unsigned
 wse_version(void)
 {
@@ -720,11 +732,13 @@ wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
         wse__stats_sum(&ex->pool.workers[i].stats, now, sum);
     wse__stats_sum_plain(&ex->pool.stats, now, sum);
     memset(&st, 0, sizeof st);
-    st.tasks = sum[WSE__STAT_OWN] + sum[WSE__STAT_STOLEN] + sum[WSE__STAT_INJECTED] +
-               sum[WSE__STAT_CLAIMED];
-    st.stolen = sum[WSE__STAT_STOLEN];
-    st.injected = sum[WSE__STAT_INJECTED];
-    st.helped = sum[WSE__STAT_HELPED];
+    for (i = 0; i < WSE__STAT_TASKS; i++) {
+        st.tasks += sum[i];
+        if (i & WSE__STAT_HELPED)
+            st.helped += sum[i];
+    }
+    st.stolen = sum[WSE__STAT_STOLEN] + sum[WSE__STAT_STOLEN | WSE__STAT_HELPED];
+    st.injected = sum[WSE__STAT_INJECTED] + sum[WSE__STAT_INJECTED | WSE__STAT_HELPED];
     st.parks = sum[WSE__STAT_PARKS];
     st.wakeups = sum[WSE__STAT_WAKEUPS];
     /* relaxed: a counter written under the spares' mutex. */
@@ -753,9 +767,11 @@ wse_trace_start(wse_executor *ex, size_t events_per_thread)
     rc = wse__trace_start(&ex->pool.trace,
                           events_per_thread != 0 ? events_per_thread : WSE_TRACE_DEFAULT_EVENTS,
                           ex->pool.n_workers);
-    if (rc == 0)
-        wse__trace_register(&ex->pool.trace);
-    return rc;
+    if (rc != 0)
+        return rc;
+    wse__trace_register(&ex->pool.trace);
+    set_flags(ex, WSE__POOL_TRACE);
+    return 0;
 }
 
 int
@@ -765,6 +781,7 @@ wse_trace_stop(wse_executor *ex)
         return EINVAL;
     if (inherited(ex))
         return EOWNERDEAD;
+    clear_trace_flag(ex);
     wse__trace_stop(&ex->pool.trace);
     return 0;
 }

@@ -84,7 +84,6 @@ take(struct wse__worker *w, wse_future *f, int64_t *budget)
 static void
 give_back(struct wse__worker *w, wse_future *f)
 {
-    w->took = WSE__STAT_OWN; /* it was stolen, but does not run now */
     if (wse__deque_push(&w->deque, f) != 0) {
         /* No room and no memory to grow: the injection queue takes it (past a
          * shutdown too: the task was accepted before it). */
@@ -159,7 +158,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
     f = wse__deque_pop(&w->deque);
     if (f != NULL) {
         if (leapfrog_ok(futures, n, f)) {
-            wse__worker_run_task(w, f, true);
+            wse__worker_run_task(w, f, WSE__STAT_OWN | WSE__STAT_HELPED);
             return true;
         }
         /* The owner's push cannot fail: the slot was just freed. */
@@ -174,7 +173,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
         give_back(w, f);
         return false;
     }
-    wse__worker_run_task(w, f, true);
+    wse__worker_run_task(w, f, WSE__STAT_STOLEN | WSE__STAT_HELPED);
     return true;
 }
 
@@ -218,7 +217,7 @@ wse__help_wait(struct wse__worker *w, struct wse__latch *l, wse_future *const fu
             took = take(w, f, &budget);
         }
         if (took == TAKE_POPPED) {
-            wse__worker_run_task(w, f, true);
+            wse__worker_run_task(w, f, WSE__STAT_OWN | WSE__STAT_HELPED);
         } else if (took == TAKE_CLAIMED) {
             wse__worker_run_claimed(w->pool, w, f);
         } else if (n == 0 || !leapfrog(w, futures, n)) {

@@ -279,7 +279,7 @@ wse__park_sleep(struct wse__park *p, unsigned self, struct wse__stats_thread *st
      * so the re-read in maybe_terminate() is final. */
     maybe_terminate(p);
     if (!p->terminated && k->parked && !k->notified)
-        wse__stats_inc(stats, WSE__STAT_PARKS);
+        wse__stats_count(stats, WSE__STAT_PARKS);
     while (k->parked && !k->notified && !p->terminated)
         (void)wse__sync_cond_wait(&k->wake, &p->mutex, NULL);
     p->n_idle--;

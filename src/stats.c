@@ -59,10 +59,12 @@ wse__stats_destroy(struct wse__stats *st)
 }
 
 void
-wse__stats_inc_shared(struct wse__stats_thread *s, unsigned i)
+wse__stats_add(struct wse__stats_thread *s, unsigned i)
 {
-    /* acq_rel: a counter several threads add to; no order needed beyond it. */
-    (void)wse__atomic_faa_u64_acq_rel(&s->n[i], 1);
+    if (s->shared)
+        (void)wse__atomic_faa_u64_acq_rel(&s->n[i], 1); /* acq_rel: a counter; any order */
+    else
+        wse__stats_count(s, i);
 }
 
 void

@@ -15,16 +15,18 @@
 
 #include "atomic.h"
 
-/* The counters of one thread. The first four are where a task came from (the
- * trace's origins: WSE__TRACE_OWN .. WSE__TRACE_CLAIMED); their sum is the
- * tasks run. */
+/* The counters of one thread. A task counts once, under how it came to run:
+ * where it came from (the trace's origins, WSE__TRACE_OWN .. _CLAIMED), plus
+ * WSE__STAT_HELPED when the thread ran it while it waited. Tasks run is the
+ * sum of the first eight. */
+#define WSE__STAT_HELPED 4u
 enum wse__stat {
-    WSE__STAT_OWN,      /* own deque (and loop chunks) */
-    WSE__STAT_STOLEN,   /* another worker's deque */
-    WSE__STAT_INJECTED, /* the injection queue */
-    WSE__STAT_CLAIMED,  /* started in place by a waiter */
-    WSE__STAT_HELPED,   /* of all those, run while the thread waited */
-    WSE__STAT_PARKS,
+    WSE__STAT_OWN,       /* own deque (and loop chunks) */
+    WSE__STAT_STOLEN,    /* another worker's deque */
+    WSE__STAT_INJECTED,  /* the injection queue */
+    WSE__STAT_CLAIMED,   /* started in place by a waiter */
+    WSE__STAT_TASKS = 8, /* (the eight task counters) */
+    WSE__STAT_PARKS = WSE__STAT_TASKS,
     WSE__STAT_WAKEUPS,
     WSE__STAT_N
 };
@@ -56,20 +58,18 @@ void wse__stats_destroy(struct wse__stats *st);
 /* In a forked child: free the memory only (the locks are the parent's). */
 void wse__stats_free_inherited(struct wse__stats *st);
 
-/* Count one event of kind i on the calling thread's block (or on the
- * executor's shared block, with a read-modify-write). */
-void wse__stats_inc_shared(struct wse__stats_thread *s, unsigned i);
+/* Count one event of kind i on the calling thread's own block (a worker's). */
 static inline void
-wse__stats_inc(struct wse__stats_thread *s, unsigned i)
+wse__stats_count(struct wse__stats_thread *s, unsigned i)
 {
-    if (__builtin_expect(s->shared, 0)) {
-        wse__stats_inc_shared(s, i);
-        return;
-    }
-    /* relaxed, both: only the owning thread writes n[i]; readers load it
-     * relaxed (a counter, nothing rides on it). */
-    wse__atomic_store_u64_relaxed(&s->n[i], wse__atomic_load_u64_relaxed(&s->n[i]) + 1);
+    /* relaxed: only the owning thread writes n[i]; readers load it relaxed
+     * (a counter, nothing rides on it). */
+    wse__atomic_inc_owned_u64(&s->n[i]);
 }
+
+/* The same on a block that may be the executor's shared one (a plain
+ * thread's): a read-modify-write there. */
+void wse__stats_add(struct wse__stats_thread *s, unsigned i);
 
 /* Add ns to a plain thread's busy time (it has no open period). */
 void wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ns);

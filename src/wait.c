@@ -522,13 +522,17 @@ out_put_store:
 }
 
 /* Is a trace recording that wants this thread's waits? A worker's go to its
- * executor's trace; a plain thread's to every executor tracing. */
+ * executor's trace; a plain thread's to every executor tracing. (With no trace
+ * in the process, the fork-join path pays one load of a global.) */
 static bool
 trace_wanted(void)
 {
-    struct wse__worker *w = wse__worker_tls;
+    struct wse__worker *w;
 
-    return w != NULL ? wse__trace_on(&w->pool->trace) : wse__trace_any();
+    if (!wse__trace_any())
+        return false;
+    w = wse__worker_tls;
+    return w == NULL || wse__trace_on(&w->pool->trace);
 }
 
 /* wait_impl() with a wait event (mode, futures, outcome, time to the deadline). */

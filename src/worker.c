@@ -244,22 +244,24 @@ steal_any(struct wse__worker *w)
 }
 
 wse_future *
-wse__worker_find_task(struct wse__worker *w)
+wse__worker_find_task(struct wse__worker *w, unsigned *from)
 {
     struct wse__pool *pool = w->pool;
     wse_future *f = wse__deque_pop(&w->deque);
 
+    *from = WSE__STAT_OWN;
     if (f != NULL)
         return f;
     /* From outside: one at a time, the oldest (inject.c: submission order). */
     if (wse__inject_nonempty(&pool->inject)) {
         f = wse__inject_pop(&pool->inject);
         if (f != NULL) {
-            w->took = WSE__STAT_INJECTED;
+            *from = WSE__STAT_INJECTED;
             return f;
         }
     }
-    return wse__worker_steal(w);
+    *from = WSE__STAT_STOLEN;
+    return steal_any(w);
 }
 
 /*
@@ -287,52 +289,82 @@ run_guard_unwind(struct run_guard *g)
 
 _Static_assert(WSE__TRACE_OWN == WSE__STAT_OWN && WSE__TRACE_STOLEN == WSE__STAT_STOLEN &&
                    WSE__TRACE_INJECTED == WSE__STAT_INJECTED &&
-                   WSE__TRACE_CLAIMED == WSE__STAT_CLAIMED,
-               "a task's origin indexes its counter");
+                   WSE__TRACE_CLAIMED == WSE__STAT_CLAIMED && WSE__TRACE_HELPED == WSE__STAT_HELPED,
+               "how a task came to run is both its counter and its trace flags");
 
-/*
- * Run f, which this thread moved to RUNNING, and finish it; drops one
- * reference, which the caller holds. Before f completes (so that a thread that
- * waited for f finds it counted and traced): count it in s (flags: its origin,
- * and WSE__TRACE_HELPED), with its time if `plain` (a plain thread's busy time
- * is its tasks'), and with a ring (a trace running) record its event. A loop's
- * runner is not counted (its chunks are) and is recorded with function 0
- * (trace.c names it "loop runner").
- */
-static void
-run_started(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned flags,
-            struct wse__trace_ring *r)
+/* Call f's function inside its running-chain entry (f is RUNNING); its code,
+ * and its value in *result. */
+static inline int
+call_task(struct run_guard *g, wse_future *f, void **result)
 {
-    struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
-    bool runner = wse__future_is_embedded(f);
-    void *result = NULL;
-    uint64_t t0 = 0;
     int rc;
 
-    guard.f = f;
-    guard.returned = false;
-    if (r != NULL || plain)
-        t0 = wse__trace_now();
-    wse__future_enter(&guard.running, f);
-    rc = f->u.fn(f->arg, &result);
-    guard.returned = true;
-    wse__future_leave(&guard.running);
-    if (!runner) {
-        wse__stats_inc(s, flags & WSE__TRACE_FROM_MASK);
-        if (flags & WSE__TRACE_HELPED)
-            wse__stats_inc(s, WSE__STAT_HELPED);
-        if (plain)
-            wse__stats_plain_busy(s, wse__trace_now() - t0);
-    }
-    if (r != NULL)
-        wse__trace_put(r, t0, wse__trace_now() - t0, runner ? 0 : (uint64_t)(uintptr_t)f->u.fn,
-                       (uint64_t)(uintptr_t)f, wse__trace_pack(WSE__TRACE_TASK, flags, 0));
+    g->f = f;
+    g->returned = false;
+    wse__future_enter(&g->running, f);
+    rc = f->u.fn(f->arg, result);
+    g->returned = true;
+    wse__future_leave(&g->running);
+    return rc;
+}
+
+/* Complete f after call_task(): drops the caller's reference. */
+static inline void
+end_task(wse_future *f, int rc, void *result)
+{
     wse__future_finish_release(f, rc, result);
     /* A plain thread woken from wait() is runnable but may sit behind busy
      * workers for a whole scheduler slice (measured with perf sched: 1-4 ms on
      * 2 CPUs); giving up the CPU between tasks lets it run now. */
     if (wse__latch_wakeups_pending())
         sched_yield();
+}
+
+/*
+ * Run f, which this worker moved to RUNNING, and finish it; drops one
+ * reference, which the caller holds. It is counted in s under `how` (its
+ * origin, plus WSE__STAT_HELPED) before it completes, so that a thread that
+ * waited for it finds it counted. A loop's runner is not counted (its chunks
+ * are). The fork-join path: nothing else.
+ */
+static void
+run_started(wse_future *f, struct wse__stats_thread *s, unsigned how)
+{
+    struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
+    void *result = NULL;
+    int rc = call_task(&guard, f, &result);
+
+    if (!wse__future_is_embedded(f))
+        wse__stats_count(s, how);
+    end_task(f, rc, result);
+}
+
+/*
+ * run_started() for everything else: a plain thread (plain: its counters may
+ * be the executor's shared block, and its busy time is its tasks'), and a
+ * trace running (r not NULL: the task's event goes in before it completes; a
+ * loop's runner is recorded with function 0, which trace.c names).
+ */
+static void
+run_recorded(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned how,
+             struct wse__trace_ring *r)
+{
+    struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
+    bool runner = wse__future_is_embedded(f);
+    void *result = NULL;
+    uint64_t t0 = wse__trace_now();
+    int rc = call_task(&guard, f, &result);
+    uint64_t t1 = wse__trace_now();
+
+    if (!runner) {
+        wse__stats_add(s, how);
+        if (plain)
+            wse__stats_plain_busy(s, t1 - t0);
+    }
+    if (r != NULL)
+        wse__trace_put(r, t0, t1 - t0, runner ? 0 : (uint64_t)(uintptr_t)f->u.fn,
+                       (uint64_t)(uintptr_t)f, wse__trace_pack(WSE__TRACE_TASK, how, 0));
+    end_task(f, rc, result);
 }
 
 /* The calling worker's ring for its pool's trace. */
@@ -353,16 +385,15 @@ wse__worker_trace_ring(struct wse__pool *pool)
 }
 
 void
-wse__worker_run_task(struct wse__worker *w, wse_future *f, bool helping)
+wse__worker_run_task(struct wse__worker *w, wse_future *f, unsigned how)
 {
-    unsigned from = w->took;
-
-    w->took = WSE__STAT_OWN;
     /* acquire: pairs with the release in the executor's set_flags(): after a
      * shutdown with cancel_pending, queued tasks are cancelled, not run. Nor
-     * does a task run whose lineage was stopped while it was queued. */
-    if ((wse__atomic_load_u32_acquire(&w->pool->flags) & WSE__POOL_CANCEL) ||
-        wse__future_stop_reached(f->parent)) {
+     * does a task run whose lineage was stopped while it was queued. The
+     * trace bit rides on the same load. */
+    uint32_t flags = wse__atomic_load_u32_acquire(&w->pool->flags);
+
+    if ((flags & WSE__POOL_CANCEL) || wse__future_stop_reached(f->parent)) {
         wse__future_cancel_queued(f);
         return;
     }
@@ -372,14 +403,17 @@ wse__worker_run_task(struct wse__worker *w, wse_future *f, bool helping)
         wse_future_release(f);
         return;
     }
-    run_started(f, &w->stats, false, from | (helping ? WSE__TRACE_HELPED : 0),
-                wse__trace_on(&w->pool->trace) ? worker_ring(w) : NULL);
+    if (flags & WSE__POOL_TRACE)
+        run_recorded(f, &w->stats, false, how, worker_ring(w));
+    else
+        run_started(f, &w->stats, how);
 }
 
 void
 wse__worker_run_claimed(struct wse__pool *pool, struct wse__worker *w, wse_future *f)
 {
     struct wse__trace_ring *r = NULL;
+    const unsigned how = WSE__STAT_CLAIMED | WSE__STAT_HELPED;
 
     if (wse__trace_on(&pool->trace))
         r = wse__worker_trace_ring(pool);
@@ -387,20 +421,15 @@ wse__worker_run_claimed(struct wse__pool *pool, struct wse__worker *w, wse_futur
      * one. */
     (void)wse_future_retain(f);
     if (w != NULL)
-        run_started(f, &w->stats, false, WSE__TRACE_CLAIMED | WSE__TRACE_HELPED, r);
+        run_recorded(f, &w->stats, false, how, r);
     else
-        run_started(f, wse__stats_plain(&pool->stats), true, WSE__TRACE_CLAIMED | WSE__TRACE_HELPED,
-                    r);
+        run_recorded(f, wse__stats_plain(&pool->stats), true, how, r);
 }
 
 wse_future *
 wse__worker_steal(struct wse__worker *w)
 {
-    wse_future *f = steal_any(w);
-
-    if (f != NULL)
-        w->took = WSE__STAT_STOLEN;
-    return f;
+    return steal_any(w);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -502,7 +531,7 @@ idle_end(struct wse__worker *w, const struct timespec *start, const struct times
  * a thread that shares the CPU (the submitter) run.
  */
 static wse_future *
-search(struct wse__worker *w)
+search(struct wse__worker *w, unsigned *from)
 {
     unsigned rounds = w->pool->spin_rounds;
     struct timespec start = {0, 0}; /* the timed spin's start: the worker is idle */
@@ -512,7 +541,7 @@ search(struct wse__worker *w)
     unsigned i;
 
     for (i = 0;; i++) {
-        f = wse__worker_find_task(w);
+        f = wse__worker_find_task(w, from);
         if (f != NULL) {
             if (idle) {
                 now = wse__clock_now();
@@ -583,6 +612,7 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     struct timespec parked;
     struct timespec now;
     enum wse__park_result slept;
+    unsigned from;
     char name[16];
     pthread_attr_t attr;
     void *lo;
@@ -617,9 +647,9 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     for (;;) {
         if (keep != NULL && !keep(w))
             break;
-        f = search(w);
+        f = search(w, &from);
         if (f != NULL) {
-            wse__worker_run_task(w, f, false);
+            wse__worker_run_task(w, f, from);
             continue;
         }
         parked = wse__clock_now();
@@ -634,7 +664,7 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
         if (slept == WSE__PARK_TERMINATED)
             break;
         if (slept == WSE__PARK_WOKEN)
-            wse__stats_inc(&w->stats, WSE__STAT_WAKEUPS);
+            wse__stats_count(&w->stats, WSE__STAT_WAKEUPS);
         /* Looking for work again: busy until the search says otherwise. */
         wse__stats_busy_begin(&w->stats, ns_of(&now));
         spin_learn(w, wse__clock_elapsed_ns(&parked, &now));

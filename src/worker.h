@@ -25,6 +25,9 @@
 /* Pool flags (wse__pool.flags). */
 #define WSE__POOL_SHUTDOWN 0x1u /* no new submissions */
 #define WSE__POOL_CANCEL 0x2u   /* cancel tasks instead of running them */
+#define WSE__POOL_TRACE                                                                            \
+    0x4u /* a trace records (trace.on, for the paths that
+                                   already load flags: submit, run) */
 
 struct wse__worker;
 
@@ -118,14 +121,16 @@ void wse__worker_destroy(struct wse__worker *w);
  * pthread_create error. */
 int wse__worker_spawn(struct wse__worker *w, void *(*main)(void *arg));
 
-/* Find a task for w: own deque, injection queue, then steal. NULL if none. */
-wse_future *wse__worker_find_task(struct wse__worker *w);
+/* Find a task for w: own deque, injection queue, then steal. NULL if none;
+ * *from: where it came from (WSE__STAT_OWN, _INJECTED, _STOLEN). */
+wse_future *wse__worker_find_task(struct wse__worker *w, unsigned *from);
 /* Take the oldest task of another deque of w's pool, as an idle worker would,
  * or NULL; w owns the queue's reference. */
 wse_future *wse__worker_steal(struct wse__worker *w);
 /* Run (or drop, if cancelled) a task taken from a queue; drops the queue's
- * reference. `helping`: w runs it inside a wait (counted as helped). */
-void wse__worker_run_task(struct wse__worker *w, wse_future *f, bool helping);
+ * reference. how: where it came from (WSE__STAT_OWN, _STOLEN, _INJECTED),
+ * plus WSE__STAT_HELPED if w runs it inside a wait. */
+void wse__worker_run_task(struct wse__worker *w, wse_future *f, unsigned how);
 /* Run a task of pool this thread claimed in place (wse__future_start()
  * succeeded while its queue entry stayed), inside a wait; the queue keeps its
  * reference. w: the calling worker, or NULL on a plain thread. */
