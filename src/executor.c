@@ -237,7 +237,7 @@ static void
 trace_submits(wse_executor *ex, wse_future *first, size_t n)
 {
     struct wse__trace_ring *r = wse__worker_trace_ring(&ex->pool);
-    uint64_t ts = wse__trace_now();
+    uint64_t ts = wse__trace_ticks();
     wse_future *f = first;
     size_t i;
 

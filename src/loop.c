@@ -297,7 +297,7 @@ seen_chunk(const struct seen *v, uint64_t fn, uint64_t b, uint64_t e, uint64_t t
 {
     wse__stats_add(v->stats, WSE__STAT_OWN | v->flags);
     if (v->ring != NULL)
-        wse__trace_put(v->ring, t0, wse__trace_now() - t0, fn, b,
+        wse__trace_put(v->ring, t0, wse__trace_ticks() - t0, fn, b,
                        wse__trace_pack(WSE__TRACE_CHUNK, v->flags, e - b));
 }
 
@@ -315,7 +315,7 @@ run_range(struct loop *lp, const struct seen *v, uint64_t u0, uint64_t u1)
             return true;
         e = lp->grain != 0 && u1 - b > lp->grain ? b + lp->grain : u1;
         if (v->ring != NULL)
-            t0 = wse__trace_now();
+            t0 = wse__trace_ticks();
         rc = lp->fn(lp->begin + (size_t)b, lp->begin + (size_t)e, lp->ctx);
         seen_chunk(v, (uint64_t)(uintptr_t)lp->fn, lp->begin + b, lp->begin + e, t0);
         if (rc != 0)
@@ -384,7 +384,7 @@ run_block(struct loop *lp, const struct seen *v, const struct part *p, uint64_t 
         hi = lp->n - lo > lp->chunk ? lo + lp->chunk : lp->n;
         memcpy(dst, lp->identity, lp->size);
         if (v->ring != NULL)
-            t0 = wse__trace_now();
+            t0 = wse__trace_ticks();
         rc = lp->rfn(lp->begin + lo, lp->begin + hi, dst, lp->ctx);
         seen_chunk(v, (uint64_t)(uintptr_t)lp->rfn, lp->begin + lo, lp->begin + hi, t0);
         if (rc != 0) {

@@ -28,6 +28,9 @@
  * old ones are freed only at destroy, since a thread may still hold one
  * between its check of gen and its store.
  */
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -50,6 +53,7 @@
 static wse__atomic_u64 next_gen = {1};
 
 wse__atomic_u32 wse__trace_n_on;
+wse__atomic_u32 wse__trace_tsc;
 
 /* Executors that ever traced, for plain threads' waits (wse__trace_plain_wait()).
  * order: before every executor's trace mutex. */
@@ -74,19 +78,30 @@ registry_reset_in_child(void)
     wse__atomic_store_u32_relaxed(&wse__trace_n_on, 0); /* relaxed: one thread */
 }
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
+/* Once per process: the fork handler, and whether the time-stamp counter is
+ * invariant (CPUID 0x80000007, EDX bit 8: it runs at one rate in every power
+ * state, and the kernel synchronises it across CPUs). */
 static void
-atfork_install(void)
+process_init(void)
 {
     (void)pthread_atfork(NULL, NULL, registry_reset_in_child);
+#if defined(__x86_64__)
+    unsigned a = 0;
+    unsigned b = 0;
+    unsigned c = 0;
+    unsigned d = 0;
+    if (__get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0)
+        wse__atomic_store_u32_relaxed(&wse__trace_tsc, 1); /* relaxed: see trace.h */
+#endif
 }
 
 int
 wse__trace_init(struct wse__trace *t)
 {
     memset(t, 0, sizeof *t);
-    (void)pthread_once(&atfork_once, atfork_install);
+    (void)pthread_once(&process_once, process_init);
     return pthread_mutex_init(&t->mutex, NULL);
 }
 
@@ -159,6 +174,14 @@ set_on(struct wse__trace *t, bool on)
         (void)wse__atomic_faa_u32_acq_rel(&wse__trace_n_on, UINT32_MAX);
 }
 
+/* The (ticks, ns) pair of a start; under t->mutex. */
+static void
+calibrate(struct wse__trace *t)
+{
+    t->ticks0 = wse__trace_ticks();
+    t->ns0 = wse__trace_now();
+}
+
 int
 wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers)
 {
@@ -181,6 +204,7 @@ wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers)
             if (r->gen == gen)
                 wse__atomic_store_u64_relaxed(&r->base, wse__atomic_load_u64_acquire(&r->head));
         }
+        calibrate(t);
         set_on(t, true);
         wse__sync_unlock(&t->mutex);
         return 0;
@@ -207,6 +231,7 @@ wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers)
         fresh = r;
     }
     t->slots = slots;
+    calibrate(t);
     /* release: pairs with the acquire load in wse__trace_ring(): a thread that
      * sees the new gen finds its ring on the list. */
     wse__atomic_store_u64_release(&t->gen, gen);
@@ -497,15 +522,34 @@ outcome_name(unsigned rc, char *buf, size_t size)
 
 static const char *const from_names[] = {"own", "stolen", "injected", "claimed"};
 
+/* From ticks to ns of CLOCK_MONOTONIC: the line through the (ticks, ns) pairs
+ * of the start and of the write. */
+struct timebase {
+    uint64_t ticks0;
+    uint64_t ns0;
+    double scale; /* ns per tick */
+};
+
+static uint64_t
+ticks_to_ns(const struct timebase *tb, uint64_t ticks)
+{
+    double d = (double)(int64_t)(ticks - tb->ticks0) * tb->scale;
+
+    return d <= -(double)tb->ns0 ? 0 : (uint64_t)((double)tb->ns0 + d);
+}
+
 /* One event as JSON (and the flow or steal marker that goes with it). */
 static int
 write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse__trace_event *e,
-            bool *first)
+            const struct timebase *tb, bool *first)
 {
-    uint64_t ts = e->ts.raw_;
-    uint64_t dur = e->dur.raw_;
     uint64_t c = e->c.raw_;
     unsigned kind = (unsigned)(c & 0xffu);
+    /* Both ends through the same monotonic map: slices that nest in ticks
+     * nest in ns. */
+    uint64_t ts = ticks_to_ns(tb, e->ts.raw_);
+    uint64_t end = ticks_to_ns(tb, e->ts.raw_ + e->dur.raw_);
+    uint64_t dur = end > ts ? end - ts : 0;
     unsigned flags = (unsigned)(c >> 8 & 0xffu);
     uint64_t arg = c >> 16;
     const char *sep = *first ? "" : ",\n";
@@ -636,7 +680,7 @@ track_name(const struct wse__trace_ring *r, uint32_t tid, char *buf, size_t size
 /* Write the rings of start gen (slots events each). The list is only ever
  * pushed to, and rings live until destroy: no lock is needed to walk it. */
 static int
-write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, FILE *out)
+write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timebase *tb, FILE *out)
 {
     struct wse__trace_event *buf;
     struct wse__trace_ring *r;
@@ -680,7 +724,7 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, FILE *out)
                 r->slot == WSE__TRACE_PLAIN ? 100000u + plain++
                                             : (r->spare ? 1000u : 0u) + r->slot);
         for (i = 0; i < n && rc == 0; i++)
-            rc = write_event(out, &m, pid, tid, &buf[i], &first);
+            rc = write_event(out, &m, pid, tid, &buf[i], tb, &first);
     }
     fprintf(out, "\n]}\n");
     names_free(&m);
@@ -691,9 +735,12 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, FILE *out)
 int
 wse__trace_write(struct wse__trace *t, const char *path)
 {
+    struct timebase tb;
     FILE *out;
     uint64_t gen;
     uint64_t slots;
+    uint64_t ticks1;
+    uint64_t ns1;
     int rc;
 
     /* The start to write; then no lock (a worker's first event may need it). */
@@ -701,13 +748,21 @@ wse__trace_write(struct wse__trace *t, const char *path)
     /* relaxed: written under this mutex. */
     gen = wse__atomic_load_u64_relaxed(&t->gen);
     slots = t->slots;
+    tb.ticks0 = t->ticks0;
+    tb.ns0 = t->ns0;
     wse__sync_unlock(&t->mutex);
     if (gen == 0)
         return EINVAL;
+    ticks1 = wse__trace_ticks();
+    ns1 = wse__trace_now();
+    /* relaxed: see trace.h. Without the counter, ticks are ns already. */
+    tb.scale = 1.0;
+    if (wse__atomic_load_u32_relaxed(&wse__trace_tsc) != 0 && ticks1 > tb.ticks0 && ns1 > tb.ns0)
+        tb.scale = (double)(ns1 - tb.ns0) / (double)(ticks1 - tb.ticks0);
     out = fopen(path, "w");
     if (out == NULL)
         return errno != 0 ? errno : EIO;
-    rc = write_all(t, gen, slots, out);
+    rc = write_all(t, gen, slots, &tb, out);
     if (rc == 0 && ferror(out))
         rc = errno != 0 ? errno : EIO;
     if (fclose(out) != 0 && rc == 0)

@@ -540,25 +540,24 @@ static int
 wait_traced(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
             wse_return_when mode, wse_future *out[], size_t *n_done)
 {
-    struct timespec start = wse__clock_now();
-    struct timespec end;
     uint64_t timeout = UINT64_MAX;
-    uint64_t ts = (uint64_t)start.tv_sec * 1000000000u + (uint64_t)start.tv_nsec;
+    uint64_t ts = wse__trace_ticks();
+    uint64_t dur;
     uint64_t c;
     int rc;
 
     if (!deadline->forever) {
-        int64_t left = wse__clock_elapsed_ns(&start, &deadline->at);
+        struct timespec now = wse__clock_now();
+        int64_t left = wse__clock_elapsed_ns(&now, &deadline->at);
         timeout = left > 0 ? (uint64_t)left : 0;
     }
     rc = wait_impl(futures, n, deadline, mode, out, n_done);
-    end = wse__clock_now();
+    dur = wse__trace_ticks() - ts;
     c = wse__trace_pack(WSE__TRACE_WAIT, 0, (uint64_t)mode | (uint64_t)(rc & 0xffff) << 8);
     if (wse__worker_tls != NULL)
-        wse__trace_put(wse__worker_trace_ring(wse__worker_tls->pool), ts,
-                       (uint64_t)wse__clock_elapsed_ns(&start, &end), timeout, n, c);
+        wse__trace_put(wse__worker_trace_ring(wse__worker_tls->pool), ts, dur, timeout, n, c);
     else
-        wse__trace_plain_wait(ts, (uint64_t)wse__clock_elapsed_ns(&start, &end), timeout, n, c);
+        wse__trace_plain_wait(ts, dur, timeout, n, c);
     return rc;
 }
 

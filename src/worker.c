@@ -352,18 +352,18 @@ run_recorded(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned ho
     struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
     bool runner = wse__future_is_embedded(f);
     void *result = NULL;
-    uint64_t t0 = wse__trace_now();
+    uint64_t ns0 = plain ? wse__trace_now() : 0;
+    uint64_t t0 = r != NULL ? wse__trace_ticks() : 0;
     int rc = call_task(&guard, f, &result);
-    uint64_t t1 = wse__trace_now();
 
+    if (r != NULL)
+        wse__trace_put(r, t0, wse__trace_ticks() - t0, runner ? 0 : (uint64_t)(uintptr_t)f->u.fn,
+                       (uint64_t)(uintptr_t)f, wse__trace_pack(WSE__TRACE_TASK, how, 0));
     if (!runner) {
         wse__stats_add(s, how);
         if (plain)
-            wse__stats_plain_busy(s, t1 - t0);
+            wse__stats_plain_busy(s, wse__trace_now() - ns0);
     }
-    if (r != NULL)
-        wse__trace_put(r, t0, t1 - t0, runner ? 0 : (uint64_t)(uintptr_t)f->u.fn,
-                       (uint64_t)(uintptr_t)f, wse__trace_pack(WSE__TRACE_TASK, how, 0));
     end_task(f, rc, result);
 }
 
@@ -508,15 +508,20 @@ ns_of(const struct timespec *t)
     return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
 }
 
-/* An idle worker (since *start) found work at *now: busy again; its spin goes
- * into the trace. */
+/* With a trace running: an idle spin or a park from ticks t0 until now. */
 static void
-idle_end(struct wse__worker *w, const struct timespec *start, const struct timespec *now)
+trace_idle(struct wse__worker *w, enum wse__trace_kind kind, uint64_t t0)
 {
-    wse__stats_busy_begin(&w->stats, ns_of(now));
-    if (wse__trace_on(&w->pool->trace))
-        wse__trace_put(worker_ring(w), ns_of(start), (uint64_t)wse__clock_elapsed_ns(start, now), 0,
-                       0, wse__trace_pack(WSE__TRACE_SPIN, 0, 0));
+    if (t0 != 0)
+        wse__trace_put(worker_ring(w), t0, wse__trace_ticks() - t0, 0, 0,
+                       wse__trace_pack(kind, 0, 0));
+}
+
+/* The ticks of an idle period's start, or 0 without a trace. */
+static uint64_t
+trace_idle_start(const struct wse__worker *w)
+{
+    return wse__trace_on(&w->pool->trace) ? wse__trace_ticks() : 0;
 }
 
 /*
@@ -536,6 +541,7 @@ search(struct wse__worker *w, unsigned *from)
     unsigned rounds = w->pool->spin_rounds;
     struct timespec start = {0, 0}; /* the timed spin's start: the worker is idle */
     struct timespec now;
+    uint64_t traced = 0; /* the same in ticks, with a trace running */
     bool idle = false;
     wse_future *f;
     unsigned i;
@@ -546,7 +552,8 @@ search(struct wse__worker *w, unsigned *from)
             if (idle) {
                 now = wse__clock_now();
                 spin_learn(w, wse__clock_elapsed_ns(&start, &now));
-                idle_end(w, &start, &now);
+                wse__stats_busy_begin(&w->stats, ns_of(&now));
+                trace_idle(w, WSE__TRACE_SPIN, traced);
             }
             return f;
         }
@@ -556,6 +563,7 @@ search(struct wse__worker *w, unsigned *from)
             break;
         if (i == rounds) {
             start = wse__clock_now();
+            traced = trace_idle_start(w);
             idle = true;
             wse__stats_busy_end(&w->stats, ns_of(&start));
             if (w->spin_budget == 0)
@@ -572,14 +580,12 @@ search(struct wse__worker *w, unsigned *from)
         else
             wse__atomic_pause();
     }
-    now = wse__clock_now();
     if (!idle) {
-        start = now;
+        start = wse__clock_now();
+        traced = trace_idle_start(w);
         wse__stats_busy_end(&w->stats, ns_of(&start));
     }
-    if (wse__trace_on(&w->pool->trace))
-        wse__trace_put(worker_ring(w), ns_of(&start), (uint64_t)wse__clock_elapsed_ns(&start, &now),
-                       0, 0, wse__trace_pack(WSE__TRACE_SPIN, 0, 0));
+    trace_idle(w, WSE__TRACE_SPIN, traced);
     return NULL;
 }
 
@@ -612,6 +618,7 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     struct timespec parked;
     struct timespec now;
     enum wse__park_result slept;
+    uint64_t traced;
     unsigned from;
     char name[16];
     pthread_attr_t attr;
@@ -653,14 +660,11 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
             continue;
         }
         parked = wse__clock_now();
+        traced = trace_idle_start(w);
         slept = wse__park_sleep(&pool->park, w->index, &w->stats);
         now = wse__clock_now();
-        if (slept != WSE__PARK_RECHECK) {
-            if (wse__trace_on(&pool->trace))
-                wse__trace_put(worker_ring(w), ns_of(&parked),
-                               (uint64_t)wse__clock_elapsed_ns(&parked, &now), 0, 0,
-                               wse__trace_pack(WSE__TRACE_PARK, 0, 0));
-        }
+        if (slept != WSE__PARK_RECHECK)
+            trace_idle(w, WSE__TRACE_PARK, traced);
         if (slept == WSE__PARK_TERMINATED)
             break;
         if (slept == WSE__PARK_WOKEN)
