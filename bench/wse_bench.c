@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <wsexec.h>
 
 #include "common.h"
@@ -1241,6 +1243,43 @@ bench_scopecost(void)
     free(f);
 }
 
+/* ---- trace: write a trace of about PARAM events (a flat batch of PARAM / 2
+ * tasks: a submit and a run each), into rings big enough to keep them all;
+ * the time of wse_trace_write() and the file's bytes per event. */
+static void
+bench_tracewrite(void)
+{
+    size_t events = (size_t)atol(param);
+    size_t n = events / 2;
+    size_t ring = 1;
+    wse_future **f = malloc(n * sizeof *f);
+    char path[64];
+    struct stat st;
+
+    if (f == NULL)
+        exit(1);
+    while (ring < events)
+        ring <<= 1;
+    wse_executor *ex = make_executor();
+    BENCH_CHECK(wse_trace_start(ex, ring));
+    BENCH_CHECK(wse_submit_batch(ex, tiny_task, NULL, n, f));
+    BENCH_CHECK(wse_wait(f, n, WSE_FOREVER, WSE_ALL_COMPLETED, NULL, NULL));
+    release_all(f, n);
+    BENCH_CHECK(wse_trace_stop(ex));
+    snprintf(path, sizeof path, "/tmp/wse-bench-trace-%ld.json", (long)getpid());
+    int64_t t0 = now_ns();
+    BENCH_CHECK(wse_trace_write(ex, path));
+    int64_t t1 = now_ns();
+    if (stat(path, &st) != 0)
+        exit(1);
+    emit(workload, param, config, "write_ms", (double)(t1 - t0) / 1e6);
+    emit(workload, param, config, "MB", (double)st.st_size / 1e6);
+    emit(workload, param, config, "bytes_per_task", (double)st.st_size / (double)n);
+    remove(path);
+    BENCH_CHECK(wse_executor_destroy(ex));
+    free(f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1273,7 +1312,8 @@ main(int argc, char **argv)
                  {"mandel", bench_mandel},
                  {"reduce", bench_reduce},
                  {"scopestop", bench_scopestop},
-                 {"scopecost", bench_scopecost}};
+                 {"scopecost", bench_scopecost},
+                 {"tracewrite", bench_tracewrite}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(workload, table[i].name) == 0) {
             table[i].fn();
