@@ -159,6 +159,16 @@ state_name(wse_state s)
     return "?";
 }
 
+/* The task and loop functions are global, and the demo is linked with
+ * -rdynamic (tools/CMakeLists.txt), so that a trace of it
+ * (WSE_TRACE=trace.json wse-demo ...) names its slices after them. */
+int solve(void *arg, void **result);
+int generate_chunk(void *arg, void **result);
+int verify_chunk(void *arg, void **result);
+int lcs_tile(void *arg, void **result);
+int count_primes(void *arg, void **result);
+int render_rows(size_t begin, size_t end, void *ctx);
+
 static int
 create_executor(wse_executor **ex, unsigned workers)
 {
@@ -226,7 +236,7 @@ nonce_hash(uint64_t header_hash, uint64_t nonce)
     return mix64(fnv1a64(b, sizeof(b), header_hash));
 }
 
-static int
+int
 solve(void *arg, void **result)
 {
     struct solver *s = arg;
@@ -411,7 +421,7 @@ chunk_checksum(const struct chunk *c, bool poll, bool *stopped)
 }
 
 /* Fill a chunk from its own seed and record its checksum in the manifest. */
-static int
+int
 generate_chunk(void *arg, void **result)
 {
     struct chunk *c = arg;
@@ -428,7 +438,7 @@ generate_chunk(void *arg, void **result)
     return 0;
 }
 
-static int
+int
 verify_chunk(void *arg, void **result)
 {
     struct chunk *c = arg;
@@ -776,7 +786,7 @@ struct tile {
     bool computed;
 };
 
-static int
+int
 lcs_tile(void *arg, void **result)
 {
     struct tile *t = arg;
@@ -951,7 +961,7 @@ is_prime(uint32_t x)
 }
 
 /* The number of primes in [lo, hi), by trial division; returned as the value. */
-static int
+int
 count_primes(void *arg, void **result)
 {
     struct prime_item *it = arg;
@@ -1276,7 +1286,7 @@ render_row(const struct mandel *m, size_t y, unsigned char *px, uint64_t *cost, 
 }
 
 /* The loop's body: rows begin .. end-1. */
-static int
+int
 render_rows(size_t begin, size_t end, void *ctx)
 {
     struct mandel *m = ctx;
