@@ -418,9 +418,10 @@ wse_shutdown(wse_executor *ex, bool wait, bool cancel_pending)
     return 0;
 }
 
-/* At destroy: the file WSE_TRACE names, "%p" replaced by the process id and
- * "%e" by the executor's number in the process (1, 2, ... in creation order).
- * A failure to write is not destroy's (the trace is a debugging aid). */
+/* At destroy: the file WSE_TRACE names, "%p" replaced by the process id, "%e"
+ * by the executor's number in the process (1, 2, ... in creation order) and
+ * "%r" by the MPI rank its launcher set (else the process id). A failure to
+ * write is not destroy's (the trace is a debugging aid). */
 static void
 write_env_trace(wse_executor *ex)
 {
@@ -432,10 +433,12 @@ write_env_trace(wse_executor *ex)
     if (name == NULL || *name == '\0')
         return;
     for (i = 0; name[i] != '\0' && j + 1 < sizeof path; i++) {
-        if (name[i] == '%' && (name[i + 1] == 'p' || name[i + 1] == 'e')) {
-            int k = snprintf(path + j, sizeof path - j, "%llu",
-                             name[i + 1] == 'p' ? (unsigned long long)getpid()
-                                                : (unsigned long long)ex->pool.stats.id);
+        if (name[i] == '%' && strchr("per", name[i + 1]) != NULL && name[i + 1] != '\0') {
+            long long v = name[i + 1] == 'p'       ? (long long)getpid()
+                          : name[i + 1] == 'e'     ? (long long)ex->pool.stats.id
+                          : wse__trace_rank() >= 0 ? wse__trace_rank()
+                                                   : (long long)getpid();
+            int k = snprintf(path + j, sizeof path - j, "%lld", v);
             if (k < 0 || (size_t)k >= sizeof path - j)
                 return;
             j += (size_t)k;

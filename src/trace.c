@@ -679,6 +679,27 @@ track_name(const struct wse__trace_ring *r, uint32_t tid, char *buf, size_t size
 
 /* Write the rings of start gen (slots events each). The list is only ever
  * pushed to, and rings live until destroy: no lock is needed to walk it. */
+/* The process's MPI rank as its launcher says (Open MPI, PMIx, PMI), or -1. */
+int
+wse__trace_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    size_t i;
+
+    for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long r;
+
+        if (v == NULL || *v == '\0')
+            continue;
+        r = strtol(v, &end, 10);
+        if (*end == '\0' && r >= 0 && r <= INT32_MAX)
+            return (int)r;
+    }
+    return -1;
+}
+
 static int
 write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timebase *tb, FILE *out)
 {
@@ -689,6 +710,7 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
     bool first = true;
     char name[48];
     unsigned plain = 0;
+    int rank = wse__trace_rank();
     int rc = 0;
 
     buf = wse__alloc_array(slots, sizeof buf[0]);
@@ -700,11 +722,15 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
     }
     fprintf(out,
             "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"library\":\"wsexec %s\",\"pid\":%d,"
-            "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64
+            "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64,
+            wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped));
+    if (rank >= 0)
+        fprintf(out, ",\"rank\":%d", rank);
+    fprintf(out,
             "},\n\"traceEvents\":[\n"
             "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
             "\"wsexec (pid %d)\"}}",
-            wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped), pid, pid);
+            pid, pid);
     first = false;
     for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL && rc == 0; r = r->next) {
         uint32_t tid = wse__atomic_load_u32_relaxed(&r->tid);

@@ -89,6 +89,9 @@ void wse__trace_free_inherited(struct wse__trace *t);
  * (nothing changed). Stop: recording ends, the rings stay. */
 int wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers);
 void wse__trace_stop(struct wse__trace *t);
+/* The process's MPI rank from its launcher's environment, or -1 ("%r" in
+ * WSE_TRACE, "rank" in the file). */
+int wse__trace_rank(void);
 /* Write the rings of the current trace to path (trace.c): 0, EINVAL (never
  * started), ENOMEM or a file error. */
 int wse__trace_write(struct wse__trace *t, const char *path);
