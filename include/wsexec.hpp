@@ -891,6 +891,35 @@ class executor_ref
         detail::check(wse_shutdown(ex_, wait, cancel_pending), "wse_shutdown");
     }
 
+    /* wse_executor_stats(): the counters since create (tasks, stolen, injected,
+     * helped, parks, wakeups, spares, busy_ns). Throws on an empty executor_ref. */
+    wse_stats
+    stats() const
+    {
+        wse_stats s{};
+        detail::check(wse_executor_stats(ex_, &s, sizeof s), "wse_executor_stats");
+        return s;
+    }
+
+    /* The flight recorder: wse_trace_start() (0: the default ring size),
+     * wse_trace_stop(), wse_trace_write() (a Trace Event Format file for Perfetto).
+     * Throw std::system_error (ENOMEM, ESHUTDOWN, a file error, ...). */
+    void
+    trace_start(std::size_t events_per_thread = 0) const
+    {
+        detail::check(wse_trace_start(ex_, events_per_thread), "wse_trace_start");
+    }
+    void
+    trace_stop() const
+    {
+        detail::check(wse_trace_stop(ex_), "wse_trace_stop");
+    }
+    void
+    trace_write(const char *path) const
+    {
+        detail::check(wse_trace_write(ex_, path), "wse_trace_write");
+    }
+
   protected:
     wse_executor *ex_ = nullptr;
 

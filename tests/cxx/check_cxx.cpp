@@ -11,11 +11,13 @@
 #include <wsexec.hpp>
 
 #include <check.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -1132,6 +1134,41 @@ START_TEST(worker_index_and_hooks)
 }
 END_TEST
 
+/* stats() counts the tasks; the recorder writes a file, and a write before any
+ * start throws EINVAL. */
+START_TEST(stats_and_trace)
+{
+    wse::executor ex(2);
+    char path[64];
+
+    std::snprintf(path, sizeof path, "/tmp/wse-cxx-trace-%ld.json", static_cast<long>(getpid()));
+    try {
+        ex.trace_write(path);
+        ck_abort_msg("trace_write before trace_start did not throw");
+    } catch (const std::system_error &e) {
+        ck_assert_int_eq(e.code().value(), EINVAL);
+    }
+    wse_stats before = ex.stats();
+    ex.trace_start();
+    std::vector<wse::future<int>> fs;
+    for (int i = 0; i < 20; i++)
+        fs.push_back(ex.submit([i] { return i; }));
+    for (auto &f : fs)
+        f.get();
+    ex.trace_stop();
+    ex.trace_write(path);
+    wse_stats after = ex.stats();
+    ck_assert_uint_eq(after.tasks - before.tasks, 20);
+    FILE *in = std::fopen(path, "r");
+    ck_assert_ptr_nonnull(in);
+    char head[32] = {0};
+    ck_assert_uint_gt(std::fread(head, 1, sizeof head - 1, in), 0);
+    std::fclose(in);
+    ck_assert_ptr_nonnull(std::strstr(head, "displayTimeUnit"));
+    std::remove(path);
+}
+END_TEST
+
 /* The options reach wse_options: a bad spin_us throws EINVAL; with caller_runs
  * this thread runs the task it waits on while the one worker is busy. */
 START_TEST(spin_us_and_caller_runs_options)
@@ -1241,6 +1278,7 @@ main()
     tcase_add_test(v2, as_completed_yields_done_first_then_in_completion_order);
     tcase_add_test(v2, worker_index_and_hooks);
     tcase_add_test(v2, spin_us_and_caller_runs_options);
+    tcase_add_test(v2, stats_and_trace);
     suite_add_tcase(s, v2);
 #endif
 
