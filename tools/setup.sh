@@ -8,7 +8,7 @@
 #   tools/setup.sh --verify   also (with --tests) what CI's verification jobs use:
 #                             spin (the Promela model), clang with its sanitizer
 #                             and libFuzzer runtimes, valgrind, faketime, cppcheck,
-#                             clang-tidy, clang-format
+#                             clang-tidy, clang-format, gnuplot (wse-trace plot)
 #   tools/setup.sh --bench    also the benchmark's peers and plots: oneTBB,
 #                             LLVM's OpenMP (with clang), gnuplot, python3
 #   tools/setup.sh --mpi      also Open MPI (libopenmpi-dev, openmpi-bin) for
@@ -79,6 +79,7 @@ for arg in "$@"; do
         have cppcheck || want cppcheck
         have clang-tidy || want clang-tidy
         have clang-format || want clang-format
+        have gnuplot || want gnuplot-nox # trace_tool_plot: wse-trace plot draws with it
         ;;
     --bench)
         dpkg_has libtbb-dev || want libtbb-dev
