@@ -160,6 +160,7 @@ int
 wse_executor_create(wse_executor **out, const wse_options *opts)
 {
     wse_options o = {0};
+    const char *trace_env;
     wse_executor *ex;
     unsigned cpus;
     unsigned i;
@@ -208,7 +209,8 @@ wse_executor_create(wse_executor **out, const wse_options *opts)
         wse__callers_add(&ex->pool);
     /* WSE_TRACE: trace an unchanged program. Without memory for it the
      * executor still runs, untraced (destroy then has nothing to write). */
-    if (getenv("WSE_TRACE") != NULL && *getenv("WSE_TRACE") != '\0')
+    trace_env = getenv("WSE_TRACE");
+    if (trace_env != NULL && *trace_env != '\0')
         (void)wse_trace_start(ex, 0);
     *out = ex;
     return 0;
@@ -728,7 +730,7 @@ wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
     if (inherited(ex))
         return EOWNERDEAD;
     t = wse__clock_now();
-    now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    now = (uint64_t)t.tv_sec * 1000000000U + (uint64_t)t.tv_nsec;
     /* acquire: as in steal_any(): the slots below it are initialised. */
     n = wse__atomic_load_u32_acquire(&ex->pool.n_spawned);
     for (i = 0; i < n; i++)

@@ -158,7 +158,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
     f = wse__deque_pop(&w->deque);
     if (f != NULL) {
         if (leapfrog_ok(futures, n, f)) {
-            wse__worker_run_task(w, f, WSE__STAT_OWN | WSE__STAT_HELPED);
+            wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
             return true;
         }
         /* The owner's push cannot fail: the slot was just freed. */
@@ -173,7 +173,7 @@ leapfrog(struct wse__worker *w, wse_future *const futures[], size_t n)
         give_back(w, f);
         return false;
     }
-    wse__worker_run_task(w, f, WSE__STAT_STOLEN | WSE__STAT_HELPED);
+    wse__worker_run_task(w, f, WSE__STAT_STOLEN + WSE__STAT_HELPED);
     return true;
 }
 
@@ -217,7 +217,7 @@ wse__help_wait(struct wse__worker *w, struct wse__latch *l, wse_future *const fu
             took = take(w, f, &budget);
         }
         if (took == TAKE_POPPED) {
-            wse__worker_run_task(w, f, WSE__STAT_OWN | WSE__STAT_HELPED);
+            wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
         } else if (took == TAKE_CLAIMED) {
             wse__worker_run_claimed(w->pool, w, f);
         } else if (n == 0 || !leapfrog(w, futures, n)) {

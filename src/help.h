@@ -152,7 +152,7 @@ wse__help_fast_path(struct wse__worker *w, wse_future *const futures[], size_t n
             (void)wse__deque_push(&w->deque, f);
             return false;
         }
-        wse__worker_run_task(w, f, WSE__STAT_OWN | WSE__STAT_HELPED);
+        wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
         if (mode == WSE_ALL_COMPLETED && wse__help_every_done(futures, n))
             return true;
     }

@@ -295,7 +295,7 @@ seen_init(struct seen *v, struct loop *lp, bool caller)
 static void
 seen_chunk(const struct seen *v, uint64_t fn, uint64_t b, uint64_t e, uint64_t t0)
 {
-    wse__stats_add(v->stats, WSE__STAT_OWN | v->flags);
+    wse__stats_add(v->stats, WSE__STAT_OWN + v->flags);
     if (v->ring != NULL)
         wse__trace_put(v->ring, t0, wse__trace_ticks() - t0, fn, b,
                        wse__trace_pack(WSE__TRACE_CHUNK, v->flags, e - b));

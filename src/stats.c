@@ -23,10 +23,11 @@
 static wse__atomic_u64 next_id = {1};
 
 /* The plain thread's block of the executor it last ran tasks for. */
-static WSE__TLS struct {
+struct plain_entry {
     uint64_t id;
     struct wse__stats_thread *s;
-} plain_cache;
+};
+static WSE__TLS struct plain_entry plain_cache;
 
 int
 wse__stats_init(struct wse__stats *st)
@@ -165,7 +166,7 @@ wse__stats_sum(const struct wse__stats_thread *s, uint64_t now, uint64_t out[WSE
         seq = wse__atomic_load_u32_acquire(&s->seq);
         total = wse__atomic_load_u64_acquire(&s->busy_ns);
         since = wse__atomic_load_u64_acquire(&s->busy_since);
-        if ((seq & 1u) == 0 && wse__atomic_load_u32_acquire(&s->seq) == seq)
+        if ((seq & 1U) == 0 && wse__atomic_load_u32_acquire(&s->seq) == seq)
             break;
         wse__atomic_pause();
     }

@@ -19,7 +19,7 @@
  * where it came from (the trace's origins, WSE__TRACE_OWN .. _CLAIMED), plus
  * WSE__STAT_HELPED when the thread ran it while it waited. Tasks run is the
  * sum of the first eight. */
-#define WSE__STAT_HELPED 4u
+#define WSE__STAT_HELPED 4U
 enum wse__stat {
     WSE__STAT_OWN,       /* own deque (and loop chunks) */
     WSE__STAT_STOLEN,    /* another worker's deque */

@@ -92,7 +92,7 @@ process_init(void)
     unsigned b = 0;
     unsigned c = 0;
     unsigned d = 0;
-    if (__get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0)
+    if (__get_cpuid(0x80000007U, &a, &b, &c, &d) && (d & (1U << 8)) != 0)
         wse__atomic_store_u32_relaxed(&wse__trace_tsc, 1); /* relaxed: see trace.h */
 #endif
 }
@@ -167,7 +167,7 @@ set_on(struct wse__trace *t, bool on)
      * stop are serialised by t->mutex. */
     if ((wse__atomic_load_u32_relaxed(&t->on) != 0) == on)
         return;
-    wse__atomic_store_u32_relaxed(&t->on, on ? 1u : 0u);
+    wse__atomic_store_u32_relaxed(&t->on, on ? 1U : 0U);
     if (on)
         (void)wse__atomic_faa_u32_acq_rel(&wse__trace_n_on, 1);
     else
@@ -405,9 +405,20 @@ append_clean(char *buf, size_t size, size_t *j, const char *src)
 
     for (i = 0; src[i] != '\0' && *j + 1 < size; i++) {
         unsigned char ch = (unsigned char)src[i];
-        buf[(*j)++] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? (char)ch : '?';
+        buf[(*j)++] = (char)((ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? ch : '?');
     }
     buf[*j] = '\0';
+}
+
+/* The address an event stored as a number, as a pointer again (for dladdr). */
+static void *
+as_pointer(uint64_t v)
+{
+    uintptr_t u = (uintptr_t)v;
+    void *p;
+
+    memcpy(&p, &u, sizeof p);
+    return p;
 }
 
 /* The JSON string body for fn: its symbol where the binary exports one
@@ -425,9 +436,9 @@ resolve(uint64_t fn)
     buf[0] = '\0';
     if (fn == 0) {
         append_clean(buf, sizeof buf, &j, "loop runner");
-    } else if (dladdr((void *)(uintptr_t)fn, &info) == 0) {
+    } else if (dladdr(as_pointer(fn), &info) == 0) {
         (void)snprintf(buf, sizeof buf, "0x%" PRIx64, fn);
-    } else if (info.dli_sname != NULL && info.dli_saddr == (void *)(uintptr_t)fn) {
+    } else if (info.dli_sname != NULL && info.dli_saddr == as_pointer(fn)) {
         append_clean(buf, sizeof buf, &j, info.dli_sname);
     } else {
         base = info.dli_fname != NULL ? strrchr(info.dli_fname, '/') : NULL;
@@ -454,7 +465,7 @@ names_get(struct names *m, uint64_t fn)
         for (i = 0; i < m->cap; i++) {
             if (m->name[i] == NULL)
                 continue;
-            size_t j = (size_t)(m->key[i] * 0x9e3779b97f4a7c15u >> 32) & (bigger.cap - 1);
+            size_t j = (size_t)(m->key[i] * 0x9e3779b97f4a7c15U >> 32) & (bigger.cap - 1);
             while (bigger.name[j] != NULL)
                 j = (j + 1) & (bigger.cap - 1);
             bigger.key[j] = m->key[i];
@@ -465,7 +476,7 @@ names_get(struct names *m, uint64_t fn)
         names_free(m);
         *m = bigger;
     }
-    i = (size_t)(fn * 0x9e3779b97f4a7c15u >> 32) & (m->cap - 1);
+    i = (size_t)(fn * 0x9e3779b97f4a7c15U >> 32) & (m->cap - 1);
     while (m->name[i] != NULL) {
         if (m->key[i] == fn)
             return m->name[i];
@@ -481,7 +492,7 @@ names_get(struct names *m, uint64_t fn)
 
 /* Microseconds with three decimals, from ns. */
 #define US_FMT "%" PRIu64 ".%03u"
-#define US(ns) (ns) / 1000u, (unsigned)((ns) % 1000u)
+#define US(ns) (ns) / 1000U, (unsigned)((ns) % 1000U)
 
 static const char *
 mode_name(unsigned mode)
@@ -544,13 +555,13 @@ write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse_
             const struct timebase *tb, bool *first)
 {
     uint64_t c = e->c.raw_;
-    unsigned kind = (unsigned)(c & 0xffu);
+    unsigned kind = (unsigned)(c & 0xffU);
     /* Both ends through the same monotonic map: slices that nest in ticks
      * nest in ns. */
     uint64_t ts = ticks_to_ns(tb, e->ts.raw_);
     uint64_t end = ticks_to_ns(tb, e->ts.raw_ + e->dur.raw_);
     uint64_t dur = end > ts ? end - ts : 0;
-    unsigned flags = (unsigned)(c >> 8 & 0xffu);
+    unsigned flags = (unsigned)(c >> 8 & 0xffU);
     uint64_t arg = c >> 16;
     const char *sep = *first ? "" : ",\n";
     const char *name;
@@ -566,63 +577,65 @@ write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse_
         if (name == NULL)
             return ENOMEM;
         if (kind == WSE__TRACE_TASK) {
-            fprintf(out,
-                    "%s{\"name\":\"%s\",\"cat\":\"task\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-                    ",\"ts\":" US_FMT ",\"dur\":" US_FMT
-                    ",\"args\":{\"from\":\"%s\",\"helped\":%s}}",
-                    sep, name, pid, tid, US(ts), US(dur), from_names[flags & WSE__TRACE_FROM_MASK],
-                    (flags & WSE__TRACE_HELPED) ? "true" : "false");
-            fprintf(
+            (void)fprintf(
+                out,
+                "%s{\"name\":\"%s\",\"cat\":\"task\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"from\":\"%s\",\"helped\":%s}}",
+                sep, name, pid, tid, US(ts), US(dur), from_names[flags & WSE__TRACE_FROM_MASK],
+                (flags & WSE__TRACE_HELPED) ? "true" : "false");
+            (void)fprintf(
                 out,
                 ",\n{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":\"0x%" PRIx64
                 "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
                 e->b.raw_, pid, tid, US(ts));
             if ((flags & WSE__TRACE_FROM_MASK) == WSE__TRACE_STOLEN)
-                fprintf(
+                (void)fprintf(
                     out,
                     ",\n{\"name\":\"steal\",\"cat\":\"steal\",\"ph\":\"i\",\"s\":\"t\",\"pid\":%d,"
                     "\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
                     pid, tid, US(ts));
         } else {
-            fprintf(out,
-                    "%s{\"name\":\"%s\",\"cat\":\"chunk\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-                    ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"begin\":%" PRIu64
-                    ",\"end\":%" PRIu64 ",\"helped\":%s}}",
-                    sep, name, pid, tid, US(ts), US(dur), e->b.raw_, e->b.raw_ + arg,
-                    (flags & WSE__TRACE_HELPED) ? "true" : "false");
+            (void)fprintf(
+                out,
+                "%s{\"name\":\"%s\",\"cat\":\"chunk\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"begin\":%" PRIu64
+                ",\"end\":%" PRIu64 ",\"helped\":%s}}",
+                sep, name, pid, tid, US(ts), US(dur), e->b.raw_, e->b.raw_ + arg,
+                (flags & WSE__TRACE_HELPED) ? "true" : "false");
         }
         return 0;
     case WSE__TRACE_WAIT:
-        fprintf(out,
-                "%s{\"name\":\"wait\",\"cat\":\"wait\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-                ",\"ts\":" US_FMT ",\"dur\":" US_FMT
-                ",\"args\":{\"mode\":\"%s\",\"futures\":%" PRIu64
-                ",\"outcome\":\"%s\",\"timeout_s\":",
-                sep, pid, tid, US(ts), US(dur), mode_name((unsigned)(arg & 0xffu)), e->b.raw_,
-                outcome_name((unsigned)(arg >> 8), buf, sizeof buf));
+        (void)fprintf(
+            out,
+            "%s{\"name\":\"wait\",\"cat\":\"wait\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+            ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"mode\":\"%s\",\"futures\":%" PRIu64
+            ",\"outcome\":\"%s\",\"timeout_s\":",
+            sep, pid, tid, US(ts), US(dur), mode_name((unsigned)(arg & 0xffU)), e->b.raw_,
+            outcome_name((unsigned)(arg >> 8), buf, sizeof buf));
         if (e->a.raw_ == UINT64_MAX)
-            fprintf(out, "null}}");
+            (void)fprintf(out, "null}}");
         else
-            fprintf(out, "%.9g}}", (double)e->a.raw_ * 1e-9);
+            (void)fprintf(out, "%.9g}}", (double)e->a.raw_ * 1e-9);
         return 0;
     case WSE__TRACE_SPIN:
     case WSE__TRACE_PARK:
         name = kind == WSE__TRACE_SPIN ? "spin" : "park";
-        fprintf(out,
-                "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-                ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{}}",
-                sep, name, name, pid, tid, US(ts), US(dur));
+        (void)fprintf(out,
+                      "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+                      ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{}}",
+                      sep, name, name, pid, tid, US(ts), US(dur));
         return 0;
     case WSE__TRACE_SUBMIT:
         name = names_get(m, e->a.raw_);
         if (name == NULL)
             return ENOMEM;
-        fprintf(out,
-                "%s{\"name\":\"submit\",\"cat\":\"submit\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-                ",\"ts\":" US_FMT ",\"dur\":0,\"args\":{\"fn\":\"%s\"}},\n"
-                "{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
-                "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
-                sep, pid, tid, US(ts), name, e->b.raw_, pid, tid, US(ts));
+        (void)fprintf(
+            out,
+            "%s{\"name\":\"submit\",\"cat\":\"submit\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
+            ",\"ts\":" US_FMT ",\"dur\":0,\"args\":{\"fn\":\"%s\"}},\n"
+            "{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
+            "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+            sep, pid, tid, US(ts), name, e->b.raw_, pid, tid, US(ts));
         return 0;
     default:
         return 0;
@@ -720,17 +733,17 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
         wse__alloc_free(buf);
         return ENOMEM;
     }
-    fprintf(out,
-            "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"library\":\"wsexec %s\",\"pid\":%d,"
-            "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64,
-            wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped));
+    (void)fprintf(out,
+                  "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"library\":\"wsexec %s\",\"pid\":%d,"
+                  "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64,
+                  wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped));
     if (rank >= 0)
-        fprintf(out, ",\"rank\":%d", rank);
-    fprintf(out,
-            "},\n\"traceEvents\":[\n"
-            "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
-            "\"wsexec (pid %d)\"}}",
-            pid, pid);
+        (void)fprintf(out, ",\"rank\":%d", rank);
+    (void)fprintf(out,
+                  "},\n\"traceEvents\":[\n"
+                  "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
+                  "\"wsexec (pid %d)\"}}",
+                  pid, pid);
     first = false;
     for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL && rc == 0; r = r->next) {
         uint32_t tid = wse__atomic_load_u32_relaxed(&r->tid);
@@ -741,18 +754,18 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
             continue; /* another start's, or its thread never recorded */
         n = snapshot(r, buf);
         track_name(r, tid, name, sizeof name);
-        fprintf(out,
-                ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
-                ",\"args\":{\"name\":\"%s\"}},\n"
-                "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
-                ",\"args\":{\"sort_index\":%u}}",
-                pid, tid, name, pid, tid,
-                r->slot == WSE__TRACE_PLAIN ? 100000u + plain++
-                                            : (r->spare ? 1000u : 0u) + r->slot);
+        (void)fprintf(out,
+                      ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
+                      ",\"args\":{\"name\":\"%s\"}},\n"
+                      "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
+                      ",\"args\":{\"sort_index\":%u}}",
+                      pid, tid, name, pid, tid,
+                      r->slot == WSE__TRACE_PLAIN ? 100000U + plain++
+                                                  : (r->spare ? 1000U : 0U) + r->slot);
         for (i = 0; i < n && rc == 0; i++)
             rc = write_event(out, &m, pid, tid, &buf[i], tb, &first);
     }
-    fprintf(out, "\n]}\n");
+    (void)fprintf(out, "\n]}\n");
     names_free(&m);
     wse__alloc_free(buf);
     return rc;

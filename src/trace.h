@@ -30,12 +30,12 @@ enum wse__trace_kind {                      /* ts and dur in ticks (wse__trace_t
 };
 
 /* Flags (the second byte of wse__trace_event.c). The origin of a task: */
-#define WSE__TRACE_OWN 0x0u      /* its thread's own deque */
-#define WSE__TRACE_STOLEN 0x1u   /* another worker's deque */
-#define WSE__TRACE_INJECTED 0x2u /* the injection queue */
-#define WSE__TRACE_CLAIMED 0x3u  /* started in place by a waiter */
-#define WSE__TRACE_FROM_MASK 0x3u
-#define WSE__TRACE_HELPED 0x4u /* run by a thread while it waited */
+#define WSE__TRACE_OWN 0x0U      /* its thread's own deque */
+#define WSE__TRACE_STOLEN 0x1U   /* another worker's deque */
+#define WSE__TRACE_INJECTED 0x2U /* the injection queue */
+#define WSE__TRACE_CLAIMED 0x3U  /* started in place by a waiter */
+#define WSE__TRACE_FROM_MASK 0x3U
+#define WSE__TRACE_HELPED 0x4U /* run by a thread while it waited */
 
 /* 40 bytes. Written by the ring's owner only; every field atomic because
  * wse_trace_write() reads while the owner may be overwriting (trace.c). */
@@ -138,7 +138,7 @@ void wse__trace_put(struct wse__trace_ring *r, uint64_t ts, uint64_t dur, uint64
 static inline uint64_t
 wse__trace_pack(enum wse__trace_kind kind, unsigned flags, uint64_t arg)
 {
-    return (uint64_t)kind | (uint64_t)(flags & 0xffu) << 8 | arg << 16;
+    return (uint64_t)kind | (uint64_t)(flags & 0xffU) << 8 | arg << 16;
 }
 
 /* ns of CLOCK_MONOTONIC. */
@@ -147,7 +147,7 @@ wse__trace_now(void)
 {
     struct timespec ts = wse__clock_now();
 
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * 1000000000U + (uint64_t)ts.tv_nsec;
 }
 
 /*

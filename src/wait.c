@@ -350,6 +350,7 @@ register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n
         i--;
         if (nodes[i].registered)
             (void)wse__future_unlink(nodes[i].future, &nodes[i].node);
+        nodes[i].latch = NULL; /* the latch dies with this frame */
     }
     wse__wait_latch_destroy(latch);
     return rc;

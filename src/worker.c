@@ -505,7 +505,7 @@ spin_learn(struct wse__worker *w, int64_t ns)
 static uint64_t
 ns_of(const struct timespec *t)
 {
-    return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+    return (uint64_t)t->tv_sec * 1000000000U + (uint64_t)t->tv_nsec;
 }
 
 /* With a trace running: an idle spin or a park from ticks t0 until now. */
