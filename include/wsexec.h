@@ -607,7 +607,8 @@ WSE_EXPORT int wse_trace_stop(wse_executor *ex);
  * a slice per task or chunk run (named after its function where the binary
  * exports the symbol, e.g. linked with -rdynamic, else its address), per wait
  * (mode, number of futures, outcome, deadline), per idle spin and per park;
- * an arrow from each submit to the start of its task; steals marked.
+ * an arrow from each submit to the start of its task, and from a completion
+ * to the sleeping wait it woke; steals marked.
  * tools/wse-trace summarises and draws such files. EINVAL: ex or path NULL, or
  * no trace was ever started. ENOMEM, or the errno of a failed open or write
  * (a partial file is removed).

@@ -75,7 +75,7 @@ enqueue(struct wse_as_completed *it, size_t index, wse_state s)
     wse__atomic_store_u64_release(&it->slots[slot], (uint64_t)index);
     wse__sync_lock(&it->mutex);
     if (it->waiting != NULL) {
-        wse__latch_notify(it->waiting, s);
+        wse__latch_notify(it->waiting, s, NULL);
         it->waiting = NULL;
     }
     wse__sync_unlock(&it->mutex);

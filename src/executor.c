@@ -774,6 +774,13 @@ wse_trace_start(wse_executor *ex, size_t events_per_thread)
                           ex->pool.n_workers);
     if (rc != 0)
         return rc;
+    /* Every worker gets a track, even one that will record nothing. */
+    for (unsigned i = 0; i < ex->pool.n_workers; i++) {
+        /* relaxed: set by the worker before create returned (its start). */
+        uint32_t tid = wse__atomic_load_u32_relaxed(&ex->pool.workers[i].tid);
+        if (tid != 0)
+            wse__trace_set_tid(&ex->pool.trace, i, tid);
+    }
     wse__trace_register(&ex->pool.trace);
     set_flags(ex, WSE__POOL_TRACE);
     return 0;

@@ -73,10 +73,12 @@ wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count, wse__
     l->wake_ctx = wake_ctx;
     l->sleeping = false;
     l->kicked = false;
+    l->want_cause = false;
+    wse__atomic_init_ptr(&l->cause, NULL);
 }
 
 void
-wse__latch_notify(struct wse__latch *l, wse_state s)
+wse__latch_notify(struct wse__latch *l, wse_state s, void *cause)
 {
     bool trip;
     bool kick;
@@ -92,6 +94,11 @@ wse__latch_notify(struct wse__latch *l, wse_state s)
      * with the acquire load in wse__latch_tripped(). */
     if (wse__atomic_fas_u32_acq_rel(&l->tripped, 1) != 0)
         return;
+    /* relaxed: the wake below (the latch's or the park's mutex) orders it
+     * before the woken waiter's load; a waiter that never slept may miss it,
+     * and then it was woken by nobody. */
+    if (l->want_cause)
+        wse__atomic_store_ptr_relaxed(&l->cause, cause);
     if (l->wake != NULL) {
         l->wake(l);
         return;

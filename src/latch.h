@@ -35,6 +35,9 @@ struct wse__latch {
     pthread_mutex_t mutex;     /* plain thread: the sleep/wake handshake; order: a leaf */
     pthread_cond_t cond;       /* plain thread: CLOCK_MONOTONIC */
     bool sleeping;             /* plain thread: blocked in cond; under mutex */
+    bool want_cause;           /* record what tripped it (a trace runs); fixed at arm */
+    wse__atomic_ptr cause;     /* with want_cause: the completion that tripped it,
+                                  stored before the waiter is woken */
     bool kicked;               /* plain thread: signalled, counted in
                                      wse__latch_plain_wakeups; under mutex */
 };
@@ -55,7 +58,7 @@ void wse__latch_arm(struct wse__latch *l, wse_return_when mode, uint32_t count,
                     wse__latch_wake_fn wake, void *wake_ctx);
 
 /* A watched future completed with state s: count down, trip, wake. */
-void wse__latch_notify(struct wse__latch *l, wse_state s);
+void wse__latch_notify(struct wse__latch *l, wse_state s, void *cause);
 
 /* Trip l without waking anybody (the waiter is leaving: later notifications
  * only count). */

@@ -241,6 +241,24 @@ wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers)
 }
 
 void
+wse__trace_set_tid(struct wse__trace *t, unsigned slot, uint32_t tid)
+{
+    struct wse__trace_ring *r;
+    uint32_t none = 0;
+
+    wse__sync_lock(&t->mutex);
+    /* relaxed: gen and the list are written under this mutex. */
+    for (r = wse__atomic_load_ptr_relaxed(&t->rings); r != NULL; r = r->next) {
+        if (r->gen == wse__atomic_load_u64_relaxed(&t->gen) && r->slot == slot && !r->spare) {
+            /* acq_rel: only set it if the owner has not attached yet. */
+            (void)wse__atomic_cas_u32_acq_rel(&r->tid, &none, tid);
+            break;
+        }
+    }
+    wse__sync_unlock(&t->mutex);
+}
+
+void
 wse__trace_stop(struct wse__trace *t)
 {
     wse__sync_lock(&t->mutex);
@@ -549,31 +567,105 @@ ticks_to_ns(const struct timebase *tb, uint64_t ticks)
     return d <= -(double)tb->ns0 ? 0 : (uint64_t)((double)tb->ns0 + d);
 }
 
-/* One event as JSON (and the flow or steal marker that goes with it). */
+/* Where a task ended, for the arrows from a completion to the wait it woke. */
+struct task_end {
+    uint64_t id; /* the future */
+    uint64_t start;
+    uint64_t end; /* ns */
+    uint32_t tid;
+};
+
+/* What writing one file needs. */
+struct writer {
+    FILE *out;
+    struct names names;
+    const struct timebase *tb;
+    int pid;
+    bool first;            /* no event written yet */
+    struct task_end *ends; /* every task event of the file, by id then end */
+    size_t n_ends;
+    uint64_t next_wake; /* ids of wake arrows: from 2^62 up, apart from futures' */
+};
+
 static int
-write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse__trace_event *e,
-            const struct timebase *tb, bool *first)
+task_end_cmp(const void *x, const void *y)
 {
+    const struct task_end *a = x;
+    const struct task_end *b = y;
+
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->end < b->end ? -1 : a->end > b->end;
+}
+
+/* The latest run of future id that ended by `by` (ns, 1 us of slack), or NULL. */
+static const struct task_end *
+find_end(const struct writer *wr, uint64_t id, uint64_t by)
+{
+    size_t lo = 0;
+    size_t hi = wr->n_ends;
+    const struct task_end *best = NULL;
+
+    while (lo < hi) { /* the first entry with id >= the one sought */
+        size_t mid = lo + (hi - lo) / 2;
+        if (wr->ends[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < wr->n_ends && wr->ends[lo].id == id; lo++) {
+        if (wr->ends[lo].end <= by + 1000)
+            best = &wr->ends[lo];
+    }
+    return best;
+}
+
+/* An arrow from the end of the task that completed (inside its slice) to the
+ * end of the wait it woke (inside that slice). */
+static void
+write_wake(struct writer *wr, const struct task_end *from, uint32_t tid, uint64_t wait_ts,
+           uint64_t wait_end)
+{
+    uint64_t s_ts = from->end > from->start ? from->end - 1 : from->end;
+    uint64_t f_ts = wait_end > wait_ts ? wait_end - 1 : wait_end;
+    uint64_t id = ((uint64_t)1 << 62) + wr->next_wake++;
+
+    (void)fprintf(
+        wr->out,
+        ",\n{\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
+        "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "},\n"
+        "{\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":\"0x%" PRIx64
+        "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+        id, wr->pid, from->tid, US(s_ts), id, wr->pid, tid, US(f_ts));
+}
+
+/* One event as JSON (and the arrows or steal marker that go with it). */
+static int
+write_event(struct writer *wr, uint32_t tid, const struct wse__trace_event *e)
+{
+    FILE *out = wr->out;
+    int pid = wr->pid;
     uint64_t c = e->c.raw_;
     unsigned kind = (unsigned)(c & 0xffU);
     /* Both ends through the same monotonic map: slices that nest in ticks
      * nest in ns. */
-    uint64_t ts = ticks_to_ns(tb, e->ts.raw_);
-    uint64_t end = ticks_to_ns(tb, e->ts.raw_ + e->dur.raw_);
+    uint64_t ts = ticks_to_ns(wr->tb, e->ts.raw_);
+    uint64_t end = ticks_to_ns(wr->tb, e->ts.raw_ + e->dur.raw_);
     uint64_t dur = end > ts ? end - ts : 0;
     unsigned flags = (unsigned)(c >> 8 & 0xffU);
     uint64_t arg = c >> 16;
-    const char *sep = *first ? "" : ",\n";
+    const char *sep = wr->first ? "" : ",\n";
+    const struct task_end *from;
     const char *name;
     char buf[24];
 
     if (kind < WSE__TRACE_TASK || kind > WSE__TRACE_SUBMIT)
         return 0;
-    *first = false;
+    wr->first = false;
     switch (kind) {
     case WSE__TRACE_TASK:
     case WSE__TRACE_CHUNK:
-        name = names_get(m, e->a.raw_);
+        name = names_get(&wr->names, e->a.raw_);
         if (name == NULL)
             return ENOMEM;
         if (kind == WSE__TRACE_TASK) {
@@ -610,12 +702,16 @@ write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse_
             "%s{\"name\":\"wait\",\"cat\":\"wait\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
             ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"mode\":\"%s\",\"futures\":%" PRIu64
             ",\"outcome\":\"%s\",\"timeout_s\":",
-            sep, pid, tid, US(ts), US(dur), mode_name((unsigned)(arg & 0xffU)), e->b.raw_,
-            outcome_name((unsigned)(arg >> 8), buf, sizeof buf));
+            sep, pid, tid, US(ts), US(dur), mode_name((unsigned)(arg & 0xffU)), arg >> 24,
+            outcome_name((unsigned)(arg >> 8 & 0xffffU), buf, sizeof buf));
         if (e->a.raw_ == UINT64_MAX)
             (void)fprintf(out, "null}}");
         else
             (void)fprintf(out, "%.9g}}", (double)e->a.raw_ * 1e-9);
+        /* Woken by a completion the trace holds: an arrow from it. */
+        from = e->b.raw_ != 0 ? find_end(wr, e->b.raw_, end) : NULL;
+        if (from != NULL && from->end >= ts)
+            write_wake(wr, from, tid, ts, end);
         return 0;
     case WSE__TRACE_SPIN:
     case WSE__TRACE_PARK:
@@ -626,7 +722,7 @@ write_event(FILE *out, struct names *m, int pid, uint32_t tid, const struct wse_
                       sep, name, name, pid, tid, US(ts), US(dur));
         return 0;
     case WSE__TRACE_SUBMIT:
-        name = names_get(m, e->a.raw_);
+        name = names_get(&wr->names, e->a.raw_);
         if (name == NULL)
             return ENOMEM;
         (void)fprintf(
@@ -690,9 +786,6 @@ track_name(const struct wse__trace_ring *r, uint32_t tid, char *buf, size_t size
         (void)snprintf(buf, size, "%s %u", r->spare ? "spare" : "worker", r->slot);
 }
 
-/* Write the rings of start gen (slots events each). The list is only ever
- * pushed to, and rings live until destroy: no lock is needed to walk it. */
-/* The process's MPI rank as its launcher says (Open MPI, PMIx, PMI), or -1. */
 int
 wse__trace_rank(void)
 {
@@ -713,61 +806,159 @@ wse__trace_rank(void)
     return -1;
 }
 
+/* Is r a ring of start gen that recorded? Its thread's id in *tid. */
+static bool
+ring_of(const struct wse__trace_ring *r, uint64_t gen, uint32_t *tid)
+{
+    /* relaxed: written under the trace's mutex before this ring's first event,
+     * which the snapshot's acquire of head then orders. */
+    *tid = wse__atomic_load_u32_relaxed(&r->tid);
+    return r->gen == gen && *tid != 0;
+}
+
+/* One ring's events as copied for the file. */
+struct snap {
+    const struct wse__trace_ring *r;
+    uint32_t tid;
+    size_t n;
+    struct wse__trace_event *ev;
+};
+
+/* Copy every ring of start gen that recorded (one copy each, so that the wake
+ * arrows and the slices they join come from the same copy): *snaps, *n_snaps.
+ * 0 or ENOMEM (nothing left allocated). */
+static int
+take_snaps(struct wse__trace *t, uint64_t gen, uint64_t slots, struct snap **snaps, size_t *n_snaps)
+{
+    const struct wse__trace_ring *r;
+    uint32_t tid;
+    size_t n = 0;
+    size_t k = 0;
+
+    for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL; r = r->next)
+        n += ring_of(r, gen, &tid) ? 1 : 0;
+    *snaps = wse__alloc_array(n != 0 ? n : 1, sizeof(**snaps));
+    if (*snaps == NULL)
+        return ENOMEM;
+    for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL && k < n; r = r->next) {
+        if (!ring_of(r, gen, &tid))
+            continue;
+        (*snaps)[k].ev = wse__alloc_array(slots, sizeof(struct wse__trace_event));
+        if ((*snaps)[k].ev == NULL) {
+            while (k > 0)
+                wse__alloc_free((*snaps)[--k].ev);
+            wse__alloc_free(*snaps);
+            return ENOMEM;
+        }
+        (*snaps)[k].r = r;
+        (*snaps)[k].tid = tid;
+        (*snaps)[k].n = snapshot(r, (*snaps)[k].ev);
+        k++;
+    }
+    *n_snaps = k;
+    return 0;
+}
+
+static void
+free_snaps(struct snap *snaps, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        wse__alloc_free(snaps[i].ev);
+    wse__alloc_free(snaps);
+}
+
+/* Every task event of the copies, sorted, for the wake arrows: into wr->ends.
+ * 0 or ENOMEM. */
+static int
+collect_ends(struct writer *wr, const struct snap *snaps, size_t n_snaps)
+{
+    size_t cap = 0;
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < n_snaps; i++)
+        cap += snaps[i].n;
+    wr->ends = wse__alloc_array(cap != 0 ? cap : 1, sizeof wr->ends[0]);
+    if (wr->ends == NULL)
+        return ENOMEM;
+    for (i = 0; i < n_snaps; i++) {
+        for (j = 0; j < snaps[i].n; j++) {
+            const struct wse__trace_event *e = &snaps[i].ev[j];
+            if ((e->c.raw_ & 0xffU) != WSE__TRACE_TASK)
+                continue;
+            wr->ends[wr->n_ends++] = (struct task_end){
+                .id = e->b.raw_,
+                .start = ticks_to_ns(wr->tb, e->ts.raw_),
+                .end = ticks_to_ns(wr->tb, e->ts.raw_ + e->dur.raw_),
+                .tid = snaps[i].tid,
+            };
+        }
+    }
+    qsort(wr->ends, wr->n_ends, sizeof wr->ends[0], task_end_cmp);
+    return 0;
+}
+
+/* Write the rings of start gen (slots events each). The list is only ever
+ * pushed to, and rings live until destroy: no lock is needed to walk it. */
 static int
 write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timebase *tb, FILE *out)
 {
-    struct wse__trace_event *buf;
-    struct wse__trace_ring *r;
-    struct names m;
-    int pid = (int)getpid();
-    bool first = true;
+    struct writer wr = {.out = out, .tb = tb, .pid = (int)getpid(), .first = true};
+    struct snap *snaps = NULL;
+    size_t n_snaps = 0;
     char name[48];
     unsigned plain = 0;
     int rank = wse__trace_rank();
-    int rc = 0;
+    size_t i;
+    size_t j;
+    int rc;
 
-    buf = wse__alloc_array(slots, sizeof buf[0]);
-    if (buf == NULL)
-        return ENOMEM;
-    if (names_init(&m, 64) != 0) {
-        wse__alloc_free(buf);
-        return ENOMEM;
+    rc = names_init(&wr.names, 64);
+    if (rc == 0)
+        rc = take_snaps(t, gen, slots, &snaps, &n_snaps);
+    if (rc == 0)
+        rc = collect_ends(&wr, snaps, n_snaps);
+    if (rc != 0) {
+        wse__alloc_free(wr.ends);
+        if (snaps != NULL)
+            free_snaps(snaps, n_snaps);
+        names_free(&wr.names); /* (after a failed init: nothing to free) */
+        return rc;
     }
     (void)fprintf(out,
                   "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"library\":\"wsexec %s\",\"pid\":%d,"
                   "\"events_per_thread\":%" PRIu64 ",\"threads_without_ring\":%" PRIu64,
-                  wse_version_string(), pid, slots, wse__atomic_load_u64_relaxed(&t->dropped));
+                  wse_version_string(), wr.pid, slots, wse__atomic_load_u64_relaxed(&t->dropped));
     if (rank >= 0)
         (void)fprintf(out, ",\"rank\":%d", rank);
     (void)fprintf(out,
                   "},\n\"traceEvents\":[\n"
                   "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":"
                   "\"wsexec (pid %d)\"}}",
-                  pid, pid);
-    first = false;
-    for (r = wse__atomic_load_ptr_acquire(&t->rings); r != NULL && rc == 0; r = r->next) {
-        uint32_t tid = wse__atomic_load_u32_relaxed(&r->tid);
-        size_t n;
-        size_t i;
+                  wr.pid, wr.pid);
+    wr.first = false;
+    for (i = 0; i < n_snaps && rc == 0; i++) {
+        const struct wse__trace_ring *r = snaps[i].r;
+        uint32_t tid = snaps[i].tid;
 
-        if (r->gen != gen || tid == 0)
-            continue; /* another start's, or its thread never recorded */
-        n = snapshot(r, buf);
         track_name(r, tid, name, sizeof name);
         (void)fprintf(out,
                       ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
                       ",\"args\":{\"name\":\"%s\"}},\n"
                       "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%" PRIu32
                       ",\"args\":{\"sort_index\":%u}}",
-                      pid, tid, name, pid, tid,
+                      wr.pid, tid, name, wr.pid, tid,
                       r->slot == WSE__TRACE_PLAIN ? 100000U + plain++
                                                   : (r->spare ? 1000U : 0U) + r->slot);
-        for (i = 0; i < n && rc == 0; i++)
-            rc = write_event(out, &m, pid, tid, &buf[i], tb, &first);
+        for (j = 0; j < snaps[i].n && rc == 0; j++)
+            rc = write_event(&wr, tid, &snaps[i].ev[j]);
     }
     (void)fprintf(out, "\n]}\n");
-    names_free(&m);
-    wse__alloc_free(buf);
+    wse__alloc_free(wr.ends);
+    free_snaps(snaps, n_snaps);
+    names_free(&wr.names);
     return rc;
 }
 

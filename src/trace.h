@@ -29,6 +29,9 @@ enum wse__trace_kind {                      /* ts and dur in ticks (wse__trace_t
                        WSE__TRACE_SUBMIT, /* a: function, b: future (the flow's id); dur 0 */
 };
 
+/* A wait's number of futures as recorded (more are recorded as this many). */
+#define WSE__TRACE_MAX_N ((1U << 24) - 1)
+
 /* Flags (the second byte of wse__trace_event.c). The origin of a task: */
 #define WSE__TRACE_OWN 0x0U      /* its thread's own deque */
 #define WSE__TRACE_STOLEN 0x1U   /* another worker's deque */
@@ -89,6 +92,9 @@ void wse__trace_free_inherited(struct wse__trace *t);
  * (nothing changed). Stop: recording ends, the rings stay. */
 int wse__trace_start(struct wse__trace *t, size_t events, unsigned n_workers);
 void wse__trace_stop(struct wse__trace *t);
+/* The thread id of worker slot's ring of the current start, known before it
+ * records (its track then shows even if it never does). */
+void wse__trace_set_tid(struct wse__trace *t, unsigned slot, uint32_t tid);
 /* The process's MPI rank from its launcher's environment, or -1 ("%r" in
  * WSE_TRACE, "rank" in the file). */
 int wse__trace_rank(void);

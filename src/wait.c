@@ -37,6 +37,24 @@
 #include "wait.h"
 #include "worker.h"
 
+/* With a trace running: the future whose completion woke this thread's latest
+ * wait (NULL: none did; it never slept, or no trace wanted it). */
+static WSE__TLS wse_future *woken_by;
+
+/* Is a trace recording that wants this thread's waits? A worker's go to its
+ * executor's trace; a plain thread's to every executor tracing. (With no trace
+ * in the process, the fork-join path pays one load of a global.) */
+static bool
+trace_wanted(void)
+{
+    struct wse__worker *w;
+
+    if (!wse__trace_any())
+        return false;
+    w = wse__worker_tls;
+    return w == NULL || wse__trace_on(&w->pool->trace);
+}
+
 /* Up to this many futures, the wait nodes live on the caller's stack. */
 #define STACK_NODES 8
 
@@ -87,8 +105,7 @@ wait_node_notify(struct wse__node *n, wse_future *f, wse_state s)
      * last touch of node and latch. */
     struct node_store *b = w->store;
 
-    (void)f;
-    wse__latch_notify(w->latch, s);
+    wse__latch_notify(w->latch, s, f);
     if (b != NULL)
         store_put(b);
 }
@@ -299,6 +316,9 @@ register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n
     if (rc != 0)
         return rc;
     guard.latch = latch;
+    /* A trace draws an arrow from the completion that wakes us (the latch is
+     * not shared yet: a plain write). */
+    latch->want_cause = trace_wanted();
     /* Only a worker runs tasks in the wait; a plain thread's wait has no user
      * code to unwind from. */
     guard.armed = w != NULL;
@@ -321,12 +341,12 @@ register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n
             tasks = tasks || !wse__future_is_promise(nodes[i].future);
         } else {
             /* Done before we could link: count it as its completer would have. */
-            wse__latch_notify(latch, wse__future_state_acquire(nodes[i].future));
+            wse__latch_notify(latch, wse__future_state_acquire(nodes[i].future), NULL);
         }
     }
     /* Drop the registration bias (a non-failure completion's decrement). */
     if (mode != WSE_FIRST_COMPLETED && !wse__latch_tripped(latch))
-        wse__latch_notify(latch, WSE_DONE);
+        wse__latch_notify(latch, WSE_DONE, NULL);
     if (detach && linked < n) {
         /* acq_rel: the references of the nodes that were never linked. The
          * waiter's own keeps the count above zero. */
@@ -341,6 +361,10 @@ register_and_wait(wse_future *const futures[], struct wait_node *nodes, size_t n
     }
 
     guard.armed = false;
+    if (latch->want_cause) {
+        /* relaxed: see wse__latch_notify(). */
+        woken_by = wse__atomic_load_ptr_relaxed(&latch->cause);
+    }
     if (detach) {
         /* From now on a notification of this latch only counts. */
         wse__latch_silence(latch);
@@ -522,20 +546,6 @@ out_put_store:
     return rc;
 }
 
-/* Is a trace recording that wants this thread's waits? A worker's go to its
- * executor's trace; a plain thread's to every executor tracing. (With no trace
- * in the process, the fork-join path pays one load of a global.) */
-static bool
-trace_wanted(void)
-{
-    struct wse__worker *w;
-
-    if (!wse__trace_any())
-        return false;
-    w = wse__worker_tls;
-    return w == NULL || wse__trace_on(&w->pool->trace);
-}
-
 /* wait_impl() with a wait event (mode, futures, outcome, time to the deadline). */
 static int
 wait_traced(wse_future *const futures[], size_t n, const struct wse__deadline *deadline,
@@ -543,6 +553,7 @@ wait_traced(wse_future *const futures[], size_t n, const struct wse__deadline *d
 {
     uint64_t timeout = UINT64_MAX;
     uint64_t ts = wse__trace_ticks();
+    wse_future *cause;
     uint64_t dur;
     uint64_t c;
     int rc;
@@ -552,13 +563,21 @@ wait_traced(wse_future *const futures[], size_t n, const struct wse__deadline *d
         int64_t left = wse__clock_elapsed_ns(&now, &deadline->at);
         timeout = left > 0 ? (uint64_t)left : 0;
     }
+    woken_by = NULL;
     rc = wait_impl(futures, n, deadline, mode, out, n_done);
     dur = wse__trace_ticks() - ts;
-    c = wse__trace_pack(WSE__TRACE_WAIT, 0, (uint64_t)mode | (uint64_t)(rc & 0xffff) << 8);
+    /* Ours (set by our own registration after any nested wait's), and none
+     * for an enclosing wait that registers nothing. */
+    cause = woken_by;
+    woken_by = NULL;
+    c = wse__trace_pack(WSE__TRACE_WAIT, 0,
+                        (uint64_t)mode | (uint64_t)(rc & 0xffff) << 8 |
+                            (uint64_t)(n < WSE__TRACE_MAX_N ? n : WSE__TRACE_MAX_N) << 24);
     if (wse__worker_tls != NULL)
-        wse__trace_put(wse__worker_trace_ring(wse__worker_tls->pool), ts, dur, timeout, n, c);
+        wse__trace_put(wse__worker_trace_ring(wse__worker_tls->pool), ts, dur, timeout,
+                       (uint64_t)(uintptr_t)cause, c);
     else
-        wse__trace_plain_wait(ts, dur, timeout, n, c);
+        wse__trace_plain_wait(ts, dur, timeout, (uint64_t)(uintptr_t)cause, c);
     return rc;
 }
 

@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "clock.h"
@@ -626,6 +627,9 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     size_t size;
 
     wse__worker_tls = w;
+    /* relaxed: read by wse_trace_start() after create's wait for the start
+     * hooks, which orders it. */
+    wse__atomic_store_u32_relaxed(&w->tid, (uint32_t)gettid());
     /* A worker its own index; a spare the one it stands in for (set before
      * its thread was created, under spares.mutex). */
     worker_index_plus_one = (int)w->stand_in + 1;

@@ -95,6 +95,8 @@ struct wse__worker {
     unsigned took;                       /* where the task about to run came from
                                 (WSE__STAT_OWN, _STOLEN, _INJECTED); owner only */
     struct wse__trace_cache trace_cache; /* owner only */
+    wse__atomic_u32 tid;                 /* its thread's id once it runs (a trace's track for a
+                            worker that records nothing) */
     struct wse__stats_thread stats WSE__CACHE_ALIGNED; /* counted by this thread */
 } WSE__CACHE_ALIGNED;
 

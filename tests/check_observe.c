@@ -615,8 +615,10 @@ START_TEST(trace_file_structure)
     ck_assert_uint_eq(count(text, "\"name\":\"observe_fib\",\"cat\":\"task\",\"ph\":\"X\""),
                       fib_calls(10));
     ck_assert_uint_eq(count(text, "\"cat\":\"submit\""), N + fib_calls(10));
-    ck_assert_uint_eq(count(text, "\"ph\":\"s\""), N + fib_calls(10));
-    ck_assert_uint_eq(count(text, "\"ph\":\"f\""), N + fib_calls(10));
+    ck_assert_uint_eq(count(text, "\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\""),
+                      N + fib_calls(10));
+    ck_assert_uint_eq(count(text, "\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"f\""),
+                      N + fib_calls(10));
     ck_assert_uint_ge(count(text, "\"cat\":\"wait\""), 2);
     ck_assert_ptr_nonnull(strstr(
         text, "\"mode\":\"ALL_COMPLETED\",\"futures\":200,\"outcome\":\"0\",\"timeout_s\":null"));
@@ -633,6 +635,30 @@ START_TEST(trace_file_structure)
     ck_assert_int_eq(wse_trace_write(ex, path), 0);
     text = slurp(path, &len);
     ck_assert_uint_eq(count(text, "\"name\":\"observe_task\",\"cat\":\"task\""), N);
+    free(text);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
+/* A thread asleep in a wait, woken by a task's completion: an arrow from the
+ * end of that task (on the worker's track) to the end of the wait. */
+START_TEST(trace_wake_arrow)
+{
+    wse_executor *ex = make_executor(1);
+    char path[PATH_MAX];
+    wse_future *f;
+    size_t len;
+
+    trace_path(path, sizeof path, "wake");
+    ck_assert_int_eq(wse_trace_start(ex, 0), 0);
+    ck_assert_int_eq(wse_submit(ex, spin_ms, (void *)(intptr_t)30, &f), 0);
+    ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0); /* sleeps: 30 ms */
+    wse_future_release(f);
+    ck_assert_int_eq(wse_trace_write(ex, path), 0);
+    char *text = slurp(path, &len);
+    assert_json(text, path);
+    ck_assert_uint_eq(count(text, "\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"s\""), 1);
+    ck_assert_uint_eq(count(text, "\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"f\""), 1);
     free(text);
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
 }
@@ -828,6 +854,7 @@ observe_suite(void)
     tcase_add_test(tc, trace_einval);
     tcase_add_test(tc, trace_write_error);
     tcase_add_test(tc, trace_file_structure);
+    tcase_add_test(tc, trace_wake_arrow);
     tcase_add_test(tc, trace_loop_chunks);
     tcase_add_test(tc, trace_ring_keeps_newest);
     tcase_add_test(tc, trace_restart_drops_old);
