@@ -848,6 +848,7 @@ take_snaps(struct wse__trace *t, uint64_t gen, uint64_t slots, struct snap **sna
             while (k > 0)
                 wse__alloc_free((*snaps)[--k].ev);
             wse__alloc_free(*snaps);
+            *snaps = NULL; /* nothing left for the caller to free */
             return ENOMEM;
         }
         (*snaps)[k].r = r;
