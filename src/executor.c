@@ -428,6 +428,7 @@ static void
 write_env_trace(wse_executor *ex)
 {
     const char *name = getenv("WSE_TRACE");
+    int rank = wse__trace_rank();
     char path[4096];
     size_t j = 0;
     size_t i;
@@ -436,10 +437,10 @@ write_env_trace(wse_executor *ex)
         return;
     for (i = 0; name[i] != '\0' && j + 1 < sizeof path; i++) {
         if (name[i] == '%' && strchr("per", name[i + 1]) != NULL && name[i + 1] != '\0') {
-            long long v = name[i + 1] == 'p'       ? (long long)getpid()
-                          : name[i + 1] == 'e'     ? (long long)ex->pool.stats.id
-                          : wse__trace_rank() >= 0 ? wse__trace_rank()
-                                                   : (long long)getpid();
+            long long v = name[i + 1] == 'p'   ? (long long)getpid()
+                          : name[i + 1] == 'e' ? (long long)ex->pool.stats.id
+                          : rank >= 0          ? rank
+                                               : (long long)getpid();
             int k = snprintf(path + j, sizeof path - j, "%lld", v);
             if (k < 0 || (size_t)k >= sizeof path - j)
                 return;
@@ -719,7 +720,6 @@ int
 wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
 {
     uint64_t sum[WSE__STAT_N + 1] = {0};
-    struct timespec t;
     uint64_t now;
     wse_stats st;
     unsigned n;
@@ -729,8 +729,7 @@ wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
         return EINVAL;
     if (inherited(ex))
         return EOWNERDEAD;
-    t = wse__clock_now();
-    now = (uint64_t)t.tv_sec * 1000000000U + (uint64_t)t.tv_nsec;
+    now = wse__trace_now();
     /* acquire: as in steal_any(): the slots below it are initialised. */
     n = wse__atomic_load_u32_acquire(&ex->pool.n_spawned);
     for (i = 0; i < n; i++)

@@ -153,7 +153,7 @@ wse__trace_now(void)
 {
     struct timespec ts = wse__clock_now();
 
-    return (uint64_t)ts.tv_sec * 1000000000U + (uint64_t)ts.tv_nsec;
+    return wse__clock_ns(&ts);
 }
 
 /*

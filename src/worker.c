@@ -503,12 +503,6 @@ spin_learn(struct wse__worker *w, int64_t ns)
         spin_set(w, 2 * ns);
 }
 
-static uint64_t
-ns_of(const struct timespec *t)
-{
-    return (uint64_t)t->tv_sec * 1000000000U + (uint64_t)t->tv_nsec;
-}
-
 /* With a trace running: an idle spin or a park from ticks t0 until now. */
 static void
 trace_idle(struct wse__worker *w, enum wse__trace_kind kind, uint64_t t0)
@@ -553,7 +547,7 @@ search(struct wse__worker *w, unsigned *from)
             if (idle) {
                 now = wse__clock_now();
                 spin_learn(w, wse__clock_elapsed_ns(&start, &now));
-                wse__stats_busy_begin(&w->stats, ns_of(&now));
+                wse__stats_busy_begin(&w->stats, wse__clock_ns(&now));
                 trace_idle(w, WSE__TRACE_SPIN, traced);
             }
             return f;
@@ -566,7 +560,7 @@ search(struct wse__worker *w, unsigned *from)
             start = wse__clock_now();
             traced = trace_idle_start(w);
             idle = true;
-            wse__stats_busy_end(&w->stats, ns_of(&start));
+            wse__stats_busy_end(&w->stats, wse__clock_ns(&start));
             if (w->spin_budget == 0)
                 break; /* WSE_SPIN_US_NONE: park after the rounds */
         } else if (i > rounds && i % 16 == 0) {
@@ -584,7 +578,7 @@ search(struct wse__worker *w, unsigned *from)
     if (!idle) {
         start = wse__clock_now();
         traced = trace_idle_start(w);
-        wse__stats_busy_end(&w->stats, ns_of(&start));
+        wse__stats_busy_end(&w->stats, wse__clock_ns(&start));
     }
     trace_idle(w, WSE__TRACE_SPIN, traced);
     return NULL;
@@ -654,7 +648,7 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     }
     /* Busy from the start until a search comes up empty (search()). */
     now = wse__clock_now();
-    wse__stats_busy_begin(&w->stats, ns_of(&now));
+    wse__stats_busy_begin(&w->stats, wse__clock_ns(&now));
     for (;;) {
         if (keep != NULL && !keep(w))
             break;
@@ -674,11 +668,11 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
         if (slept == WSE__PARK_WOKEN)
             wse__stats_count(&w->stats, WSE__STAT_WAKEUPS);
         /* Looking for work again: busy until the search says otherwise. */
-        wse__stats_busy_begin(&w->stats, ns_of(&now));
+        wse__stats_busy_begin(&w->stats, wse__clock_ns(&now));
         spin_learn(w, wse__clock_elapsed_ns(&parked, &now));
     }
     now = wse__clock_now();
-    wse__stats_busy_end(&w->stats, ns_of(&now));
+    wse__stats_busy_end(&w->stats, wse__clock_ns(&now));
     if (!w->spare && pool->on_stop != NULL)
         pool->on_stop(pool->owner, w->index, pool->hook_ctx);
     wse__alloc_cache_disable();

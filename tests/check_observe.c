@@ -200,6 +200,19 @@ trace_path(char *buf, size_t size, const char *name)
     ck_assert_int_lt(snprintf(buf, size, "%s/%s.json", dir, name), (int)size);
 }
 
+/* Write ex's trace to path and read it back, checked as JSON (free it). */
+static char *
+write_trace(wse_executor *ex, const char *path)
+{
+    size_t len;
+    char *text;
+
+    ck_assert_int_eq(wse_trace_write(ex, path), 0);
+    text = slurp(path, &len);
+    assert_json(text, path);
+    return text;
+}
+
 /* ---- Tasks (exported: the trace names them) --------------------------------- */
 
 int observe_task(void *arg, void **result);
@@ -432,11 +445,8 @@ END_TEST
 static int
 spin_ms(void *arg, void **result)
 {
-    double until = now_s() + (double)(intptr_t)arg * 1e-3;
-
     (void)result;
-    while (now_s() < until)
-        ;
+    spin_for((double)(intptr_t)arg * 1e3);
     return 0;
 }
 
@@ -594,7 +604,6 @@ START_TEST(trace_file_structure)
     wse_future *f[N];
     char path[PATH_MAX];
     int ran = 0;
-    size_t len;
 
     trace_path(path, sizeof path, "structure");
     ck_assert_int_eq(wse_trace_start(ex, 0), 0);
@@ -606,10 +615,7 @@ START_TEST(trace_file_structure)
     ck_assert_int_eq(wse_future_wait(f[0], 5.0), 0);
     wse_future_release(f[0]);
     ck_assert_int_eq(wse_trace_stop(ex), 0);
-    ck_assert_int_eq(wse_trace_write(ex, path), 0);
-
-    char *text = slurp(path, &len);
-    assert_json(text, path);
+    char *text = write_trace(ex, path);
     ck_assert_ptr_nonnull(strstr(text, "\"traceEvents\":["));
     ck_assert_uint_eq(count(text, "\"name\":\"observe_task\",\"cat\":\"task\",\"ph\":\"X\""), N);
     ck_assert_uint_eq(count(text, "\"name\":\"observe_fib\",\"cat\":\"task\",\"ph\":\"X\""),
@@ -632,8 +638,7 @@ START_TEST(trace_file_structure)
     ck_assert_ptr_nonnull(strstr(text, "\"helped\":true"));
     /* Writing again gives the same events (stop keeps the rings). */
     free(text);
-    ck_assert_int_eq(wse_trace_write(ex, path), 0);
-    text = slurp(path, &len);
+    text = write_trace(ex, path);
     ck_assert_uint_eq(count(text, "\"name\":\"observe_task\",\"cat\":\"task\""), N);
     free(text);
     ck_assert_int_eq(wse_executor_destroy(ex), 0);
@@ -647,16 +652,13 @@ START_TEST(trace_wake_arrow)
     wse_executor *ex = make_executor(1);
     char path[PATH_MAX];
     wse_future *f;
-    size_t len;
 
     trace_path(path, sizeof path, "wake");
     ck_assert_int_eq(wse_trace_start(ex, 0), 0);
     ck_assert_int_eq(wse_submit(ex, spin_ms, (void *)(intptr_t)30, &f), 0);
     ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0); /* sleeps: 30 ms */
     wse_future_release(f);
-    ck_assert_int_eq(wse_trace_write(ex, path), 0);
-    char *text = slurp(path, &len);
-    assert_json(text, path);
+    char *text = write_trace(ex, path);
     ck_assert_uint_eq(count(text, "\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"s\""), 1);
     ck_assert_uint_eq(count(text, "\"name\":\"wake\",\"cat\":\"flow\",\"ph\":\"f\""), 1);
     free(text);
@@ -671,14 +673,11 @@ START_TEST(trace_loop_chunks)
     wse_executor *ex = make_executor(2);
     char path[PATH_MAX];
     int sum = 0;
-    size_t len;
 
     trace_path(path, sizeof path, "loop");
     ck_assert_int_eq(wse_trace_start(ex, 0), 0);
     ck_assert_int_eq(wse_for(ex, 0, 40, 4, observe_body, &sum, NULL), 0);
-    ck_assert_int_eq(wse_trace_write(ex, path), 0);
-    char *text = slurp(path, &len);
-    assert_json(text, path);
+    char *text = write_trace(ex, path);
     ck_assert_uint_eq(count(text, "\"name\":\"observe_body\",\"cat\":\"chunk\""), 10);
     ck_assert_uint_eq(count(text, "\"begin\":36,\"end\":40"), 1);
     free(text);
@@ -695,7 +694,6 @@ START_TEST(trace_ring_keeps_newest)
     wse_future *f[N];
     char path[PATH_MAX];
     char last[64];
-    size_t len;
 
     trace_path(path, sizeof path, "ring");
     ck_assert_int_eq(wse_trace_start(ex, 64), 0);
@@ -703,9 +701,7 @@ START_TEST(trace_ring_keeps_newest)
         ck_assert_int_eq(wse_submit(ex, observe_task, NULL, &f[i]), 0);
         ck_assert_int_eq(wse_future_wait(f[i], WSE_FOREVER), 0);
     }
-    ck_assert_int_eq(wse_trace_write(ex, path), 0);
-    char *text = slurp(path, &len);
-    assert_json(text, path);
+    char *text = write_trace(ex, path);
     /* Worker: 64 events (tasks, spins, parks); the submitter: 64 submits or waits. */
     ck_assert_uint_le(count(text, "\"cat\":\"task\""), 64);
     ck_assert_uint_ge(count(text, "\"cat\":\"task\""), 1);
@@ -724,7 +720,6 @@ START_TEST(trace_restart_drops_old)
     wse_executor *ex = make_executor(2);
     char path[PATH_MAX];
     wse_future *f;
-    size_t len;
 
     trace_path(path, sizeof path, "restart");
     for (size_t size = 128; size <= 256; size *= 2) {
@@ -737,9 +732,7 @@ START_TEST(trace_restart_drops_old)
         ck_assert_int_eq(wse_submit(ex, observe_other_task, NULL, &f), 0);
         ck_assert_int_eq(wse_future_wait(f, WSE_FOREVER), 0);
         wse_future_release(f);
-        ck_assert_int_eq(wse_trace_write(ex, path), 0);
-        char *text = slurp(path, &len);
-        assert_json(text, path);
+        char *text = write_trace(ex, path);
         ck_assert_uint_eq(count(text, "\"name\":\"observe_task\",\"cat\":\"task\""), 0);
         ck_assert_uint_eq(count(text, "\"name\":\"observe_other_task\",\"cat\":\"task\""), 1);
         free(text);
@@ -761,13 +754,10 @@ writer_main(void *arg)
 {
     struct writer *w = arg;
     char path[PATH_MAX];
-    size_t len;
 
     trace_path(path, sizeof path, "concurrent");
     while (!flag_get(&w->stop) || counter_get(&w->files) < 3) {
-        ck_assert_int_eq(wse_trace_write(w->ex, path), 0);
-        char *text = slurp(path, &len);
-        assert_json(text, path);
+        char *text = write_trace(w->ex, path);
         free(text);
         counter_add(&w->files, 1);
     }
