@@ -198,6 +198,7 @@ END_TEST
  * (it does not wait on them), so a spare worker takes its place and steals them. */
 struct steal_help {
     int ran;
+    int b_started;        /* atomic: B runs (so both workers are busy) */
     int pushed;           /* atomic: A pushed its children */
     int a_gate;           /* atomic: A may return */
     wse_future *child[3]; /* written before `pushed` */
@@ -211,6 +212,10 @@ task_push_and_block(void *arg, void **result)
 {
     struct steal_help *h = arg;
     (void)result;
+    /* Push only once B holds the other worker: pushed earlier, a free worker could
+     * steal the children before it ever picks B up. */
+    while (!flag_get(&h->b_started))
+        sched_yield();
     for (int i = 0; i < 3 && h->rc_a == 0; i++)
         h->rc_a = wse_submit(wse_current(), task_count, &h->ran, &h->child[i]);
     flag_set(&h->pushed);
@@ -224,6 +229,7 @@ task_wait_release(void *arg, void **result)
 {
     struct steal_help *h = arg;
     (void)result;
+    flag_set(&h->b_started);
     while (!flag_get(&h->pushed))
         sched_yield();
     h->rc_b = wse_future_wait(h->release, wse_test_scale(30.0));
