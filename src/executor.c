@@ -515,8 +515,9 @@ wse__executor_is_own_worker(const wse_executor *ex)
     return wse__worker_tls != NULL && wse__worker_tls->pool == &ex->pool;
 }
 
-int
-wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n)
+/* wse__executor_queue() without the trace's submit events. */
+static int
+queue_chain(wse_executor *ex, wse_future *first, wse_future *last, size_t n)
 {
     struct wse__worker *w = wse__worker_tls;
     wse_future *f;
@@ -524,8 +525,6 @@ wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_
     size_t i;
     int rc;
 
-    if (wse__trace_on(&ex->pool.trace))
-        trace_submits(ex, first, n);
     if (w != NULL && w->pool == &ex->pool && wse__deque_room(&w->deque) >= (int64_t)n) {
         /* A worker's own submissions: its deque (room checked, so no push
          * fails), as wse_submit() does. */
@@ -544,6 +543,46 @@ wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_
     if (w == NULL)
         wse__latch_note_crowded(ex->crowded);
     return 0;
+}
+
+int
+wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n)
+{
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, first, n);
+    return queue_chain(ex, first, last, n);
+}
+
+int
+wse__executor_offer(wse_executor *ex, wse_future *first, wse_future *last, size_t n, bool *offered)
+{
+    void *none = NULL;
+
+    *offered = false;
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, first, n);
+    /* acq_rel: publishes the runners to the worker that takes them (pairs with
+     * take_offer()'s CAS in worker.c). relaxed pre-check: the slot is mostly
+     * free or mostly another loop's. */
+    if (wse__atomic_load_ptr_relaxed(&ex->pool.offer) != NULL ||
+        !wse__atomic_cas_ptr_acq_rel(&ex->pool.offer, &none, first))
+        return queue_chain(ex, first, last, n);
+    *offered = true;
+    /* The fence and the sleeper check: park.c's protocol, the offer being one
+     * of the queues a parking worker re-checks. */
+    wse__park_wake_some(&ex->pool.park, 1, true);
+    if (wse__worker_tls == NULL)
+        wse__latch_note_crowded(ex->crowded);
+    return 0;
+}
+
+bool
+wse__executor_take_back(wse_executor *ex, wse_future *first)
+{
+    void *expected = first;
+
+    /* acq_rel: as in take_offer() (worker.c); whoever wins owns the chain. */
+    return wse__atomic_cas_ptr_acq_rel(&ex->pool.offer, &expected, NULL);
 }
 
 int

@@ -51,5 +51,14 @@ bool wse__executor_is_own_worker(const wse_executor *ex);
  * if it is a worker of ex and the deque has room, else on the injection queue;
  * wakes parked workers for them. 0 or ESHUTDOWN (nothing queued). */
 int wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n);
+/* wse__executor_queue() for a plain thread's loop runners: offered to ex's idle
+ * workers in the pool's one offer slot (worker.h) if it is free (*offered set;
+ * the caller must then call wse__executor_take_back() before its loop can
+ * end), else queued. 0 or ESHUTDOWN (nothing queued). */
+int wse__executor_offer(wse_executor *ex, wse_future *first, wse_future *last, size_t n,
+                        bool *offered);
+/* Take back the chain offered from `first`: true if no worker took it (the
+ * caller then owns the queue's reference of every runner in it). */
+bool wse__executor_take_back(wse_executor *ex, wse_future *first);
 
 #endif /* WSE__EXECUTOR_H */

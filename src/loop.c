@@ -5,10 +5,11 @@
  * a sequence of units (indices for wse_for, blocks of fixed chunks for
  * wse_reduce) that participants claim from one atomic cursor, `next`. The
  * participants are P runners: ordinary task futures queued on the executor
- * (on the calling worker's deque, or the injection queue), each of which
- * claims and runs units until none is left; and, with out == NULL, the calling
- * thread, which claims from the moment the runners are queued and so costs no
- * wake-up. No chunk allocates: the descriptor, with the futures inside it, is
+ * (on the calling worker's deque; from any other thread, offered in the pool's
+ * offer slot, which the caller empties again when its share is done, else the
+ * injection queue), each of which claims and runs units until none is left;
+ * and, with out == NULL, the calling thread, which claims from the moment the
+ * runners are queued and so costs no wake-up. No chunk allocates: the descriptor, with the futures inside it, is
  * one block allocated at the start (and kept for the next loop).
  *
  * Stop lineage. Each runner (and the caller's stand-in, a future it starts in
@@ -453,12 +454,14 @@ runner_done(struct wse__node *n, wse_future *f, wse_state s)
 /* The calling thread takes part (out == NULL) as parts[0], under a stand-in
  * future started in place, then waits for the loop: its outcome as a code. */
 static int
-caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
+caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offered)
 {
     struct wse__running running;
     wse_future *f = lp->future;
     struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
+    bool took_back;
+    wse_future *r;
     unsigned i;
     int rc;
 
@@ -472,12 +475,18 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in)
     if (plain)
         wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
-     * nothing. Cancel it in its queue, so that it frees its share of the
-     * descriptor now and costs its taker no start (a caller that loops again
+     * nothing. Runners still on offer come back untouched by any other thread
+     * (the common case for a small loop: nothing crosses a core); the others
+     * are cancelled in their queue, so that they free their share of the
+     * descriptor now and cost their taker no start (a caller that loops again
      * and again would otherwise outrun the workers with runners left over). */
+    took_back = offered && wse__executor_take_back(ex, lp->parts[1].runner);
     for (i = 1; i < lp->n_parts; i++) {
-        (void)wse_future_cancel(lp->parts[i].runner);
-        wse_future_release(lp->parts[i].runner);
+        r = lp->parts[i].runner;
+        (void)wse_future_cancel(r);
+        if (took_back)
+            wse_future_release(r); /* the queue's reference, now ours */
+        wse_future_release(r);
     }
     wse__future_leave(&running);
     wse__future_finish_release(stand_in, 0, NULL);
@@ -540,6 +549,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     wse_future *last = NULL;
     wse_future *r;
     size_t bytes;
+    bool offered = false;
     int rc;
 
     /* A calling thread that is no worker of ex counts its chunks in a block
@@ -593,7 +603,10 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         last = r;
     }
     if (n_runners > 0) {
-        rc = wse__executor_queue(ex, first, last, n_runners);
+        /* A plain caller offers its runners: if no worker takes them before
+         * its share is done, it takes them back (caller_runs()). */
+        rc = caller && !own ? wse__executor_offer(ex, first, last, n_runners, &offered)
+                            : wse__executor_queue(ex, first, last, n_runners);
         if (rc != 0) {
             /* Nothing was shared: the futures go with the block. */
             wse__future_discard_embedded(f);
@@ -602,7 +615,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
         }
     }
     if (caller)
-        return caller_runs(ex, lp, stand_in);
+        return caller_runs(ex, lp, stand_in, offered);
     *out = f;
     return 0;
 }

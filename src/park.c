@@ -7,7 +7,8 @@
  *
  *   submitter (wse__park_wake_some)     parking worker (wse__park_sleep)
  *   1. publish the task                 1. announce: push self on the sleeper
- *      (deque bottom / inject length)      stack, store n_sleeping
+ *      (deque bottom / inject length /     stack, store n_sleeping
+ *      the pool's loop offer)
  *   2. full fence                       2. full fence
  *   3. read n_sleeping; if > 0, pop     3. re-check every queue; if work, leave
  *      a sleeper and signal it             the stack and run it
@@ -49,13 +50,15 @@
 #include "sync.h"
 
 int
-wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject)
+wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject,
+               const wse__atomic_ptr *offer)
 {
     unsigned i = 0;
     int rc = ENOMEM;
 
     p->n = n;
     p->inject = inject;
+    p->offer = offer;
     p->sleepers = wse__alloc_array(n, sizeof(*p->sleepers));
     p->deques = wse__alloc_array(n, sizeof(*p->deques));
     p->parkers = wse__alloc_array(n, sizeof(*p->parkers));
@@ -130,6 +133,10 @@ work_visible(const struct wse__park *p)
     unsigned i;
 
     if (wse__inject_nonempty(p->inject))
+        return true;
+    /* relaxed: ordered by the fence before the re-check; pairs with the fence
+     * after the offer's CAS (wse__executor_offer()). */
+    if (wse__atomic_load_ptr_relaxed(p->offer) != NULL)
         return true;
     for (i = 0; i < p->n; i++) {
         /* acquire: pairs with wse__park_attach(). */

@@ -37,17 +37,18 @@ struct wse__park {
     wse__atomic_ptr *deques;     /* n deques (NULL: slot not started):
                                      the queues the re-check looks at */
     struct wse__inject *inject;
-    unsigned *sleepers;   /* stack of parked worker indices; under mutex */
-    unsigned n_parked;    /* length of sleepers; under mutex */
-    unsigned n_idle;      /* workers parked with no task on their stack
+    const wse__atomic_ptr *offer; /* the pool's loop offer (worker.h) */
+    unsigned *sleepers;           /* stack of parked worker indices; under mutex */
+    unsigned n_parked;            /* length of sleepers; under mutex */
+    unsigned n_idle;              /* workers parked with no task on their stack
                                      (not waiting inside a task); under mutex */
-    unsigned n_live;      /* workers started and not yet exited; under mutex */
-    unsigned n_held;      /* tasks waiting outside every queue (for their
+    unsigned n_live;              /* workers started and not yet exited; under mutex */
+    unsigned n_held;              /* tasks waiting outside every queue (for their
                                      dependencies): they hold off termination;
                                      under mutex */
-    bool shutdown;        /* no more external work; under mutex */
-    bool terminated;      /* shut down and quiescent; under mutex */
-    pthread_cond_t quiet; /* signalled when terminated; CLOCK_MONOTONIC */
+    bool shutdown;                /* no more external work; under mutex */
+    bool terminated;              /* shut down and quiescent; under mutex */
+    pthread_cond_t quiet;         /* signalled when terminated; CLOCK_MONOTONIC */
     wse__atomic_u32 n_sleeping WSE__CACHE_ALIGNED; /* copy of n_parked for the
                                                lock-free check of submitters */
 };
@@ -60,8 +61,10 @@ enum wse__park_result {
 };
 
 /* Initialise for n worker slots, of which n_live start at once, whose external
- * queue is inject. 0, ENOMEM or a pthread error (nothing left allocated). */
-int wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject);
+ * queue is inject and whose loop offer slot is offer. 0, ENOMEM or a pthread
+ * error (nothing left allocated). */
+int wse__park_init(struct wse__park *p, unsigned n, unsigned n_live, struct wse__inject *inject,
+                   const wse__atomic_ptr *offer);
 void wse__park_destroy(struct wse__park *p);
 /* In a forked child: free p's memory only (its locks belong to the parent's
  * threads). */

@@ -105,7 +105,8 @@ wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o
     rc = wse__inject_init(&pool->inject);
     if (rc != 0)
         goto out_workers;
-    rc = wse__park_init(&pool->park, pool->n_slots, pool->n_workers, &pool->inject);
+    wse__atomic_init_ptr(&pool->offer, NULL);
+    rc = wse__park_init(&pool->park, pool->n_slots, pool->n_workers, &pool->inject, &pool->offer);
     if (rc != 0)
         goto out_inject;
     for (i = 0; i < pool->n_workers; i++)
@@ -244,6 +245,47 @@ steal_any(struct wse__worker *w)
     return NULL;
 }
 
+/*
+ * Take the pool's loop offer (a chain of runners; executor.c): run the first,
+ * and put the others on w's deque, where idle workers steal them. A runner that
+ * finds no room there is cancelled (the loop's caller runs its share; loop.c
+ * counts a cancelled runner out).
+ */
+static wse_future *
+take_offer(struct wse__worker *w)
+{
+    struct wse__pool *pool = w->pool;
+    /* relaxed: a guess for the CAS. */
+    void *head = wse__atomic_load_ptr_relaxed(&pool->offer);
+    wse_future *r;
+    wse_future *next;
+    size_t n = 0;
+
+    /* acq_rel: pairs with the release of the offer's CAS (the runners and
+     * their loop are initialised) and with the caller's take-back CAS: one
+     * of the two takes the chain. */
+    while (head != NULL && !wse__atomic_cas_ptr_acq_rel(&pool->offer, &head, NULL))
+        ;
+    if (head == NULL)
+        return NULL;
+    next = ((wse_future *)head)->next;
+    ((wse_future *)head)->next = NULL;
+    while (next != NULL) {
+        r = next;
+        next = r->next;
+        r->next = NULL;
+        if (wse__deque_push(&w->deque, r) == 0) {
+            n++;
+        } else {
+            (void)wse_future_cancel(r);
+            wse_future_release(r); /* the queue's reference */
+        }
+    }
+    if (n != 0)
+        wse__park_wake_some(&pool->park, n, false);
+    return head;
+}
+
 wse_future *
 wse__worker_find_task(struct wse__worker *w, unsigned *from)
 {
@@ -256,6 +298,15 @@ wse__worker_find_task(struct wse__worker *w, unsigned *from)
     /* From outside: one at a time, the oldest (inject.c: submission order). */
     if (wse__inject_nonempty(&pool->inject)) {
         f = wse__inject_pop(&pool->inject);
+        if (f != NULL) {
+            *from = WSE__STAT_INJECTED;
+            return f;
+        }
+    }
+    /* A plain thread's loop: after the older tasks from outside. relaxed: a
+     * hint; take_offer()'s CAS decides. */
+    if (wse__atomic_load_ptr_relaxed(&pool->offer) != NULL) {
+        f = take_offer(w);
         if (f != NULL) {
             *from = WSE__STAT_INJECTED;
             return f;

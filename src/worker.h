@@ -72,6 +72,11 @@ struct wse__pool {
     pthread_mutex_t start_mutex; /* order: a leaf */
     pthread_cond_t start_cond;
     unsigned n_started; /* workers past their start hook; under start_mutex */
+    /* The runners (a chain) of one loop that a plain thread runs with out ==
+     * NULL, offered to idle workers instead of queued (executor.c,
+     * wse__executor_offer()): taken by a worker's search after the injection
+     * queue, or taken back by the loop's caller once its share is done. */
+    wse__atomic_ptr offer WSE__CACHE_ALIGNED;
 };
 
 struct wse__worker {

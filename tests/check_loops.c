@@ -452,6 +452,112 @@ START_TEST(tasks_submitted_from_a_chunk_are_the_loops_children)
 }
 END_TEST
 
+/* ---- a plain caller's helpers ------------------------------------------------ */
+
+/* Each of the two chunks waits for the other: the loop ends only if a worker
+ * joins the calling thread (a chunk that waits in vain says ETIMEDOUT). */
+struct meet {
+    int entered;
+    int lonely;
+};
+
+static int
+meet_fn(size_t b, size_t e, void *ctx)
+{
+    struct meet *m = ctx;
+    double limit = now_s() + wse_test_scale(10.0);
+
+    (void)b;
+    (void)e;
+    counter_add(&m->entered, 1);
+    while (counter_get(&m->entered) < 2) {
+        if (now_s() > limit) {
+            counter_add(&m->lonely, 1);
+            return ETIMEDOUT;
+        }
+        sched_yield();
+    }
+    return 0;
+}
+
+/* A loop from a plain thread offers its runner to the workers, which must take
+ * it whether they spin (hot, back to back) or sleep (spin_us none: every loop
+ * must wake one). Two workers, so that a runner is offered on any CPU count. */
+START_TEST(a_plain_callers_loop_gets_a_worker)
+{
+    wse_options o = {0};
+    wse_executor *ex;
+    struct meet m;
+    int i;
+
+    o.workers = 2;
+    o.spin_us = _i == 0 ? 0 : WSE_SPIN_US_NONE;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    for (i = 0; i < 200; i++) {
+        memset(&m, 0, sizeof m);
+        if (_i == 1 && i % 20 == 0)
+            usleep(2000); /* let both workers go to sleep */
+        ck_assert_int_eq(wse_for(ex, 0, 2, 1, meet_fn, &m, NULL), 0);
+        ck_assert_int_eq(m.entered, 2);
+        ck_assert_int_eq(m.lonely, 0);
+    }
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
+/* Plain threads that loop at once share one offer slot: the others queue their
+ * runners. Every loop still covers its range exactly once. */
+struct looper {
+    wse_executor *ex;
+    unsigned seed;
+    int bad;
+};
+
+static void *
+looper_main(void *arg)
+{
+    struct looper *l = arg;
+    int hits[16];
+    struct cover c = {0, 0, 0, hits, 0, 0};
+    size_t n;
+    size_t i;
+    int k;
+
+    for (k = 0; k < 2000; k++) {
+        n = 1 + rand_r(&l->seed) % 16;
+        memset(hits, 0, sizeof hits);
+        c.end = n;
+        c.grain = rand_r(&l->seed) % 3;
+        if (wse_for(l->ex, 0, n, c.grain, cover_fn, &c, NULL) != 0)
+            l->bad++;
+        for (i = 0; i < n; i++)
+            if (hits[i] != 1)
+                l->bad++;
+    }
+    if (c.bad != 0)
+        l->bad++;
+    return NULL;
+}
+
+START_TEST(plain_threads_loop_at_once)
+{
+    wse_executor *ex = make(2);
+    struct looper l[3];
+    pthread_t t[3];
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        l[i] = (struct looper){ex, (unsigned)i + 1, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, looper_main, &l[i]), 0);
+    }
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        ck_assert_int_eq(l[i].bad, 0);
+    }
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 /* ---- composition ----------------------------------------------------------- */
 
 START_TEST(the_loops_future_composes_with_waits)
@@ -725,6 +831,8 @@ loops_suite(void)
     tcase_add_test(tc, shutdown_cancel_pending_ends_a_queued_loop);
     tcase_add_test(tc, a_stopped_task_stops_its_loop);
     tcase_add_test(tc, tasks_submitted_from_a_chunk_are_the_loops_children);
+    tcase_add_loop_test(tc, a_plain_callers_loop_gets_a_worker, 0, 2);
+    tcase_add_test(tc, plain_threads_loop_at_once);
     tcase_add_test(tc, the_loops_future_composes_with_waits);
     tcase_add_test(tc, loops_nest);
     tcase_add_test(tr, double_sums_are_bit_identical_on_any_executor);
