@@ -759,6 +759,7 @@ int
 wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
 {
     uint64_t sum[WSE__STAT_N + 1] = {0};
+    uint64_t plain[WSE__STAT_N + 1];
     uint64_t now;
     wse_stats st;
     unsigned n;
@@ -773,7 +774,12 @@ wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
     n = wse__atomic_load_u32_acquire(&ex->pool.n_spawned);
     for (i = 0; i < n; i++)
         wse__stats_sum(&ex->pool.workers[i].stats, now, sum);
-    wse__stats_sum_plain(&ex->pool.stats, now, sum);
+    /* Plain threads' busy time is in ticks (stats.h). */
+    memset(plain, 0, sizeof plain);
+    wse__stats_sum_plain(&ex->pool.stats, now, plain);
+    for (i = 0; i < WSE__STAT_N; i++)
+        sum[i] += plain[i];
+    sum[WSE__STAT_N] += wse__trace_ticks_ns(plain[WSE__STAT_N]);
     memset(&st, 0, sizeof st);
     for (i = 0; i < WSE__STAT_TASKS; i++) {
         st.tasks += sum[i];

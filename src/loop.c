@@ -413,7 +413,7 @@ participate(struct part *p, bool caller)
     bool stop;
 
     seen_init(&v, lp, caller);
-    t0 = v.plain ? wse__trace_now() : 0;
+    t0 = v.plain ? wse__trace_ticks() : 0;
     while (claim(lp, &u0, &u1)) {
         stop = !loop_started(lp);
         if (!stop)
@@ -423,7 +423,7 @@ participate(struct part *p, bool caller)
         add_done(lp, u1 - u0);
     }
     if (v.plain)
-        wse__stats_plain_busy(v.stats, wse__trace_now() - t0);
+        wse__stats_plain_busy(v.stats, wse__trace_ticks() - t0);
 }
 
 /* The task of a runner (arg: its part). */
@@ -449,6 +449,18 @@ runner_done(struct wse__node *n, wse_future *f, wse_state s)
     if (s == WSE_CANCELLED)
         part_exit(lp);
     loop_put(lp);
+}
+
+/* A runner the caller took back from the offer slot: no other thread ever saw
+ * it, so instead of a cancel (a completion, its node, two releases) undo its
+ * share by hand: what runner_done() and freeing it would have done. */
+static void
+forget_runner(struct loop *lp)
+{
+    part_exit(lp);
+    loop_put(lp);
+    wse_future_release(lp->future); /* its reference as L's child */
+    loop_unhold(lp);                /* its memory's hold on the descriptor */
 }
 
 /* The calling thread takes part (out == NULL) as parts[0], under a stand-in
@@ -483,9 +495,11 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     took_back = offered && wse__executor_take_back(ex, lp->parts[1].runner);
     for (i = 1; i < lp->n_parts; i++) {
         r = lp->parts[i].runner;
+        if (took_back) {
+            forget_runner(lp);
+            continue;
+        }
         (void)wse_future_cancel(r);
-        if (took_back)
-            wse_future_release(r); /* the queue's reference, now ours */
         wse_future_release(r);
     }
     wse__future_leave(&running);

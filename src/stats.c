@@ -69,15 +69,15 @@ wse__stats_add(struct wse__stats_thread *s, unsigned i)
 }
 
 void
-wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ns)
+wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ticks)
 {
     if (s->shared) {
-        (void)wse__atomic_faa_u64_acq_rel(&s->busy_ns, ns); /* acq_rel: as above */
+        (void)wse__atomic_faa_u64_acq_rel(&s->busy_ns, ticks); /* acq_rel: as above */
         return;
     }
     /* A plain thread has no open period (busy_since stays 0): one word, no
      * sequence needed. relaxed, both: only this thread writes it. */
-    wse__atomic_store_u64_relaxed(&s->busy_ns, wse__atomic_load_u64_relaxed(&s->busy_ns) + ns);
+    wse__atomic_store_u64_relaxed(&s->busy_ns, wse__atomic_load_u64_relaxed(&s->busy_ns) + ticks);
 }
 
 /* Make the sequence count odd (an update begins) or even again. Owner only. */

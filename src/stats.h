@@ -35,7 +35,8 @@ struct wse__stats_thread {
     wse__atomic_u64 n[WSE__STAT_N];
     /* Busy time: finished periods, and the start of the current one (ns of
      * CLOCK_MONOTONIC; 0: idle), under a sequence count (odd while they change)
-     * so that a reader adds a consistent pair. */
+     * so that a reader adds a consistent pair. A plain thread's block: ticks
+     * (wse__stats_plain_busy()), and no open period. */
     wse__atomic_u64 busy_ns;
     wse__atomic_u64 busy_since;
     wse__atomic_u32 seq;
@@ -71,8 +72,10 @@ wse__stats_count(struct wse__stats_thread *s, unsigned i)
  * thread's): a read-modify-write there. */
 void wse__stats_add(struct wse__stats_thread *s, unsigned i);
 
-/* Add ns to a plain thread's busy time (it has no open period). */
-void wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ns);
+/* Add ticks (wse__trace_ticks(): cheaper to read than the clock, and a loop's
+ * caller reads it twice per loop) to a plain thread's busy time (it has no
+ * open period). A plain block's busy_ns holds ticks; the reader converts. */
+void wse__stats_plain_busy(struct wse__stats_thread *s, uint64_t ticks);
 
 /* A worker's busy period begins or ends at `now` (ns). Owner only. */
 void wse__stats_busy_begin(struct wse__stats_thread *s, uint64_t now);

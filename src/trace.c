@@ -80,6 +80,31 @@ registry_reset_in_child(void)
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
+/* A (counter, clock) pair taken once, at the first executor's creation: with
+ * one taken later it converts tick durations to ns (wse__trace_ticks_ns()).
+ * Written in process_init() only, before any thread can read it. */
+static uint64_t base_ticks;
+static uint64_t base_ns;
+
+/* A counter reading and the clock at about the same moment (the clock read
+ * between two counter reads not far apart, paired with their midpoint). */
+static void
+tick_pair(uint64_t *ticks, uint64_t *ns)
+{
+    uint64_t t0;
+    uint64_t t1;
+    int i;
+
+    for (i = 0;; i++) {
+        t0 = wse__trace_ticks();
+        *ns = wse__trace_now();
+        t1 = wse__trace_ticks();
+        if (t1 - t0 < 10000 || i == 8)
+            break; /* (interrupted in between: take another) */
+    }
+    *ticks = t0 + (t1 - t0) / 2;
+}
+
 /* Once per process: the fork handler, and whether the time-stamp counter is
  * invariant (CPUID 0x80000007, EDX bit 8: it runs at one rate in every power
  * state, and the kernel synchronises it across CPUs). */
@@ -95,6 +120,22 @@ process_init(void)
     if (__get_cpuid(0x80000007U, &a, &b, &c, &d) && (d & (1U << 8)) != 0)
         wse__atomic_store_u32_relaxed(&wse__trace_tsc, 1); /* relaxed: see trace.h */
 #endif
+    tick_pair(&base_ticks, &base_ns);
+}
+
+uint64_t
+wse__trace_ticks_ns(uint64_t ticks)
+{
+    uint64_t t1;
+    uint64_t n1;
+
+    /* relaxed: see trace.h. */
+    if (wse__atomic_load_u32_relaxed(&wse__trace_tsc) == 0)
+        return ticks; /* they are ns */
+    tick_pair(&t1, &n1);
+    if (t1 <= base_ticks || n1 <= base_ns)
+        return 0;
+    return (uint64_t)((double)ticks * (double)(n1 - base_ns) / (double)(t1 - base_ticks));
 }
 
 int

@@ -176,6 +176,10 @@ wse__trace_ticks(void)
     return wse__trace_now();
 }
 
+/* A duration in ticks as ns: the rate measured from the first executor's
+ * creation until now. */
+uint64_t wse__trace_ticks_ns(uint64_t ticks);
+
 /*
  * Waits on a plain thread are not tied to an executor (the futures do not say
  * whose they are): they go to every executor tracing at the time. Tracing

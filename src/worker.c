@@ -404,7 +404,7 @@ run_recorded(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned ho
     struct run_guard guard __attribute__((cleanup(run_guard_unwind)));
     bool runner = wse__future_is_embedded(f);
     void *result = NULL;
-    uint64_t ns0 = plain ? wse__trace_now() : 0;
+    uint64_t busy0 = plain ? wse__trace_ticks() : 0;
     uint64_t t0 = r != NULL ? wse__trace_ticks() : 0;
     int rc = call_task(&guard, f, &result);
 
@@ -414,7 +414,7 @@ run_recorded(wse_future *f, struct wse__stats_thread *s, bool plain, unsigned ho
     if (!runner) {
         wse__stats_add(s, how);
         if (plain)
-            wse__stats_plain_busy(s, wse__trace_now() - ns0);
+            wse__stats_plain_busy(s, wse__trace_ticks() - busy0);
     }
     end_task(f, rc, result);
 }
