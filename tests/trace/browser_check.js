@@ -18,11 +18,11 @@
 //   node browser_check.js [--viewer catapult|devtools|all] [--window FROM_MS,TO_MS]
 //                         TRACE.json OUT.png
 //
-// OUT.png is the catapult view (flow arrows on, zoomed to --window, in ms from the start
-// of the trace, when given); the devtools view goes to OUT-devtools.png. Exit 0: every
-// viewer read the whole file; 1: a viewer rejected or lost something (the message says
-// what); 77: Chromium, playwright-core or the viewer package is missing (tools/setup.sh
-// --browser), so nothing was checked.
+// OUT.png is the catapult view down to the last thread (flow arrows on, zoomed to
+// --window, in ms from the start of the trace, when given); the devtools view goes to
+// OUT-devtools.png. Exit 0: every viewer read the whole file; 1: a viewer rejected or
+// lost something (the message says what); 77: Chromium, playwright-core or the viewer
+// package is missing (tools/setup.sh --browser), so nothing was checked.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -190,8 +190,8 @@ async function checkCatapult(browser) {
     `${got.flows.length} flows, ${got.warnings.length} import warnings`);
 
   await page.waitForTimeout(600); // the viewer sets its first zoom when the view is attached
-  // The picture: arrows of every flow category shown, the info bar about the
-  // WebComponents polyfill hidden, zoomed to --window.
+  // The picture: arrows of every flow category shown, zoomed to --window, without the
+  // info bar about the WebComponents polyfill or the floating mouse-mode selector.
   await page.evaluate((win) => {
     const tv = profilingView.timelineView;
     const m = tv.model;
@@ -204,10 +204,16 @@ async function checkCatapult(browser) {
       vp.setDisplayTransformImmediately(t);
     }
     vp.dispatchChangeEvent();
+    const style = document.createElement('style');
+    style.textContent = 'tr-ui-b-mouse-mode-selector { display: none !important; }';
+    document.head.appendChild(style);
   }, windowMs);
   await page.getByText('Hide', { exact: true }).click({ timeout: 2000 }).catch(() => {});
   await page.waitForTimeout(500);
-  await page.screenshot({ path: outPng });
+  // Down to the last thread's track (the panel below it is empty: nothing selected).
+  const last = await page.locator('.thread-track').last().boundingBox().catch(() => null);
+  const height = last ? Math.min(700, Math.ceil(last.y + last.height) + 6) : 700;
+  await page.screenshot({ path: outPng, clip: { x: 0, y: 0, width: 1400, height } });
 }
 
 // compareThreads(viewer, threads the viewer made, count per thread in the file, what)
