@@ -156,15 +156,20 @@ struct small_block {
 struct small_cache {
     struct small_block *head;
     unsigned count;
+    unsigned max;
+    size_t size;
     bool enabled;
 };
 
-static WSE__TLS struct small_cache small_cache;
+/* The two size classes: small blocks, and medium ones (scopes). */
+static WSE__TLS struct small_cache small_cache = {NULL, 0, WSE__ALLOC_CACHE_MAX, WSE__ALLOC_SMALL,
+                                                  false};
+static WSE__TLS struct small_cache medium_cache = {NULL, 0, WSE__ALLOC_MEDIUM_CACHE_MAX,
+                                                   WSE__ALLOC_MEDIUM, false};
 
-void *
-wse__alloc_small(void)
+static void *
+cache_take(struct small_cache *c)
 {
-    struct small_cache *c = &small_cache;
     struct small_block *b = c->head;
 
     if (should_fail())
@@ -174,24 +179,60 @@ wse__alloc_small(void)
         c->count--;
         return b;
     }
-    return malloc(WSE__ALLOC_SMALL);
+    return malloc(c->size);
 }
 
-void
-wse__alloc_small_free(void *p)
+static void
+cache_put(struct small_cache *c, void *p)
 {
-    struct small_cache *c = &small_cache;
     struct small_block *b = p;
 
     if (p == NULL)
         return;
-    if (!c->enabled || c->count >= WSE__ALLOC_CACHE_MAX) {
+    if (!c->enabled || c->count >= c->max) {
         free(p);
         return;
     }
     b->next = c->head;
     c->head = b;
     c->count++;
+}
+
+static void
+cache_drain(struct small_cache *c)
+{
+    struct small_block *next;
+
+    c->enabled = false;
+    for (; c->head != NULL; c->head = next) {
+        next = c->head->next;
+        free(c->head);
+    }
+    c->count = 0;
+}
+
+void *
+wse__alloc_small(void)
+{
+    return cache_take(&small_cache);
+}
+
+void
+wse__alloc_small_free(void *p)
+{
+    cache_put(&small_cache, p);
+}
+
+void *
+wse__alloc_medium(void)
+{
+    return cache_take(&medium_cache);
+}
+
+void
+wse__alloc_medium_free(void *p)
+{
+    cache_put(&medium_cache, p);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -280,18 +321,12 @@ void
 wse__alloc_cache_enable(void)
 {
     small_cache.enabled = WSE__ALLOC_CACHE;
+    medium_cache.enabled = WSE__ALLOC_CACHE;
 }
 
 void
 wse__alloc_cache_disable(void)
 {
-    struct small_cache *c = &small_cache;
-    struct small_block *next;
-
-    c->enabled = false;
-    for (; c->head != NULL; c->head = next) {
-        next = c->head->next;
-        free(c->head);
-    }
-    c->count = 0;
+    cache_drain(&small_cache);
+    cache_drain(&medium_cache);
 }

@@ -32,6 +32,13 @@ void wse__alloc_free(void *p);
 #define WSE__ALLOC_CACHE_MAX 4096
 void *wse__alloc_small(void);
 void wse__alloc_small_free(void *p);
+/* The same for medium blocks (a scope): WSE__ALLOC_MEDIUM bytes, at most
+ * WSE__ALLOC_MEDIUM_CACHE_MAX kept per thread (glibc's own cache keeps 7 of a
+ * size, and fork-join code nests a scope per level). */
+#define WSE__ALLOC_MEDIUM 1024
+#define WSE__ALLOC_MEDIUM_CACHE_MAX 256
+void *wse__alloc_medium(void);
+void wse__alloc_medium_free(void *p);
 /* Start keeping freed small blocks on this thread (a worker, at its start). */
 /* A big block kept for reuse, for allocations made and freed once per call of
  * an API function (a loop's descriptor): wse__alloc_kept() returns at least

@@ -124,6 +124,7 @@ struct wse_scope {
     wse__atomic_ptr chunks[MAX_CHUNKS]; /* struct scope_node[] each, made once */
     struct scope_node first[FIRST_CHUNK];
 };
+_Static_assert(sizeof(struct wse_scope) <= WSE__ALLOC_MEDIUM, "a scope is a medium block");
 
 /* The chunk and offset of slot i. */
 static unsigned
@@ -399,7 +400,7 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
     /* As wse_wait(): NaN is EINVAL, any negative timeout means none. */
     if (wse__clock_deadline_in(timeout_s, &deadline) != 0)
         return EINVAL;
-    s = wse__alloc(sizeof(*s));
+    s = wse__alloc_medium();
     if (s == NULL)
         return ENOMEM;
     memset(s, 0, sizeof(*s));
@@ -429,7 +430,7 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
 out_release_done:
     wse_future_release(s->done);
 out_free_scope:
-    wse__alloc_free(s);
+    wse__alloc_medium_free(s);
     return rc;
 }
 
@@ -803,13 +804,19 @@ free_scope(wse_scope *s)
         if (f != NULL)
             wse_future_release(f);
     }
+    /* Chunk j + 1 is made only for an index past every index of chunk j, so
+     * the chunks that exist are 0 .. some j. */
     for (j = 1; j < MAX_CHUNKS; j++) {
         /* relaxed: as n_slots above; the chunks were published before. */
-        chunk_free(wse__atomic_load_ptr_relaxed(&s->chunks[j]), j);
+        void *c = wse__atomic_load_ptr_relaxed(&s->chunks[j]);
+
+        if (c == NULL)
+            break;
+        chunk_free(c, j);
     }
     wse_future_release(s->done);
     wse_future_release(s->anchor);
-    wse__alloc_free(s);
+    wse__alloc_medium_free(s);
 }
 
 void
