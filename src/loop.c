@@ -62,6 +62,7 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "callers.h"
+#include "clock.h"
 #include "executor.h"
 #include "future.h"
 #include "stats.h"
@@ -451,6 +452,33 @@ runner_done(struct wse__node *n, wse_future *f, wse_state s)
     loop_put(lp);
 }
 
+/*
+ * A plain caller whose share is done: the last chunks run on workers and mostly
+ * end within microseconds. Poll L's state first (pause, the clock every 16
+ * rounds, for at most WSE__WAIT_SPIN_NS), so that the caller returns without
+ * registering a waiter on L and its completer finds none to notify; the wait
+ * after a spin that runs out is the ordinary one (no new wake-up path). True
+ * if L is done.
+ */
+static bool
+spin_until_done(const wse_future *f)
+{
+    struct timespec start = wse__clock_now();
+    struct timespec now;
+    unsigned i;
+
+    for (i = 1;; i++) {
+        if (wse__future_state_done(wse__future_state_acquire(f)))
+            return true;
+        wse__atomic_pause();
+        if (i % 16 == 0) {
+            now = wse__clock_now();
+            if (wse__clock_elapsed_ns(&start, &now) >= WSE__WAIT_SPIN_NS)
+                return false;
+        }
+    }
+}
+
 /* A runner the caller took back from the offer slot: no other thread ever saw
  * it, so instead of a cancel (a completion, its node, two releases) undo its
  * share by hand: what runner_done() and freeing it would have done. */
@@ -505,7 +533,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     wse__future_leave(&running);
     wse__future_finish_release(stand_in, 0, NULL);
     part_exit(lp);
-    if (!wse__future_state_done(wse__future_state_acquire(f)))
+    if (!wse__future_state_done(wse__future_state_acquire(f)) && !(plain && spin_until_done(f)))
         (void)wse_future_wait(f, WSE_FOREVER);
     switch (wse_future_state(f)) {
     case WSE_DONE:
