@@ -15,7 +15,6 @@ struct wse__deadline {
 /* Now on CLOCK_MONOTONIC. */
 struct timespec wse__clock_now(void);
 
-/* Nanoseconds from a to b. */
 /* t as ns since the clock's origin. */
 static inline uint64_t
 wse__clock_ns(const struct timespec *t)
@@ -23,6 +22,7 @@ wse__clock_ns(const struct timespec *t)
     return (uint64_t)t->tv_sec * 1000000000U + (uint64_t)t->tv_nsec;
 }
 
+/* Nanoseconds from a to b. */
 static inline int64_t
 wse__clock_elapsed_ns(const struct timespec *a, const struct timespec *b)
 {

@@ -126,8 +126,9 @@ wse__latch_silence(struct wse__latch *l)
 }
 
 bool
-wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline, int64_t budget_ns,
-                unsigned check_every, int64_t *spun_ns)
+wse__spin_until(bool (*done)(const void *arg), const void *arg,
+                const struct wse__deadline *deadline, int64_t budget_ns, unsigned check_every,
+                int64_t *spun_ns)
 {
     struct timespec start = wse__clock_now();
     struct timespec now;
@@ -135,7 +136,7 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
     unsigned i;
 
     for (i = 1;; i++) {
-        if (wse__latch_tripped(l)) {
+        if (done(arg)) {
             if (spun_ns != NULL)
                 *spun_ns = spun;
             return true;
@@ -148,13 +149,26 @@ wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline
         if (i % check_every == 0) {
             now = wse__clock_now();
             spun = wse__clock_elapsed_ns(&start, &now);
-            if (spun >= budget_ns || wse__clock_deadline_passed(deadline)) {
+            if (spun >= budget_ns || (deadline != NULL && wse__clock_deadline_passed(deadline))) {
                 if (spun_ns != NULL)
                     *spun_ns = spun;
                 return false;
             }
         }
     }
+}
+
+static bool
+latch_done(const void *l)
+{
+    return wse__latch_tripped(l);
+}
+
+bool
+wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline, int64_t budget_ns,
+                unsigned check_every, int64_t *spun_ns)
+{
+    return wse__spin_until(latch_done, l, deadline, budget_ns, check_every, spun_ns);
 }
 
 /* After a wait that lasted `ns` from its spin's start: the next spin lasts

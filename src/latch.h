@@ -72,9 +72,14 @@ wse__latch_tripped(const struct wse__latch *l)
     return wse__atomic_load_u32_acquire(&l->tripped) != 0;
 }
 
-/* Spin (pause) on l for up to budget_ns or the deadline, reading the clock every
- * check_every rounds. True if l tripped. *spun_ns (if not NULL): the time spun
- * as of the last clock read (0 before the first). */
+/* Spin (pause) until done(arg) for up to budget_ns or the deadline (NULL: none),
+ * reading the clock every check_every rounds. True if done(arg) held. *spun_ns
+ * (if not NULL): the time spun as of the last clock read (0 before the first).
+ * Every timed spin on a condition some other thread makes true is this one. */
+bool wse__spin_until(bool (*done)(const void *arg), const void *arg,
+                     const struct wse__deadline *deadline, int64_t budget_ns, unsigned check_every,
+                     int64_t *spun_ns);
+/* wse__spin_until() on l tripping. */
 bool wse__latch_spin(const struct wse__latch *l, const struct wse__deadline *deadline,
                      int64_t budget_ns, unsigned check_every, int64_t *spun_ns);
 

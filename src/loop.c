@@ -9,8 +9,9 @@
  * offer slot, which the caller empties again when its share is done, else the
  * injection queue), each of which claims and runs units until none is left;
  * and, with out == NULL, the calling thread, which claims from the moment the
- * runners are queued and so costs no wake-up. No chunk allocates: the descriptor, with the futures inside it, is
- * one block allocated at the start (and kept for the next loop).
+ * runners are queued and so costs no wake-up. No chunk allocates: the
+ * descriptor, with the futures inside it, is one block allocated at the start
+ * (and kept for the next loop).
  *
  * Stop lineage. Each runner (and the caller's stand-in, a future it starts in
  * place) is a future whose parent is L, and runs its chunks as the running
@@ -62,8 +63,8 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "callers.h"
-#include "clock.h"
 #include "executor.h"
+#include "latch.h"
 #include "future.h"
 #include "stats.h"
 #include "trace.h"
@@ -452,31 +453,11 @@ runner_done(struct wse__node *n, wse_future *f, wse_state s)
     loop_put(lp);
 }
 
-/*
- * A plain caller whose share is done: the last chunks run on workers and mostly
- * end within microseconds. Poll L's state first (pause, the clock every 16
- * rounds, for at most WSE__WAIT_SPIN_NS), so that the caller returns without
- * registering a waiter on L and its completer finds none to notify; the wait
- * after a spin that runs out is the ordinary one (no new wake-up path). True
- * if L is done.
- */
+/* Is L done? (wse__spin_until()'s condition.) */
 static bool
-spin_until_done(const wse_future *f)
+loop_done(const void *f)
 {
-    struct timespec start = wse__clock_now();
-    struct timespec now;
-    unsigned i;
-
-    for (i = 1;; i++) {
-        if (wse__future_state_done(wse__future_state_acquire(f)))
-            return true;
-        wse__atomic_pause();
-        if (i % 16 == 0) {
-            now = wse__clock_now();
-            if (wse__clock_elapsed_ns(&start, &now) >= WSE__WAIT_SPIN_NS)
-                return false;
-        }
-    }
+    return wse__future_state_done(wse__future_state_acquire(f));
 }
 
 /* A runner the caller took back from the offer slot: no other thread ever saw
@@ -501,7 +482,6 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
     bool took_back;
-    wse_future *r;
     unsigned i;
     int rc;
 
@@ -522,18 +502,23 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
      * and again would otherwise outrun the workers with runners left over). */
     took_back = offered && wse__executor_take_back(ex, lp->parts[1].runner);
     for (i = 1; i < lp->n_parts; i++) {
-        r = lp->parts[i].runner;
         if (took_back) {
             forget_runner(lp);
-            continue;
+        } else {
+            (void)wse_future_cancel(lp->parts[i].runner);
+            wse_future_release(lp->parts[i].runner);
         }
-        (void)wse_future_cancel(r);
-        wse_future_release(r);
     }
     wse__future_leave(&running);
     wse__future_finish_release(stand_in, 0, NULL);
     part_exit(lp);
-    if (!wse__future_state_done(wse__future_state_acquire(f)) && !(plain && spin_until_done(f)))
+    /* A plain caller whose share is done: the last chunks run on workers and
+     * mostly end within microseconds. It polls L first, for at most
+     * WSE__WAIT_SPIN_NS, so that it returns without registering a waiter on L
+     * and L's completer finds none to notify; the wait after a spin that runs
+     * out is the ordinary one (no new wake-up path). */
+    if (!loop_done(f) &&
+        !(plain && wse__spin_until(loop_done, f, NULL, WSE__WAIT_SPIN_NS, 16, NULL)))
         (void)wse_future_wait(f, WSE_FOREVER);
     switch (wse_future_state(f)) {
     case WSE_DONE:

@@ -105,6 +105,17 @@ tick_pair(uint64_t *ticks, uint64_t *ns)
     *ticks = t0 + (t1 - t0) / 2;
 }
 
+/* ns per tick between two (ticks, ns) pairs: 1 where ticks are ns already (no
+ * invariant counter), and where the pairs are no span to measure. */
+static double
+ns_per_tick(uint64_t ticks0, uint64_t ns0, uint64_t ticks1, uint64_t ns1)
+{
+    /* relaxed: see trace.h. */
+    if (wse__atomic_load_u32_relaxed(&wse__trace_tsc) == 0 || ticks1 <= ticks0 || ns1 <= ns0)
+        return 1.0;
+    return (double)(ns1 - ns0) / (double)(ticks1 - ticks0);
+}
+
 /* Once per process: the fork handler, and whether the time-stamp counter is
  * invariant (CPUID 0x80000007, EDX bit 8: it runs at one rate in every power
  * state, and the kernel synchronises it across CPUs). */
@@ -129,13 +140,8 @@ wse__trace_ticks_ns(uint64_t ticks)
     uint64_t t1;
     uint64_t n1;
 
-    /* relaxed: see trace.h. */
-    if (wse__atomic_load_u32_relaxed(&wse__trace_tsc) == 0)
-        return ticks; /* they are ns */
     tick_pair(&t1, &n1);
-    if (t1 <= base_ticks || n1 <= base_ns)
-        return 0;
-    return (uint64_t)((double)ticks * (double)(n1 - base_ns) / (double)(t1 - base_ticks));
+    return (uint64_t)((double)ticks * ns_per_tick(base_ticks, base_ns, t1, n1));
 }
 
 int
@@ -219,8 +225,7 @@ set_on(struct wse__trace *t, bool on)
 static void
 calibrate(struct wse__trace *t)
 {
-    t->ticks0 = wse__trace_ticks();
-    t->ns0 = wse__trace_now();
+    tick_pair(&t->ticks0, &t->ns0);
 }
 
 int
@@ -1025,12 +1030,8 @@ wse__trace_write(struct wse__trace *t, const char *path)
     wse__sync_unlock(&t->mutex);
     if (gen == 0)
         return EINVAL;
-    ticks1 = wse__trace_ticks();
-    ns1 = wse__trace_now();
-    /* relaxed: see trace.h. Without the counter, ticks are ns already. */
-    tb.scale = 1.0;
-    if (wse__atomic_load_u32_relaxed(&wse__trace_tsc) != 0 && ticks1 > tb.ticks0 && ns1 > tb.ns0)
-        tb.scale = (double)(ns1 - tb.ns0) / (double)(ticks1 - tb.ticks0);
+    tick_pair(&ticks1, &ns1);
+    tb.scale = ns_per_tick(tb.ticks0, tb.ns0, ticks1, ns1);
     out = fopen(path, "w");
     if (out == NULL)
         return errno != 0 ? errno : EIO;
