@@ -402,10 +402,31 @@ run_block(struct loop *lp, const struct seen *v, const struct part *p, uint64_t 
     return false;
 }
 
-/* Claim and run units until none is left (caller: the loop's calling thread).
- * A plain thread's time here is its busy time. */
+/* A plain caller's offer of its runners (wse__executor_offer()). */
+struct offer {
+    wse_executor *ex;
+    bool out;       /* offered and not yet taken back */
+    bool took_back; /* taken back: no other thread ever saw the runners */
+};
+
+/* The caller's claims reached the end of the range: take the offer back now,
+ * before running the last chunks. A worker that spins polls the offer slot;
+ * taking the offer later would let it take runners that find nothing, and
+ * the caller would pay for the slot's cache line twice more (its failed take
+ * back, and the cancel of a runner that the worker is starting). */
 static void
-participate(struct part *p, bool caller)
+take_back(struct loop *lp, struct offer *o)
+{
+    if (o == NULL || !o->out)
+        return;
+    o->out = false;
+    o->took_back = wse__executor_take_back(o->ex, lp->parts[1].runner);
+}
+
+/* Claim and run units until none is left (caller: the loop's calling thread;
+ * o: its offer, if it made one). A plain thread's time here is its busy time. */
+static void
+participate(struct part *p, bool caller, struct offer *o)
 {
     struct loop *lp = p->lp;
     struct seen v;
@@ -417,6 +438,8 @@ participate(struct part *p, bool caller)
     seen_init(&v, lp, caller);
     t0 = v.plain ? wse__trace_ticks() : 0;
     while (claim(lp, &u0, &u1)) {
+        if (u1 == lp->total)
+            take_back(lp, o);
         stop = !loop_started(lp);
         if (!stop)
             stop = lp->rfn != NULL ? run_block(lp, &v, p, u0) : run_range(lp, &v, u0, u1);
@@ -434,7 +457,7 @@ runner_main(void *arg, void **result)
 {
     struct part *p = arg;
 
-    participate(p, false);
+    participate(p, false, NULL);
     part_exit(p->lp);
     *result = NULL;
     return 0;
@@ -481,7 +504,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     wse_future *f = lp->future;
     struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
-    bool took_back;
+    struct offer o = {ex, offered, false};
     unsigned i;
     int rc;
 
@@ -491,7 +514,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
         wse__caller_pool = wse__executor_pool(ex);
-    participate(&lp->parts[0], true);
+    participate(&lp->parts[0], true, &o);
     if (plain)
         wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
@@ -500,9 +523,9 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
      * are cancelled in their queue, so that they free their share of the
      * descriptor now and cost their taker no start (a caller that loops again
      * and again would otherwise outrun the workers with runners left over). */
-    took_back = offered && wse__executor_take_back(ex, lp->parts[1].runner);
+    take_back(lp, &o);
     for (i = 1; i < lp->n_parts; i++) {
-        if (took_back) {
+        if (o.took_back) {
             forget_runner(lp);
         } else {
             (void)wse_future_cancel(lp->parts[i].runner);
