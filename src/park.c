@@ -299,20 +299,14 @@ wse__park_sleep(struct wse__park *p, unsigned self, struct wse__stats_thread *st
 }
 
 void
-wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence)
+wse__park_wake_sleepers(struct wse__park *p, size_t n)
 {
     pthread_cond_t *to_signal[8];
     unsigned k;
     unsigned i;
 
-    if (need_fence) {
-        /* Full fence: the published task before the read of n_sleeping; pairs
-         * with the fence in wse__park_sleep() between the announce and the
-         * re-check. */
-        wse__atomic_fence_seq_cst();
-    }
-    /* relaxed: ordered by the fence above (or, for a worker's own push, a hint:
-     * see the file comment). Zero means no lock and no system call. */
+    /* relaxed: as in wse__park_wake_some() (park.h), whose fence, if any,
+     * came before the first read; later rounds only wake more. */
     while (n > 0 && wse__atomic_load_u32_relaxed(&p->n_sleeping) != 0) {
         k = 0;
         wse__sync_lock(&p->mutex);

@@ -88,9 +88,25 @@ enum wse__park_result wse__park_sleep(struct wse__park *p, unsigned self,
  * it after setting *abandon). */
 void wse__park_block(struct wse__park *p, unsigned self, const struct wse__latch *latch,
                      const struct wse__deadline *deadline, const wse__atomic_u32 *abandon);
+/* wse__park_wake_some()'s part for when some worker sleeps. */
+void wse__park_wake_sleepers(struct wse__park *p, size_t n);
 /* After publishing n tasks: wake up to n parked workers, if any is parked.
- * need_fence: issue the full fence of the protocol first (see park.c). */
-void wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence);
+ * need_fence: issue the full fence of the protocol first (see park.c). Inline:
+ * every submit pays the check, and mostly nobody sleeps. */
+static inline void
+wse__park_wake_some(struct wse__park *p, size_t n, bool need_fence)
+{
+    if (need_fence) {
+        /* Full fence: the published task before the read of n_sleeping;
+         * pairs with the fence in wse__park_sleep() between the announce and
+         * the re-check. */
+        wse__atomic_fence_seq_cst();
+    }
+    /* relaxed: ordered by the fence above (or, for a worker's own push, a
+     * hint: see park.c's file comment). Zero means no lock and no system call. */
+    if (n > 0 && wse__atomic_load_u32_relaxed(&p->n_sleeping) != 0)
+        wse__park_wake_sleepers(p, n);
+}
 /* Wake worker i if it is parked or blocked (its latch tripped). */
 void wse__park_wake_one(struct wse__park *p, unsigned i);
 /* Shut down: the last worker to go idle with no work left terminates the park.
