@@ -91,6 +91,7 @@ struct loop {
     wse__atomic_u32 holds;                   /* the participants (as one) and each
                                          embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
+    uintptr_t key;                 /* grain 0, out == NULL: the function, else 0 */
     struct wse__pool *pool;        /* the executor's (counters, trace) */
     wse_future *future;            /* L; the participants hold one reference */
     struct wse__embedded lf;       /* L's memory */
@@ -424,8 +425,9 @@ take_back(struct loop *lp, struct offer *o)
 }
 
 /* Claim and run units until none is left (caller: the loop's calling thread;
- * o: its offer, if it made one). A plain thread's time here is its busy time. */
-static void
+ * o: its offer, if it made one): the units claimed. A plain thread's time here
+ * is its busy time. */
+static uint64_t
 participate(struct part *p, bool caller, struct offer *o)
 {
     struct loop *lp = p->lp;
@@ -433,6 +435,7 @@ participate(struct part *p, bool caller, struct offer *o)
     uint64_t t0;
     uint64_t u0;
     uint64_t u1;
+    uint64_t units = 0;
     bool stop;
 
     seen_init(&v, lp, caller);
@@ -446,9 +449,11 @@ participate(struct part *p, bool caller, struct offer *o)
         if (stop)
             skip_rest(lp);
         add_done(lp, u1 - u0);
+        units += u1 - u0;
     }
     if (v.plain)
         wse__stats_plain_busy(v.stats, wse__trace_ticks() - t0);
+    return units;
 }
 
 /* The task of a runner (arg: its part). */
@@ -457,7 +462,7 @@ runner_main(void *arg, void **result)
 {
     struct part *p = arg;
 
-    participate(p, false, NULL);
+    (void)participate(p, false, NULL);
     part_exit(p->lp);
     *result = NULL;
     return 0;
@@ -495,6 +500,48 @@ forget_runner(struct loop *lp)
     loop_unhold(lp);                /* its memory's hold on the descriptor */
 }
 
+/*
+ * Loops too small to share. A thread remembers, for the function of its last
+ * grain-0 loop with out == NULL, what a unit cost it (counter ticks, in 1/256
+ * of a tick). A loop of that function whose units would cost the caller less
+ * than WSE__LOOP_INLINE_NS in all runs on the caller alone, without runners:
+ * offering them costs more than running it. With grain 0 the library chooses
+ * the chunks, and one chunk for the whole range is one of its choices, so no
+ * promise changes; the loop is an ordinary loop of one participant (its
+ * future, stop and failure as always), and it measures itself, so a loop
+ * that grew costly is shared again the next time. A new function, or a
+ * thread's first loop, is always shared.
+ */
+static WSE__TLS uintptr_t cost_key;
+static WSE__TLS uint64_t cost_per_unit; /* ticks * 256 per unit */
+static WSE__TLS uint64_t inline_ticks;  /* WSE__LOOP_INLINE_NS in ticks; 0: not known yet */
+
+static bool
+run_alone(uintptr_t key, uint64_t total)
+{
+    uint64_t per_1m;
+
+    if (key == 0 || key != cost_key)
+        return false;
+    if (inline_ticks == 0) {
+        /* ns for 2^20 ticks at the rate measured so far: the threshold in ticks. */
+        per_1m = wse__trace_ticks_ns((uint64_t)1 << 20);
+        inline_ticks = per_1m != 0 ? ((uint64_t)WSE__LOOP_INLINE_NS << 20) / per_1m : 1;
+        if (inline_ticks == 0)
+            inline_ticks = 1;
+    }
+    return cost_per_unit == 0 || total < (inline_ticks << 8) / cost_per_unit;
+}
+
+static void
+learn_cost(uintptr_t key, uint64_t ticks, uint64_t units)
+{
+    if (units == 0)
+        return; /* the workers ran it all: nothing learnt */
+    cost_key = key;
+    cost_per_unit = ticks >= (UINT64_MAX >> 8) ? UINT64_MAX : (ticks << 8) / units;
+}
+
 /* The calling thread takes part (out == NULL) as parts[0], under a stand-in
  * future started in place, then waits for the loop: its outcome as a code. */
 static int
@@ -505,6 +552,8 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     struct wse__pool *outer = wse__caller_pool;
     bool plain = wse__worker_tls == NULL;
     struct offer o = {ex, offered, false};
+    uint64_t units;
+    uint64_t t0;
     unsigned i;
     int rc;
 
@@ -514,7 +563,10 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
         wse__caller_pool = wse__executor_pool(ex);
-    participate(&lp->parts[0], true, &o);
+    t0 = lp->key != 0 ? wse__trace_ticks() : 0;
+    units = participate(&lp->parts[0], true, &o);
+    if (lp->key != 0)
+        learn_cost(lp->key, wse__trace_ticks() - t0, units);
     if (plain)
         wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
@@ -583,7 +635,7 @@ empty_loop(wse_future **out)
  * runners are queued, so every error undoes it all.
  */
 static int
-start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
+start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, uintptr_t key,
            void (*setup)(struct loop *, void *), void *setup_arg, wse_future **out)
 {
     bool caller = out == NULL;
@@ -611,6 +663,10 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     if (caller && !own && !wse__executor_crowded(ex))
         cap++;
     n_parts = max_parts < cap ? (unsigned)max_parts : cap;
+    if (!caller)
+        key = 0;
+    else if (run_alone(key, total))
+        n_parts = 1;
     n_runners = caller ? n_parts - 1 : n_parts;
     /* One block for it all, futures included: a loop allocates once (and
      * mostly not at all: the block is kept for the next loop). */
@@ -621,6 +677,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra,
     memset(lp, 0, bytes);
     lp->total = total;
     lp->n_parts = n_parts;
+    lp->key = key;
     lp->pool = wse__executor_pool(ex);
     wse__atomic_init_u32(&lp->outstanding, n_parts);
     wse__atomic_init_u32(&lp->refs, n_parts);
@@ -709,7 +766,7 @@ wse_for(wse_executor *ex, size_t begin, size_t end, size_t grain, wse_for_fn fn,
         return empty_loop(out);
     /* Participants beyond the chunk count would find nothing. */
     chunks = grain != 0 ? (a.n - 1) / grain + 1 : a.n;
-    return start_loop(ex, a.n, chunks, 0, for_setup, &a, out);
+    return start_loop(ex, a.n, chunks, 0, grain == 0 ? (uintptr_t)fn : 0, for_setup, &a, out);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -796,5 +853,5 @@ wse_reduce(wse_executor *ex, size_t begin, size_t end, size_t grain, void *resul
     return start_loop(ex, a.blocks, a.blocks,
                       WSE__CACHE_LINE + (1 + (size_t)a.blocks + workers) * a.stride +
                           (size_t)a.blocks * sizeof(uint32_t),
-                      reduce_setup, &a, out);
+                      grain == 0 ? (uintptr_t)fn : 0, reduce_setup, &a, out);
 }

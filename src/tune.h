@@ -57,6 +57,10 @@
 #define WSE__CALLER_RETRY_NS 20000
 
 /* --- Parallel loops (loop.c). --- */
+/* A grain-0 loop that the calling thread's last loop of the same function says
+ * will take less than this (ns) runs on the caller alone: handing chunks to a
+ * worker costs about that much (a cache line's round trip or two). */
+#define WSE__LOOP_INLINE_NS 1000
 /* grain 0 in wse_reduce(): about this many chunks. */
 #define WSE__REDUCE_CHUNKS 1024u
 /* At most this many blocks (accumulators) per reduction... */

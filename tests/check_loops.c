@@ -505,6 +505,80 @@ START_TEST(a_plain_callers_loop_gets_a_worker)
 }
 END_TEST
 
+/* A grain-0 loop too cheap to share runs on its caller alone once the caller
+ * has seen what its function costs: no runner offered, so a sleeping worker is
+ * not woken for it (spin_us none: an offer wakes one). The same function
+ * grown costly is measured on the way and shared again. */
+struct costly {
+    double us_per_index; /* 0: an empty body */
+    int on_workers;
+};
+
+static int
+costly_fn(size_t b, size_t e, void *ctx)
+{
+    struct costly *c = ctx;
+
+    if (c->us_per_index > 0)
+        spin_for((double)(e - b) * c->us_per_index);
+    if (wse_worker_index() >= 0)
+        counter_add(&c->on_workers, 1);
+    return 0;
+}
+
+START_TEST(a_cheap_loop_runs_on_its_caller_alone)
+{
+    wse_options o = {0};
+    wse_executor *ex;
+    struct costly c = {0, 0};
+    wse_stats a;
+    wse_stats b;
+    int i;
+
+    o.workers = 1;
+    o.spin_us = WSE_SPIN_US_NONE;
+    ck_assert_int_eq(wse_executor_create(&ex, &o), 0);
+    /* A one-index loop always runs alone: what it costs says whether this
+     * build is fast enough for a two-index loop to look cheap (sanitizers,
+     * valgrind and chaos builds are 10-100 times slower: they share it). */
+    double best = 1.0;
+    int rc = 0;
+    for (int k = 0; k < 6; k++) { /* the best of 5 batches after a first one, cold */
+        double t0 = now_s();
+        for (i = 0; i < 20; i++) /* no ck_assert here: each writes to Check's log */
+            rc |= wse_for(ex, 0, 1, 0, costly_fn, &c, NULL);
+        if (k > 0 && now_s() - t0 < best)
+            best = now_s() - t0;
+    }
+    ck_assert_int_eq(rc, 0);
+    bool fast = best / 20 < 400e-9;
+    /* The first loop of a function is shared and teaches its cost; each loop
+     * measures it again (the first ones, cold, may look costly). */
+    for (i = 0; i < 5; i++)
+        rc |= wse_for(ex, 0, 2, 0, costly_fn, &c, NULL);
+    usleep(20000); /* the worker sleeps */
+    ck_assert_int_eq(wse_executor_stats(ex, &a, sizeof a), 0);
+    for (i = 0; i < 20; i++) {
+        usleep(2000); /* asleep again (it stays up a while after work) */
+        rc |= wse_for(ex, 0, 2, 0, costly_fn, &c, NULL);
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(wse_executor_stats(ex, &b, sizeof b), 0);
+    /* Shared, each would wake the worker (19-20 of 20: tried); a loop that a
+     * preemption made look costly shares the next one. */
+    if (fast)
+        ck_assert_uint_le(b.wakeups - a.wakeups, 5);
+    /* Now 2 ms an index: the first such loop still runs alone and measures it;
+     * later ones are offered, and the woken worker takes a share. */
+    c.us_per_index = 2000;
+    c.on_workers = 0;
+    for (i = 0; i < 20 && counter_get(&c.on_workers) == 0; i++)
+        ck_assert_int_eq(wse_for(ex, 0, 4, 0, costly_fn, &c, NULL), 0);
+    ck_assert_int_gt(counter_get(&c.on_workers), 0);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 /* Plain threads that loop at once share one offer slot: the others queue their
  * runners. Every loop still covers its range exactly once. */
 struct looper {
@@ -833,6 +907,7 @@ loops_suite(void)
     tcase_add_test(tc, tasks_submitted_from_a_chunk_are_the_loops_children);
     tcase_add_loop_test(tc, a_plain_callers_loop_gets_a_worker, 0, 2);
     tcase_add_test(tc, plain_threads_loop_at_once);
+    tcase_add_test(tc, a_cheap_loop_runs_on_its_caller_alone);
     tcase_add_test(tc, the_loops_future_composes_with_waits);
     tcase_add_test(tc, loops_nest);
     tcase_add_test(tr, double_sums_are_bit_identical_on_any_executor);
