@@ -621,6 +621,23 @@ struct task_end {
     uint32_t tid;
 };
 
+/*
+ * A submit of the file, for its arrow to the run it led to. A future's address
+ * comes back once it is freed, so the file does not use it as the arrow's id
+ * (viewers pair "s" and "f" by id, and some mispair a reused one): each submit
+ * that a run of the file pairs with gets its own id, SUBMIT_FLOW + its index
+ * here. Its run is the one of the same future whose end is the first at or
+ * after it: the next submit of that address comes after that run completed.
+ */
+struct submit_at {
+    uint64_t id; /* the future */
+    uint64_t ts; /* ns */
+    uint64_t run_end;
+    bool paired; /* a run of the file (ending at run_end) is its */
+};
+
+#define SUBMIT_FLOW ((uint64_t)1 << 61) /* apart from the wake arrows' 2^62 up */
+
 /* What writing one file needs. */
 struct writer {
     FILE *out;
@@ -630,8 +647,59 @@ struct writer {
     bool first;            /* no event written yet */
     struct task_end *ends; /* every task event of the file, by id then end */
     size_t n_ends;
-    uint64_t next_wake; /* ids of wake arrows: from 2^62 up, apart from futures' */
+    struct submit_at *subs; /* every submit event of the file, by id then ts */
+    size_t n_subs;
+    uint64_t next_wake; /* ids of wake arrows: from 2^62 up */
 };
+
+static int
+submit_at_cmp(const void *x, const void *y)
+{
+    const struct submit_at *a = x;
+    const struct submit_at *b = y;
+
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+/* The index of the latest submit of future id at or before `by` (ns), or
+ * SIZE_MAX. */
+static size_t
+latest_submit(const struct writer *wr, uint64_t id, uint64_t by)
+{
+    size_t lo = 0;
+    size_t hi = wr->n_subs;
+    size_t best = SIZE_MAX;
+
+    while (lo < hi) { /* the first entry with id >= the one sought */
+        size_t mid = lo + (hi - lo) / 2;
+        if (wr->subs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < wr->n_subs && wr->subs[lo].id == id && wr->subs[lo].ts <= by; lo++)
+        best = lo;
+    return best;
+}
+
+/* Pair each run (wr->ends) with the latest submit of its future before its
+ * end, unless an earlier run took that one (events lost to a ring's wrap). */
+static void
+pair_submits(struct writer *wr)
+{
+    size_t i;
+    size_t k;
+
+    for (i = 0; i < wr->n_ends; i++) {
+        k = latest_submit(wr, wr->ends[i].id, wr->ends[i].end);
+        if (k != SIZE_MAX && !wr->subs[k].paired) {
+            wr->subs[k].paired = true;
+            wr->subs[k].run_end = wr->ends[i].end;
+        }
+    }
+}
 
 static int
 task_end_cmp(const void *x, const void *y)
@@ -689,6 +757,7 @@ write_wake(struct writer *wr, const struct task_end *from, uint32_t tid, uint64_
 static int
 write_event(struct writer *wr, uint32_t tid, const struct wse__trace_event *e)
 {
+    size_t k;
     FILE *out = wr->out;
     int pid = wr->pid;
     uint64_t c = e->c.raw_;
@@ -721,11 +790,14 @@ write_event(struct writer *wr, uint32_t tid, const struct wse__trace_event *e)
                 ",\"ts\":" US_FMT ",\"dur\":" US_FMT ",\"args\":{\"from\":\"%s\",\"helped\":%s}}",
                 sep, name, pid, tid, US(ts), US(dur), from_names[flags & WSE__TRACE_FROM_MASK],
                 (flags & WSE__TRACE_HELPED) ? "true" : "false");
-            (void)fprintf(
-                out,
-                ",\n{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\",\"id\":\"0x%" PRIx64
-                "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
-                e->b.raw_, pid, tid, US(ts));
+            /* The end of the arrow from its submit, if the file holds it. */
+            k = latest_submit(wr, e->b.raw_, end);
+            if (k != SIZE_MAX && wr->subs[k].paired && wr->subs[k].run_end == end)
+                (void)fprintf(out,
+                              ",\n{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"f\",\"bp\":\"e\","
+                              "\"id\":\"0x%" PRIx64 "\",\"pid\":%d,\"tid\":%" PRIu32
+                              ",\"ts\":" US_FMT "}",
+                              SUBMIT_FLOW + k, pid, tid, US(ts));
             if ((flags & WSE__TRACE_FROM_MASK) == WSE__TRACE_STOLEN)
                 (void)fprintf(
                     out,
@@ -771,13 +843,18 @@ write_event(struct writer *wr, uint32_t tid, const struct wse__trace_event *e)
         name = names_get(&wr->names, e->a.raw_);
         if (name == NULL)
             return ENOMEM;
-        (void)fprintf(
-            out,
-            "%s{\"name\":\"submit\",\"cat\":\"submit\",\"ph\":\"X\",\"pid\":%d,\"tid\":%" PRIu32
-            ",\"ts\":" US_FMT ",\"dur\":0,\"args\":{\"fn\":\"%s\"}},\n"
-            "{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
-            "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
-            sep, pid, tid, US(ts), name, e->b.raw_, pid, tid, US(ts));
+        (void)fprintf(out,
+                      "%s{\"name\":\"submit\",\"cat\":\"submit\",\"ph\":\"X\",\"pid\":%d,"
+                      "\"tid\":%" PRIu32 ",\"ts\":" US_FMT ",\"dur\":0,\"args\":{\"fn\":\"%s\"}}",
+                      sep, pid, tid, US(ts), name);
+        /* The start of the arrow to its run, if the file holds that. */
+        k = latest_submit(wr, e->b.raw_, ts);
+        if (k != SIZE_MAX && wr->subs[k].ts == ts && wr->subs[k].paired)
+            (void)fprintf(
+                out,
+                ",\n{\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"0x%" PRIx64
+                "\",\"pid\":%d,\"tid\":%" PRIu32 ",\"ts\":" US_FMT "}",
+                SUBMIT_FLOW + k, pid, tid, US(ts));
         return 0;
     default:
         return 0;
@@ -916,8 +993,8 @@ free_snaps(struct snap *snaps, size_t n)
     wse__alloc_free(snaps);
 }
 
-/* Every task event of the copies, sorted, for the wake arrows: into wr->ends.
- * 0 or ENOMEM. */
+/* Every task and submit event of the copies, sorted, for the arrows: into
+ * wr->ends and wr->subs, each run paired with its submit. 0 or ENOMEM. */
 static int
 collect_ends(struct writer *wr, const struct snap *snaps, size_t n_snaps)
 {
@@ -928,11 +1005,17 @@ collect_ends(struct writer *wr, const struct snap *snaps, size_t n_snaps)
     for (i = 0; i < n_snaps; i++)
         cap += snaps[i].n;
     wr->ends = wse__alloc_array(cap != 0 ? cap : 1, sizeof wr->ends[0]);
-    if (wr->ends == NULL)
+    wr->subs = wse__alloc_array(cap != 0 ? cap : 1, sizeof wr->subs[0]);
+    if (wr->ends == NULL || wr->subs == NULL)
         return ENOMEM;
     for (i = 0; i < n_snaps; i++) {
         for (j = 0; j < snaps[i].n; j++) {
             const struct wse__trace_event *e = &snaps[i].ev[j];
+            if ((e->c.raw_ & 0xffU) == WSE__TRACE_SUBMIT)
+                wr->subs[wr->n_subs++] = (struct submit_at){
+                    .id = e->b.raw_,
+                    .ts = ticks_to_ns(wr->tb, e->ts.raw_),
+                };
             if ((e->c.raw_ & 0xffU) != WSE__TRACE_TASK)
                 continue;
             wr->ends[wr->n_ends++] = (struct task_end){
@@ -944,6 +1027,8 @@ collect_ends(struct writer *wr, const struct snap *snaps, size_t n_snaps)
         }
     }
     qsort(wr->ends, wr->n_ends, sizeof wr->ends[0], task_end_cmp);
+    qsort(wr->subs, wr->n_subs, sizeof wr->subs[0], submit_at_cmp);
+    pair_submits(wr);
     return 0;
 }
 
@@ -969,6 +1054,7 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
         rc = collect_ends(&wr, snaps, n_snaps);
     if (rc != 0) {
         wse__alloc_free(wr.ends);
+        wse__alloc_free(wr.subs);
         if (snaps != NULL)
             free_snaps(snaps, n_snaps);
         names_free(&wr.names); /* (after a failed init: nothing to free) */
@@ -1004,6 +1090,7 @@ write_all(struct wse__trace *t, uint64_t gen, uint64_t slots, const struct timeb
     }
     (void)fprintf(out, "\n]}\n");
     wse__alloc_free(wr.ends);
+    wse__alloc_free(wr.subs);
     free_snaps(snaps, n_snaps);
     names_free(&wr.names);
     return rc;
