@@ -1,9 +1,10 @@
 #!/bin/sh
 # Opens a wsexec trace in real trace viewers inside headless Chromium and checks that they
 # read all of it (browser_check.js says what is compared): chrome://tracing's viewer
-# (Catapult), and the Performance panel of Chromium's DevTools.
+# (Catapult), the Performance panel of Chromium's DevTools, and the Perfetto UI v20.1
+# (the 2021 build on npm, served from 127.0.0.1; not today's ui.perfetto.dev).
 #
-#   tests/trace/browser_check.sh [--viewer catapult|devtools|all] [--window FROM_MS,TO_MS] TRACE.json OUT.png
+#   tests/trace/browser_check.sh [--viewer catapult|devtools|perfetto|all] [--window FROM_MS,TO_MS] TRACE.json OUT.png
 #
 # Exit 0: every viewer read the whole file (OUT.png shows it); 1: one rejected or lost
 # something; 77 (skipped): no node, Chromium or npm packages (tools/setup.sh --browser).
