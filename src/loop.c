@@ -92,6 +92,7 @@ struct loop {
                                          embedded future not yet freed */
     /* Written before the loop is shared, read-only after. */
     uintptr_t key;                 /* grain 0, out == NULL: the function, else 0 */
+    bool alone;                    /* cheap enough to run on the caller alone */
     struct wse__pool *pool;        /* the executor's (counters, trace) */
     wse_future *future;            /* L; the participants hold one reference */
     struct wse__embedded lf;       /* L's memory */
@@ -237,7 +238,9 @@ claim(struct loop *lp, uint64_t *u0, uint64_t *u1)
     while (cur < lp->total) {
         rem = lp->total - cur;
         k = 1;
-        if (lp->rfn == NULL) {
+        if (lp->rfn == NULL && lp->alone) {
+            k = rem; /* cheap (run_alone()): one claim, then chunks of grain */
+        } else if (lp->rfn == NULL) {
             k = rem / (2 * (uint64_t)lp->n_parts);
             if (lp->grain != 0)
                 k = k < lp->grain ? lp->grain : k - k % lp->grain;
@@ -426,20 +429,21 @@ take_back(struct loop *lp, struct offer *o)
 
 /* Claim and run units until none is left (caller: the loop's calling thread;
  * o: its offer, if it made one): the units claimed. A plain thread's time here
- * is its busy time. */
+ * is its busy time; *ticks (if not NULL) gets it too. */
 static uint64_t
-participate(struct part *p, bool caller, struct offer *o)
+participate(struct part *p, bool caller, struct offer *o, uint64_t *ticks)
 {
     struct loop *lp = p->lp;
     struct seen v;
     uint64_t t0;
+    uint64_t t;
     uint64_t u0;
     uint64_t u1;
     uint64_t units = 0;
     bool stop;
 
     seen_init(&v, lp, caller);
-    t0 = v.plain ? wse__trace_ticks() : 0;
+    t0 = v.plain || ticks != NULL ? wse__trace_ticks() : 0;
     while (claim(lp, &u0, &u1)) {
         if (u1 == lp->total)
             take_back(lp, o);
@@ -451,8 +455,13 @@ participate(struct part *p, bool caller, struct offer *o)
         add_done(lp, u1 - u0);
         units += u1 - u0;
     }
-    if (v.plain)
-        wse__stats_plain_busy(v.stats, wse__trace_ticks() - t0);
+    if (v.plain || ticks != NULL) {
+        t = wse__trace_ticks() - t0;
+        if (v.plain)
+            wse__stats_plain_busy(v.stats, t);
+        if (ticks != NULL)
+            *ticks = t;
+    }
     return units;
 }
 
@@ -462,7 +471,7 @@ runner_main(void *arg, void **result)
 {
     struct part *p = arg;
 
-    (void)participate(p, false, NULL);
+    (void)participate(p, false, NULL, NULL);
     part_exit(p->lp);
     *result = NULL;
     return 0;
@@ -553,7 +562,7 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
     bool plain = wse__worker_tls == NULL;
     struct offer o = {ex, offered, false};
     uint64_t units;
-    uint64_t t0;
+    uint64_t ticks = 0;
     unsigned i;
     int rc;
 
@@ -563,10 +572,9 @@ caller_runs(wse_executor *ex, struct loop *lp, wse_future *stand_in, bool offere
      * a worker (and shutdown or destroy of it from a chunk is EDEADLK). */
     if (plain)
         wse__caller_pool = wse__executor_pool(ex);
-    t0 = lp->key != 0 ? wse__trace_ticks() : 0;
-    units = participate(&lp->parts[0], true, &o);
+    units = participate(&lp->parts[0], true, &o, lp->key != 0 ? &ticks : NULL);
     if (lp->key != 0)
-        learn_cost(lp->key, wse__trace_ticks() - t0, units);
+        learn_cost(lp->key, ticks, units);
     if (plain)
         wse__caller_pool = outer;
     /* Every unit is claimed now: a runner that has not started would find
@@ -652,6 +660,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, u
     wse_future *r;
     size_t bytes;
     bool offered = false;
+    bool alone = false;
     int rc;
 
     /* A calling thread that is no worker of ex counts its chunks in a block
@@ -666,6 +675,8 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, u
     if (!caller)
         key = 0;
     else if (run_alone(key, total))
+        alone = true;
+    if (alone)
         n_parts = 1;
     n_runners = caller ? n_parts - 1 : n_parts;
     /* One block for it all, futures included: a loop allocates once (and
@@ -678,6 +689,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, u
     lp->total = total;
     lp->n_parts = n_parts;
     lp->key = key;
+    lp->alone = alone;
     lp->pool = wse__executor_pool(ex);
     wse__atomic_init_u32(&lp->outstanding, n_parts);
     wse__atomic_init_u32(&lp->refs, n_parts);
