@@ -797,7 +797,13 @@ START_TEST(trace_flow_ids_unique)
             reused++;
         wse_future_release(f);
     }
-    ck_assert_int_gt(reused, 0); /* the premise: addresses came back */
+    /* Addresses came back (not under AddressSanitizer, whose quarantine keeps
+     * freed memory aside and which the allocator's cache steps aside for: the
+     * ids must be unique there all the same). */
+#if !defined(__SANITIZE_ADDRESS__)
+    ck_assert_int_gt(reused, 0);
+#endif
+    (void)reused;
     char *text = write_trace(ex, path);
     const char *key = "\"name\":\"submit\",\"cat\":\"flow\",\"ph\":\"s\",\"id\":\"";
     for (const char *q = text; (q = strstr(q, key)) != NULL && n < N; n++) {
