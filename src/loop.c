@@ -660,7 +660,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, u
     wse_future *r;
     size_t bytes;
     bool offered = false;
-    bool alone = false;
+    bool alone;
     int rc;
 
     /* A calling thread that is no worker of ex counts its chunks in a block
@@ -674,8 +674,7 @@ start_loop(wse_executor *ex, uint64_t total, uint64_t max_parts, size_t extra, u
     n_parts = max_parts < cap ? (unsigned)max_parts : cap;
     if (!caller)
         key = 0;
-    else if (run_alone(key, total))
-        alone = true;
+    alone = run_alone(key, total); /* false for key 0 */
     if (alone)
         n_parts = 1;
     n_runners = caller ? n_parts - 1 : n_parts;

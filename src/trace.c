@@ -615,7 +615,7 @@ ticks_to_ns(const struct timebase *tb, uint64_t ticks)
 
 /* Where a task ended, for the arrows from a completion to the wait it woke. */
 struct task_end {
-    uint64_t id; /* the future */
+    uint64_t id; /* the future (first: first_of_future()) */
     uint64_t start;
     uint64_t end; /* ns */
     uint32_t tid;
@@ -630,11 +630,14 @@ struct task_end {
  * after it: the next submit of that address comes after that run completed.
  */
 struct submit_at {
-    uint64_t id; /* the future */
+    uint64_t id; /* the future (first: first_of_future()) */
     uint64_t ts; /* ns */
     uint64_t run_end;
     bool paired; /* a run of the file (ending at run_end) is its */
 };
+
+_Static_assert(offsetof(struct task_end, id) == 0 && offsetof(struct submit_at, id) == 0,
+               "first_of_future() reads the future first");
 
 #define SUBMIT_FLOW ((uint64_t)1 << 61) /* apart from the wake arrows' 2^62 up */
 
@@ -652,6 +655,27 @@ struct writer {
     uint64_t next_wake; /* ids of wake arrows: from 2^62 up */
 };
 
+/*
+ * The first index of an array of n elements of `size` bytes, sorted by the
+ * future each begins with (struct task_end and struct submit_at: `id` is their
+ * first member), whose future is id or above.
+ */
+static size_t
+first_of_future(const void *base, size_t n, size_t size, uint64_t id)
+{
+    size_t lo = 0;
+    size_t hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (*(const uint64_t *)(const void *)((const char *)base + mid * size) < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static int
 submit_at_cmp(const void *x, const void *y)
 {
@@ -668,17 +692,9 @@ submit_at_cmp(const void *x, const void *y)
 static size_t
 latest_submit(const struct writer *wr, uint64_t id, uint64_t by)
 {
-    size_t lo = 0;
-    size_t hi = wr->n_subs;
+    size_t lo = first_of_future(wr->subs, wr->n_subs, sizeof wr->subs[0], id);
     size_t best = SIZE_MAX;
 
-    while (lo < hi) { /* the first entry with id >= the one sought */
-        size_t mid = lo + (hi - lo) / 2;
-        if (wr->subs[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     for (; lo < wr->n_subs && wr->subs[lo].id == id && wr->subs[lo].ts <= by; lo++)
         best = lo;
     return best;
@@ -716,17 +732,9 @@ task_end_cmp(const void *x, const void *y)
 static const struct task_end *
 find_end(const struct writer *wr, uint64_t id, uint64_t by)
 {
-    size_t lo = 0;
-    size_t hi = wr->n_ends;
+    size_t lo = first_of_future(wr->ends, wr->n_ends, sizeof wr->ends[0], id);
     const struct task_end *best = NULL;
 
-    while (lo < hi) { /* the first entry with id >= the one sought */
-        size_t mid = lo + (hi - lo) / 2;
-        if (wr->ends[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     for (; lo < wr->n_ends && wr->ends[lo].id == id; lo++) {
         if (wr->ends[lo].end <= by + 1000)
             best = &wr->ends[lo];
