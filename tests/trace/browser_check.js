@@ -495,7 +495,8 @@ async function perfettoPage(browser, base, out) {
       left join thread_track ka on ka.id = a.track_id left join thread ta on ta.utid = ka.utid
       left join thread_track kb on kb.id = b.track_id left join thread tb on tb.utid = kb.utid
     order by a.ts, b.ts`);
-  if (flows.length !== exp.flows.length) problem('perfetto', `${flows.length} flows, the file pairs ${exp.flows.length}`);
+  if (flows.length > exp.flows.length) problem('perfetto', `${flows.length} flows, the file pairs ${exp.flows.length}`);
+  if (!unit && flows.length < exp.flows.length) problem('perfetto', `${flows.length} flows, the file pairs ${exp.flows.length}`);
   if (unit) {
     // 1.5 ns: the file rounds ts and dur to the ns each; 1 us + a bit when the ts lost
     // its fraction (trunc on the slice, trunc on the flow: at most 1 apart, and dur too).
@@ -520,10 +521,19 @@ async function perfettoPage(browser, base, out) {
       }
     }
     if (bad > 5) problem('perfetto', `... ${bad} flows in all that the file does not mean`);
-    for (const { s, f } of left.slice(0, 5)) {
+    // With each ts cut to a whole us (unit 1), an "s" and its "f" in the same us get one
+    // timestamp, and this build may sort the "f" first: it then ends no flow, and the pair
+    // is lost (seen once in CI on the DAG: "s" at .306, "f" at .766 of one us). Such a
+    // pair is printed, not failed; every other pair must have its flow.
+    const lost = left.filter(({ s, f }) => !(unit === 1 && Math.floor(s.ts) === Math.floor(f.ts)));
+    for (const { s, f } of left.filter((p) => !lost.includes(p))) {
+      console.log(`perfetto: NOTE no flow for the "${s.name}" pair id ${s.id}: its "s" (${s.ts} us) and "f" ` +
+        `(${f.ts} us) fall in one whole us, which this build cannot order`);
+    }
+    for (const { s, f } of lost.slice(0, 5)) {
       problem('perfetto', `no flow for the "${s.name}" pair id ${s.id}: "s" at ${s.ts} us on tid ${s.tid}, "f" at ${f.ts} us on tid ${f.tid}`);
     }
-    if (left.length > 5) problem('perfetto', `... ${left.length} pairs of the file without their flow`);
+    if (lost.length > 5) problem('perfetto', `... ${lost.length} pairs of the file without their flow`);
   }
   const zero = withSlices.reduce((n, t) => n + t.zero, 0);
   console.log(`perfetto: ${withSlices.length} threads, ${onThreads} slices (${zero} of length 0), ` +
