@@ -365,6 +365,15 @@ wse__atomic_fence_seq_cst(void)
 
 #endif /* WSE__TSAN */
 
+/* A compiler barrier only: the compiler moves no memory access across it, the
+ * processor may. The fast side of an asymmetric fence (wse__sync_membarrier()),
+ * whose slow side makes the processor's order visible. */
+WSE__INLINE void
+wse__atomic_compiler_barrier(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /*
  * Add 1 to a counter that only the calling thread writes (others load it,
  * relaxed): the owner needs no read-modify-write, only an atomic store of the

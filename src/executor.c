@@ -585,10 +585,37 @@ wse__executor_take_back(wse_executor *ex, wse_future *first)
     return wse__atomic_cas_ptr_acq_rel(&ex->pool.offer, &expected, NULL);
 }
 
+/* Queue one new future as the calling thread's submission: on its deque if it
+ * is a worker of ex, else on the injection queue; wakes a parked worker for it.
+ * 0, ENOMEM (a deque that could not grow) or ESHUTDOWN (from outside); on
+ * error nothing was queued. */
+static inline int
+push_one(wse_executor *ex, wse_future *f)
+{
+    struct wse__worker *w = wse__worker_tls;
+    int rc;
+
+    if (wse__trace_on(&ex->pool.trace))
+        trace_submits(ex, f, 1);
+    if (w != NULL && w->pool == &ex->pool) {
+        rc = wse__deque_push(&w->deque, f);
+        if (rc != 0)
+            return rc;
+        wse__park_wake_some(&ex->pool.park, 1, false);
+        return 0;
+    }
+    rc = wse__inject_push(&ex->pool.inject, f, f, 1, NULL);
+    if (rc != 0)
+        return rc;
+    wse__park_wake_some(&ex->pool.park, 1, true);
+    /* A plain thread that waits next spins by this executor's CPUs. */
+    wse__latch_note_crowded(ex->crowded);
+    return 0;
+}
+
 int
 wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
 {
-    struct wse__worker *w = wse__worker_tls;
     wse_future *f;
     int rc;
 
@@ -606,28 +633,22 @@ wse_submit(wse_executor *ex, wse_task_fn fn, void *arg, wse_future **out)
     f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
     if (f == NULL)
         return ENOMEM;
-    if (wse__trace_on(&ex->pool.trace))
-        trace_submits(ex, f, 1);
-    if (w != NULL && w->pool == &ex->pool) {
-        rc = wse__deque_push(&w->deque, f);
-        if (rc != 0)
-            goto out_free_future;
-        wse__park_wake_some(&ex->pool.park, 1, false);
-    } else {
-        rc = wse__inject_push(&ex->pool.inject, f, f, 1, NULL);
-        if (rc != 0)
-            goto out_free_future;
-        wse__park_wake_some(&ex->pool.park, 1, true);
-        /* A plain thread that waits next spins by this executor's CPUs. */
-        wse__latch_note_crowded(ex->crowded);
+    rc = push_one(ex, f);
+    if (rc != 0) {
+        wse__future_discard(f);
+        return rc;
     }
     if (out != NULL)
         *out = f;
     return 0;
+}
 
-out_free_future:
-    wse__future_discard(f);
-    return rc;
+int
+wse__executor_push(wse_executor *ex, wse_future *f)
+{
+    int rc = wse__executor_check(ex);
+
+    return rc != 0 ? rc : push_one(ex, f);
 }
 
 /* Futures per push of a big batch: 16 blocks. Pushing it in chunks lets the

@@ -51,6 +51,10 @@ bool wse__executor_is_own_worker(const wse_executor *ex);
  * if it is a worker of ex and the deque has room, else on the injection queue;
  * wakes parked workers for them. 0 or ESHUTDOWN (nothing queued). */
 int wse__executor_queue(wse_executor *ex, wse_future *first, wse_future *last, size_t n);
+/* Check ex as wse__executor_check() does, then queue one new future f as
+ * wse_submit() does after making it: 0, EOWNERDEAD, ESHUTDOWN or ENOMEM,
+ * nothing queued on error. */
+int wse__executor_push(wse_executor *ex, wse_future *f);
 /* wse__executor_queue() for a plain thread's loop runners: offered to ex's idle
  * workers in the pool's one offer slot (worker.h) if it is free (*offered set;
  * the caller must then call wse__executor_take_back() before its loop can

@@ -96,7 +96,7 @@ unlock_update(wse_future *f, uint64_t clear, uint64_t set)
 }
 
 /* Flags that outlive completion: kept by set_low(). */
-#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE | WSE__F_BLOCK | WSE__F_EMBED)
+#define KEEP_FLAGS (WSE__F_STOP | WSE__F_PROMISE | WSE__F_BLOCK | WSE__F_EMBED | WSE__F_HOOK)
 
 /* With a final state: replace the state and flags by `low` (keeping KEEP_FLAGS),
  * releasing WSE__F_LOCK. */
@@ -342,6 +342,20 @@ wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t r
     return f;
 }
 
+wse_future *
+wse__future_embed_promise(struct wse__embedded *e, void (*put)(void *owner), void *owner)
+{
+    wse_future *f = &e->future;
+
+    memset(f, 0, sizeof(*f));
+    /* As wse_promise_create(): no parent, one reference, no value destructor. */
+    wse__atomic_init_u64(&f->word, (uint64_t)1 << WSE__F_REF_SHIFT | WSE__F_PROMISE | WSE__F_EMBED |
+                                       WSE_PENDING);
+    e->put = put;
+    e->owner = owner;
+    return f;
+}
+
 void
 wse__future_discard_embedded(wse_future *f)
 {
@@ -544,14 +558,27 @@ drop_ref(wse_future *f)
            1;
 }
 
+/* Drop a lineage reference on parent: plain if it runs here, innermost (see
+ * above), else a real one. Returns parent if that was its last reference (the
+ * caller frees it), else NULL. */
+static wse_future *
+put_parent(wse_future *parent)
+{
+    struct wse__running *r = wse__future_running;
+
+    if (r != NULL && r->future == parent) {
+        wse__future_children_add(parent, (uint32_t)-1);
+        return NULL;
+    }
+    return drop_ref(parent) ? parent : NULL;
+}
+
 /* Free f, then drop its reference on its parent, and so on up the lineage: a loop,
  * since a long chain of finished tasks can be freed at once. */
 static void
 free_future(wse_future *f)
 {
-    struct wse__running *r;
     wse_future *parent;
-
     uint64_t word;
 
     while (f != NULL) {
@@ -560,23 +587,22 @@ free_future(wse_future *f)
          * completion before. A promise owns its value: free it with it. */
         word = wse__atomic_load_u64_relaxed(&f->word);
         if (__builtin_expect((word & WSE__F_PROMISE) != 0, 0) && f->u.free_value != NULL &&
-            (word & WSE__F_STATE_MASK) == WSE_DONE && f->value != NULL)
-            f->u.free_value(f->value);
+            (word & WSE__F_STATE_MASK) == WSE_DONE &&
+            wse__atomic_load_ptr_relaxed(&f->value) != NULL)
+            f->u.free_value(wse__atomic_load_ptr_relaxed(&f->value));
 #ifndef NDEBUG
         memset(f, 0xa5, sizeof(*f)); /* poison: a use after release fails loudly */
 #endif
         dealloc(f, word);
-        f = NULL;
-        if (parent == NULL)
-            break;
-        r = wse__future_running;
-        if (r != NULL && r->future == parent) {
-            /* The parent runs here, innermost: its plain count (see above). */
-            wse__future_children_add(parent, (uint32_t)-1);
-        } else if (drop_ref(parent)) {
-            f = parent;
-        }
+        f = parent != NULL ? put_parent(parent) : NULL;
     }
+}
+
+void
+wse__future_lineage_put_slow(wse_future *parent)
+{
+    if (drop_ref(parent))
+        free_future(parent);
 }
 
 /* Is the stop flag set on f or an ancestor? */
@@ -625,23 +651,39 @@ void
 wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
 {
     struct move m = {.drop_ref = true};
+    /* The hook, if WSE__F_HOOK says there is one (read before value is). */
+    /* relaxed: only this thread writes value now (it runs f). */
+    struct wse__hook *hook = wse__atomic_load_ptr_relaxed(&f->value);
     uint64_t after;
 
     /* The start bias becomes the children still pointing at f. */
     m.refs = (int64_t)wse__future_children(f) - LINEAGE_BIAS;
+    /* A failure's hook owns the reference this call holds: keep it. relaxed:
+     * the flag is fixed (see wse__future_hook()). */
+    if (__builtin_expect(to == WSE_FAILED, 0) &&
+        (wse__atomic_load_u64_relaxed(&f->word) & WSE__F_HOOK) != 0)
+        m.drop_ref = false;
     /* Plain writes: only the running thread writes these, and readers read them
      * only after an acquire load sees the done state set by the CAS below. */
-    f->value = to == WSE_DONE ? value : NULL;
+    /* relaxed: a hook's readers compare only (future.h). */
+    wse__atomic_store_ptr_relaxed(&f->value, to == WSE_DONE ? value : NULL);
     f->error = rc;
     if (!transition(f, WSE_RUNNING, to, &m, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
         wse_future_release(f);
-    } else if (after & WSE__F_LOCK) {
-        complete_locked(f, to);
-        wse_future_release(f);
-    } else if ((after >> WSE__F_REF_SHIFT) == 0) {
-        free_future(f);
+        return;
     }
+    if (after & WSE__F_LOCK)
+        complete_locked(f, to);
+    if (__builtin_expect((after & WSE__F_HOOK) != 0, 0)) {
+        hook->fn(hook, f, to);
+        if (!m.drop_ref)
+            return; /* the hook had our reference */
+    }
+    if (after & WSE__F_LOCK)
+        wse_future_release(f);
+    else if ((after >> WSE__F_REF_SHIFT) == 0)
+        free_future(f);
 }
 
 void
@@ -734,7 +776,8 @@ wse_future_value(const wse_future *f)
 {
     if (f == NULL || wse__future_state_acquire(f) != WSE_DONE)
         return NULL;
-    return f->value;
+    /* relaxed: the acquire load of the state above ordered it. */
+    return wse__atomic_load_ptr_relaxed(&f->value);
 }
 
 int
@@ -752,6 +795,17 @@ wse_future_error(const wse_future *f)
     }
 }
 
+/* The hook of a cancelled f: the canceller's reference keeps f alive, and a
+ * cancel leaves value (the hook) as it was. */
+static void
+cancel_hook(wse_future *f)
+{
+    /* relaxed: stored before f was shared. */
+    struct wse__hook *h = wse__atomic_load_ptr_relaxed(&f->value);
+
+    h->fn(h, f, WSE_CANCELLED);
+}
+
 bool
 wse_future_cancel(wse_future *f)
 {
@@ -764,6 +818,8 @@ wse_future_cancel(wse_future *f)
         return false;
     if (after & WSE__F_LOCK)
         complete_with_ref(f, WSE_CANCELLED);
+    if (__builtin_expect((after & WSE__F_HOOK) != 0, 0))
+        cancel_hook(f);
     return true;
 }
 
@@ -917,7 +973,8 @@ promise_set(wse_future *f, int rc, void *value)
             break;
     }
     /* Plain writes: we own them after the claim; published by the CAS below. */
-    f->value = rc == 0 ? value : NULL;
+    /* relaxed: published by the completing CAS below. */
+    wse__atomic_store_ptr_relaxed(&f->value, rc == 0 ? value : NULL);
     f->error = rc;
     if (!transition(f, WSE_PENDING, to, &m, &after))
         return EALREADY; /* not reached: only the claimant moves it */

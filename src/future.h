@@ -45,6 +45,9 @@
  *   WSE__F_EMBED     lives inside a bigger block of a layer above
  *                    (wse__future_embed(); fixed at creation): freeing it
  *                    tells that layer instead.
+ *   WSE__F_HOOK      a task with a completion hook (wse__future_set_hook();
+ *                    fixed before it is shared): until it completes, its
+ *                    value field holds the hook.
  * Completing transitions (to DONE, FAILED, CANCELLED) never happen while
  * WSE__F_LOCK is held, so a thread holding the lock sees a stable "done or not".
  */
@@ -57,6 +60,7 @@
 #define WSE__F_SETTING 0x100u       /* a promise's setter has claimed it (still PENDING) */
 #define WSE__F_BLOCK 0x200u         /* lives in a batch block (fixed at creation) */
 #define WSE__F_EMBED 0x400u         /* lives in a block of a layer above (fixed at creation) */
+#define WSE__F_HOOK 0x800u          /* value holds a struct wse__hook * until done (fixed) */
 #define WSE__F_LOW_MASK 0xffffffffu /* state and flags */
 #define WSE__F_REF_SHIFT 32
 #define WSE__F_REF ((uint64_t)1 << WSE__F_REF_SHIFT) /* one reference */
@@ -106,7 +110,7 @@ struct wse_future {
     wse__atomic_u64 word;
     int error;
     wse__atomic_u32 children;
-    void *value;
+    wse__atomic_ptr value; /* void *; atomic only for a hook's readers (below) */
     struct wse__node *nodes;
     union {
         wse_task_fn fn;
@@ -219,6 +223,86 @@ struct wse__embedded {
 wse_future *wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t refs,
                               wse_future *parent, void (*put)(void *owner), void *owner);
 void wse__future_discard_embedded(wse_future *f);
+/* A promise (as wse_promise_create(), one reference) inside a layer's block:
+ * no allocation; put(owner) when its last reference goes. */
+wse_future *wse__future_embed_promise(struct wse__embedded *e, void (*put)(void *owner),
+                                      void *owner);
+
+/*
+ * A completion hook: one pointer that many task futures share (a scope's
+ * children), called once for each of them on the thread that completes it,
+ * right after its completing transition and its nodes: no lock, no node, no
+ * allocation. It sits in the future's value field while the future is PENDING
+ * or RUNNING (nobody reads a value before the done state), so a task future
+ * stays one cache line. The call may use f only to compare it with others,
+ * except when s is WSE_FAILED: then it owns one reference to f (the one the
+ * completing queue held), which it keeps or releases.
+ */
+struct wse__hook {
+    void (*fn)(struct wse__hook *h, wse_future *f, wse_state s);
+    /* wse_future *: a task that waits, with no deadline, until every future
+     * with this hook is done (a scope's joiner, while it joins), or NULL. Set
+     * and cleared by its own thread; read by helping (wse__future_waiter()). */
+    wse__atomic_ptr waiter;
+};
+
+/* Give f, new and not shared yet, the hook h. */
+static inline void
+wse__future_set_hook(wse_future *f, struct wse__hook *h)
+{
+    /* relaxed: f is not shared yet; its publication orders both. */
+    wse__atomic_init_u64(&f->word, wse__atomic_load_u64_relaxed(&f->word) | WSE__F_HOOK);
+    wse__atomic_init_ptr(&f->value, h);
+}
+
+/*
+ * f's hook if it has one, else NULL. For f not done: a task taken from a queue,
+ * one running, or one a held task waits on. Once f is done the answer may be
+ * its value instead (a completing thread overwrites the field): a caller
+ * compares it with a hook it knows, and a task's result is never the address
+ * of a hook inside the library's own blocks.
+ */
+static inline struct wse__hook *
+wse__future_hook(const wse_future *f)
+{
+    /* relaxed: the flag is fixed before f is shared (publication orders it);
+     * the hook was stored before f was published too. */
+    if ((wse__atomic_load_u64_relaxed(&f->word) & WSE__F_HOOK) == 0)
+        return NULL;
+    return wse__atomic_load_ptr_relaxed(&f->value);
+}
+
+/*
+ * Who waits on f, f not done and held (directly, or through a chain of such
+ * answers from a held task): a task that waits, with no deadline, until f is
+ * done; or NULL if none is known. That is f's hook's waiter, else f's parent
+ * if it is marked as waiting on every child it has (the descendant mark
+ * above). The answer lives as long as f is not done: it cannot end its wait
+ * before.
+ */
+static inline wse_future *
+wse__future_waiter(const wse_future *f)
+{
+    struct wse__hook *h = wse__future_hook(f);
+    wse_future *w;
+
+    if (h != NULL) {
+        /* acquire: pairs with the release store of the joiner (scope.c). */
+        w = wse__atomic_load_ptr_acquire(&h->waiter);
+        if (w != NULL)
+            return w;
+    }
+    w = f->parent;
+    return w != NULL && wse__future_waits_children(w) ? w : NULL;
+}
+
+/*
+ * The stop lineage without a future: the running task (or NULL outside any),
+ * with one lineage reference counted as a child's would be (plain, on the
+ * fork-join path), for a layer that keeps a pointer to it; the reference is
+ * dropped by wse__future_lineage_put(), on any thread.
+ */
+void wse__future_lineage_put_slow(wse_future *parent);
 
 /*
  * Big batches. Their futures live in blocks of up to WSE__BATCH_BLOCK_SLOTS
@@ -289,6 +373,30 @@ static inline void
 wse__future_leave(struct wse__running *r)
 {
     wse__future_running = r->outer;
+}
+
+static inline wse_future *
+wse__future_lineage_hold(void)
+{
+    struct wse__running *r = wse__future_running;
+
+    if (r == NULL)
+        return NULL;
+    wse__future_children_add(r->future, 1); /* as wse__future_new() */
+    return r->future;
+}
+
+static inline void
+wse__future_lineage_put(wse_future *parent)
+{
+    struct wse__running *r = wse__future_running;
+
+    if (parent == NULL)
+        return;
+    if (r != NULL && r->future == parent)
+        wse__future_children_add(parent, (uint32_t)-1); /* runs here, innermost */
+    else
+        wse__future_lineage_put_slow(parent);
 }
 
 /* Has a stop been requested for f or a task it descends from? Cheap (no walk)

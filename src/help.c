@@ -125,24 +125,33 @@ awaited(wse_future *const futures[], size_t n, const wse_future *f)
 
 /*
  * May a worker waiting on futures run f, a task it took from a queue, on top of
- * its frame? Yes if f is one of them, or if f's parent waits (no deadline, all
- * of them) on every child it has, f included, and that parent may run here by
- * the same rule: then this wait waits, through a chain of waits that can only
- * end once f is done, on f, and a task this wait waits on cannot need it to
- * return first unless the waits form a cycle (docs/design.md, "Safe helping").
- * Each parent is alive: its child, which we hold, keeps it.
+ * its frame? Yes if f is one of them, or if a task waits (no deadline, until f
+ * is done) on f and may run here by the same rule, or is the waiting task
+ * itself: then this wait waits, through a chain of waits that can only end
+ * once f is done, on f, and a task this wait waits on cannot need it to return
+ * first unless the waits form a cycle (docs/design.md, "Safe helping"). Who
+ * waits on f: a parent marked as waiting on every child it has, or the joiner
+ * of f's scope (wse__future_waiter()). The waiting task itself: the innermost
+ * one running here, which can be in no other wait than this one (a task run
+ * on top of a wait becomes the innermost); it is reached when it joins f's
+ * scope, or is marked by this wait. Each task on the chain is alive: it cannot
+ * end its wait before the held task is done.
  */
 static bool
 leapfrog_ok(wse_future *const futures[], size_t n, const wse_future *f)
 {
+    const struct wse__running *r = wse__future_running;
+    const wse_future *self = r != NULL ? r->future : NULL;
     unsigned depth;
 
     for (depth = 0; depth < WSE__LEAPFROG_DEPTH; depth++) {
         if (awaited(futures, n, f))
             return true;
-        f = f->parent;
-        if (f == NULL || !wse__future_waits_children(f))
+        f = wse__future_waiter(f);
+        if (f == NULL)
             return false;
+        if (f == self)
+            return true;
     }
     return false;
 }

@@ -3,65 +3,102 @@
  * wse_scope_destroy().
  *
  * A scope is a group of child tasks with a wait mode as its policy. Each child
- * is an ordinary task future with one deferred node of the scope linked on it
- * (child_done()); the nodes live in the scope, in chunks that double in size
- * (8 inline, then 16, 32, ...), so a child costs no allocation beyond its
- * future, and a chunk never moves once made.
+ * is an ordinary task future whose completion hook (future.h) is the scope's:
+ * child_done() runs once per child on its completing thread, right after the
+ * completing transition, with no lock, no node and no allocation.
  *
- * The word `st` holds the scope's flags and `live`, the children reserved and
- * not finished, each counted twice until its submit has published it:
+ * Two kinds of scope, fixed at create:
+ *   counted  ALL_COMPLETED with no deadline, the fork-join group. It never
+ *            settles early and never stops its children, so it needs no list
+ *            of them: a child costs one reservation and one drop in its hook
+ *            (in the fork-join case neither is a read-modify-write: "Owner",
+ *            ran_here). A child that completes is freed at once unless the
+ *            submitter kept it (out).
+ *   tracked  FIRST_COMPLETED, FIRST_EXCEPTION, or a deadline. The scope must
+ *            be able to stop every child, so each one also sits in a slot,
+ *            holding a reference; the slots live in chunks that double in size
+ *            (8 inline, then 16, 32, ...), and a chunk never moves once made.
+ *
+ * The word `st` holds the flags and `live`, the children reserved and not
+ * finished (in a tracked scope, counted twice until the submit has published
+ * the child):
  *
  *   SETTLED   the policy was met (a child's completion), or the deadline passed
  *             in a join (then also TIMEDOUT): submits now get ECANCELED
  *   JOINING   a join (or destroy) has begun: whoever takes live to 0 closes
  *   CLOSED    live reached 0 while JOINING: submits now get EINVAL; set in the
  *             same read-modify-write that takes live to 0, by the closer, who
- *             then completes `done` (a promise the joiner may wait on)
+ *             then completes `done` (the promise the joiner waits on)
  *   DETACHED  destroy was called inside one of the children (it cannot wait for
  *             itself): the closer frees the scope instead
+ *   FOREIGN   a joiner that is not the owner is taking the owner's count
+ *   MERGED    the owner's count is in live
  *
  * Every write of `st` after create is a read-modify-write, so all of them form
  * one modification order, and each acquire read of `st` synchronises with
  * every earlier write in it (a release sequence of read-modify-writes).
  *
- * Submit: reserve (CAS: flags checked, live += 2), take an index (the chunk
- * made first), link the node on the new future, store it in its slot
- * (release), queue it, then publish: a CAS that drops one unit unless SETTLED
- * is set. A queue that refuses (a shutdown after the check) withdraws the
- * stored child: marked, cancelled, deciding nothing.
- * Settle: a CAS that sets SETTLED, then a walk over every published slot with
- * wse_future_request_stop(). The two CASes are ordered: if publish came first,
- * the settler's CAS reads after it, so its walk sees the slot (published
- * before the publish CAS); if settle came first, publish sees SETTLED and the
- * submitter requests the stop itself (its unit keeps the scope alive while it
- * does). So a child submitted while the scope settles is either refused (the
- * reserve saw SETTLED) or gets the stop request, from one side or both (the
- * request is idempotent).
+ * Submit: make the child with the hook, reserve (CAS: flags checked, live +=
+ * 1, or 2 when tracked; the owner: own += 1), and (tracked) take an index, the
+ * chunk made first.
+ * Queue it; a queue that refuses (a shutdown after the check) gets the child
+ * back unshared: it is discarded, its units dropped, its slot marked withdrawn.
+ * Tracked: store it in its slot (release), then publish: a CAS that drops one
+ * unit unless SETTLED is set.
+ * Settle (tracked): a CAS that sets SETTLED, then a walk over every published
+ * slot with wse_future_request_stop(). The two CASes are ordered: if publish
+ * came first, the settler's CAS reads after it, so its walk sees the slot
+ * (stored before the publish CAS); if settle came first, publish sees SETTLED
+ * and the submitter requests the stop itself (its unit keeps the scope alive
+ * while it does). So a child submitted while the scope settles is either
+ * refused (the reserve saw SETTLED) or gets the stop request, from one side or
+ * both (the request is idempotent).
  *
- * Finish: child_done() runs once per child, on its completing thread, after
- * the child's own lock is released: it settles (FIRST_COMPLETED: any
- * completion; FIRST_EXCEPTION: the first failure), records the first failure,
- * then drops the child's unit. The scope outlives every use: a unit is dropped
- * by the last read-modify-write of its holder that needs the scope; the closer
- * afterwards touches only `done` (read before), whose completion lets the
- * joiner go; the joiner leaves join only once `done` is done.
+ * Finish: child_done() settles (FIRST_COMPLETED: any completion;
+ * FIRST_EXCEPTION: the first failure), records the first failure (keeping the
+ * reference the hook owns for a FAILED child), then drops the child's unit.
+ * The scope outlives every use: a unit is dropped by the last read-modify-write
+ * of its holder that needs the scope; the closer afterwards touches only
+ * `done`, whose completion lets the joiner go; the joiner leaves join only once
+ * `done` is done.
  *
- * Join: set JOINING (closing at once if live is 0), then until `done` is done,
- * wait (wse_wait_until(), ALL_COMPLETED) on up to 8 children not yet done, or
- * on `done` when there are none: a worker that joins runs queued children, and
- * waits with the rules of wse_wait() (helping, spares, EDEADLK). At the
+ * Join: a worker first runs the scope's children on top of its own deque (the
+ * fork-join case: no wait at all; their hooks count in ran_here, a plain field
+ * of the joiner). Then one CAS sets JOINING, drops ran_here and adds the
+ * owner's count (below), closing at once if live is 0; otherwise the join
+ * first makes `done` (a promise inside the scope's own block: a join
+ * allocates nothing, and a scope whose children all finished never makes it).
+ * Until `done` is done, a
+ * tracked join waits (wse_wait_until(), ALL_COMPLETED) on up to 8 children not
+ * yet done, a counted one on `done`: a worker that joins runs queued children
+ * it waits on, and waits with the rules of wse_wait() (helping, spares). At the
  * deadline (checked first, so a passed one counts at the start) the join checks
  * the policy's condition over the children's states; if it does not hold, it
  * settles with TIMEDOUT and requests stop for every child. Then it waits for
- * every child with no deadline. docs/design.md, "Scopes", has the full
- * argument.
+ * every child with no deadline. A join from inside one of the children is
+ * EDEADLK: its running chain holds a task whose hook is the scope's.
+ * docs/design.md, "Scopes", has the full argument.
  *
- * Locks: none of its own. A scope takes future bit locks one at a time (a link
- * on a new future, a stop request), and wse__executor_queue() the injection
- * queue's mutex; no user code runs under any of them.
+ * Owner: the task that made a counted scope counts its own submits in `own`
+ * with plain stores; another joiner takes that count across an asymmetric
+ * fence (see "Owner" below).
+ *
+ * While a task joins, it is the waiter of the scope's hook: helping may run
+ * queued children, and what they wait on, on top of its wait (help.c).
+ *
+ * Lineage: a scope made inside a task holds a lineage reference on it, as a
+ * child would; children submitted from plain threads get an anchor future
+ * (made on the first such submit, a child of that task, never run) as their
+ * parent, so a stop requested for the task reaches them too.
+ *
+ * Locks: none of its own. A scope takes future bit locks one at a time (a stop
+ * request), and the injection queue's mutex when it queues from outside; no
+ * user code runs under any of them.
  */
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "wsexec.h"
@@ -69,8 +106,12 @@
 #include "alloc.h"
 #include "atomic.h"
 #include "clock.h"
+#include "deque.h"
 #include "executor.h"
 #include "future.h"
+#include "stats.h"
+#include "sync.h"
+#include "worker.h"
 
 /* st: flags in the low byte, live above. */
 #define ST_SETTLED 0x1u
@@ -78,18 +119,22 @@
 #define ST_JOINING 0x4u
 #define ST_CLOSED 0x8u
 #define ST_DETACHED 0x10u
+#define ST_FOREIGN 0x20u /* a joiner outside the owner took the owner's count */
+#define ST_MERGED 0x40u  /* the owner's count is in live (by its join or ST_FOREIGN's) */
 #define ST_LIVE_SHIFT 8
 #define ST_LIVE ((uint64_t)1 << ST_LIVE_SHIFT)
 /* Children unfinished at once: live counts two per child being submitted. */
-#define ST_LIVE_MAX (((uint64_t)1 << 40) - 1)
+#define ST_LIVE_MAX (((int64_t)1 << 40) - 1)
 
-static inline uint64_t
+/* live, signed: before the owner's count is merged, children it reserved that
+ * finish elsewhere take it below 0 (the sum is what counts; see "Owner"). */
+static inline int64_t
 live_of(uint64_t st)
 {
-    return st >> ST_LIVE_SHIFT;
+    return (int64_t)st >> ST_LIVE_SHIFT;
 }
 
-/* Chunks of nodes: chunk 0 (inline) holds FIRST_CHUNK, chunk j holds
+/* Chunks of slots: chunk 0 (inline) holds FIRST_CHUNK, chunk j holds
  * FIRST_CHUNK << j, so MAX_CHUNKS of them hold more children than memory. */
 #define FIRST_CHUNK 8u
 #define MAX_CHUNKS 40u
@@ -98,33 +143,58 @@ live_of(uint64_t st)
  * waiter's stack (wse_wait() allocates nothing for 8). */
 #define BATCH 8u
 
-struct scope_node {
-    struct wse__node node; /* deferred, on the child's future */
-    wse_scope *s;
-    wse__atomic_ptr f;         /* wse_future *: NULL until stored, then the child */
-    wse__atomic_u32 withdrawn; /* its queue refused it (a shutdown): not a child */
+/* A slot: NULL until its child is stored, then the child (a reference of the
+ * scope's), or WITHDRAWN if the queue refused it. */
+struct slot {
+    wse__atomic_ptr f;
 };
+
+static char withdrawn_mark;
+#define WITHDRAWN ((wse_future *)(void *)&withdrawn_mark)
 
 struct wse_scope {
     wse__atomic_u64 st;      /* flags and live, see above */
-    wse__atomic_u64 n_slots; /* indices taken (slots 0 .. n_slots-1 exist) */
     wse__atomic_ptr decided; /* the deciding child (wse_future *), or NULL */
+    wse__atomic_ptr anchor;  /* lineage parent of children from plain threads */
+    struct wse__hook hook;   /* every child's */
     /* Fixed at create. */
     wse_executor *ex;
+    struct wse__pool *pool; /* ex's */
+    wse_future *creator;    /* the task it was made in (a lineage reference), or NULL */
     wse_return_when policy;
-    struct wse__deadline deadline;
-    wse_future *anchor; /* lineage parent of children from plain threads, or NULL */
-    wse_future *done;   /* a promise, completed by the closer */
-    /* The joiner's own (one thread joins). */
-    uint64_t scan;     /* slots below are done */
-    bool deadline_met; /* the deadline was dealt with: no more of it */
+    bool tracked;    /* its children have slots (see above) */
+    bool owner_mode; /* counted, made in a task, the asymmetric fence works */
+    /* The owner's and the joiner's own. */
+    bool owner_on;     /* the owner may still count in `own` (see "Owner") */
+    bool join_begun;   /* JOINING is set */
     bool joined;       /* a join returned: later joins repeat it */
+    bool deadline_met; /* the deadline was dealt with: no more of it (tracked) */
+    /* Written by its decider before its unit goes. */
+    bool decided_ref;                /* decided holds a reference of its own (a failure's) */
+    wse__atomic_u32 in_op;           /* the owner is between its check and its count */
+    wse__atomic_u64 own;             /* int64_t: units the owner reserved, not in live */
+    uint64_t ran_here;               /* children finished inside run_own_children(): units
+                              still to drop, in the join's CAS */
+    wse_future *done;                /* in done_block once a join needs it; completed by the
+                              closer; or NULL */
+    struct wse__embedded done_block; /* done's memory: a join allocates nothing */
+    struct wse__deadline deadline;
+    /* Set by the join that returns. */
     int result;
     wse_future *decided_out;
-    wse__atomic_ptr chunks[MAX_CHUNKS]; /* struct scope_node[] each, made once */
-    struct scope_node first[FIRST_CHUNK];
+    /* Tracked scopes only: not even zeroed in a counted one. */
+    uint64_t scan;                      /* slots below are done (the joiner's) */
+    wse__atomic_u64 n_slots;            /* indices taken (slots 0 .. n_slots-1 exist) */
+    wse__atomic_ptr chunks[MAX_CHUNKS]; /* struct slot[] each, made once */
+    struct slot first[FIRST_CHUNK];
 };
 _Static_assert(sizeof(struct wse_scope) <= WSE__ALLOC_MEDIUM, "a scope is a medium block");
+
+static inline wse_scope *
+scope_of(struct wse__hook *h)
+{
+    return (wse_scope *)(void *)((char *)h - offsetof(struct wse_scope, hook));
+}
 
 /* The chunk and offset of slot i. */
 static unsigned
@@ -137,13 +207,13 @@ chunk_of(uint64_t i, uint64_t *off)
     return j;
 }
 
-/* The node of slot i, or NULL if its chunk does not exist. */
-static struct scope_node *
-node_at(wse_scope *s, uint64_t i)
+/* The slot i, or NULL if its chunk does not exist. */
+static struct slot *
+slot_at(wse_scope *s, uint64_t i)
 {
     uint64_t off;
     unsigned j = chunk_of(i, &off);
-    struct scope_node *c;
+    struct slot *c;
 
     if (j >= MAX_CHUNKS)
         return NULL;
@@ -152,23 +222,22 @@ node_at(wse_scope *s, uint64_t i)
     return c != NULL ? &c[off] : NULL;
 }
 
-/* The child in slot i: NULL (not stored yet) or a future the scope holds a
- * reference on. */
+/* The child in slot i: NULL (not stored yet), WITHDRAWN, or a future the
+ * scope holds a reference on. */
 static wse_future *
 slot_load(wse_scope *s, uint64_t i)
 {
-    struct scope_node *c = node_at(s, i);
+    struct slot *c = slot_at(s, i);
 
     /* acquire: pairs with the release store in wse_scope_submit(). */
     return c != NULL ? wse__atomic_load_ptr_acquire(&c->f) : NULL;
 }
 
-/* Was the child in slot i withdrawn (its submit failed after storing it)? */
-static bool
-slot_withdrawn(wse_scope *s, uint64_t i)
+/* A stored child (not NULL, not WITHDRAWN)? */
+static inline bool
+is_child(const wse_future *f)
 {
-    /* acquire: pairs with the release store in withdraw(). */
-    return wse__atomic_load_u32_acquire(&node_at(s, i)->withdrawn) != 0;
+    return f != NULL && f != WITHDRAWN;
 }
 
 /*
@@ -197,7 +266,7 @@ slot_withdrawn(wse_scope *s, uint64_t i)
 static wse__atomic_ptr kept_chunks[KEPT_CHUNK_MAX + 1]; /* a chunk of that size, or NULL */
 
 /* Zeroed memory for chunk j (every node's f NULL): a kept one, or new; NULL. */
-static struct scope_node *
+static struct slot *
 chunk_alloc(unsigned j)
 {
     size_t n = (size_t)FIRST_CHUNK << j;
@@ -208,11 +277,11 @@ chunk_alloc(unsigned j)
          * uses of the chunk happen before ours. */
         c = wse__atomic_fas_ptr_acq_rel(&kept_chunks[j], NULL);
         if (c != NULL) {
-            memset(c, 0, n * sizeof(struct scope_node));
+            memset(c, 0, n * sizeof(struct slot));
             return c;
         }
     }
-    return wse__alloc_array(n, sizeof(struct scope_node));
+    return wse__alloc_array(n, sizeof(struct slot));
 }
 
 static void
@@ -249,13 +318,13 @@ ensure_chunk(wse_scope *s, unsigned j)
 
     if (j >= MAX_CHUNKS)
         return ENOMEM;
-    /* acquire: as in node_at(). */
+    /* acquire: as in slot_at(). */
     if (wse__atomic_load_ptr_acquire(&s->chunks[j]) != NULL)
         return 0;
     c = chunk_alloc(j);
     if (c == NULL)
         return ENOMEM;
-    /* acq_rel: release publishes the zeroed chunk to node_at()'s acquire load;
+    /* acq_rel: release publishes the zeroed chunk to slot_at()'s acquire load;
      * a loser gives its own back and uses the winner's. */
     if (!wse__atomic_cas_ptr_acq_rel(&s->chunks[j], &expected, c))
         chunk_free(c, j);
@@ -290,8 +359,9 @@ try_settle(wse_scope *s, uint32_t extra)
     return false;
 }
 
-/* Request stop for every published child but `except`. The caller holds a
- * unit (or is the joiner), so the scope and its children's references live. */
+/* Request stop for every published child but `except` (a tracked scope). The
+ * caller holds a unit (or is the joiner), so the scope and its children's
+ * references live. */
 static void
 stop_all(wse_scope *s, const wse_future *except)
 {
@@ -303,7 +373,7 @@ stop_all(wse_scope *s, const wse_future *except)
 
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
-        if (f != NULL && f != except)
+        if (is_child(f) && f != except)
             (void)wse_future_request_stop(f);
     }
 }
@@ -318,7 +388,6 @@ static void free_scope(wse_scope *s);
 static void
 finish(wse_scope *s, uint64_t k)
 {
-    wse_future *done = s->done;
     /* relaxed: a guess for the CAS. */
     uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
     uint64_t new;
@@ -331,54 +400,79 @@ finish(wse_scope *s, uint64_t k)
             new |= ST_CLOSED;
         /* acq_rel: release orders our uses of the scope (the decided store, a
          * slot) before the drop; acquire (for the closer) orders every other
-         * holder's before the close, hence before `done` completes. */
+         * holder's before the close, hence before `done` completes, and the
+         * joiner's store of `done` (before its JOINING CAS) before our read. */
     } while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, new));
     if (!close)
         return;
+    /* The joiner waits until `done` is done, so the scope lives until then. */
     if (old & ST_DETACHED)
         free_scope(s);
     else
-        (void)wse_promise_set_value(done, NULL);
+        (void)wse_promise_set_value(s->done, NULL);
 }
 
-/* A child completed with state st_ (deferred node: on its completing thread,
- * after its lock was released). */
-static void
-child_done(struct wse__node *n, wse_future *f, wse_state st_)
-{
-    struct scope_node *c = (struct scope_node *)n;
-    wse_scope *s = c->s;
-    void *expected = NULL;
+/* The counted scope whose joiner is running its children on this thread
+ * (run_own_children()), or NULL. */
+static WSE__TLS wse_scope *joining_here;
 
-    /* acquire: pairs with withdraw()'s release store, made before its cancel
-     * (which runs this node). A withdrawn child decides nothing; one cancelled
-     * by a settler before the store decides nothing either: the scope has
-     * settled, and a CANCELLED child is no failure. */
-    if (wse__atomic_load_u32_acquire(&c->withdrawn) != 0) {
-        finish(s, 1);
+static void child_decide(wse_scope *s, wse_future *f, wse_state st_);
+
+/* The hook of every child: f completed with state st_ (on its completing
+ * thread; for FAILED this call owns a reference to f). */
+static void
+child_done(struct wse__hook *h, wse_future *f, wse_state st_)
+{
+    wse_scope *s = scope_of(h);
+
+    if (__builtin_expect(st_ == WSE_FAILED || s->tracked, 0)) {
+        child_decide(s, f, st_);
         return;
     }
+    /* The fork-join case: nothing to decide. On the joiner's own thread,
+     * inside its run of the children, a plain count that its JOINING CAS
+     * drops (begin_join()); elsewhere the unit itself. */
+    if (joining_here == s)
+        s->ran_here++;
+    else
+        finish(s, 1);
+}
+
+/* child_done() for a failure or a tracked scope's child: it may decide. */
+static __attribute__((noinline)) void
+child_decide(wse_scope *s, wse_future *f, wse_state st_)
+{
+    void *expected = NULL;
+    bool keep = false;
+
     switch (s->policy) {
     case WSE_FIRST_COMPLETED:
+        /* Tracked: f is alive in its slot whatever its state. */
         if (try_settle(s, 0)) {
             /* relaxed: one settler; published by finish()'s release. */
             wse__atomic_store_ptr_relaxed(&s->decided, f);
+            keep = st_ == WSE_FAILED;
             stop_all(s, f);
         }
         break;
     case WSE_FIRST_EXCEPTION:
         /* acq_rel: the first failure wins; read by the joiner after the close
          * (finish()'s release and acquire order it). */
-        if (st_ == WSE_FAILED && wse__atomic_cas_ptr_acq_rel(&s->decided, &expected, f) &&
-            try_settle(s, 0))
-            stop_all(s, f);
+        if (st_ == WSE_FAILED && wse__atomic_cas_ptr_acq_rel(&s->decided, &expected, f)) {
+            keep = true;
+            if (try_settle(s, 0))
+                stop_all(s, f);
+        }
         break;
     default:
         /* acq_rel: as above. */
-        if (st_ == WSE_FAILED)
-            (void)wse__atomic_cas_ptr_acq_rel(&s->decided, &expected, f);
+        keep = st_ == WSE_FAILED && wse__atomic_cas_ptr_acq_rel(&s->decided, &expected, f);
         break;
     }
+    if (keep)
+        s->decided_ref = true; /* plain: one decider; finish()'s release publishes it */
+    else if (st_ == WSE_FAILED)
+        wse_future_release(f);
     finish(s, 1);
 }
 
@@ -388,83 +482,130 @@ child_done(struct wse__node *n, wse_future *f, wse_state st_)
 int
 wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, double timeout_s)
 {
-    struct wse__deadline deadline;
     wse_scope *s;
-    int rc;
 
     if (out == NULL || ex == NULL)
         return EINVAL;
     if (policy != WSE_FIRST_COMPLETED && policy != WSE_FIRST_EXCEPTION &&
         policy != WSE_ALL_COMPLETED)
         return EINVAL;
-    /* As wse_wait(): NaN is EINVAL, any negative timeout means none. */
-    if (wse__clock_deadline_in(timeout_s, &deadline) != 0)
+    /* As wse_wait(): NaN is EINVAL (the only error of
+     * wse__clock_deadline_in() below), any negative timeout means none. */
+    if (isnan(timeout_s))
         return EINVAL;
     s = wse__alloc_medium();
     if (s == NULL)
         return ENOMEM;
-    memset(s, 0, sizeof(*s));
-    rc = wse_promise_create(&s->done, NULL);
-    if (rc != 0)
-        goto out_free_scope;
-    /* Inside a task: an anchor future, a child of the task by the usual rule
-     * (never run), is the lineage parent of the children submitted from plain
-     * threads, so a stop requested for the task reaches them too. The task
-     * cannot be their parent directly: a child freed while the task runs on
-     * that thread is counted as one of its own submissions (future.c). */
-    if (wse__future_running != NULL) {
-        s->anchor = wse__future_new(NULL, NULL, 1);
-        if (s->anchor == NULL) {
-            rc = ENOMEM;
-            goto out_release_done;
-        }
-    }
+    /* Plain stores: the scope is not shared before *out is returned. Each
+     * field a counted scope reads, one by one (a scope per fork-join call is
+     * the common case: no memset of what it never reads). */
+    wse__atomic_init_u64(&s->st, 0);
+    wse__atomic_init_ptr(&s->decided, NULL);
+    wse__atomic_init_ptr(&s->anchor, NULL);
+    s->hook.fn = child_done;
+    wse__atomic_init_ptr(&s->hook.waiter, NULL);
     s->ex = ex;
+    s->pool = wse__executor_pool(ex);
+    /* Inside a task: a lineage reference, as a child's (no read-modify-write
+     * on the fork-join path), for the anchor made later if a plain thread
+     * submits. */
+    s->creator = wse__future_lineage_hold();
     s->policy = policy;
-    s->deadline = deadline;
-    /* Plain stores: the scope is not shared before *out is returned. */
-    wse__atomic_init_ptr(&s->chunks[0], s->first);
+    if (timeout_s < 0)
+        s->deadline.forever = true; /* the common case, without a call */
+    else
+        (void)wse__clock_deadline_in(timeout_s, &s->deadline);
+    s->tracked = policy != WSE_ALL_COMPLETED || !s->deadline.forever;
+    s->owner_mode = s->creator != NULL && !s->tracked && s->pool->asym_fence;
+    s->owner_on = s->owner_mode;
+    s->join_begun = false;
+    s->joined = false;
+    s->deadline_met = false;
+    s->decided_ref = false;
+    wse__atomic_init_u32(&s->in_op, 0);
+    wse__atomic_init_u64(&s->own, 0);
+    s->ran_here = 0;
+    s->done = NULL;
+    if (s->tracked) {
+        s->scan = 0;
+        wse__atomic_init_u64(&s->n_slots, 0);
+        memset(s->chunks, 0, sizeof(s->chunks) + sizeof(s->first));
+        wse__atomic_init_ptr(&s->chunks[0], s->first);
+    }
     *out = s;
     return 0;
+}
 
-out_release_done:
-    wse_future_release(s->done);
-out_free_scope:
-    wse__alloc_medium_free(s);
-    return rc;
+/* The anchor: a future that is a child of the creating task (never run), the
+ * lineage parent of children submitted from plain threads. The task cannot be
+ * their parent directly: a child freed while the task runs on that thread is
+ * counted as one of its own submissions (future.c). Made on first use; NULL
+ * if out of memory. */
+static wse_future *
+anchor_of(wse_scope *s)
+{
+    /* acquire: pairs with the CAS below (the anchor's fields). */
+    wse_future *a = wse__atomic_load_ptr_acquire(&s->anchor);
+    void *expected = NULL;
+
+    if (a != NULL)
+        return a;
+    /* The scope's lineage reference keeps the creator alive meanwhile. */
+    a = wse__future_new_child(NULL, NULL, 1, s->creator);
+    if (a == NULL)
+        return NULL;
+    (void)wse_future_retain(s->creator); /* the anchor's, dropped when it is freed */
+    /* acq_rel: release publishes the anchor; acquire reads the winner's. */
+    if (wse__atomic_cas_ptr_acq_rel(&s->anchor, &expected, a))
+        return a;
+    wse__alloc_small_free(a);
+    wse_future_release(s->creator);
+    return expected;
 }
 
 /* Undo a child made by new_child() that was never shared. */
 static void
-discard_child(wse_scope *s, wse_future *f)
+discard_child(wse_future *f, bool anchored)
 {
-    if (f->parent != NULL && f->parent == s->anchor) {
+    wse_future *parent = f->parent;
+
+    if (anchored) {
         wse__alloc_small_free(f);
-        wse_future_release(s->anchor);
+        wse_future_release(parent);
     } else {
         wse__future_discard(f);
     }
 }
 
-/* A new child future for fn(arg) with `refs` references. From a plain thread,
- * its stop lineage goes through the anchor (if any); inside a task, the usual
- * rule makes that task its parent. */
+/* A new child future for fn(arg) with `refs` references and the scope's hook.
+ * From a plain thread, its stop lineage goes through the anchor (if the scope
+ * was made in a task); inside a task, the usual rule makes that task its
+ * parent. *anchored: the former. */
 static wse_future *
-new_child(wse_scope *s, wse_task_fn fn, void *arg, uint32_t refs)
+new_child(wse_scope *s, wse_task_fn fn, void *arg, uint32_t refs, bool *anchored)
 {
+    wse_future *a;
     wse_future *f;
 
-    if (wse__future_running != NULL || s->anchor == NULL)
-        return wse__future_new(fn, arg, refs);
-    f = wse__future_new_child(fn, arg, refs, s->anchor);
+    *anchored = wse__future_running == NULL && s->creator != NULL;
+    if (!*anchored) {
+        f = wse__future_new(fn, arg, refs);
+    } else {
+        a = anchor_of(s);
+        if (a == NULL)
+            return NULL;
+        f = wse__future_new_child(fn, arg, refs, a);
+        if (f != NULL)
+            (void)wse_future_retain(a); /* the child's, dropped when it is freed */
+    }
     if (f != NULL)
-        (void)wse_future_retain(s->anchor); /* the child's, dropped when it is freed */
+        wse__future_set_hook(f, &s->hook);
     return f;
 }
 
-/* Take live += 2 unless settled or closed: 0, EINVAL, ECANCELED or ENOMEM. */
+/* Take live += k unless settled or closed: 0, EINVAL, ECANCELED or ENOMEM. */
 static int
-reserve(wse_scope *s)
+reserve(wse_scope *s, uint64_t k)
 {
     /* relaxed: a guess for the CAS. */
     uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
@@ -474,13 +615,112 @@ reserve(wse_scope *s)
             return EINVAL;
         if (old & ST_SETTLED)
             return ECANCELED;
-        if (live_of(old) + 2 > ST_LIVE_MAX)
+        if (live_of(old) + (int64_t)k > ST_LIVE_MAX)
             return ENOMEM;
         /* acq_rel: orders the reservation before the index and the slot;
          * decides against a settle or close CAS. */
-        if (wse__atomic_cas_u64_acq_rel(&s->st, &old, old + 2 * ST_LIVE))
+        if (wse__atomic_cas_u64_acq_rel(&s->st, &old, old + k * ST_LIVE))
             return 0;
     }
+}
+
+/*
+ * Owner. A counted scope made inside a task T is owned by T: submits made in
+ * T itself (T the innermost task running on its thread) count their unit in
+ * `own`, with plain stores, not in live; the join folds `own` into live in its
+ * JOINING CAS. In the fork-join case (T submits, then joins) a child costs no
+ * read-modify-write on the scope at all. Only a joiner that is not T needs the
+ * count: it sets ST_FOREIGN, makes every thread pass a full barrier
+ * (wse__sync_membarrier()), waits for in_op to be 0 and adds `own` to live
+ * itself (merge_foreign()). The owner's side of that asymmetric Dekker
+ * protocol: in_op = 1, a compiler barrier, the check of st; if ST_FOREIGN is
+ * clear, count, then in_op = 0 (release). After the fence, either the owner's
+ * in_op = 1 came before it and the joiner sees it (and waits for the count to
+ * be stored), or the owner's check comes after it and sees ST_FOREIGN (and
+ * uses live from then on). So no count is lost or counted twice, and `own` is
+ * final when the joiner reads it. ST_MERGED (set with the merge, by either
+ * side) makes the merge happen once. Without a working fence the scope counts
+ * in live alone (owner_mode false).
+ */
+
+/* In T, the owning task, with the owner's count still in use? */
+static inline bool
+owner_here(const wse_scope *s)
+{
+    const struct wse__running *r = wse__future_running;
+
+    /* owner_on is read only here, on T's thread (T runs on no other). */
+    return r != NULL && r->future == s->creator && s->owner_on;
+}
+
+/* Begin an owner's step: false (and owner_on cleared) if a foreign joiner has
+ * taken the count, or the scope is closed: then use live. */
+static bool
+owner_begin(wse_scope *s)
+{
+    /* relaxed: ordered for the joiner by its fence (see above). */
+    wse__atomic_store_u32_relaxed(&s->in_op, 1);
+    wse__atomic_compiler_barrier();
+    /* relaxed: as above. */
+    if ((wse__atomic_load_u64_relaxed(&s->st) & (ST_FOREIGN | ST_MERGED | ST_CLOSED)) == 0)
+        return true;
+    /* release: as in owner_end(). */
+    wse__atomic_store_u32_release(&s->in_op, 0);
+    s->owner_on = false;
+    return false;
+}
+
+static void
+owner_end(wse_scope *s)
+{
+    /* release: pairs with merge_foreign()'s acquire: the count before it. */
+    wse__atomic_store_u32_release(&s->in_op, 0);
+}
+
+/* Add k (may be negative) to the owner's count, inside owner_begin/end. */
+static void
+owner_add(wse_scope *s, int64_t k)
+{
+    /* relaxed: only the owner writes it; read by merge_foreign() after
+     * owner_end()'s release. */
+    wse__atomic_store_u64_relaxed(&s->own,
+                                  (uint64_t)((int64_t)wse__atomic_load_u64_relaxed(&s->own) + k));
+}
+
+/* A joiner that is not the owner: take the owner's count into live, once. */
+static void
+merge_foreign(wse_scope *s)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
+    int64_t own;
+    unsigned spins = 0;
+
+    if (!s->owner_mode)
+        return;
+    do {
+        if (old & (ST_FOREIGN | ST_MERGED))
+            return; /* merged already (by the owner's join, or a join before) */
+        /* acq_rel: the flag before the fence below. */
+    } while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, old | ST_FOREIGN));
+    /* Registered at create; a forked child re-registers in the call. */
+    while (wse__sync_membarrier() != 0)
+        sched_yield();
+    /* acquire: pairs with owner_end()'s release. The owner is inside a step
+     * for a few instructions, unless preempted. */
+    while (wse__atomic_load_u32_acquire(&s->in_op) != 0) {
+        if (++spins > 64)
+            sched_yield();
+        else
+            wse__atomic_pause();
+    }
+    /* relaxed: ordered by the acquire above. */
+    own = (int64_t)wse__atomic_load_u64_relaxed(&s->own);
+    /* relaxed: a guess for the CAS. */
+    old = wse__atomic_load_u64_relaxed(&s->st);
+    /* acq_rel: as finish(); the owner adds no more after ST_FOREIGN. */
+    while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, (old + (uint64_t)own * ST_LIVE) | ST_MERGED))
+        ;
 }
 
 /* Take the next index, its chunk made first: 0 or ENOMEM (no index taken). */
@@ -506,7 +746,7 @@ take_index(wse_scope *s, uint64_t *index)
 }
 
 /*
- * The child is stored and queued: publish (the CAS that drops the submitter's
+ * The child is queued and stored: publish (the CAS that drops the submitter's
  * unit unless the scope has settled; see the file comment). If it settled
  * first, request the stop here, then drop the unit.
  */
@@ -522,43 +762,38 @@ publish(wse_scope *s, wse_future *f)
             finish(s, 1);
             return;
         }
-        /* acq_rel: release orders the slot store (before the queueing) before
-         * it, so a settle CAS that reads after it sees the slot (stop_all()). */
+        /* acq_rel: release orders the slot store before it, so a settle CAS
+         * that reads after it sees the slot (stop_all()). */
         if (wse__atomic_cas_u64_acq_rel(&s->st, &old, old - ST_LIVE))
             return;
     }
 }
 
-/*
- * The queue refused the stored child (a shutdown came after the check): mark it
- * withdrawn, cancel it (its node then decides nothing and drops its unit) and
- * drop the references the queue and out would have had; the scope keeps its
- * own. Then drop the submitter's unit: nothing was submitted.
- */
+/* Give back k units reserved by a submit that failed: from the owner's count
+ * if it still counts, else from live (where a foreign joiner has put it). */
 static void
-withdraw(wse_scope *s, struct scope_node *c, wse_future *f, bool had_out)
+unreserve(wse_scope *s, uint64_t k)
 {
-    /* release: pairs with the acquire loads in child_done() and
-     * slot_withdrawn(). */
-    wse__atomic_store_u32_release(&c->withdrawn, 1);
-    (void)wse_future_cancel(f);
-    wse_future_release(f);
-    if (had_out)
-        wse_future_release(f);
-    finish(s, 1);
+    if (owner_here(s) && owner_begin(s)) {
+        owner_add(s, -(int64_t)k);
+        owner_end(s);
+    } else {
+        finish(s, k);
+    }
 }
 
-int
-wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
+/* wse_scope_submit() from anywhere but the owner's fast path. */
+static int
+submit_shared(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
 {
-    struct scope_node *c;
+    struct slot *c = NULL;
     wse_future *f;
+    uint64_t units;
     uint64_t st;
     uint64_t index;
+    bool anchored;
     int rc;
 
-    if (s == NULL || fn == NULL)
-        return EINVAL;
     /* acquire: pairs with the settle and close CASes; the reserve below decides
      * for real. Checked first, so EINVAL and ECANCELED need no memory. */
     st = wse__atomic_load_u64_acquire(&s->st);
@@ -566,75 +801,172 @@ wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
         return EINVAL;
     if (st & ST_SETTLED)
         return ECANCELED;
-    rc = wse__executor_check(s->ex);
-    if (rc != 0)
-        return rc;
-    /* The queue's reference, the scope's (its slot), and out's. */
-    f = new_child(s, fn, arg, out != NULL ? 3 : 2);
+    /* The queue's reference, the slot's (tracked), and out's. */
+    f = new_child(s, fn, arg, 1 + (s->tracked ? 1 : 0) + (out != NULL ? 1 : 0), &anchored);
     if (f == NULL)
         return ENOMEM;
-    rc = reserve(s);
+    units = s->tracked ? 2 : 1;
+    rc = reserve(s, units);
     if (rc != 0)
         goto out_discard;
-    rc = take_index(s, &index);
-    if (rc != 0)
-        goto out_unreserve;
-    c = node_at(s, index);
-    /* Plain stores: nobody reads a node's other fields before its future
-     * completes, and its completion comes after the link below. */
-    c->s = s;
-    c->node.fn = child_done;
-    c->node.deferred = 1;
-    /* f is PENDING and unshared: the link cannot fail. */
-    (void)wse__future_link(f, &c->node);
-    /* release: pairs with slot_load()'s acquire. Stored before the queueing,
-     * so a child running anywhere is in its slot (a join inside it sees it:
-     * EDEADLK); a walk may cancel it before it is queued. */
-    wse__atomic_store_ptr_release(&c->f, f);
-    rc = wse__executor_queue(s->ex, f, f, 1);
+    if (s->tracked) {
+        rc = take_index(s, &index);
+        if (rc != 0)
+            goto out_unreserve;
+        c = slot_at(s, index);
+    }
+    rc = wse__executor_push(s->ex, f);
     if (rc != 0) {
-        withdraw(s, c, f, out != NULL);
-        return rc;
+        /* Nothing submitted: the child was never shared. */
+        if (c != NULL) {
+            /* release: pairs with slot_load()'s acquire. */
+            wse__atomic_store_ptr_release(&c->f, WITHDRAWN);
+        }
+        goto out_unreserve;
     }
     if (out != NULL)
-        *out = f;
+        *out = f; /* out's reference keeps f */
+    /* A counted scope: the child's unit is its own from here on, and the scope
+     * may be gone once it completes. */
+    if (c == NULL)
+        return 0;
+    /* release: pairs with slot_load()'s acquire. The slot's reference keeps f
+     * alive even if it already ran. */
+    wse__atomic_store_ptr_release(&c->f, f);
     publish(s, f);
     return 0;
 
 out_unreserve:
-    discard_child(s, f);
-    finish(s, 2);
+    discard_child(f, anchored);
+    finish(s, units);
     return rc;
 out_discard:
-    discard_child(s, f);
+    discard_child(f, anchored);
     return rc;
+}
+
+int
+wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
+{
+    const struct wse__running *r = wse__future_running;
+    wse_future *f;
+    int rc;
+
+    if (s == NULL || fn == NULL)
+        return EINVAL;
+    /* The owner's fast path (see "Owner"): a counted scope's own task submits;
+     * the child's unit goes in the owner's count, no read-modify-write. Its
+     * lineage is the usual one: the owner is its parent. */
+    if (r != NULL && r->future == s->creator && s->owner_on) {
+        f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
+        if (f == NULL)
+            return ENOMEM;
+        wse__future_set_hook(f, &s->hook);
+        if (owner_begin(s)) {
+            owner_add(s, 1);
+            owner_end(s);
+            rc = wse__executor_push(s->ex, f);
+            if (rc != 0) {
+                /* Nothing submitted: the unit back, the child unshared. */
+                unreserve(s, 1);
+                wse__future_discard(f);
+                return rc;
+            }
+            if (out != NULL)
+                *out = f;
+            return 0;
+        }
+        /* A foreign joiner has the count, or the scope closed: the shared
+         * path decides. */
+        wse__future_discard(f);
+    }
+    return submit_shared(s, fn, arg, out);
 }
 
 /* ------------------------------------------------------------------------- */
 /* Join and destroy                                                            */
 
-/* Is the calling thread running one of s's children (or nested in one)? */
+/* Is the calling thread running one of s's children (or nested in one)? A
+ * running child's hook is in its value (future.h). */
 static bool
 joins_own_child(wse_scope *s)
 {
-    /* acquire: as in stop_all(). */
-    uint64_t n = wse__atomic_load_u64_acquire(&s->n_slots);
-    const struct wse__running *r;
-    wse_future *f;
-    uint64_t i;
+    const struct wse__running *r = wse__future_running;
 
-    if (wse__future_running == NULL)
+    /* The fork-join case, in O(1): the task that made the scope joins it. No
+     * child of s runs under it here: a child is made after s, so after that
+     * task started, and a task runs under another on one thread only if it
+     * started later. */
+    if (r == NULL || r->future == s->creator)
         return false;
-    for (i = 0; i < n; i++) {
-        f = slot_load(s, i);
-        if (f == NULL || wse__future_state_acquire(f) != WSE_RUNNING)
-            continue;
-        for (r = wse__future_running; r != NULL; r = r->outer) {
-            if (r->future == f)
-                return true;
-        }
+    for (; r != NULL; r = r->outer) {
+        if (wse__future_hook(r->future) == &s->hook)
+            return true;
     }
     return false;
+}
+
+/*
+ * A worker of s's executor joining a counted scope: while the newest task of
+ * its own deque is a child of s, run it, before paying for a promise and a
+ * wait (the fork-join case, as wse_wait()'s fast path). Tracked scopes wait on
+ * their children by name: wse_wait()'s own fast path runs them.
+ */
+/* Children not finished (counting those that ran here as not), as the joiner
+ * sees it: live, plus the owner's count when the owner joins. */
+static int64_t
+outstanding(wse_scope *s)
+{
+    /* acquire: pairs with every finish(). */
+    int64_t n = live_of(wse__atomic_load_u64_acquire(&s->st));
+
+    if (owner_here(s))
+        n += (int64_t)wse__atomic_load_u64_relaxed(&s->own); /* relaxed: ours */
+    return n;
+}
+
+struct own_run {
+    wse_scope *s;     /* the scope, while its children run here */
+    wse_scope *outer; /* joining_here before */
+};
+
+/* Put joining_here back; if the run ends by unwinding (a C++ exception out of
+ * a child run here), drop the units counted meanwhile, as the join would
+ * have. */
+static void
+own_run_end(struct own_run *r)
+{
+    joining_here = r->outer;
+    if (r->s != NULL && r->s->ran_here != 0) {
+        finish(r->s, r->s->ran_here);
+        r->s->ran_here = 0;
+    }
+}
+
+static void
+run_own_children(wse_scope *s)
+{
+    struct wse__worker *w = wse__worker_tls;
+    struct own_run run __attribute__((cleanup(own_run_end))) = {NULL, joining_here};
+    wse_future *f;
+
+    if (w == NULL || s->tracked || w->pool != s->pool)
+        return;
+    run.s = s;
+    joining_here = s;
+    /* acquire: pairs with every finish(); live 0 (less what ran here) means
+     * nothing of ours is left to pop. */
+    while (outstanding(s) != (int64_t)s->ran_here && wse__worker_stack_ok(w) &&
+           (f = wse__deque_pop(&w->deque)) != NULL) {
+        if (wse__future_hook(f) != &s->hook) {
+            /* Not ours: back where it was (the owner's push cannot fail, the
+             * slot was just freed). */
+            (void)wse__deque_push(&w->deque, f);
+            return;
+        }
+        wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
+    }
+    run.s = NULL; /* ran_here goes with the JOINING CAS */
 }
 
 /* Up to BATCH published children not yet done, from the joiner's cursor on
@@ -651,7 +983,7 @@ scan(wse_scope *s, wse_future *batch[])
 
     for (i = s->scan; i < n && k < BATCH; i++) {
         f = slot_load(s, i);
-        if (f != NULL && done_state(f)) {
+        if (f == WITHDRAWN || (f != NULL && done_state(f))) {
             if (prefix)
                 s->scan = i + 1;
             continue;
@@ -677,12 +1009,12 @@ condition_holds(wse_scope *s)
 
     for (i = 0; i < n; i++) {
         f = slot_load(s, i);
+        if (f == WITHDRAWN)
+            continue;
         if (f == NULL) {
             all_done = false;
             continue;
         }
-        if (slot_withdrawn(s, i))
-            continue;
         st = wse__future_state_acquire(f);
         if (s->policy == WSE_FIRST_COMPLETED && wse__future_state_done(st))
             return true;
@@ -707,30 +1039,77 @@ deadline_passed(wse_scope *s)
         stop_all(s, NULL);
 }
 
+/* The last reference to `done` is gone (the scope's, or a closer's that was
+ * still completing it): the scope's memory goes with it. */
+static void
+done_put(void *owner)
+{
+    wse__alloc_medium_free(owner);
+}
+
 /*
- * Set JOINING (and `extra`: DETACHED); if live is 0 already, close in the same
- * CAS, then do what finish() would have done.
+ * Set JOINING (and `extra`: DETACHED), dropping the units of the children
+ * that finished in run_own_children(). If live is 0 then, close in the same
+ * CAS, then do what finish() would have done; otherwise a joiner (not
+ * DETACHED) first makes `done` (in the scope's own block) for the closer to
+ * complete.
  */
 static void
 begin_join(wse_scope *s, uint32_t extra)
 {
     /* relaxed: a guess for the CAS. */
-    uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
+    uint64_t old;
     uint64_t new;
+    int64_t own = 0;
+    bool owner = false;
 
-    do {
-        new = old | ST_JOINING | extra;
-        if (live_of(old) == 0 && (old & ST_CLOSED) == 0)
+    /* The owner folds its count in (ST_MERGED); anyone else merges it first. */
+    if (owner_here(s) && owner_begin(s)) {
+        owner = true;
+        own = (int64_t)wse__atomic_load_u64_relaxed(&s->own); /* relaxed: ours */
+    } else {
+        merge_foreign(s);
+    }
+    old = wse__atomic_load_u64_relaxed(&s->st);
+    for (;;) {
+        new = (old + (uint64_t)own * ST_LIVE - s->ran_here * ST_LIVE) | ST_JOINING | extra;
+        if (owner)
+            new |= ST_MERGED;
+        if (live_of(new) == 0) {
             new |= ST_CLOSED;
-        /* acq_rel: acquire pairs with every finish() before it (their
-         * decided stores); as finish(). */
-    } while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, new));
-    if ((new &ST_CLOSED) == 0 || (old & ST_CLOSED) != 0)
+        } else if (extra == 0 && s->done == NULL) {
+            s->done = wse__future_embed_promise(&s->done_block, done_put, s);
+        }
+        /* acq_rel: release publishes `done` to the closer (its finish() CAS
+         * reads after ours); acquire pairs with every finish() before it
+         * (their decided stores). */
+        if (owner && (old & ST_FOREIGN) != 0) {
+            /* Another joiner merged meanwhile (two joins: not allowed, but
+             * nothing is counted twice). */
+            owner = false;
+            own = 0;
+            owner_end(s);
+            s->owner_on = false;
+            continue;
+        }
+        if (wse__atomic_cas_u64_acq_rel(&s->st, &old, new))
+            break;
+    }
+    if (owner) {
+        /* relaxed: ours; merged now. */
+        wse__atomic_store_u64_relaxed(&s->own, 0);
+        s->owner_on = false;
+        owner_end(s);
+    }
+    s->ran_here = 0;
+    s->join_begun = true;
+    if ((new &ST_CLOSED) == 0)
         return;
+    /* Closed here: nobody else touches the scope now. */
     if (new &ST_DETACHED)
         free_scope(s);
-    else
-        (void)wse_promise_set_value(s->done, NULL);
+    else if (s->done != NULL)
+        (void)wse_promise_set_value(s->done, NULL); /* made in a lost round */
 }
 
 /* The waiting part of a join: 0, or EAGAIN from a wait (nothing else changes;
@@ -738,12 +1117,15 @@ begin_join(wse_scope *s, uint32_t extra)
 static int
 join_wait(wse_scope *s)
 {
+
     wse_future *batch[BATCH];
     const struct timespec *at;
     uint64_t st;
     size_t k;
     int rc;
 
+    if (s->done == NULL)
+        return 0; /* closed by begin_join() */
     while (!done_state(s->done)) {
         /* acquire: pairs with the settle CAS. Once settled by a child, the
          * deadline no longer matters: the condition held before it. */
@@ -751,7 +1133,7 @@ join_wait(wse_scope *s)
         if ((st & ST_SETTLED) != 0)
             s->deadline_met = true;
         at = s->deadline_met || s->deadline.forever ? NULL : &s->deadline.at;
-        k = scan(s, batch);
+        k = s->tracked ? scan(s, batch) : 0;
         if (k > 0)
             rc = wse_wait_until(batch, k, at, WSE_ALL_COMPLETED, NULL, NULL);
         else
@@ -764,9 +1146,26 @@ join_wait(wse_scope *s)
     return 0;
 }
 
+/*
+ * While it joins, the joining task (if any) is the waiter of every child: a
+ * waiting worker may then run what the children wait on (help.c's
+ * leapfrogging), and the children themselves. Cleared on every exit from the
+ * join (a cleanup attribute, so a C++ exception unwinding through a child run
+ * here clears it too): nobody may count on this join past its return.
+ */
+static void
+waiter_clear(wse_scope **sp)
+{
+    if (*sp != NULL) {
+        /* release: as in wse_scope_join(). */
+        wse__atomic_store_ptr_release(&(*sp)->hook.waiter, NULL);
+    }
+}
+
 int
 wse_scope_join(wse_scope *s, wse_future **decided)
 {
+    wse_scope *waited __attribute__((cleanup(waiter_clear))) = NULL;
     int rc;
 
     if (s == NULL)
@@ -774,7 +1173,15 @@ wse_scope_join(wse_scope *s, wse_future **decided)
     if (!s->joined) {
         if (joins_own_child(s))
             return EDEADLK;
-        begin_join(s, 0);
+        if (wse__future_running != NULL) {
+            /* release: pairs with the acquire in wse__future_waiter(). */
+            wse__atomic_store_ptr_release(&s->hook.waiter, wse__future_running->future);
+            waited = s;
+        }
+        if (!s->join_begun) {
+            run_own_children(s);
+            begin_join(s, 0);
+        }
         rc = join_wait(s);
         if (rc != 0)
             return rc;
@@ -792,31 +1199,45 @@ wse_scope_join(wse_scope *s, wse_future **decided)
 static void
 free_scope(wse_scope *s)
 {
-    /* Every child is finished: no other thread touches the scope. relaxed:
-     * the close (acquire) ordered every slot store before. */
-    uint64_t n = wse__atomic_load_u64_relaxed(&s->n_slots);
+    wse_future *anchor;
+    uint64_t n;
     wse_future *f;
     uint64_t i;
     unsigned j;
 
-    for (i = 0; i < n; i++) {
-        f = slot_load(s, i);
-        if (f != NULL)
-            wse_future_release(f);
-    }
-    /* Chunk j + 1 is made only for an index past every index of chunk j, so
-     * the chunks that exist are 0 .. some j. */
-    for (j = 1; j < MAX_CHUNKS; j++) {
-        /* relaxed: as n_slots above; the chunks were published before. */
-        void *c = wse__atomic_load_ptr_relaxed(&s->chunks[j]);
+    /* Every child is finished: no other thread touches the scope. relaxed: the
+     * close (acquire) ordered every slot store and decided before. */
+    if (s->tracked) {
+        n = wse__atomic_load_u64_relaxed(&s->n_slots);
+        for (i = 0; i < n; i++) {
+            f = slot_load(s, i);
+            if (is_child(f))
+                wse_future_release(f);
+        }
+        /* Chunk j + 1 is made only for an index past every index of chunk j,
+         * so the chunks that exist are 0 .. some j. */
+        for (j = 1; j < MAX_CHUNKS; j++) {
+            /* relaxed: as n_slots above; the chunks were published before. */
+            void *c = wse__atomic_load_ptr_relaxed(&s->chunks[j]);
 
-        if (c == NULL)
-            break;
-        chunk_free(c, j);
+            if (c == NULL)
+                break;
+            chunk_free(c, j);
+        }
     }
-    wse_future_release(s->done);
-    wse_future_release(s->anchor);
-    wse__alloc_medium_free(s);
+    if (s->decided_ref)
+        wse_future_release(wse__atomic_load_ptr_relaxed(&s->decided));
+    /* relaxed: as above. */
+    anchor = wse__atomic_load_ptr_relaxed(&s->anchor);
+    if (anchor != NULL)
+        wse_future_release(anchor);
+    wse__future_lineage_put(s->creator);
+    /* Last: `done` lives in the block, and a closer may still be completing
+     * it (holding a reference of its own): its last release frees the block. */
+    if (s->done != NULL)
+        wse_future_release(s->done);
+    else
+        wse__alloc_medium_free(s);
 }
 
 void
@@ -835,7 +1256,7 @@ wse_scope_destroy(wse_scope *s)
             return;
         }
         if (rc == EAGAIN)
-            sched_yield(); /* nobody could run a child now: try again */
+            sched_yield(); /* nobody could run a child now: again */
     }
     free_scope(s);
 }

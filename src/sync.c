@@ -53,3 +53,62 @@ wse__sync_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct wse__dea
         abort();
     return true;
 }
+
+/* ------------------------------------------------------------------------- */
+/* The asymmetric fence                                                        */
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static bool membarrier_ok; /* written once under membarrier_once */
+
+static int
+membarrier(int cmd)
+{
+    return (int)syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+static void
+membarrier_register(void)
+{
+    int cmds = membarrier(MEMBARRIER_CMD_QUERY);
+
+    membarrier_ok = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+                    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+bool
+wse__sync_membarrier_ready(void)
+{
+    /* pthread_once() orders membarrier_ok for every caller. */
+    (void)pthread_once(&membarrier_once, membarrier_register);
+    return membarrier_ok;
+}
+
+int
+wse__sync_membarrier(void)
+{
+    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+        return 0;
+    /* A forked child's process is not registered: register it, once more. */
+    if (errno == EPERM && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 &&
+        membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+        return 0;
+    return errno;
+}
+#else
+bool
+wse__sync_membarrier_ready(void)
+{
+    return false;
+}
+
+int
+wse__sync_membarrier(void)
+{
+    return ENOSYS;
+}
+#endif

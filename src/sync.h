@@ -24,4 +24,18 @@ int wse__sync_cond_init(pthread_cond_t *c);
 bool wse__sync_cond_wait(pthread_cond_t *c, pthread_mutex_t *m,
                          const struct wse__deadline *deadline);
 
+/*
+ * An asymmetric fence (Linux membarrier(2), private expedited): when it returns,
+ * every other thread of the process has passed a full memory barrier since the
+ * call began, so a thread that orders its accesses with a compiler barrier only
+ * is ordered against the caller as if it had used a full fence. Used where the
+ * fast side runs millions of times and the slow side rarely.
+ * wse__sync_membarrier_ready(): registers the process once; false where the
+ * kernel (or a tool such as valgrind) lacks it: then nothing may rely on it.
+ * wse__sync_membarrier(): the fence; 0, or an errno (the caller then falls
+ * back to a path that does not need it).
+ */
+bool wse__sync_membarrier_ready(void);
+int wse__sync_membarrier(void);
+
 #endif /* WSE__SYNC_H */

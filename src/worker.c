@@ -84,6 +84,7 @@ wse__pool_init(struct wse__pool *pool, wse_executor *owner, const wse_options *o
     pool->n_slots =
         o->workers + (o->max_spare_workers != 0 ? o->max_spare_workers : 4 * o->workers + 64);
     pool->spin_rounds = o->spin_rounds != 0 ? o->spin_rounds : WSE__DEFAULT_SPIN_ROUNDS;
+    pool->asym_fence = wse__sync_membarrier_ready();
     pool->spin_ns = o->spin_us == WSE_SPIN_US_NONE
                         ? 0
                         : (int64_t)(o->spin_us != 0 ? o->spin_us : WSE__DEFAULT_SPIN_US) * 1000;

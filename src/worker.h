@@ -54,6 +54,7 @@ struct wse__pool {
     unsigned n_slots; /* n_workers + the most spares */
     unsigned spin_rounds;
     int64_t spin_ns;             /* the most an idle worker spins (spin_us), in ns */
+    bool asym_fence;             /* wse__sync_membarrier_ready(), asked once at init */
     size_t stack_size;           /* of every worker thread */
     char thread_name[11];        /* worker name prefix */
     struct wse__worker *workers; /* n_slots, cache-aligned; spares after the workers */

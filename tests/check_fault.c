@@ -542,11 +542,12 @@ sc_loops(void)
         BAD(-33);
 }
 
-/* API 0.3: scopes. A scope's allocations: the scope and its completion promise
- * at create (and, inside a task, the lineage anchor); per child its future, and
- * a chunk of nodes at the 9th, 25th, ... child. A failed create or submit
- * leaves nothing behind; a rejected child never runs; a settled scope cancels
- * the pending ones. */
+/* API 0.3: scopes. A scope's allocations: the scope at create (and, made in a
+ * task, the lineage anchor at the first submit from a plain thread); per child
+ * its future, and in a tracked scope a chunk of slots at the 9th, 25th, ...
+ * child. A join allocates nothing. A failed create or submit leaves nothing
+ * behind; a rejected child never runs; a settled scope cancels the pending
+ * ones. */
 /* ECANCELED is fine once a FIRST_COMPLETED scope may have settled (a worker
  * left free, after a gate's submit failed, ran a child). */
 static int

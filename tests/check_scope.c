@@ -700,6 +700,203 @@ START_TEST(scope_join_inside_child_edeadlk)
 }
 END_TEST
 
+/* The same from a child far past the first ones (the 15th of 20): a scope made
+ * from a plain thread with no deadline keeps no list of its children, so the
+ * join finds it in its own running chain. */
+struct many_join {
+    wse_scope *s;
+    int rc;
+    int done;
+};
+
+static int
+many_join_task(void *arg, void **result)
+{
+    struct many_join *j = arg;
+    (void)result;
+    __atomic_store_n(&j->rc, wse_scope_join(j->s, NULL), __ATOMIC_SEQ_CST);
+    counter_add(&j->done, 1);
+    return 0;
+}
+
+static int
+count_task(void *arg, void **result)
+{
+    (void)result;
+    counter_add(arg, 1);
+    return 0;
+}
+
+START_TEST(scope_join_inside_late_child_edeadlk)
+{
+    wse_executor *ex = make_executor(2);
+    struct many_join j = {.rc = -1};
+    int ran = 0;
+    ck_assert_int_eq(wse_scope_create(&j.s, ex, WSE_ALL_COMPLETED, WSE_FOREVER), 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(wse_scope_submit(j.s, i == 14 ? many_join_task : count_task,
+                                          i == 14 ? (void *)&j : (void *)&ran, NULL),
+                         0);
+    ck_assert_int_eq(wse_scope_join(j.s, NULL), 0);
+    ck_assert_int_eq(__atomic_load_n(&j.rc, __ATOMIC_SEQ_CST), EDEADLK);
+    ck_assert_int_eq(counter_get(&j.done), 1);
+    ck_assert_int_eq(counter_get(&ran), 19);
+    wse_scope_destroy(j.s);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
+/* ---- Joined by a thread that is not the task that made the scope ------------- */
+
+/* Sleeps 20 ms, then counts itself done (or fails with EIO if told to). */
+struct slow_child {
+    int *done;
+    int code;
+};
+
+static int
+slow_child_task(void *arg, void **result)
+{
+    struct slow_child *c = arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    (void)result;
+    nanosleep(&ts, NULL);
+    counter_add(c->done, 1);
+    return c->code;
+}
+
+/*
+ * A task makes an ALL_COMPLETED scope (it is then the scope's owner, whose
+ * submits count without a read-modify-write), submits 3 slow children (one of
+ * which fails), hands the scope to the test thread, and blocks on a plain gate
+ * until that thread's join has returned. The join must wait for all three and
+ * report the failure, although the owner never touches the scope again until
+ * then; a join that relied on the owner would hang.
+ */
+struct handoff {
+    wse_scope *s; /* atomic */
+    int done;
+    int gate;
+    int bad;
+    struct slow_child kids[3];
+};
+
+static int
+handoff_task(void *arg, void **result)
+{
+    struct handoff *h = arg;
+    wse_scope *s;
+    (void)result;
+    if (wse_scope_create(&s, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER) != 0)
+        return ENOMEM;
+    for (int i = 0; i < 3; i++) {
+        h->kids[i] = (struct slow_child){&h->done, i == 1 ? EIO : 0};
+        if (wse_scope_submit(s, slow_child_task, &h->kids[i], NULL) != 0)
+            counter_add(&h->bad, 1);
+    }
+    __atomic_store_n(&h->s, s, __ATOMIC_SEQ_CST);
+    while (!flag_get(&h->gate))
+        sched_yield();
+    return 0;
+}
+
+START_TEST(scope_joined_by_another_thread_while_owner_blocks)
+{
+    for (int round = 0; round < 5; round++) {
+        wse_executor *ex = make_executor(2);
+        struct handoff h = {0};
+        wse_future *t = NULL;
+        ck_assert_int_eq(wse_submit(ex, handoff_task, &h, &t), 0);
+        double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
+        while (__atomic_load_n(&h.s, __ATOMIC_SEQ_CST) == NULL) {
+            ck_assert_msg(now_s() < limit, "the task never handed the scope over");
+            sched_yield();
+        }
+        wse_future *d = NULL;
+        ck_assert_int_eq(wse_scope_join(h.s, &d), 0);
+        ck_assert_int_eq(counter_get(&h.done), 3);
+        ck_assert_ptr_nonnull(d);
+        ck_assert_int_eq(wse_future_error(d), EIO);
+        /* The owner's submits after the join are refused. */
+        ck_assert_int_eq(wse_scope_submit(h.s, count_task, &h.bad, NULL), EINVAL);
+        flag_set(&h.gate);
+        ck_assert_int_eq(wse_future_wait(t, WSE_FOREVER), 0);
+        ck_assert_int_eq(wse_future_error(t), 0);
+        ck_assert_int_eq(counter_get(&h.bad), 0);
+        wse_future_release(t);
+        wse_scope_destroy(h.s);
+        ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    }
+}
+END_TEST
+
+/*
+ * The owner keeps submitting while the test thread joins: every submit that
+ * was accepted is of a child that is done when the join returns; the owner's
+ * submits after that are refused (EINVAL); none is lost or counted twice (a
+ * miscount would hang the join or return it early).
+ */
+struct racing_owner {
+    wse_scope *s; /* atomic */
+    int ran;
+    int accepted;
+    int refused;
+    int bad;
+    int stop;
+};
+
+static int
+racing_owner_task(void *arg, void **result)
+{
+    struct racing_owner *o = arg;
+    wse_scope *s;
+    (void)result;
+    if (wse_scope_create(&s, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER) != 0)
+        return ENOMEM;
+    __atomic_store_n(&o->s, s, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 100000 && !flag_get(&o->stop); i++) {
+        int rc = wse_scope_submit(s, count_task, &o->ran, NULL);
+        if (rc == EINVAL) {
+            counter_add(&o->refused, 1);
+            break;
+        }
+        if (rc != 0)
+            counter_add(&o->bad, 1);
+        else
+            counter_add(&o->accepted, 1);
+    }
+    return 0;
+}
+
+START_TEST(scope_owner_submits_while_another_thread_joins)
+{
+    long rounds = env_long("WSE_SCOPE_ROUNDS", 40);
+    for (long round = 0; round < rounds; round++) {
+        wse_executor *ex = make_executor(1 + (unsigned)round % 3);
+        struct racing_owner o = {0};
+        wse_future *t = NULL;
+        ck_assert_int_eq(wse_submit(ex, racing_owner_task, &o, &t), 0);
+        double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
+        while (__atomic_load_n(&o.s, __ATOMIC_SEQ_CST) == NULL) {
+            ck_assert_msg(now_s() < limit, "the task never made its scope");
+            sched_yield();
+        }
+        for (int spin = 0; spin < round * 50; spin++)
+            sched_yield();
+        ck_assert_int_eq(wse_scope_join(o.s, NULL), 0);
+        int ran_at_join = counter_get(&o.ran);
+        flag_set(&o.stop);
+        ck_assert_int_eq(wse_future_wait(t, WSE_FOREVER), 0);
+        ck_assert_int_eq(counter_get(&o.bad), 0);
+        ck_assert_int_eq(ran_at_join, counter_get(&o.accepted));
+        ck_assert_int_eq(counter_get(&o.ran), counter_get(&o.accepted));
+        wse_future_release(t);
+        wse_scope_destroy(o.s);
+        ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    }
+}
+END_TEST
+
 /* ---- Lineage ----------------------------------------------------------------------- */
 
 /*
@@ -1111,6 +1308,8 @@ scope_suite(void)
     tcase_add_test(tc, scope_children_submit_siblings);
     tcase_add_test(tc, scope_join_from_worker);
     tcase_add_test(tc, scope_join_inside_child_edeadlk);
+    tcase_add_test(tc, scope_join_inside_late_child_edeadlk);
+    tcase_add_test(tc, scope_joined_by_another_thread_while_owner_blocks);
     tcase_add_test(tc, scope_lineage_stop_reaches_children);
     tcase_add_test(tc, scope_destroy_without_join);
     tcase_add_test(tc, scope_destroy_inside_child);
@@ -1120,6 +1319,7 @@ scope_suite(void)
     tcase_set_timeout(race, WSE_TEST_TIMEOUT * 4);
     tcase_add_test(race, scope_submit_races_settle);
     tcase_add_test(race, scope_submit_races_shutdown);
+    tcase_add_test(race, scope_owner_submits_while_another_thread_joins);
     suite_add_tcase(s, race);
     TCase *stress = tcase_create("stress");
     tcase_set_timeout(stress, WSE_TEST_TIMEOUT * 10);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check the Promela models of the park/wake handshake and the waiter latch
-# (park.pml), of a waiting worker blocking with a spare (spares.pml) and of a
-# submission's wake meeting a retiring spare (retire.pml) with
+# (park.pml), of a waiting worker blocking with a spare (spares.pml), of a
+# submission's wake meeting a retiring spare (retire.pml) and of a scope's
+# owner count taken by another joiner (scope_owner.pml) with
 # spin (Debian package "spin"), and check that every mutant is caught.
 #
 #   tests/model/run.sh [WORKDIR]
@@ -27,6 +28,8 @@ cc=${CC:-cc}
 # Each case: expected result, model (park.pml unless spares:), spin -D flags.
 # spares.pml: a waiting worker blocking with a spare in its place (worker.c).
 # retire.pml: a submission's wake taken by a spare that then retires (worker.c).
+# scope_owner.pml: a scope's owner count merged by a joiner on another thread,
+# across an asymmetric fence (scope.c).
 cases=(
     "pass -DPARK_ONLY -DNW=2 -DNS=1"
     "pass -DPARK_ONLY -DNW=1 -DNS=2"
@@ -42,6 +45,10 @@ cases=(
     "fail spares: -DCOUNT_AFTER"
     "pass retire: -DRETIRE"
     "fail retire: -DNO_PASS_ON"
+    "pass scope: -DNK=2"
+    "pass scope: -DNK=3"
+    "fail scope: -DNO_MEMBARRIER"
+    "fail scope: -DNO_INOP_WAIT"
 )
 
 failed=0
@@ -53,6 +60,7 @@ for c in "${cases[@]}"; do
     case "$flags" in
     spares:*) model=$here/spares.pml; flags=${flags#spares: } ;;
     retire:*) model=$here/retire.pml; flags=${flags#retire: } ;;
+    scope:*) model=$here/scope_owner.pml; flags=${flags#scope: } ;;
     esac
     rm -f pan pan.* ./*.trail
     # shellcheck disable=SC2086
