@@ -159,13 +159,15 @@ struct small_cache {
     unsigned max;
     size_t size;
     bool enabled;
+    bool aligned; /* a cache line aligned block (aligned_alloc): a scope */
 };
 
-/* The two size classes: small blocks, and medium ones (scopes). */
-static WSE__TLS struct small_cache small_cache = {NULL, 0, WSE__ALLOC_CACHE_MAX, WSE__ALLOC_SMALL,
-                                                  false};
-static WSE__TLS struct small_cache medium_cache = {NULL, 0, WSE__ALLOC_MEDIUM_CACHE_MAX,
-                                                   WSE__ALLOC_MEDIUM, false};
+/* The two size classes: small blocks, and medium ones (scopes, whose fields
+ * are grouped by cache line: scope.c). */
+static WSE__TLS struct small_cache small_cache = {
+    NULL, 0, WSE__ALLOC_CACHE_MAX, WSE__ALLOC_SMALL, false, false};
+static WSE__TLS struct small_cache medium_cache = {
+    NULL, 0, WSE__ALLOC_MEDIUM_CACHE_MAX, WSE__ALLOC_MEDIUM, false, true};
 
 static void *
 cache_take(struct small_cache *c)
@@ -179,7 +181,7 @@ cache_take(struct small_cache *c)
         c->count--;
         return b;
     }
-    return malloc(c->size);
+    return c->aligned ? aligned_alloc(WSE__CACHE_LINE, c->size) : malloc(c->size);
 }
 
 static void

@@ -32,9 +32,9 @@ void wse__alloc_free(void *p);
 #define WSE__ALLOC_CACHE_MAX 4096
 void *wse__alloc_small(void);
 void wse__alloc_small_free(void *p);
-/* The same for medium blocks (a scope): WSE__ALLOC_MEDIUM bytes, at most
- * WSE__ALLOC_MEDIUM_CACHE_MAX kept per thread (glibc's own cache keeps 7 of a
- * size, and fork-join code nests a scope per level). */
+/* The same for medium blocks (a scope): WSE__ALLOC_MEDIUM bytes aligned to a
+ * cache line, at most WSE__ALLOC_MEDIUM_CACHE_MAX kept per thread (glibc's own
+ * cache keeps 7 of a size, and fork-join code nests a scope per level). */
 #define WSE__ALLOC_MEDIUM 1024
 #define WSE__ALLOC_MEDIUM_CACHE_MAX 256
 void *wse__alloc_medium(void);

@@ -647,6 +647,25 @@ wse_stop_requested(void)
     return r->stopped;
 }
 
+/* The rest of a finish whose CAS found nodes (it took the lock) or a hook:
+ * run the nodes, call the hook, then drop the reference the finish held,
+ * unless the CAS dropped it already or the hook took it (dropped false). */
+static __attribute__((noinline)) void
+finish_watched(wse_future *f, wse_state to, uint64_t after, struct wse__hook *hook, bool dropped)
+{
+    if (after & WSE__F_LOCK)
+        complete_locked(f, to);
+    if (after & WSE__F_HOOK) {
+        hook->fn(hook, f, to);
+        if (!dropped)
+            return; /* the hook had our reference */
+    }
+    if (after & WSE__F_LOCK)
+        wse_future_release(f);
+    else if ((after >> WSE__F_REF_SHIFT) == 0)
+        free_future(f);
+}
+
 void
 wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
 {
@@ -671,19 +690,11 @@ wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
     if (!transition(f, WSE_RUNNING, to, &m, &after)) {
         /* Not reached: only the running thread moves f out of RUNNING. */
         wse_future_release(f);
-        return;
-    }
-    if (after & WSE__F_LOCK)
-        complete_locked(f, to);
-    if (__builtin_expect((after & WSE__F_HOOK) != 0, 0)) {
-        hook->fn(hook, f, to);
-        if (!m.drop_ref)
-            return; /* the hook had our reference */
-    }
-    if (after & WSE__F_LOCK)
-        wse_future_release(f);
-    else if ((after >> WSE__F_REF_SHIFT) == 0)
+    } else if (__builtin_expect((after & (WSE__F_LOCK | WSE__F_HOOK)) != 0, 0)) {
+        finish_watched(f, to, after, hook, m.drop_ref);
+    } else if ((after >> WSE__F_REF_SHIFT) == 0) {
         free_future(f);
+    }
 }
 
 void

@@ -119,10 +119,12 @@
 #define ST_JOINING 0x4u
 #define ST_CLOSED 0x8u
 #define ST_DETACHED 0x10u
-#define ST_FOREIGN 0x20u /* a joiner outside the owner took the owner's count */
-#define ST_MERGED 0x40u  /* the owner's count is in live (by its join or ST_FOREIGN's) */
 #define ST_LIVE_SHIFT 8
 #define ST_LIVE ((uint64_t)1 << ST_LIVE_SHIFT)
+/* claim: who takes the owner's count into live. */
+#define CLAIM_FOREIGN 0x1u /* a joiner that is not the owner is taking it */
+#define CLAIM_MERGED 0x2u  /* it is in live (by the owner's join, or that joiner) */
+
 /* Children unfinished at once: live counts two per child being submitted. */
 #define ST_LIVE_MAX (((int64_t)1 << 40) - 1)
 
@@ -152,36 +154,44 @@ struct slot {
 static char withdrawn_mark;
 #define WITHDRAWN ((wse_future *)(void *)&withdrawn_mark)
 
+/*
+ * Grouped by cache line (the block is line aligned): what completing threads
+ * touch, then what the owner touches on every submit, so that an owner
+ * submitting while workers finish its children does not move one line back
+ * and forth between them.
+ */
 struct wse_scope {
+    /* Completing threads (child_done(), finish()). */
     wse__atomic_u64 st;      /* flags and live, see above */
-    wse__atomic_ptr decided; /* the deciding child (wse_future *), or NULL */
-    wse__atomic_ptr anchor;  /* lineage parent of children from plain threads */
     struct wse__hook hook;   /* every child's */
-    /* Fixed at create. */
+    wse__atomic_ptr decided; /* the deciding child (wse_future *), or NULL */
+    wse_future *done;        /* in done_block once a join needs it; completed by the
+                                closer; or NULL */
+    wse_return_when policy;
+    bool tracked;     /* its children have slots (see above) */
+    bool decided_ref; /* decided holds a reference of its own (a failure's):
+                         written by its decider before its unit goes */
+    /* The owner's (see "Owner"), and what its submits read. */
+    WSE__CACHE_ALIGNED wse__atomic_u32 in_op; /* the owner is between its check and its count */
+    wse__atomic_u32 claim;                    /* CLAIM_FOREIGN, CLAIM_MERGED */
+    wse__atomic_u64 own;                      /* int64_t: units the owner reserved, not in live */
+    bool owner_mode;                          /* counted, and the asymmetric fence works */
+    bool owner_on;                            /* the owner may still count in `own` */
+    wse_future *creator;      /* the task it was made in (a lineage reference), or NULL */
+    const void *owner_thread; /* made outside any task: that thread's token */
     wse_executor *ex;
     struct wse__pool *pool; /* ex's */
-    wse_future *creator;    /* the task it was made in (a lineage reference), or NULL */
-    wse_return_when policy;
-    bool tracked;    /* its children have slots (see above) */
-    bool owner_mode; /* counted, made in a task, the asymmetric fence works */
-    /* The owner's and the joiner's own. */
-    bool owner_on;     /* the owner may still count in `own` (see "Owner") */
+    wse__atomic_ptr anchor; /* lineage parent of children from plain threads */
+    /* The joiner's own (one thread joins). */
+    uint64_t ran_here; /* children finished inside run_own_children(): units
+                          still to drop, in the join's CAS */
     bool join_begun;   /* JOINING is set */
     bool joined;       /* a join returned: later joins repeat it */
     bool deadline_met; /* the deadline was dealt with: no more of it (tracked) */
-    /* Written by its decider before its unit goes. */
-    bool decided_ref;                /* decided holds a reference of its own (a failure's) */
-    wse__atomic_u32 in_op;           /* the owner is between its check and its count */
-    wse__atomic_u64 own;             /* int64_t: units the owner reserved, not in live */
-    uint64_t ran_here;               /* children finished inside run_own_children(): units
-                              still to drop, in the join's CAS */
-    wse_future *done;                /* in done_block once a join needs it; completed by the
-                              closer; or NULL */
-    struct wse__embedded done_block; /* done's memory: a join allocates nothing */
-    struct wse__deadline deadline;
-    /* Set by the join that returns. */
-    int result;
+    int result;        /* set by the join that returns */
     wse_future *decided_out;
+    struct wse__deadline deadline;
+    struct wse__embedded done_block; /* done's memory: a join allocates nothing */
     /* Tracked scopes only: not even zeroed in a counted one. */
     uint64_t scan;                      /* slots below are done (the joiner's) */
     wse__atomic_u64 n_slots;            /* indices taken (slots 0 .. n_slots-1 exist) */
@@ -500,32 +510,34 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
      * field a counted scope reads, one by one (a scope per fork-join call is
      * the common case: no memset of what it never reads). */
     wse__atomic_init_u64(&s->st, 0);
-    wse__atomic_init_ptr(&s->decided, NULL);
-    wse__atomic_init_ptr(&s->anchor, NULL);
     s->hook.fn = child_done;
     wse__atomic_init_ptr(&s->hook.waiter, NULL);
-    s->ex = ex;
-    s->pool = wse__executor_pool(ex);
-    /* Inside a task: a lineage reference, as a child's (no read-modify-write
-     * on the fork-join path), for the anchor made later if a plain thread
-     * submits. */
-    s->creator = wse__future_lineage_hold();
+    wse__atomic_init_ptr(&s->decided, NULL);
+    s->done = NULL;
     s->policy = policy;
     if (timeout_s < 0)
         s->deadline.forever = true; /* the common case, without a call */
     else
         (void)wse__clock_deadline_in(timeout_s, &s->deadline);
     s->tracked = policy != WSE_ALL_COMPLETED || !s->deadline.forever;
-    s->owner_mode = s->creator != NULL && !s->tracked && s->pool->asym_fence;
+    s->decided_ref = false;
+    wse__atomic_init_u32(&s->in_op, 0);
+    wse__atomic_init_u32(&s->claim, 0);
+    wse__atomic_init_u64(&s->own, 0);
+    s->ex = ex;
+    s->pool = wse__executor_pool(ex);
+    s->owner_mode = !s->tracked && s->pool->asym_fence;
     s->owner_on = s->owner_mode;
+    /* Inside a task: a lineage reference, as a child's (no read-modify-write
+     * on the fork-join path), for the anchor made later if a plain thread
+     * submits. That task owns the scope; outside any task, this thread does. */
+    s->creator = wse__future_lineage_hold();
+    s->owner_thread = s->creator == NULL ? (const void *)&wse__future_running : NULL;
+    wse__atomic_init_ptr(&s->anchor, NULL);
+    s->ran_here = 0;
     s->join_begun = false;
     s->joined = false;
     s->deadline_met = false;
-    s->decided_ref = false;
-    wse__atomic_init_u32(&s->in_op, 0);
-    wse__atomic_init_u64(&s->own, 0);
-    s->ran_here = 0;
-    s->done = NULL;
     if (s->tracked) {
         s->scan = 0;
         wse__atomic_init_u64(&s->n_slots, 0);
@@ -625,36 +637,42 @@ reserve(wse_scope *s, uint64_t k)
 }
 
 /*
- * Owner. A counted scope made inside a task T is owned by T: submits made in
- * T itself (T the innermost task running on its thread) count their unit in
- * `own`, with plain stores, not in live; the join folds `own` into live in its
- * JOINING CAS. In the fork-join case (T submits, then joins) a child costs no
- * read-modify-write on the scope at all. Only a joiner that is not T needs the
- * count: it sets ST_FOREIGN, makes every thread pass a full barrier
- * (wse__sync_membarrier()), waits for in_op to be 0 and adds `own` to live
- * itself (merge_foreign()). The owner's side of that asymmetric Dekker
- * protocol: in_op = 1, a compiler barrier, the check of st; if ST_FOREIGN is
- * clear, count, then in_op = 0 (release). After the fence, either the owner's
- * in_op = 1 came before it and the joiner sees it (and waits for the count to
- * be stored), or the owner's check comes after it and sees ST_FOREIGN (and
+ * Owner. A counted scope is owned by the task that made it (T), or, made
+ * outside any task, by the thread that made it while it runs no task. The
+ * owner's submits count their unit in `own`, with plain stores, not in live;
+ * the owner's join folds `own` into live in its JOINING CAS. In the fork-join
+ * case (T submits, then joins) a child costs no read-modify-write on the scope
+ * at all, and an owner submitting a flat batch from `main` leaves the line
+ * the workers' completions write alone. Only a joiner that is not the owner
+ * needs the count: it sets CLAIM_FOREIGN, makes every thread pass a full
+ * barrier (wse__sync_membarrier()), waits for in_op to be 0 and adds `own` to
+ * live itself (merge_foreign()). The owner's side of that asymmetric Dekker
+ * protocol: in_op = 1, a compiler barrier, the check of `claim`; if it is 0,
+ * count, then in_op = 0 (release). After the fence, either the owner's in_op =
+ * 1 came before it and the joiner sees it (and waits for the count to be
+ * stored), or the owner's check comes after it and sees CLAIM_FOREIGN (and
  * uses live from then on). So no count is lost or counted twice, and `own` is
- * final when the joiner reads it. ST_MERGED (set with the merge, by either
- * side) makes the merge happen once. Without a working fence the scope counts
- * in live alone (owner_mode false).
+ * final when the joiner reads it. CLAIM_MERGED (stored by whoever merged,
+ * before its in_op = 0 or its own CAS) makes the merge happen once. Without a
+ * working fence the scope counts in live alone (owner_mode false).
+ * tests/model/scope_owner.pml checks the protocol under TSO store buffers.
  */
 
-/* In T, the owning task, with the owner's count still in use? */
+/* The owner, with its count still in use? T runs on one thread only, and a
+ * thread's token (the address of one of its thread-locals) is its own. */
 static inline bool
 owner_here(const wse_scope *s)
 {
     const struct wse__running *r = wse__future_running;
 
-    /* owner_on is read only here, on T's thread (T runs on no other). */
-    return r != NULL && r->future == s->creator && s->owner_on;
+    if (r != NULL ? r->future != s->creator : s->owner_thread != (const void *)&wse__future_running)
+        return false;
+    /* owner_on is read only here, on the owner's thread. */
+    return s->owner_on;
 }
 
-/* Begin an owner's step: false (and owner_on cleared) if a foreign joiner has
- * taken the count, or the scope is closed: then use live. */
+/* Begin an owner's step: false (and owner_on cleared) if another joiner has
+ * taken the count: then use live. */
 static bool
 owner_begin(wse_scope *s)
 {
@@ -662,7 +680,7 @@ owner_begin(wse_scope *s)
     wse__atomic_store_u32_relaxed(&s->in_op, 1);
     wse__atomic_compiler_barrier();
     /* relaxed: as above. */
-    if ((wse__atomic_load_u64_relaxed(&s->st) & (ST_FOREIGN | ST_MERGED | ST_CLOSED)) == 0)
+    if (wse__atomic_load_u32_relaxed(&s->claim) == 0)
         return true;
     /* release: as in owner_end(). */
     wse__atomic_store_u32_release(&s->in_op, 0);
@@ -673,7 +691,8 @@ owner_begin(wse_scope *s)
 static void
 owner_end(wse_scope *s)
 {
-    /* release: pairs with merge_foreign()'s acquire: the count before it. */
+    /* release: pairs with merge_foreign()'s acquire: the count (and a
+     * CLAIM_MERGED store) before it. */
     wse__atomic_store_u32_release(&s->in_op, 0);
 }
 
@@ -691,19 +710,17 @@ owner_add(wse_scope *s, int64_t k)
 static void
 merge_foreign(wse_scope *s)
 {
-    /* relaxed: a guess for the CAS. */
-    uint64_t old = wse__atomic_load_u64_relaxed(&s->st);
+    uint32_t none = 0;
     int64_t own;
     unsigned spins = 0;
 
-    if (!s->owner_mode)
+    /* acq_rel: the claim before the fence below; a loser finds it merged or
+     * being merged (one thread joins: a second joiner is a misuse that must
+     * only not count twice). */
+    if (!s->owner_mode || !wse__atomic_cas_u32_acq_rel(&s->claim, &none, CLAIM_FOREIGN))
         return;
-    do {
-        if (old & (ST_FOREIGN | ST_MERGED))
-            return; /* merged already (by the owner's join, or a join before) */
-        /* acq_rel: the flag before the fence below. */
-    } while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, old | ST_FOREIGN));
-    /* Registered at create; a forked child re-registers in the call. */
+    /* Registered at the executor's create; a forked child re-registers in the
+     * call. */
     while (wse__sync_membarrier() != 0)
         sched_yield();
     /* acquire: pairs with owner_end()'s release. The owner is inside a step
@@ -714,13 +731,15 @@ merge_foreign(wse_scope *s)
         else
             wse__atomic_pause();
     }
-    /* relaxed: ordered by the acquire above. */
+    /* relaxed: ordered by the acquire above. The owner's join may have merged
+     * just before our claim. */
+    if (wse__atomic_load_u32_relaxed(&s->claim) & CLAIM_MERGED)
+        return;
     own = (int64_t)wse__atomic_load_u64_relaxed(&s->own);
-    /* relaxed: a guess for the CAS. */
-    old = wse__atomic_load_u64_relaxed(&s->st);
-    /* acq_rel: as finish(); the owner adds no more after ST_FOREIGN. */
-    while (!wse__atomic_cas_u64_acq_rel(&s->st, &old, (old + (uint64_t)own * ST_LIVE) | ST_MERGED))
-        ;
+    /* acq_rel: as finish(); the owner adds no more after CLAIM_FOREIGN. */
+    (void)wse__atomic_faa_u64_acq_rel(&s->st, (uint64_t)own * ST_LIVE);
+    /* relaxed: read only by the owner's steps, which see CLAIM_FOREIGN anyway. */
+    wse__atomic_store_u32_relaxed(&s->claim, CLAIM_FOREIGN | CLAIM_MERGED);
 }
 
 /* Take the next index, its chunk made first: 0 or ENOMEM (no index taken). */
@@ -848,16 +867,15 @@ out_discard:
 int
 wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
 {
-    const struct wse__running *r = wse__future_running;
     wse_future *f;
     int rc;
 
     if (s == NULL || fn == NULL)
         return EINVAL;
-    /* The owner's fast path (see "Owner"): a counted scope's own task submits;
-     * the child's unit goes in the owner's count, no read-modify-write. Its
-     * lineage is the usual one: the owner is its parent. */
-    if (r != NULL && r->future == s->creator && s->owner_on) {
+    /* The owner's fast path (see "Owner"): the child's unit goes in the
+     * owner's count, no read-modify-write. Its lineage is the usual one: a
+     * task that owns the scope is its parent. */
+    if (owner_here(s)) {
         f = wse__future_new(fn, arg, out != NULL ? 2 : 1);
         if (f == NULL)
             return ENOMEM;
@@ -1063,7 +1081,7 @@ begin_join(wse_scope *s, uint32_t extra)
     int64_t own = 0;
     bool owner = false;
 
-    /* The owner folds its count in (ST_MERGED); anyone else merges it first. */
+    /* The owner folds its count in; anyone else merges it first. */
     if (owner_here(s) && owner_begin(s)) {
         owner = true;
         own = (int64_t)wse__atomic_load_u64_relaxed(&s->own); /* relaxed: ours */
@@ -1073,8 +1091,6 @@ begin_join(wse_scope *s, uint32_t extra)
     old = wse__atomic_load_u64_relaxed(&s->st);
     for (;;) {
         new = (old + (uint64_t)own * ST_LIVE - s->ran_here * ST_LIVE) | ST_JOINING | extra;
-        if (owner)
-            new |= ST_MERGED;
         if (live_of(new) == 0) {
             new |= ST_CLOSED;
         } else if (extra == 0 && s->done == NULL) {
@@ -1083,21 +1099,14 @@ begin_join(wse_scope *s, uint32_t extra)
         /* acq_rel: release publishes `done` to the closer (its finish() CAS
          * reads after ours); acquire pairs with every finish() before it
          * (their decided stores). */
-        if (owner && (old & ST_FOREIGN) != 0) {
-            /* Another joiner merged meanwhile (two joins: not allowed, but
-             * nothing is counted twice). */
-            owner = false;
-            own = 0;
-            owner_end(s);
-            s->owner_on = false;
-            continue;
-        }
         if (wse__atomic_cas_u64_acq_rel(&s->st, &old, new))
             break;
     }
     if (owner) {
-        /* relaxed: ours; merged now. */
+        /* relaxed, both: ours; merged now. A joiner that claims the count
+         * after our owner_begin() waits for our owner_end() and finds this. */
         wse__atomic_store_u64_relaxed(&s->own, 0);
+        wse__atomic_store_u32_relaxed(&s->claim, CLAIM_MERGED);
         s->owner_on = false;
         owner_end(s);
     }

@@ -830,6 +830,43 @@ START_TEST(scope_joined_by_another_thread_while_owner_blocks)
 }
 END_TEST
 
+/* Made and filled outside any task (the owning thread is then the test
+ * thread), joined on another thread. */
+struct plain_join {
+    wse_scope *s;
+    int rc;
+};
+
+static void *
+plain_join_thread(void *arg)
+{
+    struct plain_join *j = arg;
+    j->rc = wse_scope_join(j->s, NULL);
+    return NULL;
+}
+
+START_TEST(scope_made_on_one_thread_joined_on_another)
+{
+    wse_executor *ex = make_executor(2);
+    int done = 0;
+    struct slow_child kids[4];
+    struct plain_join j = {.rc = -1};
+    pthread_t t;
+    ck_assert_int_eq(wse_scope_create(&j.s, ex, WSE_ALL_COMPLETED, WSE_FOREVER), 0);
+    for (int i = 0; i < 4; i++) {
+        kids[i] = (struct slow_child){&done, 0};
+        ck_assert_int_eq(wse_scope_submit(j.s, slow_child_task, &kids[i], NULL), 0);
+    }
+    ck_assert_int_eq(pthread_create(&t, NULL, plain_join_thread, &j), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(j.rc, 0);
+    ck_assert_int_eq(counter_get(&done), 4);
+    ck_assert_int_eq(wse_scope_submit(j.s, count_task, &done, NULL), EINVAL);
+    wse_scope_destroy(j.s);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 /*
  * The owner keeps submitting while the test thread joins: every submit that
  * was accepted is of a child that is done when the join returns; the owner's
@@ -1310,6 +1347,7 @@ scope_suite(void)
     tcase_add_test(tc, scope_join_inside_child_edeadlk);
     tcase_add_test(tc, scope_join_inside_late_child_edeadlk);
     tcase_add_test(tc, scope_joined_by_another_thread_while_owner_blocks);
+    tcase_add_test(tc, scope_made_on_one_thread_joined_on_another);
     tcase_add_test(tc, scope_lineage_stop_reaches_children);
     tcase_add_test(tc, scope_destroy_without_join);
     tcase_add_test(tc, scope_destroy_inside_child);

@@ -3,18 +3,19 @@
  * "The owner's count"), written from the code.
  *
  * The owner (the task that made a counted scope) reserves a unit per child in
- * `own` with plain stores; a joiner that is not the owner sets FOREIGN with a
- * read-modify-write, makes every thread pass a full barrier (membarrier(2)),
- * waits for in_op to be 0, and adds `own` into live. The owner's step: in_op =
- * 1, a compiler barrier, read st; if FOREIGN (or MERGED, CLOSED) is set, in_op
- * = 0 and reserve in live with a read-modify-write; else own += 1, in_op = 0.
+ * `own` with plain stores; a joiner that is not the owner sets CLAIM_FOREIGN
+ * with a read-modify-write, makes every thread pass a full barrier
+ * (membarrier(2)), waits for in_op to be 0, and adds `own` into live. The
+ * owner's step: in_op = 1, a compiler barrier, read `claim`; if it is set,
+ * in_op = 0 and reserve in live with a read-modify-write (which fails once the
+ * scope is closed); else own += 1, in_op = 0.
  *
  * Memory model: x86-TSO, as park.pml. in_op and own go through the owner's
  * FIFO store buffer; a load reads the youngest own buffered store for its
- * address, else memory; a flusher drains buffers at any time. The word st
- * (flags and live) is only written by read-modify-writes, which drain the
- * writer's buffer and act on memory atomically: sequentially consistent
- * variables here. membarrier() drains every process's buffer at one instant:
+ * address, else memory; a flusher drains buffers at any time. The words st
+ * (flags and live) and claim (foreign, merged) are written here only by
+ * read-modify-writes, which drain the writer's buffer and act on memory
+ * atomically: sequentially consistent variables. membarrier() drains every process's buffer at one instant:
  * what the kernel promises the caller (each running thread passes a full
  * barrier before the call returns; a thread not running has passed one).
  *
@@ -111,7 +112,7 @@ inline membarrier() {
     }
 }
 
-/* st: read-modify-written only (sequentially consistent here). */
+/* claim and st: read-modify-written only (sequentially consistent here). */
 bool foreign;
 bool merged;
 bool joining;
@@ -130,10 +131,10 @@ proctype owner() {
     bool ok;
     do
     :: i < NK ->
-        /* owner_begin(): in_op = 1, a compiler barrier, read st. */
+        /* owner_begin(): in_op = 1, a compiler barrier, read claim. */
         store(IN_OP, 1);
         if
-        :: atomic { !(foreign || merged || closed) } ->
+        :: atomic { !(foreign || merged) } ->
             /* owner_add(), owner_end(). */
             load(OWN, o);
             store(OWN, o + 1);
