@@ -597,13 +597,8 @@ push_one(wse_executor *ex, wse_future *f)
 
     if (wse__trace_on(&ex->pool.trace))
         trace_submits(ex, f, 1);
-    if (w != NULL && w->pool == &ex->pool) {
-        rc = wse__deque_push(&w->deque, f);
-        if (rc != 0)
-            return rc;
-        wse__park_wake_some(&ex->pool.park, 1, false);
-        return 0;
-    }
+    if (w != NULL && w->pool == &ex->pool)
+        return wse__worker_push_own(w, f);
     rc = wse__inject_push(&ex->pool.inject, f, f, 1, NULL);
     if (rc != 0)
         return rc;

@@ -864,6 +864,22 @@ out_discard:
     return rc;
 }
 
+/* Queue a new child as wse_submit() does: a worker of the scope's pool pushes
+ * on its own deque here (no trace running: the executor records submits). */
+static inline int
+push(wse_scope *s, wse_future *f)
+{
+    struct wse__worker *w = wse__worker_tls;
+
+    if (w == NULL || w->pool != s->pool || wse__trace_on(&s->pool->trace))
+        return wse__executor_push(s->ex, f);
+    /* acquire: as in wse_submit(); a worker is never of an executor inherited
+     * across a fork (the child has no workers). */
+    if (wse__atomic_load_u32_acquire(&s->pool->flags) & WSE__POOL_SHUTDOWN)
+        return ESHUTDOWN;
+    return wse__worker_push_own(w, f);
+}
+
 int
 wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
 {
@@ -883,7 +899,7 @@ wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
         if (owner_begin(s)) {
             owner_add(s, 1);
             owner_end(s);
-            rc = wse__executor_push(s->ex, f);
+            rc = push(s, f);
             if (rc != 0) {
                 /* Nothing submitted: the unit back, the child unshared. */
                 unreserve(s, 1);

@@ -157,6 +157,20 @@ bool wse__worker_queued_in_pool(struct wse__pool *pool, struct wse__worker *w, c
  * pool; a task whose lineage was stopped is cancelled instead. */
 bool wse__worker_may_claim(struct wse__pool *pool, wse_future *f);
 
+/* Push f, new, on the deque of w (the calling worker, of f's pool), and wake a
+ * parked worker for it: wse_submit()'s own path. 0, or ENOMEM (a deque that
+ * could not grow; nothing queued). */
+static inline int
+wse__worker_push_own(struct wse__worker *w, wse_future *f)
+{
+    int rc = wse__deque_push(&w->deque, f);
+
+    if (rc != 0)
+        return rc;
+    wse__park_wake_some(&w->pool->park, 1, false);
+    return 0;
+}
+
 /* Inline: the fork-join fast path of a wait asks before every nested run. */
 static inline bool
 wse__worker_stack_ok(const struct wse__worker *w)
