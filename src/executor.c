@@ -808,7 +808,7 @@ wse_executor_stats(wse_executor *ex, wse_stats *out, size_t size)
     st.wakeups = sum[WSE__STAT_WAKEUPS];
     /* relaxed: a counter written under the spares' mutex. */
     st.spares = wse__atomic_load_u64_relaxed(&ex->pool.stats.spares);
-    st.busy_ns = sum[WSE__STAT_N];
+    st.busy_ns = wse__stats_busy_monotonic(&ex->pool.stats, sum[WSE__STAT_N]);
     /* The caller's struct may be shorter (an older program) or longer (a
      * newer one against this library): copy what both have, zero the rest. */
     memcpy(out, &st, size < sizeof st ? size : sizeof st);

@@ -184,3 +184,25 @@ wse__stats_sum_plain(struct wse__stats *st, uint64_t now, uint64_t out[WSE__STAT
         wse__stats_sum(s, now, out);
     wse__stats_sum(&st->shared, now, out);
 }
+
+/*
+ * Plain threads count their busy time in counter ticks, converted at each read
+ * at the rate measured from the process's start to now (wse__trace_ticks_ns()),
+ * which moves a little between reads: the same ticks may come out a few ns
+ * shorter the next time (ThreadSanitizer runs saw 59000066 then 59000065).
+ * Counters only grow: a read reports at least what any read before it did.
+ */
+uint64_t
+wse__stats_busy_monotonic(struct wse__stats *st, uint64_t ns)
+{
+    /* relaxed: a guess for the CAS. */
+    uint64_t seen = wse__atomic_load_u64_relaxed(&st->busy_seen);
+
+    while (ns > seen) {
+        /* acq_rel: one modification order for every read's answer: a read
+         * after another one returned sees at least its value. */
+        if (wse__atomic_cas_u64_acq_rel(&st->busy_seen, &seen, ns))
+            return ns;
+    }
+    return seen;
+}

@@ -51,6 +51,7 @@ struct wse__stats {
     wse__atomic_ptr plain;           /* plain threads' blocks, newest first */
     struct wse__stats_thread shared; /* when a plain thread's block cannot be allocated */
     wse__atomic_u64 spares;          /* spare threads started; written under the spares' mutex */
+    wse__atomic_u64 busy_seen;       /* the largest busy_ns a read has returned */
     uint64_t id;                     /* process-unique: plain threads' cache key */
 };
 
@@ -91,5 +92,7 @@ int wse__stats_plain_reserve(struct wse__stats *st);
 void wse__stats_sum(const struct wse__stats_thread *s, uint64_t now, uint64_t out[WSE__STAT_N + 1]);
 /* Add every plain thread's and the shared block. */
 void wse__stats_sum_plain(struct wse__stats *st, uint64_t now, uint64_t out[WSE__STAT_N + 1]);
+/* busy_ns as a read reports it: never less than an earlier read reported. */
+uint64_t wse__stats_busy_monotonic(struct wse__stats *st, uint64_t ns);
 
 #endif /* WSE__STATS_H */
