@@ -801,8 +801,9 @@ unreserve(wse_scope *s, uint64_t k)
     }
 }
 
-/* wse_scope_submit() from anywhere but the owner's fast path. */
-static int
+/* wse_scope_submit() from anywhere but the owner's fast path (out of line:
+ * the fast path then saves no registers it does not use). */
+static __attribute__((noinline)) int
 submit_shared(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
 {
     struct slot *c = NULL;
