@@ -128,6 +128,62 @@ fib_scope_run(wse_executor *ex, int n)
     return c.result;
 }
 
+/* One run of fib(n) by run(): ms. */
+static double
+fib_time_ms(wse_executor *ex, long (*run)(wse_executor *, int), int n)
+{
+    int64_t t0 = now_ns();
+    long v = run(ex, n);
+    int64_t t1 = now_ns();
+    if (v != fib_expected(n)) {
+        fprintf(stderr, "fib(%d) = %ld, wrong\n", n, v);
+        exit(1);
+    }
+    return (double)(t1 - t0) / 1e6;
+}
+
+/* Config wsexec-scope-Kw: the scope version and the futures version in one
+ * process, alternating (each pair in the other order than the one before),
+ * FIBSCOPE_R pairs (9): the median time of each (wsexec-scope-Kw,
+ * wsexec-scope-futures-Kw) and the median of the per-pair ratios
+ * (wsexec-scope/futures-Kw). Separate processes differ by more than the
+ * difference measured (where the scheduler puts the worker). */
+static void
+bench_fib_scope_pairs(wse_executor *ex, int n)
+{
+    long r = env_long("FIBSCOPE_R", 9);
+    int64_t *scope = malloc((size_t)r * sizeof *scope);
+    int64_t *futures = malloc((size_t)r * sizeof *futures);
+    int64_t *ratio = malloc((size_t)r * sizeof *ratio);
+    char name[128];
+    if (!scope || !futures || !ratio || r < 1) {
+        fprintf(stderr, "fib: out of memory\n");
+        exit(1);
+    }
+    for (long i = 0; i < r; i++) {
+        double a, b; /* futures, scope: in microseconds below, for quantile() */
+        if (i % 2 == 0) {
+            a = fib_time_ms(ex, fib_run, n);
+            b = fib_time_ms(ex, fib_scope_run, n);
+        } else {
+            b = fib_time_ms(ex, fib_scope_run, n);
+            a = fib_time_ms(ex, fib_run, n);
+        }
+        futures[i] = (int64_t)(a * 1e3);
+        scope[i] = (int64_t)(b * 1e3);
+        ratio[i] = (int64_t)(b / a * 1e6);
+    }
+    emit(workload, param, config, "time_ms", (double)quantile(scope, (size_t)r, 0.5) / 1e3);
+    const char *k = strstr(config, "scope-");
+    snprintf(name, sizeof name, "wsexec-scope-futures-%s", k != NULL ? k + 6 : config);
+    emit(workload, param, name, "time_ms", (double)quantile(futures, (size_t)r, 0.5) / 1e3);
+    snprintf(name, sizeof name, "wsexec-scope/futures-%s", k != NULL ? k + 6 : config);
+    emit(workload, param, name, "ratio", (double)quantile(ratio, (size_t)r, 0.5) / 1e6);
+    free(scope);
+    free(futures);
+    free(ratio);
+}
+
 static void
 bench_fib(void)
 {
@@ -135,6 +191,12 @@ bench_fib(void)
     long (*run)(wse_executor *, int) = strstr(config, "scope") != NULL ? fib_scope_run : fib_run;
     wse_executor *ex = make_executor();
     run(ex, n > 25 ? 25 : n); /* warm-up */
+    if (run == fib_scope_run) {
+        fib_run(ex, n > 25 ? 25 : n);
+        bench_fib_scope_pairs(ex, n);
+        BENCH_CHECK(wse_executor_destroy(ex));
+        return;
+    }
     int64_t t0 = now_ns();
     long v = run(ex, n);
     int64_t t1 = now_ns();

@@ -149,35 +149,23 @@ wse__alloc_free(void *p)
 #define WSE__ALLOC_CACHE 1
 #endif
 
-struct small_block {
-    struct small_block *next;
-};
-
-struct small_cache {
-    struct small_block *head;
-    unsigned count;
-    unsigned max;
-    size_t size;
-    bool enabled;
-    bool aligned; /* a cache line aligned block (aligned_alloc): a scope */
-};
-
 /* The two size classes: small blocks, and medium ones (scopes, whose fields
- * are grouped by cache line: scope.c). */
-static WSE__TLS struct small_cache small_cache = {
+ * are grouped by cache line: scope.c). The medium cache's fast paths are
+ * inline (alloc.h). */
+static WSE__TLS struct wse__alloc_cache small_cache = {
     NULL, 0, WSE__ALLOC_CACHE_MAX, WSE__ALLOC_SMALL, false, false};
-static WSE__TLS struct small_cache medium_cache = {
+WSE__TLS struct wse__alloc_cache wse__alloc_medium_cache = {
     NULL, 0, WSE__ALLOC_MEDIUM_CACHE_MAX, WSE__ALLOC_MEDIUM, false, true};
 
 static void *
-cache_take(struct small_cache *c)
+cache_take(struct wse__alloc_cache *c)
 {
-    struct small_block *b = c->head;
+    void *b = c->head;
 
     if (should_fail())
         return NULL;
     if (b != NULL) {
-        c->head = b->next;
+        c->head = *(void **)b;
         c->count--;
         return b;
     }
@@ -185,29 +173,27 @@ cache_take(struct small_cache *c)
 }
 
 static void
-cache_put(struct small_cache *c, void *p)
+cache_put(struct wse__alloc_cache *c, void *p)
 {
-    struct small_block *b = p;
-
     if (p == NULL)
         return;
     if (!c->enabled || c->count >= c->max) {
         free(p);
         return;
     }
-    b->next = c->head;
-    c->head = b;
+    *(void **)p = c->head;
+    c->head = p;
     c->count++;
 }
 
 static void
-cache_drain(struct small_cache *c)
+cache_drain(struct wse__alloc_cache *c)
 {
-    struct small_block *next;
+    void *next;
 
     c->enabled = false;
     for (; c->head != NULL; c->head = next) {
-        next = c->head->next;
+        next = *(void **)c->head;
         free(c->head);
     }
     c->count = 0;
@@ -226,15 +212,15 @@ wse__alloc_small_free(void *p)
 }
 
 void *
-wse__alloc_medium(void)
+wse__alloc_medium_slow(void)
 {
-    return cache_take(&medium_cache);
+    return cache_take(&wse__alloc_medium_cache);
 }
 
 void
-wse__alloc_medium_free(void *p)
+wse__alloc_medium_free_slow(void *p)
 {
-    cache_put(&medium_cache, p);
+    cache_put(&wse__alloc_medium_cache, p);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -323,12 +309,12 @@ void
 wse__alloc_cache_enable(void)
 {
     small_cache.enabled = WSE__ALLOC_CACHE;
-    medium_cache.enabled = WSE__ALLOC_CACHE;
+    wse__alloc_medium_cache.enabled = WSE__ALLOC_CACHE;
 }
 
 void
 wse__alloc_cache_disable(void)
 {
     cache_drain(&small_cache);
-    cache_drain(&medium_cache);
+    cache_drain(&wse__alloc_medium_cache);
 }

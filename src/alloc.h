@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "atomic.h"
+
 /* malloc(size); NULL when out of memory. */
 void *wse__alloc(size_t size);
 /* calloc(n, size), NULL on overflow or when out of memory. */
@@ -37,8 +39,51 @@ void wse__alloc_small_free(void *p);
  * cache keeps 7 of a size, and fork-join code nests a scope per level). */
 #define WSE__ALLOC_MEDIUM 1024
 #define WSE__ALLOC_MEDIUM_CACHE_MAX 256
-void *wse__alloc_medium(void);
-void wse__alloc_medium_free(void *p);
+
+/* A thread's cache of one block size: a free list, plain thread-local data. */
+struct wse__alloc_cache {
+    void *head; /* a block's first word links the next */
+    unsigned count;
+    unsigned max;
+    size_t size;
+    bool enabled;
+    bool aligned; /* a cache line aligned block (aligned_alloc): a scope */
+};
+extern WSE__TLS struct wse__alloc_cache wse__alloc_medium_cache;
+void *wse__alloc_medium_slow(void);
+void wse__alloc_medium_free_slow(void *p);
+
+/* Inline: a scope per fork-join call takes and gives back one each time. The
+ * fault-injection build counts every allocation, so it always calls. */
+static inline void *
+wse__alloc_medium(void)
+{
+#if !defined(WSE_FAULT_INJECTION) || !WSE_FAULT_INJECTION
+    struct wse__alloc_cache *c = &wse__alloc_medium_cache;
+    void *b = c->head;
+
+    if (b != NULL) {
+        c->head = *(void **)b;
+        c->count--;
+        return b;
+    }
+#endif
+    return wse__alloc_medium_slow();
+}
+
+static inline void
+wse__alloc_medium_free(void *p)
+{
+    struct wse__alloc_cache *c = &wse__alloc_medium_cache;
+
+    if (p != NULL && c->enabled && c->count < c->max) {
+        *(void **)p = c->head;
+        c->head = p;
+        c->count++;
+        return;
+    }
+    wse__alloc_medium_free_slow(p);
+}
 /* Start keeping freed small blocks on this thread (a worker, at its start). */
 /* A big block kept for reuse, for allocations made and freed once per call of
  * an API function (a loop's descriptor): wse__alloc_kept() returns at least

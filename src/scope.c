@@ -389,6 +389,7 @@ stop_all(wse_scope *s, const wse_future *except)
 }
 
 static void free_scope(wse_scope *s);
+static void free_slots(wse_scope *s);
 
 /*
  * Drop k units. The read-modify-write that takes live to 0 while JOINING also
@@ -525,7 +526,10 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
     wse__atomic_init_u32(&s->claim, 0);
     wse__atomic_init_u64(&s->own, 0);
     s->ex = ex;
-    s->pool = wse__executor_pool(ex);
+    /* A worker of ex (the fork-join case) knows its pool without a call. */
+    s->pool = wse__worker_tls != NULL && wse__worker_tls->pool->owner == ex
+                  ? wse__worker_tls->pool
+                  : wse__executor_pool(ex);
     s->owner_mode = !s->tracked && s->pool->asym_fence;
     s->owner_on = s->owner_mode;
     /* Inside a task: a lineage reference, as a child's (no read-modify-write
@@ -1226,31 +1230,11 @@ static void
 free_scope(wse_scope *s)
 {
     wse_future *anchor;
-    uint64_t n;
-    wse_future *f;
-    uint64_t i;
-    unsigned j;
 
     /* Every child is finished: no other thread touches the scope. relaxed: the
      * close (acquire) ordered every slot store and decided before. */
-    if (s->tracked) {
-        n = wse__atomic_load_u64_relaxed(&s->n_slots);
-        for (i = 0; i < n; i++) {
-            f = slot_load(s, i);
-            if (is_child(f))
-                wse_future_release(f);
-        }
-        /* Chunk j + 1 is made only for an index past every index of chunk j,
-         * so the chunks that exist are 0 .. some j. */
-        for (j = 1; j < MAX_CHUNKS; j++) {
-            /* relaxed: as n_slots above; the chunks were published before. */
-            void *c = wse__atomic_load_ptr_relaxed(&s->chunks[j]);
-
-            if (c == NULL)
-                break;
-            chunk_free(c, j);
-        }
-    }
+    if (s->tracked)
+        free_slots(s);
     if (s->decided_ref)
         wse_future_release(wse__atomic_load_ptr_relaxed(&s->decided));
     /* relaxed: as above. */
@@ -1264,6 +1248,33 @@ free_scope(wse_scope *s)
         wse_future_release(s->done);
     else
         wse__alloc_medium_free(s);
+}
+
+/* A tracked scope's slots: the children's references, and the chunks. */
+static __attribute__((noinline)) void
+free_slots(wse_scope *s)
+{
+    /* relaxed: as in free_scope(). */
+    uint64_t n = wse__atomic_load_u64_relaxed(&s->n_slots);
+    wse_future *f;
+    uint64_t i;
+    unsigned j;
+    void *c;
+
+    for (i = 0; i < n; i++) {
+        f = slot_load(s, i);
+        if (is_child(f))
+            wse_future_release(f);
+    }
+    /* Chunk j + 1 is made only for an index past every index of chunk j, so
+     * the chunks that exist are 0 .. some j. */
+    for (j = 1; j < MAX_CHUNKS; j++) {
+        /* relaxed: as n_slots above; the chunks were published before. */
+        c = wse__atomic_load_ptr_relaxed(&s->chunks[j]);
+        if (c == NULL)
+            break;
+        chunk_free(c, j);
+    }
 }
 
 void
