@@ -287,8 +287,8 @@ META = {
                   "from then to the moment a running sibling, polling wse_stop_requested() "
                   "in a tight loop, sees the stop", "median_us", False),
     "scopecost": ("Scope cost: n tiny tasks (~50 ns) from the main thread as one "
-                  "ALL_COMPLETED scope (submit, join) or as futures (submit, wait): ns "
-                  "per task", "ns_per_task", False),
+                  "ALL_COMPLETED scope (submit, join) or as futures (submit, wait, "
+                  "release): ns per task", "ns_per_task", False),
 }
 LOOP_NOTE = ("Configurations: -Kw: K threads. OpenMP and oneTBB: a team / arena of K "
              "threads, the main thread one of them. **wsexec-Kw**: an executor of K "

@@ -24,8 +24,10 @@
 # spinning on wse_stop_requested(), sees the stop; median and p99 over SCOPESTOP_N
 # trials, 2000 [200], on at least 2 workers), scopecost (SCOPECOST_N tiny tasks, 10000,
 # from the main thread: one ALL_COMPLETED scope, submit + join, against futures,
-# submit + wait; ns per task, the best of SCOPECOST_R repetitions, 5 [3]); and fib with
-# one ALL_COMPLETED scope per call (config wsexec-scope-Kw in the fib table).
+# submit + wait + release; ns per task, the best of SCOPECOST_R repetitions, 5 [3]);
+# and fib with one ALL_COMPLETED scope per call (config wsexec-scope-Kw in the fib
+# table: FIBSCOPE_R pairs, 9, of the scope and the futures version alternating in one
+# process; also wsexec-scope-futures-Kw and the ratio wsexec-scope/futures-Kw).
 # WORKLOADS="rounds round2" runs only those workloads (the loops: WORKLOADS="forempty
 # forflat forirr mandel reduce"); its files get a suffix (results-rounds-round2.md,
 # raw-..., summary-...) and replace no whole run's files.
