@@ -951,22 +951,10 @@ joins_own_child(wse_scope *s)
  * wait (the fork-join case, as wse_wait()'s fast path). Tracked scopes wait on
  * their children by name: wse_wait()'s own fast path runs them.
  */
-/* Children not finished (counting those that ran here as not), as the joiner
- * sees it: live, plus the owner's count when the owner joins. */
-static int64_t
-outstanding(wse_scope *s)
-{
-    /* acquire: pairs with every finish(). */
-    int64_t n = live_of(wse__atomic_load_u64_acquire(&s->st));
-
-    if (owner_here(s))
-        n += (int64_t)wse__atomic_load_u64_relaxed(&s->own); /* relaxed: ours */
-    return n;
-}
-
 struct own_run {
-    wse_scope *s;     /* the scope, while its children run here */
+    wse_scope *s;     /* the scope whose children run here */
     wse_scope *outer; /* joining_here before */
+    bool unwound;     /* left other than through own_run_done() */
 };
 
 /* Put joining_here back; if the run ends by unwinding (a C++ exception out of
@@ -976,36 +964,48 @@ static void
 own_run_end(struct own_run *r)
 {
     joining_here = r->outer;
-    if (r->s != NULL && r->s->ran_here != 0) {
+    if (r->unwound && r->s->ran_here != 0) {
         finish(r->s, r->s->ran_here);
         r->s->ran_here = 0;
     }
+}
+
+/* The run ended normally: ran_here goes with the JOINING CAS. */
+static void
+own_run_done(struct own_run *r)
+{
+    r->unwound = false;
 }
 
 static void
 run_own_children(wse_scope *s)
 {
     struct wse__worker *w = wse__worker_tls;
-    struct own_run run __attribute__((cleanup(own_run_end))) = {NULL, joining_here};
+    struct own_run run __attribute__((cleanup(own_run_end))) = {s, joining_here, true};
+    int64_t own;
     wse_future *f;
 
-    if (w == NULL || s->tracked || w->pool != s->pool)
+    if (w == NULL || s->tracked || w->pool != s->pool) {
+        own_run_done(&run);
         return;
-    run.s = s;
+    }
+    /* The owner's count does not change meanwhile: a child run here submits
+     * as itself, not as the owner. relaxed: ours. */
+    own = owner_here(s) ? (int64_t)wse__atomic_load_u64_relaxed(&s->own) : 0;
     joining_here = s;
-    /* acquire: pairs with every finish(); live 0 (less what ran here) means
-     * nothing of ours is left to pop. */
-    while (outstanding(s) != (int64_t)s->ran_here && wse__worker_stack_ok(w) &&
-           (f = wse__deque_pop(&w->deque)) != NULL) {
+    /* acquire: pairs with every finish(); nothing left (less what ran here)
+     * means nothing of ours is left to pop. */
+    while (live_of(wse__atomic_load_u64_acquire(&s->st)) + own != (int64_t)s->ran_here &&
+           wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
         if (wse__future_hook(f) != &s->hook) {
             /* Not ours: back where it was (the owner's push cannot fail, the
              * slot was just freed). */
             (void)wse__deque_push(&w->deque, f);
-            return;
+            break;
         }
         wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
     }
-    run.s = NULL; /* ran_here goes with the JOINING CAS */
+    own_run_done(&run);
 }
 
 /* Up to BATCH published children not yet done, from the joiner's cursor on
@@ -1183,19 +1183,33 @@ join_wait(wse_scope *s)
  * join (a cleanup attribute, so a C++ exception unwinding through a child run
  * here clears it too): nobody may count on this join past its return.
  */
+struct waiter_guard {
+    wse_scope *s; /* the scope whose waiter this join set, or NULL */
+};
+
 static void
-waiter_clear(wse_scope **sp)
+waiter_begin(struct waiter_guard *g, wse_scope *s)
 {
-    if (*sp != NULL) {
-        /* release: as in wse_scope_join(). */
-        wse__atomic_store_ptr_release(&(*sp)->hook.waiter, NULL);
+    if (wse__future_running == NULL)
+        return; /* a plain thread: no task to name */
+    /* release: pairs with the acquire in wse__future_waiter(). */
+    wse__atomic_store_ptr_release(&s->hook.waiter, wse__future_running->future);
+    g->s = s;
+}
+
+static void
+waiter_end(struct waiter_guard *g)
+{
+    if (g->s != NULL) {
+        /* release: as in waiter_begin(). */
+        wse__atomic_store_ptr_release(&g->s->hook.waiter, NULL);
     }
 }
 
 int
 wse_scope_join(wse_scope *s, wse_future **decided)
 {
-    wse_scope *waited __attribute__((cleanup(waiter_clear))) = NULL;
+    struct waiter_guard waiting __attribute__((cleanup(waiter_end))) = {NULL};
     int rc;
 
     if (s == NULL)
@@ -1203,11 +1217,7 @@ wse_scope_join(wse_scope *s, wse_future **decided)
     if (!s->joined) {
         if (joins_own_child(s))
             return EDEADLK;
-        if (wse__future_running != NULL) {
-            /* release: pairs with the acquire in wse__future_waiter(). */
-            wse__atomic_store_ptr_release(&s->hook.waiter, wse__future_running->future);
-            waited = s;
-        }
+        waiter_begin(&waiting, s);
         if (!s->join_begun) {
             run_own_children(s);
             begin_join(s, 0);
