@@ -197,14 +197,7 @@ bench_fib(void)
         BENCH_CHECK(wse_executor_destroy(ex));
         return;
     }
-    int64_t t0 = now_ns();
-    long v = run(ex, n);
-    int64_t t1 = now_ns();
-    if (v != fib_expected(n)) {
-        fprintf(stderr, "fib(%d) = %ld, wrong\n", n, v);
-        exit(1);
-    }
-    emit(workload, param, config, "time_ms", (double)(t1 - t0) / 1e6);
+    emit(workload, param, config, "time_ms", fib_time_ms(ex, run, n));
     BENCH_CHECK(wse_executor_destroy(ex));
 }
 

@@ -284,7 +284,6 @@ wse_future *
 wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
 {
     wse_future *f = wse__alloc_small();
-    struct wse__running *r = wse__future_running;
 
     if (f == NULL)
         return NULL;
@@ -292,10 +291,7 @@ wse__future_new(wse_task_fn fn, void *arg, uint32_t refs)
     wse__atomic_init_u64(&f->word, (uint64_t)refs << WSE__F_REF_SHIFT | WSE_PENDING);
     f->u.fn = fn;
     f->arg = arg;
-    if (r != NULL) {
-        f->parent = r->future;
-        wse__future_children_add(r->future, 1);
-    }
+    f->parent = wse__future_lineage_hold();
     return f;
 }
 
@@ -326,17 +322,12 @@ wse__future_embed(struct wse__embedded *e, wse_task_fn fn, void *arg, uint32_t r
                   wse_future *parent, void (*put)(void *owner), void *owner)
 {
     wse_future *f = &e->future;
-    struct wse__running *r = wse__future_running;
 
     memset(f, 0, sizeof(*f));
     wse__atomic_init_u64(&f->word, (uint64_t)refs << WSE__F_REF_SHIFT | WSE__F_EMBED | WSE_PENDING);
     f->u.fn = fn;
     f->arg = arg;
-    f->parent = parent;
-    if (parent == NULL && r != NULL) {
-        f->parent = r->future;
-        wse__future_children_add(r->future, 1);
-    }
+    f->parent = parent != NULL ? parent : wse__future_lineage_hold();
     e->put = put;
     e->owner = owner;
     return f;
@@ -564,12 +555,8 @@ drop_ref(wse_future *f)
 static wse_future *
 put_parent(wse_future *parent)
 {
-    struct wse__running *r = wse__future_running;
-
-    if (r != NULL && r->future == parent) {
-        wse__future_children_add(parent, (uint32_t)-1);
+    if (wse__future_lineage_put_here(parent))
         return NULL;
-    }
     return drop_ref(parent) ? parent : NULL;
 }
 
@@ -580,6 +567,7 @@ free_future(wse_future *f)
 {
     wse_future *parent;
     uint64_t word;
+    void *value;
 
     while (f != NULL) {
         parent = f->parent;
@@ -588,8 +576,8 @@ free_future(wse_future *f)
         word = wse__atomic_load_u64_relaxed(&f->word);
         if (__builtin_expect((word & WSE__F_PROMISE) != 0, 0) && f->u.free_value != NULL &&
             (word & WSE__F_STATE_MASK) == WSE_DONE &&
-            wse__atomic_load_ptr_relaxed(&f->value) != NULL)
-            f->u.free_value(wse__atomic_load_ptr_relaxed(&f->value));
+            (value = wse__atomic_load_ptr_relaxed(&f->value)) != NULL)
+            f->u.free_value(value);
 #ifndef NDEBUG
         memset(f, 0xa5, sizeof(*f)); /* poison: a use after release fails loudly */
 #endif

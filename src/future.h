@@ -296,12 +296,8 @@ wse__future_waiter(const wse_future *f)
     return w != NULL && wse__future_waits_children(w) ? w : NULL;
 }
 
-/*
- * The stop lineage without a future: the running task (or NULL outside any),
- * with one lineage reference counted as a child's would be (plain, on the
- * fork-join path), for a layer that keeps a pointer to it; the reference is
- * dropped by wse__future_lineage_put(), on any thread.
- */
+/* Dropping a lineage reference the real way (wse__future_lineage_put() below,
+ * when the parent does not run here). */
 void wse__future_lineage_put_slow(wse_future *parent);
 
 /*
@@ -375,6 +371,13 @@ wse__future_leave(struct wse__running *r)
     wse__future_running = r->outer;
 }
 
+/*
+ * The stop lineage: the running task (or NULL outside any), with one lineage
+ * reference counted for a new child (plain, on the fork-join path; future.c),
+ * or for a layer that keeps a pointer to it (a scope). The reference is
+ * dropped by freeing the child, or by wse__future_lineage_put(), on any
+ * thread.
+ */
 static inline wse_future *
 wse__future_lineage_hold(void)
 {
@@ -382,20 +385,27 @@ wse__future_lineage_hold(void)
 
     if (r == NULL)
         return NULL;
-    wse__future_children_add(r->future, 1); /* as wse__future_new() */
+    wse__future_children_add(r->future, 1);
     return r->future;
+}
+
+/* The plain half of dropping a lineage reference: if parent runs on this
+ * thread, innermost, its own count takes it (future.c); true if so. */
+static inline bool
+wse__future_lineage_put_here(wse_future *parent)
+{
+    struct wse__running *r = wse__future_running;
+
+    if (r == NULL || r->future != parent)
+        return false;
+    wse__future_children_add(parent, (uint32_t)-1);
+    return true;
 }
 
 static inline void
 wse__future_lineage_put(wse_future *parent)
 {
-    struct wse__running *r = wse__future_running;
-
-    if (parent == NULL)
-        return;
-    if (r != NULL && r->future == parent)
-        wse__future_children_add(parent, (uint32_t)-1); /* runs here, innermost */
-    else
+    if (parent != NULL && !wse__future_lineage_put_here(parent))
         wse__future_lineage_put_slow(parent);
 }
 

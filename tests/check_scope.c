@@ -748,6 +748,21 @@ END_TEST
 
 /* ---- Joined by a thread that is not the task that made the scope ------------- */
 
+/* The scope a task stores in *p once it has made it (spins, yielding; fails
+ * the test after WSE_TEST_SPIN_LIMIT seconds, scaled). */
+static wse_scope *
+await_scope(wse_scope **p, const char *what)
+{
+    double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
+    wse_scope *s;
+
+    while ((s = __atomic_load_n(p, __ATOMIC_SEQ_CST)) == NULL) {
+        ck_assert_msg(now_s() < limit, "%s", what);
+        sched_yield();
+    }
+    return s;
+}
+
 /* Sleeps 20 ms, then counts itself done (or fails with EIO if told to). */
 struct slow_child {
     int *done;
@@ -807,11 +822,7 @@ START_TEST(scope_joined_by_another_thread_while_owner_blocks)
         struct handoff h = {0};
         wse_future *t = NULL;
         ck_assert_int_eq(wse_submit(ex, handoff_task, &h, &t), 0);
-        double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
-        while (__atomic_load_n(&h.s, __ATOMIC_SEQ_CST) == NULL) {
-            ck_assert_msg(now_s() < limit, "the task never handed the scope over");
-            sched_yield();
-        }
+        (void)await_scope(&h.s, "the task never handed the scope over");
         wse_future *d = NULL;
         ck_assert_int_eq(wse_scope_join(h.s, &d), 0);
         ck_assert_int_eq(counter_get(&h.done), 3);
@@ -913,11 +924,7 @@ START_TEST(scope_owner_submits_while_another_thread_joins)
         struct racing_owner o = {0};
         wse_future *t = NULL;
         ck_assert_int_eq(wse_submit(ex, racing_owner_task, &o, &t), 0);
-        double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
-        while (__atomic_load_n(&o.s, __ATOMIC_SEQ_CST) == NULL) {
-            ck_assert_msg(now_s() < limit, "the task never made its scope");
-            sched_yield();
-        }
+        (void)await_scope(&o.s, "the task never made its scope");
         for (int spin = 0; spin < round * 50; spin++)
             sched_yield();
         ck_assert_int_eq(wse_scope_join(o.s, NULL), 0);
@@ -977,11 +984,7 @@ START_TEST(scope_lineage_stop_reaches_children)
     int runs = 0;
     wse_future *t = NULL;
     ck_assert_int_eq(wse_submit(ex, lineage_task, &g, &t), 0);
-    double limit = now_s() + wse_test_scale(WSE_TEST_SPIN_LIMIT);
-    while (__atomic_load_n(&g.s, __ATOMIC_SEQ_CST) == NULL) {
-        ck_assert(now_s() < limit);
-        sched_yield();
-    }
+    (void)await_scope(&g.s, "the task never made its scope");
     wse_future *outer = submit_ok(g.s, loser_task, &g.l);
     spin_until_at_least(&g.l.entered, 2, "both losers to start");
     ck_assert(wse_future_request_stop(t));
