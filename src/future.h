@@ -389,23 +389,18 @@ wse__future_lineage_hold(void)
     return r->future;
 }
 
-/* The plain half of dropping a lineage reference: if parent runs on this
- * thread, innermost, its own count takes it (future.c); true if so. */
-static inline bool
-wse__future_lineage_put_here(wse_future *parent)
-{
-    struct wse__running *r = wse__future_running;
-
-    if (r == NULL || r->future != parent)
-        return false;
-    wse__future_children_add(parent, (uint32_t)-1);
-    return true;
-}
-
+/* As free_future()'s put_parent(), written out there too: in its loop a shared
+ * inline cost fork-join fib 1 instruction a task (callgrind). */
 static inline void
 wse__future_lineage_put(wse_future *parent)
 {
-    if (parent != NULL && !wse__future_lineage_put_here(parent))
+    struct wse__running *r = wse__future_running;
+
+    if (parent == NULL)
+        return;
+    if (r != NULL && r->future == parent)
+        wse__future_children_add(parent, (uint32_t)-1); /* runs here, innermost */
+    else
         wse__future_lineage_put_slow(parent);
 }
 
