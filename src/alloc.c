@@ -23,6 +23,9 @@ static wse__atomic_i64 fault_count;
 static wse__atomic_i64 fault_at;
 /* Nonzero: every allocation from fault_at on fails; atomic. */
 static wse__atomic_u32 fault_persistent;
+/* Failed allocations the library absorbed by design since the last
+ * wse__fault_arm(); atomic. */
+static wse__atomic_i64 fault_absorbed;
 
 void
 wse__fault_arm(int64_t fail_at, bool persistent)
@@ -30,6 +33,7 @@ wse__fault_arm(int64_t fail_at, bool persistent)
     /* relaxed: set up by the test before the scenario starts its threads (thread
      * creation orders it); read as a hint by should_fail(). */
     wse__atomic_store_i64_relaxed(&fault_count, 0);
+    wse__atomic_store_i64_relaxed(&fault_absorbed, 0);
     wse__atomic_store_u32_relaxed(&fault_persistent, persistent);
     wse__atomic_store_i64_relaxed(&fault_at, fail_at);
 }
@@ -39,6 +43,21 @@ wse__fault_count(void)
 {
     /* relaxed: read by the test after the scenario has joined its threads. */
     return wse__atomic_load_i64_relaxed(&fault_count);
+}
+
+void
+wse__fault_absorbed_note(void)
+{
+    /* relaxed: a counter, read as wse__fault_count() is. */
+    if (WSE_FAULT_INJECTION)
+        (void)wse__atomic_faa_i64_relaxed(&fault_absorbed, 1);
+}
+
+int64_t
+wse__fault_absorbed(void)
+{
+    /* relaxed: as in wse__fault_count(). */
+    return wse__atomic_load_i64_relaxed(&fault_absorbed);
 }
 
 /* Thread starts counted since the last wse__fault_arm_thread(); atomic. */

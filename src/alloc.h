@@ -105,6 +105,12 @@ void wse__alloc_cache_disable(void);
 void wse__fault_arm(int64_t fail_at, bool persistent);
 /* Allocations counted since the last wse__fault_arm(). */
 int64_t wse__fault_count(void);
+/* A failed allocation the library absorbs by design, where the caller sees no
+ * error and loses nothing (a spare not started, a plain thread's counters kept
+ * in the executor's shared block): noted, so that a test can tell it from an
+ * ENOMEM lost on the way. wse__fault_absorbed(): those since the last arm. */
+void wse__fault_absorbed_note(void);
+int64_t wse__fault_absorbed(void);
 /* Make thread start number fail_at (1-based; 0: none) fail with EAGAIN. */
 void wse__fault_arm_thread(int64_t fail_at);
 /* True if this thread start is the one to fail (always false outside a

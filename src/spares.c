@@ -29,6 +29,7 @@
 
 #include <errno.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "latch.h"
 #include "sync.h"
@@ -56,8 +57,10 @@ start_spare(struct wse__pool *pool, unsigned stand_in)
     if (i >= pool->n_slots)
         return false;
     s = &pool->workers[i];
-    if (wse__worker_init(s, pool, i, pool->spares.deque_capacity) != 0)
+    if (wse__worker_init(s, pool, i, pool->spares.deque_capacity) != 0) {
+        wse__fault_absorbed_note(); /* the waiter blocks without a spare */
         return false;
+    }
     /* Before the thread exists: it reads it at start. */
     s->stand_in = stand_in;
     wse__park_attach(&pool->park, i, &s->deque);
@@ -75,7 +78,10 @@ start_spare(struct wse__pool *pool, unsigned stand_in)
     return true;
 }
 
-/* Under spares.mutex: count a spare put to work (wse_stats.spares). */
+/* Under spares.mutex: count a spare put to work (wse_stats.spares). The spare
+ * counts itself, before it runs anything: a thread that sees a task the spare
+ * ran (its completion, acquire) then sees the count too; counted by the thread
+ * that started or resumed it, the count could come after the task. */
 static void
 count_spare(struct wse__pool *pool)
 {
@@ -101,14 +107,10 @@ activate_spare(struct wse__pool *pool, unsigned stand_in)
             s->stand_in = stand_in;
             wse__park_join(&pool->park);
             pthread_cond_signal(&s->resume);
-            count_spare(pool);
             return true;
         }
     }
-    if (!start_spare(pool, stand_in))
-        return false;
-    count_spare(pool);
-    return true;
+    return start_spare(pool, stand_in);
 }
 
 /* Under spares.mutex: every thread of the pool is blocked; wake the ones
@@ -209,6 +211,8 @@ spare_retire_if_excess(struct wse__worker *w)
         while (w->retired && !sp->closing)
             wse__sync_cond_wait(&w->resume, &sp->mutex, NULL);
         keep = !w->retired;
+        if (keep)
+            count_spare(pool);
         /* Resumed for another blocked worker: report its index. */
         wse__worker_report_index(w->stand_in);
     }
@@ -220,7 +224,12 @@ spare_retire_if_excess(struct wse__worker *w)
 static void *
 spare_main(void *arg)
 {
-    wse__worker_run(arg, spare_retire_if_excess);
+    struct wse__worker *w = arg;
+
+    wse__sync_lock(&w->pool->spares.mutex);
+    count_spare(w->pool);
+    wse__sync_unlock(&w->pool->spares.mutex);
+    wse__worker_run(w, spare_retire_if_excess);
     return NULL;
 }
 

@@ -132,6 +132,7 @@ wse__stats_plain(struct wse__stats *st)
         s = wse__alloc_aligned(WSE__CACHE_LINE, sizeof *s);
         if (s == NULL) {
             wse__sync_unlock(&st->mutex);
+            wse__fault_absorbed_note();
             return &st->shared; /* not cached: the next call tries again */
         }
         s->tid = tid;
