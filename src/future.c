@@ -275,6 +275,8 @@ complete_with_ref(wse_future *f, wse_state to)
 #define LINEAGE_BIAS ((int64_t)1 << 30)
 
 WSE__TLS struct wse__running *wse__future_running;
+WSE__TLS struct wse__hook *wse__hook_local;
+WSE__TLS uint64_t wse__hook_local_count;
 
 /* Incremented by every stop request that reaches a running task; a task's
  * wse_stop_requested() walks its lineage only when it changed. Atomic. */
@@ -676,8 +678,10 @@ finish_watched(wse_future *f, wse_state to, uint64_t after, struct wse__hook *ho
         free_future(f);
 }
 
-void
-wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
+/* wse__future_finish_as_release(), inlined into wse__future_finish_release()
+ * (every task's completion). */
+static inline __attribute__((always_inline)) void
+finish_as_release(wse_future *f, wse_state to, int rc, void *value)
 {
     struct move m = {.drop_ref = true};
     /* The hook, if WSE__F_HOOK says there is one (read before value is). */
@@ -704,7 +708,14 @@ wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
         if ((after >> WSE__F_REF_SHIFT) == 0)
             free_future(f);
     } else if ((after & WSE__F_LOCK) == 0 && m.drop_ref) {
-        finish_hooked(f, to, after, hook);
+        /* A hook, no nodes, not a failure (its hook keeps the reference). */
+        if (hook == wse__hook_local) {
+            wse__hook_local_count++;
+            if ((after >> WSE__F_REF_SHIFT) == 0)
+                free_future(f);
+        } else {
+            finish_hooked(f, to, after, hook);
+        }
     } else {
         finish_watched(f, to, after, hook, m.drop_ref);
     }
@@ -718,7 +729,13 @@ wse__future_finish_release(wse_future *f, int rc, void *value)
     /* A stopped task that gives up with ECANCELED is cancelled, not failed. */
     if (rc == ECANCELED && lineage_stopped(f))
         to = WSE_CANCELLED;
-    wse__future_finish_as_release(f, to, rc, value);
+    finish_as_release(f, to, rc, value);
+}
+
+void
+wse__future_finish_as_release(wse_future *f, wse_state to, int rc, void *value)
+{
+    finish_as_release(f, to, rc, value);
 }
 
 bool

@@ -231,10 +231,10 @@ wse_future *wse__future_embed_promise(struct wse__embedded *e, void (*put)(void 
 /*
  * A completion hook: one pointer that many task futures share (a scope's
  * children), called once for each of them on the thread that completes it,
- * right after its completing transition and its nodes: no lock, no node, no
- * allocation. It sits in the future's value field while the future is PENDING
- * or RUNNING (nobody reads a value before the done state), so a task future
- * stays one cache line. The call may use f only to compare it with others,
+ * right after its completing transition and its nodes (or counted instead:
+ * wse__hook_local below): no lock, no node, no allocation. It sits in the
+ * future's value field while the future is PENDING or RUNNING (nobody reads
+ * a value before the done state), so a task future stays one cache line. The call may use f only to compare it with others,
  * except when s is WSE_FAILED: then it owns one reference to f (the one the
  * completing queue held), which it keeps or releases.
  */
@@ -245,6 +245,17 @@ struct wse__hook {
      * and cleared by its own thread; read by helping (wse__future_waiter()). */
     wse__atomic_ptr waiter;
 };
+
+/*
+ * The hook whose completions this thread counts itself, or NULL, and that
+ * count: a scope's joiner sets them while it runs the scope's children on top
+ * of its own deque. A future with that hook that completes on this thread in a
+ * state other than WSE_FAILED adds one to the count instead of calling the
+ * hook; whoever set them drops the count later, as the calls would have. Both
+ * are this thread's own: plain reads and writes.
+ */
+extern WSE__TLS struct wse__hook *wse__hook_local;
+extern WSE__TLS uint64_t wse__hook_local_count;
 
 /* Give f, new and not shared yet, the hook h. */
 static inline void

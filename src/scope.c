@@ -63,8 +63,9 @@
  * `done` is done.
  *
  * Join: a worker first runs the scope's children on top of its own deque (the
- * fork-join case: no wait at all; their hooks count in ran_here, a plain field
- * of the joiner). Then one CAS sets JOINING, drops ran_here and adds the
+ * fork-join case: no wait at all; the future layer counts their completions
+ * on this thread instead of calling the hook, and the count goes to ran_here,
+ * a plain field of the joiner). Then one CAS sets JOINING, drops ran_here and adds the
  * owner's count (below), closing at once if live is 0; otherwise the join
  * first makes `done` (a promise inside the scope's own block: a join
  * allocates nothing, and a scope whose children all finished never makes it).
@@ -388,7 +389,7 @@ stop_all(wse_scope *s, const wse_future *except)
     }
 }
 
-static void free_scope(wse_scope *s);
+static inline void free_scope(wse_scope *s);
 static void free_slots(wse_scope *s);
 
 /*
@@ -423,10 +424,6 @@ finish(wse_scope *s, uint64_t k)
         (void)wse_promise_set_value(s->done, NULL);
 }
 
-/* The counted scope whose joiner is running its children on this thread
- * (run_own_children()), or NULL. */
-static WSE__TLS wse_scope *joining_here;
-
 static void child_decide(wse_scope *s, wse_future *f, wse_state st_);
 
 /* The hook of every child: f completed with state st_ (on its completing
@@ -440,13 +437,10 @@ child_done(struct wse__hook *h, wse_future *f, wse_state st_)
         child_decide(s, f, st_);
         return;
     }
-    /* The fork-join case: nothing to decide. On the joiner's own thread,
-     * inside its run of the children, a plain count that its JOINING CAS
-     * drops (begin_join()); elsewhere the unit itself. */
-    if (joining_here == s)
-        s->ran_here++;
-    else
-        finish(s, 1);
+    /* The fork-join case: nothing to decide, the unit goes. (On the joiner's
+     * own thread, inside its run of the children, the future layer counts
+     * instead of calling: run_own_children().) */
+    finish(s, 1);
 }
 
 /* child_done() for a failure or a tracked scope's child: it may decide. */
@@ -952,50 +946,51 @@ joins_own_child(wse_scope *s)
  * their children by name: wse_wait()'s own fast path runs them.
  */
 struct own_run {
-    wse_scope *s;     /* the scope whose children run here */
-    wse_scope *outer; /* joining_here before */
-    bool unwound;     /* left other than through own_run_done() */
+    wse_scope *s;            /* the scope whose children run here */
+    struct wse__hook *outer; /* wse__hook_local before */
+    uint64_t outer_count;    /* wse__hook_local_count before */
+    bool unwound;            /* left other than by the loop's end */
 };
 
-/* Put joining_here back; if the run ends by unwinding (a C++ exception out of
- * a child run here), drop the units counted meanwhile, as the join would
- * have. */
+/* Put the outer run's count back. The units counted meanwhile go with the
+ * JOINING CAS (ran_here); if the run ends by unwinding (a C++ exception out
+ * of a child run here), they are dropped now, as the join would have. */
 static void
 own_run_end(struct own_run *r)
 {
-    joining_here = r->outer;
-    if (r->unwound && r->s->ran_here != 0) {
-        finish(r->s, r->s->ran_here);
-        r->s->ran_here = 0;
-    }
-}
+    uint64_t n = wse__hook_local_count;
 
-/* The run ended normally: ran_here goes with the JOINING CAS. */
-static void
-own_run_done(struct own_run *r)
-{
-    r->unwound = false;
+    wse__hook_local = r->outer;
+    wse__hook_local_count = r->outer_count;
+    if (!r->unwound)
+        r->s->ran_here += n;
+    else if (n != 0)
+        finish(r->s, n);
 }
 
 static void
-run_own_children(wse_scope *s)
+run_own_children(wse_scope *s, bool owner)
 {
     struct wse__worker *w = wse__worker_tls;
-    struct own_run run __attribute__((cleanup(own_run_end))) = {s, joining_here, true};
     int64_t own;
     wse_future *f;
 
-    if (w == NULL || s->tracked || w->pool != s->pool) {
-        own_run_done(&run);
+    if (w == NULL || s->tracked || w->pool != s->pool)
         return;
-    }
     /* The owner's count does not change meanwhile: a child run here submits
      * as itself, not as the owner. relaxed: ours. */
-    own = owner_here(s) ? (int64_t)wse__atomic_load_u64_relaxed(&s->own) : 0;
-    joining_here = s;
+    own = owner ? (int64_t)wse__atomic_load_u64_relaxed(&s->own) : 0;
+    /* The children that complete here, in any depth of the run, count in
+     * wse__hook_local_count (future layer) instead of calling child_done():
+     * no read-modify-write on the scope. A nested run (a child joining its
+     * own scope) puts ours back when it ends. */
+    struct own_run run
+        __attribute__((cleanup(own_run_end))) = {s, wse__hook_local, wse__hook_local_count, true};
+    wse__hook_local = &s->hook;
+    wse__hook_local_count = 0;
     /* acquire: pairs with every finish(); nothing left (less what ran here)
      * means nothing of ours is left to pop. */
-    while (live_of(wse__atomic_load_u64_acquire(&s->st)) + own != (int64_t)s->ran_here &&
+    while (live_of(wse__atomic_load_u64_acquire(&s->st)) + own != (int64_t)wse__hook_local_count &&
            wse__worker_stack_ok(w) && (f = wse__deque_pop(&w->deque)) != NULL) {
         if (wse__future_hook(f) != &s->hook) {
             /* Not ours: back where it was (the owner's push cannot fail, the
@@ -1005,7 +1000,7 @@ run_own_children(wse_scope *s)
         }
         wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
     }
-    own_run_done(&run);
+    run.unwound = false;
 }
 
 /* Up to BATCH published children not yet done, from the joiner's cursor on
@@ -1091,10 +1086,10 @@ done_put(void *owner)
  * that finished in run_own_children(). If live is 0 then, close in the same
  * CAS, then do what finish() would have done; otherwise a joiner (not
  * DETACHED) first makes `done` (in the scope's own block) for the closer to
- * complete.
+ * complete. owner_ok: owner_here(s), as the caller found it.
  */
 static void
-begin_join(wse_scope *s, uint32_t extra)
+begin_join(wse_scope *s, uint32_t extra, bool owner_ok)
 {
     /* relaxed: a guess for the CAS. */
     uint64_t old;
@@ -1103,7 +1098,7 @@ begin_join(wse_scope *s, uint32_t extra)
     bool owner = false;
 
     /* The owner folds its count in; anyone else merges it first. */
-    if (owner_here(s) && owner_begin(s)) {
+    if (owner_ok && owner_begin(s)) {
         owner = true;
         own = (int64_t)wse__atomic_load_u64_relaxed(&s->own); /* relaxed: ours */
     } else {
@@ -1219,8 +1214,12 @@ wse_scope_join(wse_scope *s, wse_future **decided)
             return EDEADLK;
         waiter_begin(&waiting, s);
         if (!s->join_begun) {
-            run_own_children(s);
-            begin_join(s, 0);
+            /* The same before and after the run: the children run here are
+             * other tasks. */
+            bool owner = owner_here(s);
+
+            run_own_children(s, owner);
+            begin_join(s, 0, owner);
         }
         rc = join_wait(s);
         if (rc != 0)
@@ -1236,7 +1235,7 @@ wse_scope_join(wse_scope *s, wse_future **decided)
     return s->result;
 }
 
-static void
+static inline void
 free_scope(wse_scope *s)
 {
     wse_future *anchor;
@@ -1299,7 +1298,7 @@ wse_scope_destroy(wse_scope *s)
         if (rc == EDEADLK) {
             /* Inside one of its own children: it cannot wait for itself. The
              * last child to finish frees the scope. */
-            begin_join(s, ST_DETACHED);
+            begin_join(s, ST_DETACHED, owner_here(s));
             return;
         }
         if (rc == EAGAIN)

@@ -113,6 +113,78 @@ caught(bool by_claim)
     CHECK(wse_executor_destroy(ex) == 0);
 }
 
+// The same through a scope's join: the join runs the scope's children on top
+// of the joining task, counting those that complete there itself; an exception
+// out of one unwinds through the join. The count so far must still reach the
+// scope: joined again, it closes (a lost count would make it wait forever).
+struct scope_state {
+    bool caught;
+    int rejoin;
+    bool decided_is_thrower;
+    wse_state thrower_state;
+    int thrower_error;
+    int ran;
+};
+
+static int
+counting_noop(void *arg, void **)
+{
+    __atomic_add_fetch(static_cast<int *>(arg), 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int
+scope_outer(void *arg, void **)
+{
+    scope_state *s = static_cast<scope_state *>(arg);
+    wse_scope *sc = nullptr;
+    wse_future *t = nullptr;
+    wse_future *decided = nullptr;
+
+    if (wse_scope_create(&sc, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER) != 0)
+        return 1;
+    // Newest first: the join runs the two counting tasks, then the thrower.
+    if (wse_scope_submit(sc, thrower, nullptr, &t) != 0 ||
+        wse_scope_submit(sc, counting_noop, &s->ran, nullptr) != 0 ||
+        wse_scope_submit(sc, counting_noop, &s->ran, nullptr) != 0)
+        return 2;
+    try {
+        (void)wse_scope_join(sc, nullptr);
+    } catch (const std::runtime_error &) {
+        s->caught = true;
+    }
+    s->rejoin = wse_scope_join(sc, &decided);
+    s->decided_is_thrower = decided == t;
+    s->thrower_state = wse_future_state(t);
+    s->thrower_error = wse_future_error(t);
+    wse_future_release(t);
+    wse_scope_destroy(sc);
+    return 0;
+}
+
+static void
+caught_in_scope()
+{
+    wse_options o = {};
+    o.workers = 1;
+    wse_executor *ex = nullptr;
+    CHECK(wse_executor_create(&ex, &o) == 0);
+    scope_state s = {};
+    wse_future *f = nullptr;
+    CHECK(wse_submit(ex, scope_outer, &s, &f) == 0);
+    CHECK(wse_future_wait(f, 60.0) == 0);
+    CHECK(wse_future_state(f) == WSE_DONE);
+    CHECK(wse_future_error(f) == 0);
+    CHECK(s.caught);
+    CHECK(s.ran == 2);
+    CHECK(s.rejoin == 0);
+    CHECK(s.decided_is_thrower);
+    CHECK(s.thrower_state == WSE_FAILED);
+    CHECK(s.thrower_error == ENOTRECOVERABLE);
+    wse_future_release(f);
+    CHECK(wse_executor_destroy(ex) == 0);
+}
+
 static void
 uncaught()
 {
@@ -139,12 +211,13 @@ main()
 {
     caught(false);
     caught(true);
+    caught_in_scope();
     uncaught();
     if (failures != 0) {
         std::fprintf(stderr, "check_exceptions: %d check(s) failed\n", failures);
         return 1;
     }
-    std::printf("check_exceptions: caught (fast path, claimed in a registered wait) and "
-                "uncaught (SIGABRT): all passed\n");
+    std::printf("check_exceptions: caught (fast path, claimed in a registered wait, through a "
+                "scope's join) and uncaught (SIGABRT): all passed\n");
     return 0;
 }
