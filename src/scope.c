@@ -487,6 +487,7 @@ child_decide(wse_scope *s, wse_future *f, wse_state st_)
 int
 wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, double timeout_s)
 {
+    struct wse__worker *w;
     wse_scope *s;
 
     if (out == NULL || ex == NULL)
@@ -510,20 +511,21 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
     wse__atomic_init_ptr(&s->decided, NULL);
     s->done = NULL;
     s->policy = policy;
-    if (timeout_s < 0)
+    if (timeout_s < 0) {
         s->deadline.forever = true; /* the common case, without a call */
-    else
+        s->tracked = policy != WSE_ALL_COMPLETED;
+    } else {
         (void)wse__clock_deadline_in(timeout_s, &s->deadline);
-    s->tracked = policy != WSE_ALL_COMPLETED || !s->deadline.forever;
+        s->tracked = true;
+    }
     s->decided_ref = false;
     wse__atomic_init_u32(&s->in_op, 0);
     wse__atomic_init_u32(&s->claim, 0);
     wse__atomic_init_u64(&s->own, 0);
     s->ex = ex;
     /* A worker of ex (the fork-join case) knows its pool without a call. */
-    s->pool = wse__worker_tls != NULL && wse__worker_tls->pool->owner == ex
-                  ? wse__worker_tls->pool
-                  : wse__executor_pool(ex);
+    w = wse__worker_tls;
+    s->pool = w != NULL && w->pool->owner == ex ? w->pool : wse__executor_pool(ex);
     s->owner_mode = !s->tracked && s->pool->asym_fence;
     s->owner_on = s->owner_mode;
     /* Inside a task: a lineage reference, as a child's (no read-modify-write
@@ -665,7 +667,8 @@ owner_here(const wse_scope *s)
 
     if (r != NULL ? r->future != s->creator : s->owner_thread != (const void *)&wse__future_running)
         return false;
-    /* owner_on is read only here, on the owner's thread. */
+    /* owner_on is read only here, on the owner's thread (the branch above
+     * keeps the compiler from reading it on other threads). */
     return s->owner_on;
 }
 
@@ -704,7 +707,22 @@ owner_add(wse_scope *s, int64_t k)
                                   (uint64_t)((int64_t)wse__atomic_load_u64_relaxed(&s->own) + k));
 }
 
-/* A joiner that is not the owner: take the owner's count into live, once. */
+/* Spin (then yield: the other thread may be preempted) one round. */
+static void
+backoff(unsigned *spins)
+{
+    if (++*spins > 64)
+        sched_yield();
+    else
+        wse__atomic_pause();
+}
+
+/*
+ * A thread that is not the owner and holds no unit of the scope (a joiner, or
+ * a submitter outside the scope's children): take the owner's count into
+ * live, once. When it returns, the count is in live and the owner counts
+ * there too: its join can no longer close the scope with a plain store.
+ */
 static void
 merge_foreign(wse_scope *s)
 {
@@ -712,23 +730,29 @@ merge_foreign(wse_scope *s)
     int64_t own;
     unsigned spins = 0;
 
-    /* acq_rel: the claim before the fence below; a loser finds it merged or
-     * being merged (one thread joins: a second joiner is a misuse that must
-     * only not count twice). */
-    if (!s->owner_mode || !wse__atomic_cas_u32_acq_rel(&s->claim, &none, CLAIM_FOREIGN))
+    if (!s->owner_mode)
         return;
+    /* acquire: pairs with the release stores of CLAIM_MERGED (below, and the
+     * owner's join): merged already, the owner's close (if any) before it. */
+    if (wse__atomic_load_u32_acquire(&s->claim) & CLAIM_MERGED)
+        return;
+    /* acq_rel: the claim before the fence below. */
+    if (!wse__atomic_cas_u32_acq_rel(&s->claim, &none, CLAIM_FOREIGN)) {
+        /* Another thread is merging (or the owner's join is): wait until it
+         * has, as the owner's step it waits for may be a plain close. acquire:
+         * as above. */
+        while ((wse__atomic_load_u32_acquire(&s->claim) & CLAIM_MERGED) == 0)
+            backoff(&spins);
+        return;
+    }
     /* Registered at the executor's create; a forked child re-registers in the
      * call. */
     while (wse__sync_membarrier() != 0)
         sched_yield();
     /* acquire: pairs with owner_end()'s release. The owner is inside a step
      * for a few instructions, unless preempted. */
-    while (wse__atomic_load_u32_acquire(&s->in_op) != 0) {
-        if (++spins > 64)
-            sched_yield();
-        else
-            wse__atomic_pause();
-    }
+    while (wse__atomic_load_u32_acquire(&s->in_op) != 0)
+        backoff(&spins);
     /* relaxed: ordered by the acquire above. The owner's join may have merged
      * just before our claim. */
     if (wse__atomic_load_u32_relaxed(&s->claim) & CLAIM_MERGED)
@@ -736,8 +760,9 @@ merge_foreign(wse_scope *s)
     own = (int64_t)wse__atomic_load_u64_relaxed(&s->own);
     /* acq_rel: as finish(); the owner adds no more after CLAIM_FOREIGN. */
     (void)wse__atomic_faa_u64_acq_rel(&s->st, (uint64_t)own * ST_LIVE);
-    /* relaxed: read only by the owner's steps, which see CLAIM_FOREIGN anyway. */
-    wse__atomic_store_u32_relaxed(&s->claim, CLAIM_FOREIGN | CLAIM_MERGED);
+    /* release: pairs with the acquire loads above of threads waiting for the
+     * merge (the owner's steps see CLAIM_FOREIGN anyway). */
+    wse__atomic_store_u32_release(&s->claim, CLAIM_FOREIGN | CLAIM_MERGED);
 }
 
 /* Take the next index, its chunk made first: 0 or ENOMEM (no index taken). */
@@ -799,6 +824,26 @@ unreserve(wse_scope *s, uint64_t k)
     }
 }
 
+/* Is the calling thread running one of s's children (or nested in one)? A
+ * running child's hook is in its value (future.h). */
+static bool
+inside_child(wse_scope *s)
+{
+    const struct wse__running *r = wse__future_running;
+
+    /* The fork-join case, in O(1): the task that made the scope joins it. No
+     * child of s runs under it here: a child is made after s, so after that
+     * task started, and a task runs under another on one thread only if it
+     * started later. */
+    if (r == NULL || r->future == s->creator)
+        return false;
+    for (; r != NULL; r = r->outer) {
+        if (wse__future_hook(r->future) == &s->hook)
+            return true;
+    }
+    return false;
+}
+
 /* wse_scope_submit() from anywhere but the owner's fast path (out of line:
  * the fast path then saves no registers it does not use). */
 static __attribute__((noinline)) int
@@ -819,6 +864,11 @@ submit_shared(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
         return EINVAL;
     if (st & ST_SETTLED)
         return ECANCELED;
+    /* Outside the scope's children, the owner's join may close the scope with
+     * a plain store while we reserve: take its count first (see "Owner"). A
+     * running child holds a unit, which keeps the owner from closing. */
+    if (s->owner_mode && !inside_child(s))
+        merge_foreign(s);
     /* The queue's reference, the slot's (tracked), and out's. */
     f = new_child(s, fn, arg, 1 + (s->tracked ? 1 : 0) + (out != NULL ? 1 : 0), &anchored);
     if (f == NULL)
@@ -919,26 +969,6 @@ wse_scope_submit(wse_scope *s, wse_task_fn fn, void *arg, wse_future **out)
 /* ------------------------------------------------------------------------- */
 /* Join and destroy                                                            */
 
-/* Is the calling thread running one of s's children (or nested in one)? A
- * running child's hook is in its value (future.h). */
-static bool
-joins_own_child(wse_scope *s)
-{
-    const struct wse__running *r = wse__future_running;
-
-    /* The fork-join case, in O(1): the task that made the scope joins it. No
-     * child of s runs under it here: a child is made after s, so after that
-     * task started, and a task runs under another on one thread only if it
-     * started later. */
-    if (r == NULL || r->future == s->creator)
-        return false;
-    for (; r != NULL; r = r->outer) {
-        if (wse__future_hook(r->future) == &s->hook)
-            return true;
-    }
-    return false;
-}
-
 /*
  * A worker of s's executor joining a counted scope: while the newest task of
  * its own deque is a child of s, run it, before paying for a promise and a
@@ -949,7 +979,7 @@ struct own_run {
     wse_scope *s;            /* the scope whose children run here */
     struct wse__hook *outer; /* wse__hook_local before */
     uint64_t outer_count;    /* wse__hook_local_count before */
-    bool unwound;            /* left other than by the loop's end */
+    bool unwound;            /* left other than through own_run_done() */
 };
 
 /* Put the outer run's count back. The units counted meanwhile go with the
@@ -966,6 +996,14 @@ own_run_end(struct own_run *r)
         r->s->ran_here += n;
     else if (n != 0)
         finish(r->s, n);
+}
+
+/* The run ended normally: the count goes to ran_here. (A function, not a
+ * store in place: linters take a store that only the cleanup reads as dead.) */
+static void
+own_run_done(struct own_run *r)
+{
+    r->unwound = false;
 }
 
 static void
@@ -1000,7 +1038,7 @@ run_own_children(wse_scope *s, bool owner)
         }
         wse__worker_run_task(w, f, WSE__STAT_OWN + WSE__STAT_HELPED);
     }
-    run.unwound = false;
+    own_run_done(&run);
 }
 
 /* Up to BATCH published children not yet done, from the joiner's cursor on
@@ -1091,7 +1129,6 @@ done_put(void *owner)
 static void
 begin_join(wse_scope *s, uint32_t extra, bool owner_ok)
 {
-    /* relaxed: a guess for the CAS. */
     uint64_t old;
     uint64_t new;
     int64_t own = 0;
@@ -1104,25 +1141,39 @@ begin_join(wse_scope *s, uint32_t extra, bool owner_ok)
     } else {
         merge_foreign(s);
     }
-    old = wse__atomic_load_u64_relaxed(&s->st);
-    for (;;) {
-        new = (old + (uint64_t)own * ST_LIVE - s->ran_here * ST_LIVE) | ST_JOINING | extra;
-        if (live_of(new) == 0) {
-            new |= ST_CLOSED;
-        } else if (extra == 0 && s->done == NULL) {
-            s->done = wse__future_embed_promise(&s->done_block, done_put, s);
+    /* acquire: pairs with every finish() and reservation before it (as the
+     * CAS below would). */
+    old = wse__atomic_load_u64_acquire(&s->st);
+    if (owner && old == 0 && (uint64_t)own == s->ran_here && extra == 0) {
+        /* The fork-join case: every child the owner counted ran here, nobody
+         * else counted one (old == 0), so no unit is left, and none can be
+         * taken meanwhile: a running child would hold one, and any other
+         * thread first waits for our owner_end() (merge_foreign()). Close
+         * with a plain store, no read-modify-write (see "Owner"). release:
+         * pairs with the acquire loads of st in a later submit or join. */
+        new = ST_JOINING | ST_CLOSED;
+        wse__atomic_store_u64_release(&s->st, new);
+    } else {
+        for (;;) {
+            new = (old + (uint64_t)own * ST_LIVE - s->ran_here * ST_LIVE) | ST_JOINING | extra;
+            if (live_of(new) == 0) {
+                new |= ST_CLOSED;
+            } else if (extra == 0 && s->done == NULL) {
+                s->done = wse__future_embed_promise(&s->done_block, done_put, s);
+            }
+            /* acq_rel: release publishes `done` to the closer (its finish()
+             * CAS reads after ours); acquire pairs with every finish() before
+             * it (their decided stores). */
+            if (wse__atomic_cas_u64_acq_rel(&s->st, &old, new))
+                break;
         }
-        /* acq_rel: release publishes `done` to the closer (its finish() CAS
-         * reads after ours); acquire pairs with every finish() before it
-         * (their decided stores). */
-        if (wse__atomic_cas_u64_acq_rel(&s->st, &old, new))
-            break;
     }
     if (owner) {
-        /* relaxed, both: ours; merged now. A joiner that claims the count
-         * after our owner_begin() waits for our owner_end() and finds this. */
+        /* relaxed: ours. release: merged now; a thread that claims the count
+         * after our owner_begin() waits for our owner_end() and finds this,
+         * one that finds the claim taken waits for this (merge_foreign()). */
         wse__atomic_store_u64_relaxed(&s->own, 0);
-        wse__atomic_store_u32_relaxed(&s->claim, CLAIM_MERGED);
+        wse__atomic_store_u32_release(&s->claim, CLAIM_MERGED);
         s->owner_on = false;
         owner_end(s);
     }
@@ -1210,7 +1261,7 @@ wse_scope_join(wse_scope *s, wse_future **decided)
     if (s == NULL)
         return EINVAL;
     if (!s->joined) {
-        if (joins_own_child(s))
+        if (inside_child(s))
             return EDEADLK;
         waiter_begin(&waiting, s);
         if (!s->join_begun) {

@@ -941,6 +941,78 @@ START_TEST(scope_owner_submits_while_another_thread_joins)
 }
 END_TEST
 
+/*
+ * The other way round: the owning task joins while the test thread, which is
+ * not one of the scope's children, keeps submitting. The owner's join may
+ * close the scope with a plain store when every child it counted ran on its
+ * thread; a submit from outside must then either come first (and be waited
+ * for) or be refused (EINVAL), never be accepted and left out of the join.
+ */
+struct outside_submits {
+    wse_scope *s; /* atomic */
+    long spins;   /* the owner's pause before its join */
+    int ran;
+    int ran_at_join;
+    int join_rc;
+    int submitting_done;
+};
+
+static int
+joining_owner_task(void *arg, void **result)
+{
+    struct outside_submits *o = arg;
+    wse_scope *s;
+    (void)result;
+    if (wse_scope_create(&s, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER) != 0)
+        return ENOMEM;
+    for (int i = 0; i < 2; i++) {
+        if (wse_scope_submit(s, count_task, &o->ran, NULL) != 0)
+            return EIO;
+    }
+    __atomic_store_n(&o->s, s, __ATOMIC_SEQ_CST);
+    for (volatile long spin = 0; spin < o->spins; spin++)
+        ;
+    __atomic_store_n(&o->join_rc, wse_scope_join(s, NULL), __ATOMIC_SEQ_CST);
+    counter_add(&o->ran_at_join, counter_get(&o->ran));
+    /* Submits after the join returned are refused; the scope lives until the
+     * test thread stops. */
+    while (!flag_get(&o->submitting_done))
+        sched_yield();
+    wse_scope_destroy(s);
+    return 0;
+}
+
+START_TEST(scope_outside_submits_while_the_owner_joins)
+{
+    /* A round is short, and the window narrow: 200 rounds caught a submit
+     * that skipped the claim every time here, 40 one time in 4. */
+    long rounds = env_long("WSE_SCOPE_ROUNDS", 40) * 5;
+    for (long round = 0; round < rounds; round++) {
+        wse_executor *ex = make_executor(1 + (unsigned)round % 3);
+        struct outside_submits o = {0};
+        wse_future *t = NULL;
+        int accepted = 0;
+        int rc = 0;
+        o.spins = (round % 8) * 64;
+        ck_assert_int_eq(wse_submit(ex, joining_owner_task, &o, &t), 0);
+        wse_scope *s = await_scope(&o.s, "the task never made its scope");
+        /* Bounded: a join waits for every accepted child, so an endless
+         * stream of them could keep it from ever closing. */
+        while (accepted < 2000 && (rc = wse_scope_submit(s, count_task, &o.ran, NULL)) == 0)
+            accepted++;
+        ck_assert(accepted == 2000 || rc == EINVAL);
+        flag_set(&o.submitting_done);
+        ck_assert_int_eq(wse_future_wait(t, WSE_FOREVER), 0);
+        ck_assert_int_eq(wse_future_error(t), 0);
+        ck_assert_int_eq(__atomic_load_n(&o.join_rc, __ATOMIC_SEQ_CST), 0);
+        ck_assert_int_eq(counter_get(&o.ran_at_join), 2 + accepted);
+        ck_assert_int_eq(counter_get(&o.ran), 2 + accepted);
+        wse_future_release(t);
+        ck_assert_int_eq(wse_executor_destroy(ex), 0);
+    }
+}
+END_TEST
+
 /* ---- Lineage ----------------------------------------------------------------------- */
 
 /*
@@ -1361,6 +1433,7 @@ scope_suite(void)
     tcase_add_test(race, scope_submit_races_settle);
     tcase_add_test(race, scope_submit_races_shutdown);
     tcase_add_test(race, scope_owner_submits_while_another_thread_joins);
+    tcase_add_test(race, scope_outside_submits_while_the_owner_joins);
     suite_add_tcase(s, race);
     TCase *stress = tcase_create("stress");
     tcase_set_timeout(stress, WSE_TEST_TIMEOUT * 10);

@@ -29,7 +29,8 @@ cc=${CC:-cc}
 # spares.pml: a waiting worker blocking with a spare in its place (worker.c).
 # retire.pml: a submission's wake taken by a spare that then retires (worker.c).
 # scope_owner.pml: a scope's owner count merged by a joiner on another thread,
-# across an asymmetric fence (scope.c).
+# across an asymmetric fence; and the owner's join closing with a plain store
+# while threads outside the scope's children submit (scope.c).
 cases=(
     "pass -DPARK_ONLY -DNW=2 -DNS=1"
     "pass -DPARK_ONLY -DNW=1 -DNS=2"
@@ -49,6 +50,11 @@ cases=(
     "pass scope: -DNK=3"
     "fail scope: -DNO_MEMBARRIER"
     "fail scope: -DNO_INOP_WAIT"
+    "pass scope: -DOWNER_JOINS -DNK=2 -DNF=1"
+    "pass scope: -DOWNER_JOINS -DNK=1 -DNF=2"
+    "fail scope: -DOWNER_JOINS -DNK=2 -DNF=1 -DNO_SUBMIT_CLAIM"
+    "fail scope: -DOWNER_JOINS -DNK=2 -DNF=1 -DNO_MEMBARRIER"
+    "fail scope: -DOWNER_JOINS -DNK=1 -DNF=2 -DNO_MERGED_WAIT"
 )
 
 failed=0
