@@ -937,6 +937,21 @@ wse_future_release(wse_future *f)
         free_future(f);
 }
 
+void
+wse__future_release_held(wse_future *f)
+{
+    wse_future *parent;
+
+    if (f == NULL || !drop_ref(f))
+        return;
+    /* The last reference. No value (not DONE with one: a never-run child),
+     * not in a block of its own kind: a plain small block. */
+    parent = f->parent;
+    wse__alloc_small_free(f);
+    if (parent != NULL && drop_ref(parent))
+        free_future(parent);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Cooperative stop                                                            */
 

@@ -201,6 +201,14 @@ wse_future *wse__future_new(wse_task_fn fn, void *arg, uint32_t refs);
  * is freed) and does not count it among parent's children. */
 wse_future *wse__future_new_child(wse_task_fn fn, void *arg, uint32_t refs, wse_future *parent);
 
+/* Release a future from wse__future_new_child() (never run, not a promise, no
+ * block of its own kind), dropping its parent's reference with a
+ * read-modify-write when it frees it. wse_future_release() would drop it the
+ * plain way on the parent's own thread, counting it as one of the parent's
+ * own children, which it never was: the parent's plain count would go below
+ * zero. */
+void wse__future_release_held(wse_future *f);
+
 /* Free a future from wse__future_new() that was never shared, on the thread and
  * inside the task that made it. */
 void wse__future_discard(wse_future *f);

@@ -1300,7 +1300,7 @@ free_scope(wse_scope *s)
     /* relaxed: as above. */
     anchor = wse__atomic_load_ptr_relaxed(&s->anchor);
     if (anchor != NULL)
-        wse_future_release(anchor);
+        wse__future_release_held(anchor); /* maybe on the creator's own thread */
     wse__future_lineage_put(s->creator);
     /* Last: `done` lives in the block, and a closer may still be completing
      * it (holding a reference of its own): its last release frees the block. */

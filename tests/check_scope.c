@@ -1080,6 +1080,58 @@ START_TEST(scope_lineage_stop_reaches_children)
 }
 END_TEST
 
+/*
+ * The anchor is freed by the task that made the scope: the child from outside
+ * is gone first (its reference on the anchor with it), so the scope's
+ * reference is the last, dropped in the task's own destroy, on its own thread.
+ * The anchor's reference on the task is a real one and must go as one: taken
+ * off the task's plain count of its own children instead, that count would go
+ * below zero and the task's future would never be freed (LeakSanitizer, in the
+ * ASan build, reports it).
+ */
+struct anchored {
+    wse_scope *s; /* atomic */
+    int go;
+    int ran;
+    int join_rc;
+};
+
+static int
+anchored_owner_task(void *arg, void **result)
+{
+    struct anchored *a = arg;
+    wse_scope *s;
+    (void)result;
+    if (wse_scope_create(&s, wse_current(), WSE_ALL_COMPLETED, WSE_FOREVER) != 0)
+        return ENOMEM;
+    __atomic_store_n(&a->s, s, __ATOMIC_SEQ_CST);
+    while (!flag_get(&a->go))
+        sched_yield();
+    __atomic_store_n(&a->join_rc, wse_scope_join(s, NULL), __ATOMIC_SEQ_CST);
+    wse_scope_destroy(s);
+    return 0;
+}
+
+START_TEST(scope_anchor_freed_by_its_creator)
+{
+    wse_executor *ex = make_executor(2);
+    struct anchored a = {.join_rc = -1};
+    wse_future *t = NULL;
+    ck_assert_int_eq(wse_submit(ex, anchored_owner_task, &a, &t), 0);
+    wse_scope *s = await_scope(&a.s, "the task never made its scope");
+    wse_future *c = submit_ok(s, task_count, &a.ran);
+    ck_assert_int_eq(wse_future_wait(c, WSE_FOREVER), 0);
+    wse_future_release(c);
+    flag_set(&a.go);
+    ck_assert_int_eq(wse_future_wait(t, WSE_FOREVER), 0);
+    ck_assert_int_eq(wse_future_state(t), WSE_DONE);
+    ck_assert_int_eq(__atomic_load_n(&a.join_rc, __ATOMIC_SEQ_CST), 0);
+    ck_assert_int_eq(counter_get(&a.ran), 1);
+    wse_future_release(t);
+    ck_assert_int_eq(wse_executor_destroy(ex), 0);
+}
+END_TEST
+
 /* ---- Destroy ----------------------------------------------------------------------- */
 
 /* Destroy without a join waits for every child. */
@@ -1424,6 +1476,7 @@ scope_suite(void)
     tcase_add_test(tc, scope_joined_by_another_thread_while_owner_blocks);
     tcase_add_test(tc, scope_made_on_one_thread_joined_on_another);
     tcase_add_test(tc, scope_lineage_stop_reaches_children);
+    tcase_add_test(tc, scope_anchor_freed_by_its_creator);
     tcase_add_test(tc, scope_destroy_without_join);
     tcase_add_test(tc, scope_destroy_inside_child);
     tcase_add_test(tc, scope_second_join_same);
