@@ -83,9 +83,11 @@ for k, d, q in [("FOREMPTY_B", "200", "30"), ("FORIRR_US", "8", "8"),
                 ("MANDEL_MAXIT", "256", "256"), ("LOOP_MIN_MS", "200", "50")]:
     CHILD_ENV[k] = env(k, d, q)
 # Scopes: scopestop trials (a settle to a running sibling's sight of the stop);
-# scopecost children (tiny tasks, best of SCOPECOST_R repetitions).
+# scopecost children (tiny tasks, best of SCOPECOST_R repetitions; SCOPECOST_PAIRS
+# alternating pairs in the scope configuration).
 SCOPECOST_N = env("SCOPECOST_N", "10000", "10000")
-for k, d, q in [("SCOPESTOP_N", "2000", "200"), ("SCOPECOST_R", "5", "3")]:
+for k, d, q in [("SCOPESTOP_N", "2000", "200"), ("SCOPECOST_R", "5", "3"),
+                ("SCOPECOST_PAIRS", "15", "5")]:
     CHILD_ENV[k] = env(k, d, q)
 PY_ENV = dict(CHILD_ENV, FF_N=env("PY_FF_N", "5", "2"))
 
@@ -288,7 +290,9 @@ META = {
                   "in a tight loop, sees the stop", "median_us", False),
     "scopecost": ("Scope cost: n tiny tasks (~50 ns) from the main thread as one "
                   "ALL_COMPLETED scope (submit, join) or as futures (submit, wait, "
-                  "release): ns per task", "ns_per_task", False),
+                  "release): ns per task; wsexec-scope runs both alternately in one "
+                  "process (wsexec-scope-futures) and gives the median of the per-pair "
+                  "ratios (wsexec-scope/futures)", "ns_per_task", False),
 }
 LOOP_NOTE = ("Configurations: -Kw: K threads. OpenMP and oneTBB: a team / arena of K "
              "threads, the main thread one of them. **wsexec-Kw**: an executor of K "

@@ -24,7 +24,9 @@
 # spinning on wse_stop_requested(), sees the stop; median and p99 over SCOPESTOP_N
 # trials, 2000 [200], on at least 2 workers), scopecost (SCOPECOST_N tiny tasks, 10000,
 # from the main thread: one ALL_COMPLETED scope, submit + join, against futures,
-# submit + wait + release; ns per task, the best of SCOPECOST_R repetitions, 5 [3]);
+# submit + wait + release; ns per task, the best of SCOPECOST_R repetitions, 5 [3];
+# the scope configuration runs SCOPECOST_PAIRS alternating pairs of both in one
+# process, 15 [5], and gives the median of the per-pair ratios);
 # and fib with one ALL_COMPLETED scope per call (config wsexec-scope-Kw in the fib
 # table: FIBSCOPE_R pairs, 9, of the scope and the futures version alternating in one
 # process; also wsexec-scope-futures-Kw and the ratio wsexec-scope/futures-Kw).

@@ -1250,11 +1250,15 @@ bench_scopestop(void)
 }
 
 /* ---- scopecost: param tiny tasks (~50 ns) from the main thread, as the children of
- * one ALL_COMPLETED scope (wse_scope_submit with out == NULL, then wse_scope_join:
- * config wsexec-scope) or as futures (wse_submit, then wse_wait(ALL_COMPLETED), then
- * wse_future_release of each: config wsexec-futures); ns per task, from the first
- * submit to the return of the join, or to the last release. The best of SCOPECOST_R
- * repetitions after a warm-up. */
+ * one ALL_COMPLETED scope (wse_scope_submit with out == NULL, then wse_scope_join) or
+ * as futures (wse_submit, then wse_wait(ALL_COMPLETED), then wse_future_release of
+ * each: config wsexec-futures, the best of SCOPECOST_R repetitions after a warm-up);
+ * ns per task, from the first submit to the return of the join, or to the last
+ * release. Config wsexec-scope runs the two alternately in one process, as fib's
+ * wsexec-scope-Kw does (SCOPECOST_PAIRS pairs, 15; each pair in the other order than
+ * the one before): the medians of each (wsexec-scope, wsexec-scope-futures) and the
+ * median of the per-pair ratios (wsexec-scope/futures). One run of this workload is
+ * a few milliseconds: separate runs on a shared host differ by more than the two. */
 static double
 scopecost_once(wse_executor *ex, size_t n, bool scope, wse_future **f)
 {
@@ -1282,6 +1286,42 @@ scopecost_once(wse_executor *ex, size_t n, bool scope, wse_future **f)
 }
 
 static void
+scopecost_pairs(wse_executor *ex, size_t n, wse_future **f)
+{
+    long r = env_long("SCOPECOST_PAIRS", 15);
+    int64_t *scope = malloc((size_t)r * sizeof *scope);
+    int64_t *futures = malloc((size_t)r * sizeof *futures);
+    int64_t *ratio = malloc((size_t)r * sizeof *ratio);
+    if (!scope || !futures || !ratio || r < 1) {
+        fprintf(stderr, "scopecost: out of memory\n");
+        exit(1);
+    }
+    (void)scopecost_once(ex, n, true, f); /* warm-up, both */
+    (void)scopecost_once(ex, n, false, f);
+    for (long i = 0; i < r; i++) {
+        double a, b; /* futures, scope: ns per task */
+        if (i % 2 == 0) {
+            a = scopecost_once(ex, n, false, f);
+            b = scopecost_once(ex, n, true, f);
+        } else {
+            b = scopecost_once(ex, n, true, f);
+            a = scopecost_once(ex, n, false, f);
+        }
+        futures[i] = (int64_t)(a * 1e3);
+        scope[i] = (int64_t)(b * 1e3);
+        ratio[i] = (int64_t)(b / a * 1e6);
+    }
+    emit(workload, param, config, "ns_per_task", (double)quantile(scope, (size_t)r, 0.5) / 1e3);
+    emit(workload, param, "wsexec-scope-futures", "ns_per_task",
+         (double)quantile(futures, (size_t)r, 0.5) / 1e3);
+    emit(workload, param, "wsexec-scope/futures", "ratio",
+         (double)quantile(ratio, (size_t)r, 0.5) / 1e6);
+    free(scope);
+    free(futures);
+    free(ratio);
+}
+
+static void
 bench_scopecost(void)
 {
     size_t n = (size_t)atol(param);
@@ -1293,6 +1333,12 @@ bench_scopecost(void)
         exit(1);
     }
     wse_executor *ex = make_executor();
+    if (scope) {
+        scopecost_pairs(ex, n, f);
+        BENCH_CHECK(wse_executor_destroy(ex));
+        free(f);
+        return;
+    }
     double best = scopecost_once(ex, n, scope, f); /* warm-up */
     for (long r = 0; r < reps; r++) {
         double ns = scopecost_once(ex, n, scope, f);

@@ -277,6 +277,7 @@ complete_with_ref(wse_future *f, wse_state to)
 WSE__TLS struct wse__running *wse__future_running;
 WSE__TLS struct wse__hook *wse__hook_local;
 WSE__TLS uint64_t wse__hook_local_count;
+WSE__TLS bool wse__hook_batching;
 
 /* Incremented by every stop request that reaches a running task; a task's
  * wse_stop_requested() walks its lineage only when it changed. Atomic. */
@@ -711,6 +712,14 @@ finish_as_release(wse_future *f, wse_state to, int rc, void *value)
         /* A hook, no nodes, not a failure (its hook keeps the reference). */
         if (hook == wse__hook_local) {
             wse__hook_local_count++;
+            if ((after >> WSE__F_REF_SHIFT) == 0)
+                free_future(f);
+        } else if (wse__hook_batching && wse__future_running == NULL && hook->drop != NULL) {
+            /* A worker between tasks: a new batch (the worker dropped any
+             * other before it ran f). */
+            wse__hook_local_flush();
+            wse__hook_local = hook;
+            wse__hook_local_count = 1;
             if ((after >> WSE__F_REF_SHIFT) == 0)
                 free_future(f);
         } else {

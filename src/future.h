@@ -242,12 +242,17 @@ wse_future *wse__future_embed_promise(struct wse__embedded *e, void (*put)(void 
  * right after its completing transition and its nodes (or counted instead:
  * wse__hook_local below): no lock, no node, no allocation. It sits in the
  * future's value field while the future is PENDING or RUNNING (nobody reads
- * a value before the done state), so a task future stays one cache line. The call may use f only to compare it with others,
- * except when s is WSE_FAILED: then it owns one reference to f (the one the
- * completing queue held), which it keeps or releases.
+ * a value before the done state), so a task future stays one cache line. The
+ * call may use f only to compare it with others, except when s is WSE_FAILED:
+ * then it owns one reference to f (the one the completing queue held), which
+ * it keeps or releases.
  */
 struct wse__hook {
     void (*fn)(struct wse__hook *h, wse_future *f, wse_state s);
+    /* n calls of fn for futures that did not fail, at once (counted ones,
+     * below), or NULL: fn must be called for each. Fixed before the hook is
+     * given to a future. */
+    void (*drop)(struct wse__hook *h, uint64_t n);
     /* wse_future *: a task that waits, with no deadline, until every future
      * with this hook is done (a scope's joiner, while it joins), or NULL. Set
      * and cleared by its own thread; read by helping (wse__future_waiter()). */
@@ -256,14 +261,37 @@ struct wse__hook {
 
 /*
  * The hook whose completions this thread counts itself, or NULL, and that
- * count: a scope's joiner sets them while it runs the scope's children on top
- * of its own deque. A future with that hook that completes on this thread in a
- * state other than WSE_FAILED adds one to the count instead of calling the
- * hook; whoever set them drops the count later, as the calls would have. Both
- * are this thread's own: plain reads and writes.
+ * count. A future with that hook that completes on this thread in a state
+ * other than WSE_FAILED adds one to the count instead of calling the hook;
+ * whoever set them drops the count later, as the calls would have. Two
+ * setters:
+ *   - a scope's joiner, while it runs the scope's children on top of its own
+ *     deque (it saves and puts back what was there);
+ *   - a worker between tasks (wse__hook_batching): a completion there, of a
+ *     future whose hook has `drop`, starts a batch for its hook. The worker
+ *     drops the batch (wse__hook_local_flush()) before it runs a task with
+ *     another hook, as soon as it finds no task, and before anything that
+ *     blocks (a spare's retirement), so a batch only lives while the worker
+ *     runs or looks for a child of the same hook (docs/design.md, "Batched
+ *     drops").
+ * All three are this thread's own: plain reads and writes.
  */
 extern WSE__TLS struct wse__hook *wse__hook_local;
 extern WSE__TLS uint64_t wse__hook_local_count;
+extern WSE__TLS bool wse__hook_batching;
+
+/* Drop this thread's batch, if any (a worker between tasks). */
+static inline void
+wse__hook_local_flush(void)
+{
+    struct wse__hook *h = wse__hook_local;
+    uint64_t n = wse__hook_local_count;
+
+    wse__hook_local = NULL;
+    wse__hook_local_count = 0;
+    if (n != 0)
+        h->drop(h, n); /* h may be gone after this */
+}
 
 /* Give f, new and not shared yet, the hook h. */
 static inline void

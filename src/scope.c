@@ -443,6 +443,14 @@ child_done(struct wse__hook *h, wse_future *f, wse_state st_)
     finish(s, 1);
 }
 
+/* The hook's drop: n children of a counted scope that did not fail, batched
+ * on the worker that completed them. */
+static void
+children_done(struct wse__hook *h, uint64_t n)
+{
+    finish(scope_of(h), n);
+}
+
 /* child_done() for a failure or a tracked scope's child: it may decide. */
 static __attribute__((noinline)) void
 child_decide(wse_scope *s, wse_future *f, wse_state st_)
@@ -528,6 +536,9 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
     s->pool = w != NULL && w->pool->owner == ex ? w->pool : wse__executor_pool(ex);
     s->owner_mode = !s->tracked && s->pool->asym_fence;
     s->owner_on = s->owner_mode;
+    /* A counted scope's children may be dropped in batches by the workers
+     * that complete them (future.h): a tracked scope decides per child. */
+    s->hook.drop = s->tracked ? NULL : children_done;
     /* Inside a task: a lineage reference, as a child's (no read-modify-write
      * on the fork-join path), for the anchor made later if a plain thread
      * submits. That task owns the scope; outside any task, this thread does. */

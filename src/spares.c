@@ -197,6 +197,10 @@ spare_retire_if_excess(struct wse__worker *w)
     /* relaxed: a hint; decided under the mutex. */
     if (!wse__atomic_load_u32_relaxed(&sp->excess) || wse__deque_size_hint(&w->deque) != 0)
         return true;
+    /* Retiring blocks until resumed: no batch of a scope's drops may wait with
+     * it (future.h, wse__hook_local). Before the mutex: the drop may complete
+     * a join's promise. */
+    wse__hook_local_flush();
     wse__sync_lock(&sp->mutex);
     if (sp->n_active > sp->n_blocked && !sp->closing) {
         sp->n_active--;

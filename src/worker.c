@@ -604,6 +604,9 @@ search(struct wse__worker *w, unsigned *from)
             }
             return f;
         }
+        /* Nothing to run: the batch goes before any spin or sleep. */
+        if (i == 0)
+            wse__hook_local_flush();
         /* relaxed: a hint checked every round, so that shutdown stops a long
          * spin at once; the park decides for real. */
         if (wse__atomic_load_u32_relaxed(&w->pool->flags) & WSE__POOL_SHUTDOWN)
@@ -701,11 +704,18 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
     /* Busy from the start until a search comes up empty (search()). */
     now = wse__clock_now();
     wse__stats_busy_begin(&w->stats, wse__clock_ns(&now));
+    /* Between tasks, completions of a scope's children count in a batch
+     * (future.h, wse__hook_local): dropped before a task with another hook
+     * runs, when a search finds nothing, and when the loop ends. */
+    wse__hook_batching = true;
     for (;;) {
         if (keep != NULL && !keep(w))
             break;
         f = search(w, &from);
         if (f != NULL) {
+            /* Compared only: f may be a tombstone, done elsewhere. */
+            if (wse__hook_local != NULL && wse__future_hook(f) != wse__hook_local)
+                wse__hook_local_flush();
             wse__worker_run_task(w, f, from);
             continue;
         }
@@ -723,6 +733,8 @@ wse__worker_run(struct wse__worker *w, bool (*keep)(struct wse__worker *w))
         wse__stats_busy_begin(&w->stats, wse__clock_ns(&now));
         spin_learn(w, wse__clock_elapsed_ns(&parked, &now));
     }
+    wse__hook_local_flush();
+    wse__hook_batching = false;
     now = wse__clock_now();
     wse__stats_busy_end(&w->stats, wse__clock_ns(&now));
     if (!w->spare && pool->on_stop != NULL)
