@@ -500,13 +500,17 @@ wse_scope_create(wse_scope **out, wse_executor *ex, wse_return_when policy, doub
 
     if (out == NULL || ex == NULL)
         return EINVAL;
-    if (policy != WSE_FIRST_COMPLETED && policy != WSE_FIRST_EXCEPTION &&
-        policy != WSE_ALL_COMPLETED)
-        return EINVAL;
-    /* As wse_wait(): NaN is EINVAL (the only error of
-     * wse__clock_deadline_in() below), any negative timeout means none. */
-    if (isnan(timeout_s))
-        return EINVAL;
+    /* The fork-join case (ALL_COMPLETED, no deadline) needs no more checks:
+     * NaN is not below 0. */
+    if (policy != WSE_ALL_COMPLETED || !(timeout_s < 0)) {
+        if (policy != WSE_FIRST_COMPLETED && policy != WSE_FIRST_EXCEPTION &&
+            policy != WSE_ALL_COMPLETED)
+            return EINVAL;
+        /* As wse_wait(): NaN is EINVAL (the only error of
+         * wse__clock_deadline_in() below), any negative timeout means none. */
+        if (isnan(timeout_s))
+            return EINVAL;
+    }
     s = wse__alloc_medium();
     if (s == NULL)
         return ENOMEM;
@@ -1267,6 +1271,7 @@ int
 wse_scope_join(wse_scope *s, wse_future **decided)
 {
     struct waiter_guard waiting __attribute__((cleanup(waiter_end))) = {NULL};
+    bool owner;
     int rc;
 
     if (s == NULL)
@@ -1274,12 +1279,12 @@ wse_scope_join(wse_scope *s, wse_future **decided)
     if (!s->joined) {
         if (inside_child(s))
             return EDEADLK;
+        /* The same before and after the run: the children run here are other
+         * tasks. Asked before the waiter's store, which the compiler cannot
+         * tell from the thread-locals the question reads. */
+        owner = !s->join_begun && owner_here(s);
         waiter_begin(&waiting, s);
         if (!s->join_begun) {
-            /* The same before and after the run: the children run here are
-             * other tasks. */
-            bool owner = owner_here(s);
-
             run_own_children(s, owner);
             begin_join(s, 0, owner);
         }
