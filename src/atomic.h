@@ -25,6 +25,7 @@
 #ifndef WSE__ATOMIC_H
 #define WSE__ATOMIC_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -425,6 +426,18 @@ wse__atomic_pause(void)
 #else
     __asm__ __volatile__("" ::: "memory");
 #endif
+}
+
+/* One round of a spin loop that waits for another thread's few instructions:
+ * pause, and after 64 rounds give up the CPU each time (that thread may be
+ * preempted: 2 vCPUs). */
+WSE__INLINE void
+wse__atomic_backoff(unsigned *spins)
+{
+    if (++*spins < 64)
+        wse__atomic_pause();
+    else
+        sched_yield();
 }
 
 #endif /* WSE__ATOMIC_H */

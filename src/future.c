@@ -43,19 +43,7 @@
 #include "future.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
-
-static void
-backoff(unsigned *spins)
-{
-    if (++*spins < 64) {
-        wse__atomic_pause();
-    } else {
-        /* The holder may be preempted (2 vCPUs): give it the CPU. */
-        sched_yield();
-    }
-}
 
 /* Take WSE__F_LOCK; returns the word as locked. */
 static uint64_t
@@ -73,7 +61,7 @@ lock_future(wse_future *f)
                 return old | WSE__F_LOCK;
             continue;
         }
-        backoff(&spins);
+        wse__atomic_backoff(&spins);
         /* relaxed: re-read for the next CAS attempt. */
         old = wse__atomic_load_u64_relaxed(&f->word);
     }
@@ -146,7 +134,7 @@ transition(wse_future *f, wse_state from, wse_state to, const struct move *m, ui
         if (((old & WSE__F_SETTING) != 0) != m->setter)
             return false;
         if (completing && (old & WSE__F_LOCK)) {
-            backoff(&spins);
+            wse__atomic_backoff(&spins);
             old = wse__atomic_load_u64_relaxed(&f->word);
             continue;
         }

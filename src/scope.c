@@ -65,8 +65,9 @@
  * Join: a worker first runs the scope's children on top of its own deque (the
  * fork-join case: no wait at all; the future layer counts their completions
  * on this thread instead of calling the hook, and the count goes to ran_here,
- * a plain field of the joiner). Then one CAS sets JOINING, drops ran_here and adds the
- * owner's count (below), closing at once if live is 0; otherwise the join
+ * a plain field of the joiner). Then one CAS sets JOINING, drops ran_here and
+ * adds the owner's count (below; or the owner's plain store, when nothing is
+ * left: "Owner"), closing at once if live is 0; otherwise the join
  * first makes `done` (a promise inside the scope's own block: a join
  * allocates nothing, and a scope whose children all finished never makes it).
  * Until `done` is done, a
@@ -439,7 +440,8 @@ child_done(struct wse__hook *h, wse_future *f, wse_state st_)
     }
     /* The fork-join case: nothing to decide, the unit goes. (On the joiner's
      * own thread, inside its run of the children, the future layer counts
-     * instead of calling: run_own_children().) */
+     * instead of calling: run_own_children(); a worker between tasks counts
+     * a batch and drops it with children_done().) */
     finish(s, 1);
 }
 
@@ -722,16 +724,6 @@ owner_add(wse_scope *s, int64_t k)
                                   (uint64_t)((int64_t)wse__atomic_load_u64_relaxed(&s->own) + k));
 }
 
-/* Spin (then yield: the other thread may be preempted) one round. */
-static void
-backoff(unsigned *spins)
-{
-    if (++*spins > 64)
-        sched_yield();
-    else
-        wse__atomic_pause();
-}
-
 /*
  * A thread that is not the owner and holds no unit of the scope (a joiner, or
  * a submitter outside the scope's children): take the owner's count into
@@ -757,7 +749,7 @@ merge_foreign(wse_scope *s)
          * has, as the owner's step it waits for may be a plain close. acquire:
          * as above. */
         while ((wse__atomic_load_u32_acquire(&s->claim) & CLAIM_MERGED) == 0)
-            backoff(&spins);
+            wse__atomic_backoff(&spins);
         return;
     }
     /* Registered at the executor's create; a forked child re-registers in the
@@ -767,7 +759,7 @@ merge_foreign(wse_scope *s)
     /* acquire: pairs with owner_end()'s release. The owner is inside a step
      * for a few instructions, unless preempted. */
     while (wse__atomic_load_u32_acquire(&s->in_op) != 0)
-        backoff(&spins);
+        wse__atomic_backoff(&spins);
     /* relaxed: ordered by the acquire above. The owner's join may have merged
      * just before our claim. */
     if (wse__atomic_load_u32_relaxed(&s->claim) & CLAIM_MERGED)
